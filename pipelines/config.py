@@ -1,0 +1,314 @@
+"""Typed models of the operator-edited YAML in `sftp_config/`.
+
+Every mistake is reported as `<file>: <key.path>: <what is wrong>` so an operator can fix it
+without reading a traceback. Secrets never live here: models hold the *names* of environment
+variables (`password_env`, ...), and values are read at connect time.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipelines.fields import MAPPABLE_FIELDS
+
+
+class ConfigError(ValueError):
+    """A config file is unreadable or invalid; the message names the file, key and reason."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# sources.yaml
+
+SUPPRESSION_FIELDS = ("email", "phone", "event", "at", "campaign")
+ERASURE_FIELDS = ("email", "phone", "customer_id", "requested_at", "request_id")
+SUPPRESSION_EVENTS = ("unsubscribe", "hard_bounce", "soft_bounce", "complaint", "resubscribe")
+
+
+class SftpOptions(Strict):
+    """How to reach an `sftp://` location. Secrets come from the named environment variables."""
+
+    password_env: str | None = "CRMCLEAN_SFTP_PASSWORD"
+    key_file_env: str | None = "CRMCLEAN_SFTP_KEY_FILE"
+    key_passphrase_env: str | None = "CRMCLEAN_SFTP_KEY_PASSPHRASE"
+    known_hosts: str = "sftp_config/known_hosts"
+    trust_on_first_use: bool = False
+    connect_timeout_seconds: float = Field(15, gt=0)
+    read_timeout_seconds: float = Field(60, gt=0)
+    retries: int = Field(3, ge=0, le=10)
+    backoff_seconds: float = Field(2, ge=0)
+
+
+class QualityThresholds(Strict):
+    """Limits of the asset checks of one source (issue: data quality)."""
+
+    max_rejected_share: float = Field(0.10, ge=0, le=1)
+    min_rows_ratio: float = Field(0.5, ge=0, le=1)
+    max_validity_drop_points: float = Field(10, ge=0, le=100)
+    max_fill_drop_points: float = Field(10, ge=0, le=100)
+    max_duplicate_rate_rise_points: float = Field(5, ge=0, le=100)
+    expected_every_hours: float = Field(26, gt=0)
+
+
+class Source(Strict):
+    """One system that drops files: where they arrive, how to read them, what they mean."""
+
+    kind: Literal["contacts", "suppressions", "erasure_requests"] = "contacts"
+    description: str = ""
+    location: str | None = None  # default: <data_dir>/inbox/<source name>
+    patterns: list[str] = Field(default_factory=lambda: ["*.csv", "*.txt", "*.csv.gz", "*.txt.gz", "*.gz", "*.zip"])
+    encoding: str = "auto"  # auto = strict UTF-8 (BOM stripped), else cp1252
+    delimiter: Literal["auto", ",", ";", "\t", "|"] = "auto"
+    quotechar: str = '"'
+    date_format: str = "%Y-%m-%d"
+    datetime_format: str | None = None
+    default_country: str | None = None
+    priority: int = 100  # lower wins in survivorship
+    columns: dict[str, str]
+    required: list[str] = Field(default_factory=lambda: ["source_record_id"])
+    extra_columns: Literal["keep", "ignore"] = "keep"
+    true_values: list[str] = Field(default_factory=lambda: ["1", "true", "yes", "y", "ja", "j", "waar", "oui", "ja tack"])
+    false_values: list[str] = Field(default_factory=lambda: ["0", "false", "no", "n", "nee", "onwaar", "non", "nej"])
+    event_values: dict[str, str] = Field(default_factory=dict)  # raw event text -> canonical event
+    settle_seconds: float | None = None
+    done_marker: str | None = None  # e.g. ".done": take `x.csv` only once `x.csv.done` exists
+    after_load: Literal["keep", "move_to_processed"] = "keep"
+    max_field_length: int = Field(500, gt=0)
+    sftp: SftpOptions = Field(default_factory=SftpOptions)
+    quality: QualityThresholds = Field(default_factory=QualityThresholds)
+
+    @field_validator("columns")
+    @classmethod
+    def _headers_not_empty(cls, v: dict[str, str]) -> dict[str, str]:
+        for field, header in v.items():
+            if not str(header).strip():
+                raise ValueError(f"column {field!r} has an empty header name")
+        return v
+
+    @field_validator("default_country")
+    @classmethod
+    def _country_code(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Z]{2}", v):
+            raise ValueError(f"{v!r} is not an ISO 3166-1 alpha-2 code such as NL, BE or SE")
+        return v
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        import codecs
+
+        if v != "auto":
+            try:
+                codecs.lookup(v)
+            except LookupError:
+                raise ValueError(f"unknown encoding {v!r}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _fields_fit_kind(self) -> "Source":
+        allowed = {
+            "contacts": MAPPABLE_FIELDS,
+            "suppressions": SUPPRESSION_FIELDS,
+            "erasure_requests": ERASURE_FIELDS,
+        }[self.kind]
+        unknown = sorted(set(self.columns) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"columns: unknown field(s) {', '.join(unknown)} for a {self.kind} source; "
+                f"known: {', '.join(allowed)}"
+            )
+        missing = sorted(set(self.required) - set(self.columns))
+        if missing:
+            raise ValueError(f"required: field(s) {', '.join(missing)} have no column mapping")
+        for raw, event in self.event_values.items():
+            if event not in SUPPRESSION_EVENTS:
+                raise ValueError(
+                    f"event_values: {raw!r} maps to {event!r}; known events: {', '.join(SUPPRESSION_EVENTS)}"
+                )
+        return self
+
+    @property
+    def is_sftp(self) -> bool:
+        return bool(self.location and self.location.startswith("sftp://"))
+
+
+class SourceDefaults(Strict):
+    country: str = "NL"
+    settle_seconds: float = Field(30, ge=0)
+    timezone: str = "Europe/Amsterdam"
+
+
+class SuppressionRules(Strict):
+    """When bounce events turn into a suppression (issue: consent and erasure)."""
+
+    hard_bounces_to_suppress: int = Field(1, ge=1)
+    soft_bounces_to_suppress: int = Field(3, ge=1)
+    soft_bounce_window_days: int = Field(30, ge=1)
+
+
+class Retention(Strict):
+    landing_days: int = Field(30, ge=0)
+    outbox_days: int = Field(30, ge=0)
+
+
+class SourcesConfig(Strict):
+    defaults: SourceDefaults = Field(default_factory=SourceDefaults)
+    sources: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], Source]
+    suppression_rules: SuppressionRules = Field(default_factory=SuppressionRules)
+    retention: Retention = Field(default_factory=Retention)
+
+    def country_of(self, source: str) -> str:
+        return self.sources[source].default_country or self.defaults.country
+
+    def settle_of(self, source: str) -> float:
+        s = self.sources[source].settle_seconds
+        return self.defaults.settle_seconds if s is None else s
+
+
+# ---------------------------------------------------------------------------------------------
+# exports.yaml
+
+
+class ExportFormat(Strict):
+    delimiter: str = ","
+    encoding: Literal["utf-8", "utf-8-sig", "cp1252"] = "utf-8"
+    date_format: str = "%Y-%m-%d"
+    header: dict[str, str] = Field(default_factory=dict)  # column -> header name in the file
+    mode: Literal["full", "delta"] = "full"
+
+
+class Guards(Strict):
+    min_rows: int = Field(0, ge=0)
+    max_change_share: float | None = Field(None, ge=0)  # refuse when |size change| / last size exceeds it
+
+
+class Segment(Strict):
+    description: str = ""
+    filter: str
+    columns: list[str]
+    order_by: str = "customer_id"
+    split_by: str | None = None  # one file per value of this column (e.g. country)
+    file_name: str = "{segment}_{date:%Y%m%d}.csv"
+    schedule: str | None = None  # cron; default from `defaults.schedule`
+    destinations: list[str] = Field(default_factory=lambda: ["outbox"])
+    format: ExportFormat = Field(default_factory=ExportFormat)
+    guards: Guards = Field(default_factory=Guards)
+    manifest: Literal["none", "json", "done"] = "none"
+
+
+class LocalDestination(Strict):
+    type: Literal["local"]
+    path: str | None = None  # default: <data_dir>/outbox
+
+
+class SftpDestination(Strict):
+    type: Literal["sftp"]
+    location: str
+    sftp: SftpOptions = Field(default_factory=SftpOptions)
+
+
+class EmailDestination(Strict):
+    type: Literal["email"]
+    to: list[str]
+    subject: str = "crmclean export: {segment} ({rows} rows)"
+    zip_above_bytes: int = 5_000_000
+
+
+Destination = Annotated[LocalDestination | SftpDestination | EmailDestination, Field(discriminator="type")]
+
+
+class Smtp(Strict):
+    """Mail transport. With no host, messages are written as .eml files to the outbox."""
+
+    host: str | None = None
+    port: int = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username_env: str | None = "CRMCLEAN_SMTP_USER"
+    password_env: str | None = "CRMCLEAN_SMTP_PASSWORD"
+    sender: str = "crmclean@localhost"
+    timeout_seconds: float = 30
+
+
+class Alerts(Strict):
+    to: list[str] = Field(default_factory=lambda: ["data-team@localhost"])
+    on_run_failure: bool = True
+    on_check_failure: bool = True
+
+
+class ExportDefaults(Strict):
+    timezone: str = "Europe/Amsterdam"
+    schedule: str = "0 6 * * *"
+
+
+class ExportsConfig(Strict):
+    defaults: ExportDefaults = Field(default_factory=ExportDefaults)
+    smtp: Smtp = Field(default_factory=Smtp)
+    alerts: Alerts = Field(default_factory=Alerts)
+    destinations: dict[str, Destination] = Field(default_factory=lambda: {"outbox": LocalDestination(type="local")})
+    segments: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], Segment]
+
+    @model_validator(mode="after")
+    def _destinations_exist(self) -> "ExportsConfig":
+        for name, seg in self.segments.items():
+            for d in seg.destinations:
+                if d not in self.destinations:
+                    raise ValueError(
+                        f"segments.{name}.destinations: unknown destination {d!r}; "
+                        f"defined: {', '.join(self.destinations)}"
+                    )
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"{path}: {where}invalid YAML: {problem}") from None
+
+
+def format_validation_error(path: Path, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-after")) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see the configuration reference in README.md)"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"{path}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def _load(model: type[BaseModel], path: Path):
+    data = _read_yaml(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(path, e)) from None
+
+
+def load_sources(path: Path) -> SourcesConfig:
+    return _load(SourcesConfig, path)
+
+
+def load_exports(path: Path) -> ExportsConfig:
+    return _load(ExportsConfig, path)
