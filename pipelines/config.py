@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pipelines.fields import MAPPABLE_FIELDS
+from pipelines.fields import ERASURE_FIELDS, MAPPABLE_FIELDS, SUPPRESSION_FIELDS
 
 
 class ConfigError(ValueError):
@@ -28,8 +28,6 @@ class Strict(BaseModel):
 # ---------------------------------------------------------------------------------------------
 # sources.yaml
 
-SUPPRESSION_FIELDS = ("email", "phone", "event", "at", "campaign")
-ERASURE_FIELDS = ("email", "phone", "customer_id", "requested_at", "request_id")
 SUPPRESSION_EVENTS = ("unsubscribe", "hard_bounce", "soft_bounce", "complaint", "resubscribe")
 
 

@@ -37,6 +37,13 @@ EXTRA_INPUT_FIELDS: tuple[str, ...] = (
 
 MAPPABLE_FIELDS: tuple[str, ...] = CANONICAL_FIELDS + EXTRA_INPUT_FIELDS
 
+# Fields of the other source kinds: suppression events from the email platform, erasure requests.
+SUPPRESSION_FIELDS: tuple[str, ...] = ("email", "phone", "event", "at", "campaign")
+ERASURE_FIELDS: tuple[str, ...] = ("email", "phone", "customer_id", "requested_at", "request_id")
+
+# Columns of `staged_rows`: every field any source kind can map, as raw text.
+STAGED_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(MAPPABLE_FIELDS + SUPPRESSION_FIELDS + ERASURE_FIELDS))
+
 # Fields that get `<field>_raw`, `<field>_status` and `<field>_reason` columns in `contacts`.
 VALIDATED_FIELDS: tuple[str, ...] = (
     "email",

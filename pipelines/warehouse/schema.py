@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from pipelines.fields import CANONICAL_TYPES, CONTACT_COLUMNS
+from pipelines.fields import CANONICAL_TYPES, CONTACT_COLUMNS, STAGED_FIELDS
 
 _customer_columns = {
     "customer_id": "VARCHAR",
@@ -55,6 +55,15 @@ TABLES: dict[str, dict[str, str]] = {
         "reason": "VARCHAR NOT NULL",
         "field": "VARCHAR",
         "rejected_at": "TIMESTAMP",
+    },
+    # One file's parsed rows as raw text, between parsing and normalization; emptied per file
+    # once its contacts are loaded.
+    "staged_rows": {
+        "file_id": "VARCHAR NOT NULL",
+        "source": "VARCHAR NOT NULL",
+        "line_number": "BIGINT NOT NULL",
+        **{f: "VARCHAR" for f in STAGED_FIELDS},
+        "extra": "VARCHAR",
     },
     "contacts": {**CONTACT_COLUMNS},
     "customers": _customer_columns,

@@ -1,0 +1,47 @@
+"""The one resource every asset uses: where the config, the data and the warehouse are."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import dagster as dg
+import duckdb
+
+from pipelines.config import ExportsConfig, SourcesConfig, load_exports, load_sources
+from pipelines.settings import Paths, private_umask
+from pipelines.warehouse import connect
+
+# Assets that write the DuckDB file share this pool; the instance limits it to one (dagster.yaml).
+WAREHOUSE_POOL = "duckdb_writer"
+
+
+class CrmcleanResource(dg.ConfigurableResource):
+    """Paths of the embedded default come from CRMCLEAN_DATA_DIR / CRMCLEAN_CONFIG_DIR."""
+
+    data_dir: str = ""
+    config_dir: str = ""
+
+    @property
+    def paths(self) -> Paths:
+        env = Paths.from_env()
+        return Paths(
+            data_dir=Path(self.data_dir).absolute() if self.data_dir else env.data_dir,
+            config_dir=Path(self.config_dir).absolute() if self.config_dir else env.config_dir,
+        )
+
+    def sources(self) -> SourcesConfig:
+        return load_sources(self.paths.sources_file)
+
+    def exports(self) -> ExportsConfig:
+        return load_exports(self.paths.exports_file)
+
+    @contextmanager
+    def warehouse(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        private_umask()
+        con = connect(self.paths.warehouse, read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()

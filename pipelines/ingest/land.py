@@ -1,0 +1,99 @@
+"""Land a drop: download it once into the landing archive and record it in `ingest_log`.
+
+The landing archive is `data/landing/<source>/<YYYY-MM-DD>/<file>`, written to a temporary name
+and renamed when complete, owner-only. Content is identified by sha256: the same bytes under a
+new name are recorded as a duplicate and not loaded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from pipelines.settings import private_dir
+from pipelines.transport import RemoteFile, Transport
+
+
+def file_id_for(partition_key: str) -> str:
+    """A short stable id of one drop (source, name and mtime), derived from its partition key."""
+    return hashlib.sha256(partition_key.encode("utf-8")).hexdigest()[:16]
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Landed:
+    file_id: str
+    source: str
+    file_name: str
+    path: Path | None
+    sha256: str | None
+    size_bytes: int
+    status: str  # landed, duplicate, or the status it already had
+    duplicate_of: str | None = None
+
+
+def land(
+    con: duckdb.DuckDBPyConnection,
+    transport: Transport,
+    *,
+    landing_root: Path,
+    source: str,
+    remote: RemoteFile,
+    partition_key: str,
+) -> Landed:
+    """Download `remote` unless this drop was landed before; idempotent per partition key."""
+    file_id = file_id_for(partition_key)
+    row = con.execute(
+        "SELECT status, landing_path, sha256, size_bytes, duplicate_of FROM ingest_log WHERE file_id = ?", [file_id]
+    ).fetchone()
+    if row and row[0] in ("landed", "loaded", "duplicate", "staged") and (row[0] == "duplicate" or Path(row[1]).exists()):
+        return Landed(file_id, source, remote.name, Path(row[1]) if row[1] else None, row[2], row[3] or 0, row[0], row[4])
+
+    mtime = datetime.fromtimestamp(remote.mtime, tz=timezone.utc)
+    day_dir = private_dir(landing_root / source / mtime.strftime("%Y-%m-%d"))
+    base = remote.name.rsplit("/", 1)[-1]
+    dest = day_dir / base
+    if dest.exists():
+        stem, dot, ext = base.partition(".")
+        dest = day_dir / f"{stem}__{file_id}{dot}{ext}"
+    tmp = day_dir / f".{dest.name}.part"
+    try:
+        transport.fetch(remote.name, tmp)
+        size = tmp.stat().st_size
+        if size != remote.size:
+            raise OSError(f"{remote.name}: downloaded {size} bytes, the server listed {remote.size}")
+        os.chmod(tmp, 0o600)
+        digest = sha256_of(tmp)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+    dup = con.execute(
+        "SELECT file_id FROM ingest_log WHERE sha256 = ? AND source = ? AND file_id <> ? "
+        "AND status IN ('landed', 'staged', 'loaded') ORDER BY landed_at LIMIT 1",
+        [digest, source, file_id],
+    ).fetchone()
+    status = "duplicate" if dup else "landed"
+    if dup:
+        dest.unlink()  # nothing new in it; the original stays in the archive
+    con.execute("DELETE FROM ingest_log WHERE file_id = ?", [file_id])
+    con.execute(
+        """INSERT INTO ingest_log (file_id, source, file_name, sha256, size_bytes, remote_mtime, landing_path,
+                                   status, duplicate_of, rows_read, rows_loaded, rows_rejected, landed_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, now())""",
+        [file_id, source, remote.name, digest, size, mtime.replace(tzinfo=None), None if dup else str(dest), status,
+         dup[0] if dup else None],
+    )
+    return Landed(file_id, source, remote.name, None if dup else dest, digest, size, status, dup[0] if dup else None)

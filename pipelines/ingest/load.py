@@ -1,0 +1,127 @@
+"""The two warehouse steps of a drop after landing: stage (parse) and load (normalize + upsert).
+
+Each step runs in one transaction: a crash or a bad file leaves the warehouse as it was, and the
+file's fate is then recorded in `ingest_log` (status `failed` with the error).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines.config import Source
+from pipelines.fields import CONTACT_COLUMNS
+from pipelines.ingest.decode import decode_to_utf8
+from pipelines.ingest.errors import FileRejected
+from pipelines.ingest.stage import StageResult, json_list, stage_file, staged_view_sql
+from pipelines.settings import private_dir
+from pipelines.warehouse import transaction
+
+
+def _log_failure(con: duckdb.DuckDBPyConnection, file_id: str, error: str) -> None:
+    con.execute("UPDATE ingest_log SET status = 'failed', error = ? WHERE file_id = ?", [error[:2000], file_id])
+
+
+def stage_drop(con: duckdb.DuckDBPyConnection, *, file_id: str, source_name: str, source: Source, tmp_root: Path) -> StageResult:
+    """Parse a landed file into `staged_rows` / `rejected_rows` and record the counts."""
+    status, path, file_name = con.execute(
+        "SELECT status, landing_path, file_name FROM ingest_log WHERE file_id = ?", [file_id]
+    ).fetchone()
+    if status in ("staged", "loaded"):
+        r = con.execute("SELECT rows_read, rows_loaded, rows_rejected FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()
+        return StageResult(*r)
+    if status == "duplicate":
+        return StageResult(0, 0, 0)
+    display = f"{source_name}/{file_name}"
+    try:
+        with tempfile.TemporaryDirectory(dir=private_dir(tmp_root)) as tmp:
+            decoded = decode_to_utf8(
+                Path(path), Path(tmp) / "drop.csv", encoding=source.encoding, delimiter=source.delimiter, display_name=display
+            )
+            with transaction(con):
+                con.execute("DELETE FROM staged_rows WHERE file_id = ?", [file_id])
+                con.execute("DELETE FROM rejected_rows WHERE file_id = ?", [file_id])
+                result = stage_file(con, file_id=file_id, source_name=source_name, source=source, decoded=decoded, file_name=display)
+                con.execute(
+                    """UPDATE ingest_log SET status = 'staged', encoding = ?, delimiter = ?, rows_read = ?,
+                              rows_loaded = ?, rows_rejected = ?, columns_missing = ?, columns_extra = ?, error = NULL
+                       WHERE file_id = ?""",
+                    [decoded.encoding, decoded.delimiter, result.rows_read, result.rows_loaded, result.rows_rejected,
+                     json_list(result.columns_missing), json_list(result.columns_extra), file_id],
+                )
+    except FileRejected as e:
+        _log_failure(con, file_id, str(e))
+        raise
+    return result
+
+
+@dataclass
+class LoadResult:
+    rows: int  # normalized rows of this drop
+    inserted: int  # new source records
+    updated: int  # existing source records replaced by a newer version
+    stale: int  # rows older than what the warehouse already holds (kept out)
+
+
+def load_contacts(
+    con: duckdb.DuckDBPyConnection, *, file_id: str, source_name: str, source: Source, default_country: str
+) -> LoadResult:
+    """Normalize a staged contacts drop and upsert it into `contacts` (the latest version wins).
+
+    A version's time is the row's `updated_at`, else the file's export time (remote mtime), so a
+    late upload of an old export never overwrites newer data.
+    """
+    from pipelines.normalize import normalize_staged
+    from pipelines.quality.metrics import record_load_metrics
+
+    status = con.execute("SELECT status FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()[0]
+    if status != "staged":
+        return LoadResult(0, 0, 0, 0)
+    with transaction(con):
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _staged_drop AS {staged_view_sql(file_id, source)}")
+        normalize_staged(con, "_staged_drop", "_normalized", source=source, default_country=default_country)
+        record_load_metrics(con, "_normalized", load_id=file_id, source=source_name, fields=list(source.columns))
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _incoming AS
+            SELECT n.*, coalesce(n.updated_at, l.remote_mtime) AS _version
+            FROM _normalized n JOIN ingest_log l ON l.file_id = n.file_id
+            QUALIFY row_number() OVER (PARTITION BY n.source, n.source_record_id ORDER BY n.line_number DESC) = 1
+            """
+        )
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _current AS
+            SELECT c.source, c.source_record_id, coalesce(c.updated_at, l.remote_mtime) AS _version
+            FROM contacts c JOIN ingest_log l ON l.file_id = c.file_id
+            WHERE c.source = ? AND c.source_record_id IN (SELECT source_record_id FROM _incoming)
+            """,
+            [source_name],
+        )
+        rows = con.execute("SELECT count(*) FROM _normalized").fetchone()[0]
+        updated, stale = con.execute(
+            """SELECT count(*) FILTER (WHERE i._version >= c._version), count(*) FILTER (WHERE i._version < c._version)
+               FROM _incoming i JOIN _current c USING (source, source_record_id)"""
+        ).fetchone()
+        con.execute(
+            """DELETE FROM contacts WHERE source = ? AND source_record_id IN (
+                   SELECT i.source_record_id FROM _incoming i JOIN _current c USING (source, source_record_id)
+                   WHERE i._version >= c._version)""",
+            [source_name],
+        )
+        cols = [c for c in CONTACT_COLUMNS if c != "loaded_at"]
+        col_list = ", ".join(f'"{c}"' for c in cols)
+        inserted = con.execute(
+            f"""INSERT INTO contacts ({col_list}, loaded_at)
+                SELECT {col_list}, now() FROM _incoming i
+                WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.source = i.source AND c.source_record_id = i.source_record_id)"""
+        ).fetchone()[0]
+        con.execute("DELETE FROM staged_rows WHERE file_id = ?", [file_id])
+        con.execute("UPDATE ingest_log SET status = 'loaded', loaded_at = now() WHERE file_id = ?", [file_id])
+        for t in ("_incoming", "_current", "_normalized"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+        con.execute("DROP VIEW IF EXISTS _staged_drop")
+    return LoadResult(rows=rows, inserted=inserted - updated, updated=updated, stale=stale)

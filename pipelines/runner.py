@@ -1,0 +1,123 @@
+"""The daily job in-process, for `crmclean run`: the same sensor logic and jobs as the daemon.
+
+1. evaluate the drop sensor (list sources, settle, cursor in `<data>/state/`),
+2. run `ingest_drop` once per new file (one partition each),
+3. run `refresh_customers` if anything was loaded,
+4. run `daily_exports`.
+Runs go to the Dagster instance in DAGSTER_HOME, so they show in the UI's run history.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from assets.resources import CrmcleanResource
+from assets.sensors import evaluate_sources
+from pipelines.definitions import build_definitions
+from pipelines.ingest.land import file_id_for
+from pipelines.settings import Paths, private_dir
+from pipelines.warehouse import connect
+
+
+@dataclass
+class RunSummary:
+    files: list[dict] = field(default_factory=list)
+    contacts: int = 0
+    customers: int = 0
+    segments: list[dict] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def render(self) -> str:
+        lines = [f"files: {len(self.files)} new"]
+        for f in self.files:
+            lines.append(
+                f"  {f['source']}/{f['file_name']}: {f['status']}, read {f['rows_read']:,}, "
+                f"loaded {f['rows_loaded']:,}, rejected {f['rows_rejected']:,}"
+                + (f" ({f['error']})" if f.get("error") else "")
+            )
+        read = sum(f["rows_read"] for f in self.files)
+        loaded = sum(f["rows_loaded"] for f in self.files)
+        rejected = sum(f["rows_rejected"] for f in self.files)
+        lines.append(f"rows: read {read:,} = loaded {loaded:,} + rejected {rejected:,}")
+        lines.append(f"contacts: {self.contacts:,}   customers: {self.customers:,}")
+        for s in self.segments:
+            lines.append(f"segment {s['segment']}: {s['rows']:,} rows -> {s['files']}")
+        for failure in self.failures:
+            lines.append(f"FAILED: {failure}")
+        return "\n".join(lines)
+
+
+def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
+    out = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            err = event.event_specific_data.error
+            out.append(f"{event.step_key}: {err.message.strip() if err else 'failed'}")
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            ev = event.event_specific_data
+            if not ev.passed and ev.severity == dg.AssetCheckSeverity.ERROR:
+                out.append(f"check {ev.check_name} on {ev.asset_key.to_user_string()} failed")
+    return out
+
+
+def run_daily_job(paths: Paths, *, exports: bool = True) -> RunSummary:
+    defs = build_definitions(paths)
+    instance = dg.DagsterInstance.get()
+    resource = CrmcleanResource(data_dir=str(paths.data_dir), config_dir=str(paths.config_dir))
+    cursor_file = private_dir(paths.data_dir / "state") / "sources_cursor.json"
+    cursor = cursor_file.read_text() if cursor_file.exists() else None
+
+    evaluation = evaluate_sources(resource, cursor)
+    keys = [rr.partition_key for rr in evaluation.run_requests]
+    summary = RunSummary()
+    if keys:
+        instance.add_dynamic_partitions("drops", keys)
+    ingest = defs.resolve_job_def("ingest_drop")
+    for key in keys:
+        result = ingest.execute_in_process(partition_key=key, instance=instance, raise_on_error=False)
+        summary.failures += [f"{key}: {m}" for m in _failure_messages(result)]
+    cursor_file.write_text(evaluation.cursor or "{}")
+
+    if keys:
+        result = defs.resolve_job_def("refresh_customers").execute_in_process(instance=instance, raise_on_error=False)
+        summary.failures += _failure_messages(result)
+    if exports:
+        result = defs.resolve_job_def("daily_exports").execute_in_process(instance=instance, raise_on_error=False)
+        summary.failures += _failure_messages(result)
+
+    if paths.warehouse.exists():
+        con = connect(paths.warehouse, read_only=True)
+        try:
+            ids = [file_id_for(k) for k in keys]
+            if ids:
+                rows = con.execute(
+                    f"""SELECT source, file_name, status, rows_read, rows_loaded, rows_rejected, error
+                        FROM ingest_log WHERE file_id IN ({', '.join('?' * len(ids))}) ORDER BY landed_at""",
+                    ids,
+                ).fetchall()
+                cols = ["source", "file_name", "status", "rows_read", "rows_loaded", "rows_rejected", "error"]
+                summary.files = [dict(zip(cols, r)) for r in rows]
+                for f in summary.files:
+                    for c in ("rows_read", "rows_loaded", "rows_rejected"):
+                        f[c] = f[c] or 0
+            summary.contacts, summary.customers = con.execute(
+                "SELECT (SELECT count(*) FROM contacts), (SELECT count(*) FROM customers)"
+            ).fetchone()
+            if exports:
+                for seg, rows, files in con.execute(
+                    """SELECT segment, max(rows), string_agg(DISTINCT destination || ':' || file_name, ', ')
+                       FROM export_log WHERE status = 'ok' AND exported_at >= now() - INTERVAL 1 DAY
+                       GROUP BY segment ORDER BY segment"""
+                ).fetchall():
+                    summary.segments.append({"segment": seg, "rows": rows, "files": files})
+        finally:
+            con.close()
+    return summary
