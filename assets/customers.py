@@ -1,6 +1,5 @@
 """Golden customers: contacts matched and merged, with stable ids and lineage."""
 
-from __future__ import annotations
 
 from datetime import datetime, timezone
 

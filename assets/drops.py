@@ -1,6 +1,5 @@
 """One partition per dropped file: landed -> staged -> contacts, so the UI shows each file's fate."""
 
-from __future__ import annotations
 
 import json
 

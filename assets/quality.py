@@ -1,6 +1,5 @@
 """Warehouse-level quality figures, measured after every customer rebuild."""
 
-from __future__ import annotations
 
 from datetime import datetime, timezone
 

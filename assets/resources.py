@@ -1,6 +1,5 @@
 """The one resource every asset uses: where the config, the data and the warehouse are."""
 
-from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path

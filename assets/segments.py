@@ -1,6 +1,5 @@
 """One asset per segment of exports.yaml: built, suppression applied, exported to its destinations."""
 
-from __future__ import annotations
 
 from datetime import datetime
 from zoneinfo import ZoneInfo

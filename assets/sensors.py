@@ -4,7 +4,6 @@ It only lists sources (never opens the warehouse): the cursor remembers what was
 file is requested once, and only after it stopped changing for the source's settle time.
 """
 
-from __future__ import annotations
 
 import json
 import time
