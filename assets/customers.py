@@ -9,6 +9,7 @@ from assets.drops import contacts
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource
 from pipelines.match import build_customers
 from pipelines.match.settings import load_match_settings
+from pipelines.settings import Paths
 from pipelines.warehouse import transaction
 
 
@@ -47,3 +48,12 @@ def customers(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> 
             "seconds": dg.MetadataValue.float(round(result.seconds, 2)),
         }
     )
+
+
+def definitions(paths: Paths) -> dg.Definitions:
+    refresh_customers = dg.define_asset_job(
+        "refresh_customers",
+        selection=dg.AssetSelection.assets(customers).downstream() - dg.AssetSelection.groups("segments"),
+        description="Match contacts into golden customers and measure warehouse quality.",
+    )
+    return dg.Definitions(assets=[customers], jobs=[refresh_customers])

@@ -1,6 +1,7 @@
 """One partition per dropped file: landed -> staged -> contacts, so the UI shows each file's fate."""
 
 
+import glob
 import json
 
 import dagster as dg
@@ -11,6 +12,7 @@ from pipelines.ingest.discover import parse_partition_key
 from pipelines.ingest.land import file_id_for, land
 from pipelines.ingest.load import load_contacts, stage_drop
 from pipelines.quality.metrics import markdown_table
+from pipelines.settings import Paths
 from pipelines.transport import open_transport
 
 drops = dg.DynamicPartitionsDefinition(name="drops")
@@ -34,7 +36,7 @@ def landed_file(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -
     source = cfg.sources[source_name]
     transport = open_transport(source_location(crmclean, source_name), source.sftp, config_dir=crmclean.paths.config_dir)
     try:
-        listing = {f.name: f for f in transport.list([name])}
+        listing = {f.name: f for f in transport.list([glob.escape(name)])}
         if name not in listing:
             raise dg.Failure(f"{source_name}/{name}: the file is no longer at {source_location(crmclean, source_name)}")
         with crmclean.warehouse() as con:
@@ -124,3 +126,7 @@ def contacts(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> d
             "quality": dg.MetadataValue.md(markdown_table(figures, f"Quality of {source_name} load {file_id}")),
         }
     )
+
+
+def definitions(paths: Paths) -> dg.Definitions:
+    return dg.Definitions(assets=[landed_file, staged_rows, contacts])

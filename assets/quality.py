@@ -8,6 +8,7 @@ import dagster as dg
 from assets.customers import customers
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource
 from pipelines.quality.metrics import markdown_table, record_warehouse_metrics
+from pipelines.settings import Paths
 from pipelines.warehouse import transaction
 
 
@@ -36,3 +37,7 @@ def quality_metrics(context: dg.AssetExecutionContext, crmclean: CrmcleanResourc
             "recent_loads": dg.MetadataValue.md("\n".join(table)),
         }
     )
+
+
+def definitions(paths: Paths) -> dg.Definitions:
+    return dg.Definitions(assets=[quality_metrics])

@@ -8,8 +8,9 @@ import dagster as dg
 
 from assets.quality import quality_metrics
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource
-from pipelines.config import ExportsConfig
+from pipelines.config import ExportsConfig, load_exports
 from pipelines.export.run import export_segment
+from pipelines.settings import Paths
 from pipelines.warehouse import transaction
 
 
@@ -50,3 +51,20 @@ def segment_asset(name: str, description: str) -> dg.AssetsDefinition:
 
 def build_segment_assets(exports: ExportsConfig) -> list[dg.AssetsDefinition]:
     return [segment_asset(name, seg.description) for name, seg in exports.segments.items()]
+
+
+def definitions(paths: Paths) -> dg.Definitions:
+    exports = load_exports(paths.exports_file)
+    daily_exports = dg.define_asset_job(
+        "daily_exports",
+        selection=dg.AssetSelection.groups("segments"),
+        description="Build every segment and deliver it to its destinations.",
+    )
+    schedule = dg.ScheduleDefinition(
+        name="daily_exports_schedule",
+        job=daily_exports,
+        cron_schedule=exports.defaults.schedule,
+        execution_timezone=exports.defaults.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
+    return dg.Definitions(assets=build_segment_assets(exports), jobs=[daily_exports], schedules=[schedule])

@@ -12,7 +12,8 @@ import dagster as dg
 
 from assets.drops import drops, source_location
 from assets.resources import CrmcleanResource
-from pipelines.ingest.discover import partition_key, ready_files
+from pipelines.ingest.discover import discover, listing_patterns, partition_key
+from pipelines.settings import Paths
 from pipelines.transport import TransportAuthError, TransportError, open_transport
 
 drop_job = dg.define_asset_job(
@@ -33,7 +34,7 @@ def evaluate_sources(crmclean: CrmcleanResource, cursor: str | None, now: float 
         try:
             transport = open_transport(source_location(crmclean, name), source.sftp, config_dir=crmclean.paths.config_dir)
             try:
-                listing = transport.list(source.patterns + ([f"*{source.done_marker}"] if source.done_marker else []))
+                listing = transport.list(listing_patterns(source.patterns, source.done_marker))
             finally:
                 transport.close()
         except TransportAuthError:
@@ -41,7 +42,7 @@ def evaluate_sources(crmclean: CrmcleanResource, cursor: str | None, now: float 
         except TransportError as e:
             problems.append(f"{name}: {e}")
             continue
-        ready, state[name] = ready_files(
+        ready, state[name] = discover(
             listing,
             state.get(name),
             settle_seconds=cfg.settle_of(name),
@@ -65,3 +66,7 @@ def evaluate_sources(crmclean: CrmcleanResource, cursor: str | None, now: float 
 )
 def new_drops(context: dg.SensorEvaluationContext, crmclean: CrmcleanResource) -> dg.SensorResult:
     return evaluate_sources(crmclean, context.cursor)
+
+
+def definitions(paths: Paths) -> dg.Definitions:
+    return dg.Definitions(jobs=[drop_job], sensors=[new_drops])
