@@ -26,6 +26,7 @@ class Decoded:
     encoding: str  # what the source bytes were
     delimiter: str
     newline: str  # "\r\n" or "\n"
+    lines: int = 0  # physical lines (a last line without a newline counts)
 
 
 def _raw_bytes(path: Path, display_name: str) -> bytes:
@@ -99,4 +100,5 @@ def decode_to_utf8(path: Path, dest: Path, *, encoding: str, delimiter: str, dis
     newline = "\r\n" if "\r\n" in text[:65536] else "\n"
     with io.open(dest, "w", encoding="utf-8", newline="") as fh:
         fh.write(text)
-    return Decoded(path=dest, encoding=used, delimiter=sniff_delimiter(text, delimiter), newline=newline)
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    return Decoded(path=dest, encoding=used, delimiter=sniff_delimiter(text, delimiter), newline=newline, lines=lines)

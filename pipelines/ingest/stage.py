@@ -112,24 +112,31 @@ def stage_file(
     )
     # Record number of each good row: ordinal + 1, plus the rejected records before it (ASOF join
     # on the rejects' positions in good-row coordinates). Physical line: record number plus the
-    # newlines embedded in quoted fields of the good rows before it.
-    nl = " + ".join(f"(length(coalesce(c{i}, '')) - length(replace(coalesce(c{i}, ''), chr(10), '')))" for i in range(n))
-    con.execute(
-        f"""
-        CREATE TEMP TABLE _numbered AS
-        WITH gaps AS (
-            SELECT record_no - (row_number() OVER (ORDER BY record_no) - 1) AS gap_at FROM _bad
-        ), gap_counts AS (
-            SELECT gap_at, sum(count(*)) OVER (ORDER BY gap_at) AS before FROM gaps GROUP BY gap_at
-        ), g AS (
-            SELECT p.*, p.ordinal + 1 + coalesce(gc.before, 0) AS record_no, ({nl}) AS nl
-            FROM _parsed p ASOF LEFT JOIN gap_counts gc ON p.ordinal + 1 >= gc.gap_at
+    # newlines embedded in quoted fields of the good rows before it. Fast path: when the file has
+    # exactly one physical line per record, the line is the ordinal + 1.
+    good_count, bad_count = con.execute("SELECT (SELECT count(*) FROM _parsed), (SELECT count(*) FROM _bad)").fetchone()
+    if bad_count == 0 and decoded.lines == good_count + 1:
+        con.execute("CREATE TEMP TABLE _numbered AS SELECT *, ordinal + 1 AS record_no, 0 AS nl, ordinal + 1 AS line_number FROM _parsed")
+    else:
+        nl = " + ".join(
+            f"(length(coalesce(c{i}, '')) - length(replace(coalesce(c{i}, ''), chr(10), '')))" for i in range(n)
         )
-        SELECT *, record_no + coalesce(sum(nl) OVER (ORDER BY ordinal ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
-               AS line_number
-        FROM g
-        """
-    )
+        con.execute(
+            f"""
+            CREATE TEMP TABLE _numbered AS
+            WITH gaps AS (
+                SELECT record_no - (row_number() OVER (ORDER BY record_no) - 1) AS gap_at FROM _bad
+            ), gap_counts AS (
+                SELECT gap_at, sum(count(*)) OVER (ORDER BY gap_at) AS before FROM gaps GROUP BY gap_at
+            ), g AS (
+                SELECT p.*, p.ordinal + 1 + coalesce(gc.before, 0) AS record_no, ({nl}) AS nl
+                FROM _parsed p ASOF LEFT JOIN gap_counts gc ON p.ordinal + 1 >= gc.gap_at
+            )
+            SELECT *, record_no + coalesce(sum(nl) OVER (ORDER BY ordinal ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+                   AS line_number
+            FROM g
+            """
+        )
     con.execute(
         """
         CREATE TEMP TABLE _bad_lines AS
@@ -138,11 +145,16 @@ def stage_file(
         FROM _bad b ASOF LEFT JOIN _numbered n ON b.record_no > n.record_no
         """
     )
-    # Row-level checks on good rows, in SQL: required fields, control characters, lengths.
+    # Row-level checks on good rows, in SQL: required fields, control characters, lengths. A cheap
+    # flag over all mapped fields first; the per-field reason only for the (rare) flagged rows.
+    mapped = [f"c{i}" for i in mapping.values()]
+    concat = "concat_ws(chr(31), " + ", ".join(mapped) + ")" if mapped else "''"
+    flag = [f"regexp_matches({concat}, '[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1E\\x7F]')"]
+    flag += [f"length(c{i}) > {source.max_field_length}" for i in mapping.values()]
+    flag += [f"trim(coalesce(c{mapping[f]}, '')) = ''" for f in source.required]
     checks = []
     for f in source.required:
-        c = f"c{mapping[f]}"
-        checks.append(f"WHEN trim(coalesce({c}, '')) = '' THEN {_q(f'required field {f} is empty')}")
+        checks.append(f"WHEN trim(coalesce(c{mapping[f]}, '')) = '' THEN {_q(f'required field {f} is empty')}")
     for f, i in mapping.items():
         checks.append(
             f"WHEN regexp_matches(c{i}, '[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F]') "
@@ -153,7 +165,10 @@ def stage_file(
             f"THEN {_q(f'value too long in field {f} (over {source.max_field_length} characters)')}"
         )
     reason_sql = "CASE " + " ".join(checks) + " END" if checks else "NULL"
-    con.execute(f"CREATE TEMP TABLE _checked AS SELECT *, {reason_sql} AS reason FROM _numbered")
+    con.execute(
+        f"""CREATE TEMP TABLE _checked AS
+            SELECT *, CASE WHEN {' OR '.join(flag)} THEN {reason_sql} END AS reason FROM _numbered"""
+    )
 
     raw_cols = " || ".join(
         f"coalesce(c{i}, '')" + (f" || {_q(decoded.delimiter)}" if i < n - 1 else "") for i in range(n)
