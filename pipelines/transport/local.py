@@ -51,3 +51,9 @@ class LocalTransport:
 
     def close(self) -> None:
         pass
+
+    def __enter__(self) -> "LocalTransport":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
