@@ -13,7 +13,7 @@ from pipelines.ingest.land import file_id_for, land
 from pipelines.ingest.load import load_contacts, stage_drop
 from pipelines.quality.metrics import markdown_table
 from pipelines.settings import Paths
-from pipelines.transport import open_transport
+from pipelines.transport import TransportAuthError, open_transport
 
 drops = dg.DynamicPartitionsDefinition(name="drops")
 
@@ -29,23 +29,26 @@ def source_location(crmclean: CrmcleanResource, source_name: str) -> str:
     group_name="ingest",
     kinds={"sftp", "duckdb"},
     description="The dropped file, downloaded once into data/landing and recorded in ingest_log.",
+    # A dropped connection is retried; refused credentials or host keys are not (Failure below).
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
 )
 def landed_file(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
     source_name, name, _ = parse_partition_key(context.partition_key)
     cfg = crmclean.sources()
     source = cfg.sources[source_name]
-    transport = open_transport(source_location(crmclean, source_name), source.sftp, config_dir=crmclean.paths.config_dir)
+    location = source_location(crmclean, source_name)
     try:
-        listing = {f.name: f for f in transport.list([glob.escape(name)])}
-        if name not in listing:
-            raise dg.Failure(f"{source_name}/{name}: the file is no longer at {source_location(crmclean, source_name)}")
-        with crmclean.warehouse() as con:
-            landed = land(
-                con, transport, landing_root=crmclean.paths.landing, source=source_name,
-                remote=listing[name], partition_key=context.partition_key,
-            )
-    finally:
-        transport.close()
+        with open_transport(location, source.sftp, config_dir=crmclean.paths.config_dir) as transport:
+            listing = {f.name: f for f in transport.list([glob.escape(name)])}
+            if name not in listing:
+                raise dg.Failure(f"{source_name}/{name}: the file is no longer at {location}", allow_retries=False)
+            with crmclean.warehouse() as con:
+                landed = land(
+                    con, transport, landing_root=crmclean.paths.landing, source=source_name,
+                    remote=listing[name], partition_key=context.partition_key,
+                )
+    except TransportAuthError as e:
+        raise dg.Failure(f"{source_name}: {e}", allow_retries=False) from e
     return dg.MaterializeResult(
         metadata={
             "file_id": landed.file_id,
@@ -87,6 +90,19 @@ def staged_rows(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -
     )
 
 
+def archive_remote(crmclean: CrmcleanResource, partition_key: str) -> None:
+    """After a successful load, move the remote file to `processed/` when the source asks for it."""
+    source_name, name, _ = parse_partition_key(partition_key)
+    source = crmclean.sources().sources[source_name]
+    if source.after_load != "move_to_processed":
+        return
+    with open_transport(source_location(crmclean, source_name), source.sftp, config_dir=crmclean.paths.config_dir) as t:
+        if t.exists(name):
+            t.move(name, f"processed/{name}")
+        if source.done_marker and t.exists(name + source.done_marker):
+            t.move(name + source.done_marker, f"processed/{name}{source.done_marker}")
+
+
 CONTACTS_SCHEMA = dg.TableSchema(columns=[dg.TableColumn(name, typ) for name, typ in CONTACT_COLUMNS.items()])
 
 
@@ -109,6 +125,7 @@ def contacts(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> d
 
         with crmclean.warehouse() as con:
             summary = load_privacy_drop(con, file_id=file_id, source_name=source_name, source=source, config=cfg)
+        archive_remote(crmclean, context.partition_key)
         return dg.MaterializeResult(metadata={"kind": source.kind, **summary})
     with crmclean.warehouse() as con:
         result = load_contacts(con, file_id=file_id, source_name=source_name, source=source, default_country=cfg.country_of(source_name))
@@ -116,6 +133,7 @@ def contacts(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> d
             "SELECT metric, field, value FROM quality_metrics WHERE load_id = ? ORDER BY metric, field", [file_id]
         ).fetchall()
         total = con.execute("SELECT count(*) FROM contacts").fetchone()[0]
+    archive_remote(crmclean, context.partition_key)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(total),

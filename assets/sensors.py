@@ -19,7 +19,6 @@ from pipelines.transport import TransportAuthError, TransportError, open_transpo
 drop_job = dg.define_asset_job(
     "ingest_drop",
     selection=dg.AssetSelection.groups("ingest"),
-    partitions_def=drops,
     description="Land, parse and load one dropped file (one run per file).",
 )
 

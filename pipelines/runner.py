@@ -18,6 +18,7 @@ import dagster as dg
 from assets.resources import CrmcleanResource
 from assets.sensors import evaluate_sources
 from pipelines.definitions import build_definitions
+from pipelines.ingest.discover import parse_partition_key
 from pipelines.ingest.land import file_id_for
 from pipelines.settings import Paths, private_dir
 from pipelines.warehouse import connect
@@ -68,6 +69,25 @@ def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
     return out
 
 
+def _landed(paths: Paths, key: str) -> bool:
+    if not paths.warehouse.exists():
+        return False
+    con = connect(paths.warehouse, read_only=True)
+    try:
+        return bool(con.execute("SELECT count(*) FROM ingest_log WHERE file_id = ?", [file_id_for(key)]).fetchone()[0])
+    finally:
+        con.close()
+
+
+def forget_requests(cursor: str, keys: list[str]) -> str:
+    """Drop files that never landed (server down mid-download) from the cursor: the next run retries them."""
+    state = json.loads(cursor)
+    for key in keys:
+        source, name, _ = parse_partition_key(key)
+        state.get(source, {}).get("requested", {}).pop(name, None)
+    return json.dumps(state, sort_keys=True)
+
+
 def run_daily_job(paths: Paths, *, exports: bool = True) -> RunSummary:
     defs = build_definitions(paths)
     instance = dg.DagsterInstance.get()
@@ -81,10 +101,13 @@ def run_daily_job(paths: Paths, *, exports: bool = True) -> RunSummary:
     if keys:
         instance.add_dynamic_partitions("drops", keys)
     ingest = defs.resolve_job_def("ingest_drop")
+    not_landed: list[str] = []
     for key in keys:
         result = ingest.execute_in_process(partition_key=key, instance=instance, raise_on_error=False)
         summary.failures += [f"{key}: {m}" for m in _failure_messages(result)]
-    cursor_file.write_text(evaluation.cursor or "{}")
+        if not result.success and not _landed(paths, key):
+            not_landed.append(key)
+    cursor_file.write_text(forget_requests(evaluation.cursor or "{}", not_landed))
 
     if keys:
         result = defs.resolve_job_def("refresh_customers").execute_in_process(instance=instance, raise_on_error=False)
