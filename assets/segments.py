@@ -1,4 +1,9 @@
-"""One asset per segment of exports.yaml: built, suppression applied, exported to its destinations."""
+"""One asset per segment of exports.yaml: built, safety rules applied, delivered to its destinations.
+
+Schedules: segments without their own `schedule`/`timezone` run together in the job
+`daily_exports` at `defaults.schedule`; a segment with its own gets a job `export_<segment>` and
+a schedule `export_<segment>_schedule`. The engine is pipelines/export/run.py.
+"""
 
 
 from datetime import datetime
@@ -6,65 +11,112 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from assets.quality import quality_metrics
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource
-from pipelines.config import ExportsConfig, load_exports
-from pipelines.export.run import export_segment
+from pipelines.config import ConfigError, EmailDestination, ExportsConfig, Segment, SftpDestination, load_exports
+from pipelines.export.run import ExportFailed, ExportRefused, ExportResult, export_segment
 from pipelines.settings import Paths
-from pipelines.warehouse import transaction
 
 
-def segment_asset(name: str, description: str) -> dg.AssetsDefinition:
+def _kinds(cfg: ExportsConfig, segment: Segment) -> set[str]:
+    kinds = {"csv"}
+    for d in segment.destinations:
+        dest = cfg.destinations[d]
+        kinds.add("sftp" if isinstance(dest, SftpDestination) else "email" if isinstance(dest, EmailDestination) else "file")
+    return kinds
+
+
+def result_metadata(result: ExportResult) -> dict:
+    """Size, change since the last successful export, what safety left out, and every file."""
+    c = result.change
+    files = ["| file | destination | rows | status |", "|---|---|---|---|"] + [
+        f"| {f['file_name']} | {f['destination']} | {f['rows']:,} | {f['status']} |" for f in result.files
+    ]
+    meta = {
+        "dagster/row_count": dg.MetadataValue.int(result.rows),
+        "previous_rows": dg.MetadataValue.int(c.previous) if c.previous is not None else dg.MetadataValue.text("first export"),
+        "change_since_last_export": dg.MetadataValue.int(result.size_change if result.size_change is not None else result.rows),
+        "added": dg.MetadataValue.int(c.added),
+        "changed": dg.MetadataValue.int(c.changed),
+        "removed": dg.MetadataValue.int(c.removed),
+        "left_out_suppressed": dg.MetadataValue.int(result.excluded.get("suppressed", 0)),
+        "left_out_without_opt_in": dg.MetadataValue.int(result.excluded.get("without_opt_in", 0)),
+        "mode": result.mode,
+        "files": dg.MetadataValue.md("\n".join(files)),
+    }
+    if result.replaced_characters:
+        meta["characters_replaced_for_encoding"] = dg.MetadataValue.int(result.replaced_characters)
+    return meta
+
+
+def segment_asset(name: str, cfg: ExportsConfig) -> dg.AssetsDefinition:
+    segment = cfg.segments[name]
+
     @dg.asset(
         name=name,
         key_prefix=["segments"],
-        deps=[quality_metrics],
+        deps=[dg.AssetKey("quality_metrics")],  # by key: the measured warehouse, not its code
         pool=WAREHOUSE_POOL,
         group_name="segments",
-        kinds={"csv"},
-        description=description or f"Segment {name}",
+        kinds=_kinds(cfg, segment),
+        description=segment.description or f"Segment {name}",
+        metadata={"filter": segment.filter, "destinations": ", ".join(segment.destinations)},
     )
     def _segment(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
         cfg = crmclean.exports()
-        segment = cfg.segments[name]
-        now = datetime.now(ZoneInfo(cfg.defaults.timezone)).replace(tzinfo=None)
+        seg = cfg.segments[name]
+        tz = ZoneInfo(seg.timezone or cfg.defaults.timezone)
+        now = datetime.now(tz).replace(tzinfo=None)
+        paths = crmclean.paths
         with crmclean.warehouse() as con:
-            previous = con.execute(
-                "SELECT rows FROM export_log WHERE segment = ? AND status = 'ok' ORDER BY exported_at DESC LIMIT 1", [name]
-            ).fetchone()
-            with transaction(con):
-                result = export_segment(con, name, segment, cfg, outbox=crmclean.paths.outbox, now=now)
-        change = result.rows - previous[0] if previous else result.rows
-        files = "\n".join(["| file | destination | status |", "|---|---|---|"] + [
-            f"| {f['file_name']} | {f['destination']} | {f['status']} |" for f in result.files
-        ])
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": dg.MetadataValue.int(result.rows),
-                "change_since_last_export": dg.MetadataValue.int(change),
-                "files": dg.MetadataValue.md(files),
-            }
-        )
+            try:
+                result = export_segment(con, name, seg, cfg, outbox=paths.outbox, now=now, config_dir=paths.config_dir)
+            except ExportRefused as e:
+                # A safety rule, not a glitch: retrying now would refuse again.
+                raise dg.Failure(description=str(e), allow_retries=False) from e
+            except ExportFailed as e:
+                raise dg.Failure(description=str(e)) from e
+        for f in result.files:
+            context.log.info(f"{f['file_name']} -> {f['destination']}: {f['status']} ({f['rows']:,} rows)")
+        return dg.MaterializeResult(metadata=result_metadata(result))
 
     return _segment
 
 
-def build_segment_assets(exports: ExportsConfig) -> list[dg.AssetsDefinition]:
-    return [segment_asset(name, seg.description) for name, seg in exports.segments.items()]
+def own_schedule(cfg: ExportsConfig, segment: Segment) -> bool:
+    return (segment.schedule or cfg.defaults.schedule) != cfg.defaults.schedule or (
+        segment.timezone or cfg.defaults.timezone
+    ) != cfg.defaults.timezone
+
+
+def _schedule(name: str, job, cron: str, timezone: str, *, where: str) -> dg.ScheduleDefinition:
+    try:
+        return dg.ScheduleDefinition(
+            name=name, job=job, cron_schedule=cron, execution_timezone=timezone,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+        )
+    except dg.DagsterInvalidDefinitionError as e:
+        raise ConfigError(f"exports.yaml: {where}: {cron!r} is not a valid cron schedule ({e})") from None
 
 
 def definitions(paths: Paths) -> dg.Definitions:
-    exports = load_exports(paths.exports_file)
-    daily_exports = dg.define_asset_job(
-        "daily_exports",
-        selection=dg.AssetSelection.groups("segments"),
-        description="Build every segment and deliver it to its destinations.",
-    )
-    schedule = dg.ScheduleDefinition(
-        name="daily_exports_schedule",
-        job=daily_exports,
-        cron_schedule=exports.defaults.schedule,
-        execution_timezone=exports.defaults.timezone,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-    )
-    return dg.Definitions(assets=build_segment_assets(exports), jobs=[daily_exports], schedules=[schedule])
+    cfg = load_exports(paths.exports_file)
+    assets = {name: segment_asset(name, cfg) for name in cfg.segments}
+    daily = [a for name, a in assets.items() if not own_schedule(cfg, cfg.segments[name])]
+    jobs = [
+        dg.define_asset_job(
+            "daily_exports",
+            selection=dg.AssetSelection.assets(*daily),
+            description="Build the segments on the default schedule and deliver them.",
+        )
+    ]
+    schedules = [_schedule("daily_exports_schedule", jobs[0], cfg.defaults.schedule, cfg.defaults.timezone, where="defaults.schedule")]
+    for name, segment in cfg.segments.items():
+        if not own_schedule(cfg, segment):
+            continue
+        job = dg.define_asset_job(
+            f"export_{name}", selection=dg.AssetSelection.assets(assets[name]), description=f"Build and deliver segment {name}."
+        )
+        jobs.append(job)
+        schedules.append(_schedule(f"export_{name}_schedule", job, segment.schedule or cfg.defaults.schedule,
+                                   segment.timezone or cfg.defaults.timezone, where=f"segments.{name}.schedule"))
+    return dg.Definitions(assets=list(assets.values()), jobs=jobs, schedules=schedules)

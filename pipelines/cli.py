@@ -3,9 +3,12 @@
     crmclean demo-data --people 10000      write dirty demo drops into the inbox
     crmclean run                           the daily job: new drops -> customers -> quality -> exports
     crmclean validate-config               check sftp_config/*.yaml and every segment filter
-    crmclean quality                       the latest quality figures per source
+    crmclean quality [--report]            the latest quality figures per source (and the HTML report)
+    crmclean quality --accept FILE         accept a drop's failed checks so exports run again
     crmclean explain CUSTOMER_ID           the source records of a customer and why they merged
     crmclean ui                            the Dagster UI on this project (dagster dev)
+    crmclean erase --email ADDRESS         erase a person everywhere (GDPR; also --phone, --customer-id)
+    crmclean export-person --email ADDRESS everything held about a person, as JSON (right of access)
 """
 
 from __future__ import annotations
@@ -59,7 +62,34 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
     dagster_home(paths)
     summary = run_daily_job(paths, exports=not args.no_exports)
     print(summary.render())
+    if not summary.ok:
+        alert_run_failures(paths, summary.failures)
     return 0 if summary.ok else 1
+
+
+def alert_run_failures(paths: Paths, failures: list[str]) -> None:
+    """What the run-failure sensor does under the daemon: mail failures no check alert explains."""
+    from pipelines.config import load_exports
+    from pipelines.export.mail import MailError
+    from pipelines.quality.alerts import send_run_failure_alert, uncovered_failures
+    from pipelines.warehouse import connect
+
+    lines = failures
+    if paths.warehouse.exists():
+        con = connect(paths.warehouse, read_only=True)
+        try:
+            lines = uncovered_failures(con, failures)
+        finally:
+            con.close()
+    if not lines:
+        return
+    try:
+        where = send_run_failure_alert(load_exports(paths.exports_file), paths.outbox, job="crmclean run", run_id="cli", errors=lines)
+    except MailError as e:
+        print(f"could not send the failure alert: {e}", file=sys.stderr)
+        return
+    if where:
+        print(f"failure alert sent: {where}")
 
 
 def cmd_validate_config(args: argparse.Namespace, paths: Paths) -> int:
@@ -81,9 +111,38 @@ def cmd_validate_config(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_quality(args: argparse.Namespace, paths: Paths) -> int:
-    from pipelines.quality.report import print_latest
+    from pipelines.config import load_sources
+    from pipelines.quality.report import print_latest, write_report
+    from pipelines.warehouse import connect
 
-    print_latest(paths.warehouse)
+    sources = list(load_sources(paths.sources_file).sources)
+    if args.accept:
+        from pipelines.quality.checks import accept_load, blocking_failures
+
+        con = connect(paths.warehouse)
+        try:
+            try:
+                accepted = accept_load(con, args.accept)
+            except LookupError as e:
+                print(e, file=sys.stderr)
+                return 2
+            still = blocking_failures(con)
+        finally:
+            con.close()
+        print(f"accepted {len(accepted)} failed check(s) of {args.accept}: {', '.join(accepted) or 'none'}")
+        print("exports blocked by: " + "; ".join(still) if still else "exports are no longer blocked")
+        return 0
+    if not paths.warehouse.exists():
+        print("no warehouse yet: run `crmclean run` first")
+        return 0
+    print_latest(paths.warehouse, sources)
+    if args.report:
+        con = connect(paths.warehouse, read_only=True)
+        try:
+            path = write_report(con, paths.reports, sources)
+        finally:
+            con.close()
+        print(f"\nreport: {path}")
     return 0
 
 
@@ -102,6 +161,74 @@ def cmd_ui(args: argparse.Namespace, paths: Paths) -> int:
     os.execvp("dagster", ["dagster", "dev", "-w", "workspace.yaml", "-p", str(args.port)])
 
 
+def _person_given(args: argparse.Namespace) -> bool:
+    if not (args.email or args.phone or getattr(args, "customer_id", None)):
+        print("give at least one of --email, --phone, --customer-id", file=sys.stderr)
+        return False
+    return True
+
+
+def cmd_erase(args: argparse.Namespace, paths: Paths) -> int:
+    from datetime import datetime, timezone
+
+    from pipelines.config import load_sources
+    from pipelines.privacy.erasure import ErasureRequest, compact_warehouse, erase
+    from pipelines.privacy.masking import install_log_masking, mask_email, mask_phone
+    from pipelines.privacy.tombstones import tombstone_key
+    from pipelines.warehouse import connect
+
+    install_log_masking()
+    if not _person_given(args):
+        return 2
+    config = load_sources(paths.sources_file)
+    request = ErasureRequest(email=args.email, phone=args.phone, customer_id=args.customer_id, request_id=args.request_id)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    con = connect(paths.warehouse)
+    try:
+        result = erase(con, [request], paths=paths, config=config, key=tombstone_key(paths.data_dir), now=now, origin="cli")
+    finally:
+        con.close()
+    compact_warehouse(paths.warehouse)
+    con = connect(paths.warehouse)
+    try:
+        con.execute("UPDATE erasure_log SET compacted_at = now() WHERE compacted_at IS NULL")
+    finally:
+        con.close()
+    who = ", ".join(v for v in (mask_email(args.email.strip().lower()) if args.email else None,
+                                mask_phone(args.phone) if args.phone else None, args.customer_id) if v)
+    print(f"erased {who}: {result.customers} customer(s), {result.source_records} source record(s), "
+          f"{result.rows_deleted} warehouse row(s), {result.rows_removed_from_files} row(s) in "
+          f"{result.files_rewritten} file(s); tombstones added: {result.tombstones}; erasure id {result.erasure_ids[0]}")
+    if result.residue_files:
+        print("WARNING: these files still hold a value of the person; remove them by hand:", file=sys.stderr)
+        for f in result.residue_files:
+            print(f"  {paths.data_dir / f}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_export_person(args: argparse.Namespace, paths: Paths) -> int:
+    from pipelines.config import load_sources
+    from pipelines.privacy.export_person import export_person, to_json
+    from pipelines.privacy.masking import install_log_masking
+    from pipelines.privacy.tombstones import existing_tombstone_key
+    from pipelines.warehouse import connect
+
+    install_log_masking()
+    if not _person_given(args):
+        return 2
+    con = connect(paths.warehouse, read_only=True)
+    try:
+        document = export_person(
+            con, paths=paths, config=load_sources(paths.sources_file), key=existing_tombstone_key(paths.data_dir),
+            email=args.email, phone=args.phone, customer_id=args.customer_id,
+        )
+    finally:
+        con.close()
+    print(to_json(document))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crmclean", description="Keep a customer database clean and current.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -116,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate-config", help="check the YAML config and the segment filters")
     v.set_defaults(func=cmd_validate_config)
     q = sub.add_parser("quality", help="print the latest quality figures per source")
+    q.add_argument("--report", action="store_true", help="also write the HTML report (data/reports/quality_<date>.html)")
+    q.add_argument("--accept", metavar="FILE", help="accept the failed checks of a drop (file name or id): exports run again")
     q.set_defaults(func=cmd_quality)
     e = sub.add_parser("explain", help="why the records of a customer were merged")
     e.add_argument("customer_id")
@@ -123,6 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser("ui", help="start the Dagster UI (dagster dev) for this project")
     u.add_argument("--port", type=int, default=3000)
     u.set_defaults(func=cmd_ui)
+    er = sub.add_parser("erase", help="erase a person from the warehouse and every file under data/ (GDPR)")
+    er.add_argument("--email")
+    er.add_argument("--phone")
+    er.add_argument("--customer-id")
+    er.add_argument("--request-id", help="your ticket reference, kept in the audit log (no personal data)")
+    er.set_defaults(func=cmd_erase)
+    xp = sub.add_parser("export-person", help="print everything held about a person as JSON (right of access)")
+    xp.add_argument("--email")
+    xp.add_argument("--phone")
+    xp.add_argument("--customer-id")
+    xp.set_defaults(func=cmd_export_person)
     return p
 
 

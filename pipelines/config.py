@@ -51,6 +51,7 @@ class QualityThresholds(Strict):
     max_rejected_share: float = Field(0.10, ge=0, le=1)
     min_rows_ratio: float = Field(0.5, ge=0, le=1)
     max_validity_drop_points: float = Field(10, ge=0, le=100)
+    block_validity_drop_points: float | None = Field(25, ge=0, le=100)  # a drop this large blocks exports; null: never
     max_fill_drop_points: float = Field(10, ge=0, le=100)
     max_duplicate_rate_rise_points: float = Field(5, ge=0, le=100)
     expected_every_hours: float = Field(26, gt=0)
@@ -179,8 +180,17 @@ class ExportFormat(Strict):
     delimiter: str = ","
     encoding: Literal["utf-8", "utf-8-sig", "cp1252"] = "utf-8"
     date_format: str = "%Y-%m-%d"
+    datetime_format: str = "%Y-%m-%d %H:%M:%S"
     header: dict[str, str] = Field(default_factory=dict)  # column -> header name in the file
     mode: Literal["full", "delta"] = "full"
+    change_column: str = "change"  # delta mode: added, changed or removed
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, v: str) -> str:
+        if len(v) != 1 or v in ('"', "\r", "\n"):
+            raise ValueError(f"{v!r}: the delimiter must be one character, not a quote or line break")
+        return v
 
 
 class Guards(Strict):
@@ -200,6 +210,37 @@ class Segment(Strict):
     format: ExportFormat = Field(default_factory=ExportFormat)
     guards: Guards = Field(default_factory=Guards)
     manifest: Literal["none", "json", "done"] = "none"
+    timezone: str | None = None  # of the schedule; default from `defaults.timezone`
+    params: dict[str, int | float | bool | str] = Field(default_factory=dict)  # `$name` in the filter
+    requires_opt_in: bool = True  # marketing: only customers with newsletter_opt_in, whatever the filter
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        return _check_cron(v) if v is not None else v
+
+    @field_validator("file_name")
+    @classmethod
+    def _file_name(cls, v: str) -> str:
+        from datetime import datetime
+
+        from pipelines.export.files import render_file_name
+
+        render_file_name(v, segment="segment", now=datetime(2026, 1, 31, 6), part="NL")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        return _check_timezone(v) if v is not None else v
+
+    @model_validator(mode="after")
+    def _delta_needs_key(self) -> "Segment":
+        if self.format.mode == "delta" and "customer_id" not in self.columns:
+            raise ValueError("format.mode: delta needs customer_id in columns (it identifies removed rows)")
+        if self.format.mode == "delta" and self.format.change_column in self.columns:
+            raise ValueError(f"format.change_column: {self.format.change_column!r} is also an exported column")
+        return self
 
 
 class LocalDestination(Strict):
@@ -219,6 +260,15 @@ class EmailDestination(Strict):
     subject: str = "crmclean export: {segment} ({rows} rows)"
     zip_above_bytes: int = 5_000_000
 
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, v: str) -> str:
+        try:
+            v.format(segment="segment", rows=1, files=1)
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(f"{v!r}: {type(e).__name__}: {e}; fields are segment, rows, files") from None
+        return v
+
 
 Destination = Annotated[LocalDestination | SftpDestination | EmailDestination, Field(discriminator="type")]
 
@@ -233,6 +283,7 @@ class Smtp(Strict):
     password_env: str | None = "CRMCLEAN_SMTP_PASSWORD"
     sender: str = "crmclean@localhost"
     timeout_seconds: float = 30
+    ca_file: str | None = None  # extra CA certificate(s) to trust (an internal mail relay)
 
 
 class Alerts(Strict):
@@ -241,9 +292,35 @@ class Alerts(Strict):
     on_check_failure: bool = True
 
 
+def _check_cron(v: str) -> str:
+    if len(v.split()) != 5:
+        raise ValueError(f"{v!r}: a cron schedule has five fields (minute hour day month weekday)")
+    return v
+
+
+def _check_timezone(v: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{v!r}: unknown time zone; use an IANA name such as Europe/Amsterdam") from None
+    return v
+
+
 class ExportDefaults(Strict):
     timezone: str = "Europe/Amsterdam"
     schedule: str = "0 6 * * *"
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        return _check_cron(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return _check_timezone(v)
 
 
 class ExportsConfig(Strict):

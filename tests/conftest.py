@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.sshd", "tests.fixtures.project"]
+pytest_plugins = ["tests.fixtures.sshd", "tests.fixtures.project", "tests.fixtures.smtp"]

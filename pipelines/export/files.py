@@ -1,42 +1,199 @@
-"""Write a segment as a CSV file, safe to open in a spreadsheet."""
+"""Write segment files: CSV safe to open in a spreadsheet, manifests, zip archives, file names.
+
+The CSV is written by DuckDB (`COPY`), with every value formatted in SQL first:
+- dates and timestamps with the segment's `date_format` / `datetime_format`;
+- free text that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or
+  carriage return) is prefixed with `'`, unless the whole value is a plain number such as an E.164
+  phone `+31612345678`: typed values are written as they are, so they stay importable;
+- header names renamed per `format.header`.
+DuckDB writes UTF-8; a BOM is prepended for `utf-8-sig`, and `cp1252` is transcoded in chunks
+(characters cp1252 lacks are transliterated, e.g. `Ĳ` -> `IJ`, or become `?`, and counted).
+"""
 
 from __future__ import annotations
 
-import csv
+import codecs
 import hashlib
+import json
 import os
+import re
+import shutil
+import threading
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
+import duckdb
 
 from pipelines.config import ExportFormat
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = r"[+-]?[0-9]+(\.[0-9]+)?"  # a number or an E.164 phone: no formula, written as is
+RISKY_SQL = r"^[=+\-@\t\r]"
+PLAIN_NUMBER_SQL = "^" + PLAIN_NUMBER + "$"
+CHUNK = 1 << 20
 
 
 def neutralise(value: str) -> str:
     """Prefix free text that a spreadsheet would run as a formula (CSV injection)."""
-    return "'" + value if value.startswith(FORMULA_START) else value
+    if value.startswith(FORMULA_START) and not re.fullmatch(PLAIN_NUMBER, value):
+        return "'" + value
+    return value
 
 
-def write_csv(df: pd.DataFrame, path: Path, fmt: ExportFormat, *, typed_columns: set[str] = frozenset()) -> str:
-    """Write `df` to `path` atomically, returning the file's sha256.
+def sql_text(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
 
-    Columns in `typed_columns` hold validated values (E.164 phones, ids, dates) and are written as
-    they are; every other text cell is neutralised against formula injection.
+
+def sql_name(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class WrittenFile:
+    path: Path
+    part: str
+    rows: int
+    sha256: str
+    size_bytes: int
+    replaced_characters: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def render_file_name(template: str, *, segment: str, now: datetime, part: str | None = None, mode: str = "full") -> str:
+    """`newsletter_{date:%Y%m%d}.csv` -> `newsletter_20261124.csv`.
+
+    Fields: `{segment}`, `{date}` (the export time, with any strftime format), `{part}` (the split
+    value) and `{mode}`. A split segment whose template has no `{part}` gets `_<part>` before the
+    extension, so parts never overwrite each other.
     """
-    out = df.copy()
-    for col in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[col]):
-            out[col] = out[col].dt.strftime(fmt.date_format)
-        elif out[col].dtype == object and col not in typed_columns:
-            text = out[col].astype("string")
-            risky = text.str.match(r"^[=+\-@\t\r]").fillna(False).astype(bool)
-            out[col] = out[col].where(~risky, "'" + text)
-    out = out.rename(columns=fmt.header)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    safe_part = re.sub(r"[^A-Za-z0-9_-]+", "_", part or "").strip("_") or ("unknown" if part is not None else "")
+    try:
+        name = template.format(segment=segment, date=now, part=safe_part, mode=mode)
+    except (KeyError, IndexError, ValueError) as e:
+        raise ValueError(f"file_name {template!r}: {type(e).__name__}: {e}; fields are segment, date, part, mode") from None
+    if part is not None and "{part}" not in template:
+        stem, dot, ext = name.rpartition(".")
+        name = f"{stem}_{safe_part}.{ext}" if dot else f"{name}_{safe_part}"
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise ValueError(f"file_name {template!r} renders to {name!r}: not a plain file name")
+    return name
+
+
+def column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    return {name: typ for name, typ, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
+
+
+def formatted_columns(types: dict[str, str], columns: list[str], fmt: ExportFormat) -> list[str]:
+    """SQL select items that format each exported column for the file (see module docstring)."""
+    out = []
+    for col in columns:
+        q = sql_name(col)
+        typ = types[col].upper()
+        if typ == "DATE":
+            expr = f"strftime({q}, {sql_text(fmt.date_format)})"
+        elif typ.startswith("TIMESTAMP"):
+            expr = f"strftime({q}, {sql_text(fmt.datetime_format)})"
+        elif typ == "VARCHAR":
+            expr = (
+                f"CASE WHEN regexp_matches({q}, {sql_text(RISKY_SQL)}) AND NOT regexp_matches({q}, {sql_text(PLAIN_NUMBER_SQL)}) "
+                f"THEN '''' || {q} ELSE {q} END"
+            )
+        else:
+            expr = q
+        out.append(f"{expr} AS {sql_name(fmt.header.get(col, col))}")
+    return out
+
+
+def write_csv(con: duckdb.DuckDBPyConnection, query: str, path: Path, fmt: ExportFormat, *, part: str = "") -> WrittenFile:
+    """Write the rows of `query` (already formatted) to `path` atomically; sha256 of the final bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    raw = path.with_name("." + path.name + ".utf8.part")
     tmp = path.with_name("." + path.name + ".part")
-    out.to_csv(tmp, index=False, sep=fmt.delimiter, encoding=fmt.encoding, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-    os.replace(tmp, path)
-    return digest
+    try:
+        options = f"FORMAT csv, HEADER true, DELIMITER {sql_text(fmt.delimiter)}, QUOTE '\"', NEW_LINE '\r\n'"
+        rows = con.execute(f"COPY ({query}) TO {sql_text(str(raw))} ({options})").fetchone()[0]
+        replaced = _encode(raw, tmp, fmt.encoding)
+        digest = hashlib.sha256()
+        with open(tmp, "rb") as fh:
+            while block := fh.read(CHUNK):
+                digest.update(block)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    finally:
+        raw.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+    return WrittenFile(path=path, part=part, rows=int(rows), sha256=digest.hexdigest(), size_bytes=path.stat().st_size, replaced_characters=replaced)
+
+
+_replaced = threading.local()
+
+
+def _transliterate(err: UnicodeEncodeError) -> tuple[str, int]:
+    """Codec error handler: `Ĳ` -> `IJ`, `ł` -> `?`; counts what it replaced."""
+    _replaced.count = getattr(_replaced, "count", 0) + (err.end - err.start)
+    out = []
+    for ch in err.object[err.start:err.end]:
+        alt = unicodedata.normalize("NFKD", ch).encode(err.encoding, "ignore").decode(err.encoding)
+        out.append(alt or "?")
+    return "".join(out), err.end
+
+
+codecs.register_error("crmclean_transliterate", _transliterate)
+
+
+def _encode(src: Path, dest: Path, encoding: str) -> int:
+    """Copy UTF-8 `src` to `dest` in `encoding`; returns how many characters had to be replaced."""
+    if encoding == "utf-8":
+        os.replace(src, dest)
+        return 0
+    if encoding == "utf-8-sig":
+        with open(src, "rb") as fr, open(dest, "wb") as fw:
+            fw.write(codecs.BOM_UTF8)
+            shutil.copyfileobj(fr, fw, CHUNK)
+        return 0
+    _replaced.count = 0
+    with open(src, encoding="utf-8", newline="") as fr, open(dest, "wb") as fw:
+        while text := fr.read(CHUNK):
+            fw.write(text.encode(encoding, "crmclean_transliterate"))
+    return _replaced.count
+
+
+def write_manifest(file: WrittenFile, kind: str, *, segment: str, mode: str, created_at: datetime) -> Path:
+    """`<file>.json` (JSON) or `<file>.done` (key=value lines): file name, rows, sha256."""
+    info = {
+        "file": file.name,
+        "segment": segment,
+        "mode": mode,
+        "rows": file.rows,
+        "size_bytes": file.size_bytes,
+        "sha256": file.sha256,
+        "created_at": created_at.isoformat(timespec="seconds"),
+    }
+    if kind == "json":
+        path = file.path.with_name(file.name + ".json")
+        text = json.dumps(info, indent=2) + "\n"
+    else:
+        path = file.path.with_name(file.name + ".done")
+        text = "".join(f"{k}={v}\n" for k, v in info.items())
+    path.write_text(text, encoding="utf-8")
+    os.chmod(path, 0o600)
+    return path
+
+
+def zip_files(files: list[Path], dest: Path) -> Path:
+    """One deflated zip archive holding `files` under their own names."""
+    tmp = dest.with_name("." + dest.name + ".part")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for f in files:
+            zf.write(f, arcname=f.name)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, dest)
+    return dest

@@ -1,42 +1,170 @@
-"""Export a segment to its destinations and record every file in `export_log`.
+"""Export one segment to its destinations, with the safety rules always on.
 
-Idempotent: a file whose content was already delivered to a destination (same segment, name and
-sha256) is not sent again. A failed destination raises after the others were tried, so the run
-fails visibly and the next run retries it.
+1. No export while a blocking quality check on the inputs failed (`pipelines.quality.checks`).
+2. Build the segment: suppressed customers, and for marketing segments customers without
+   newsletter opt-in, are removed whatever the filter says (pipelines/segments/build.py).
+3. Guards: at least `guards.min_rows` rows; the size may not change by more than
+   `guards.max_change_share` of the size at the last successful export.
+4. Per destination: write the files (full, or the delta against what that destination last
+   received), deliver them, and record every file in `export_log`. A destination that fails is
+   logged as failed and the others are still tried; then the export raises, so the run fails
+   visibly, and the next run retries: nothing is marked done that did not arrive.
+
+Idempotent: a file already delivered to a destination (same segment, name and sha256) is not sent
+again. A refused export is logged with status `refused` and the reason, and raises.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
+import shutil
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
-from pipelines.config import ExportsConfig, LocalDestination, Segment
-from pipelines.export.files import write_csv
-from pipelines.segments.build import build_segment
+from pipelines.config import EmailDestination, ExportsConfig, LocalDestination, Segment, SftpDestination
+from pipelines.export.delta import WHOLE_SEGMENT, Change, add_row_hash, build_delta, compare, save_members
+from pipelines.export.destinations import Delivery, deliver_email, deliver_local, deliver_sftp, describe
+from pipelines.export.files import (
+    WrittenFile,
+    column_types,
+    formatted_columns,
+    render_file_name,
+    sql_name,
+    sql_text,
+    write_csv,
+    write_manifest,
+)
+from pipelines.export.message import export_message, quality_summary
+from pipelines.segments.build import build_segment, excluded_counts
+from pipelines.warehouse import transaction
 
-TYPED_COLUMNS = {"customer_id", "phone", "email", "postcode", "country", "birth_date", "last_purchase_at", "updated_at"}
+ROWS, DELTA = "segment_rows", "segment_delta"
 
 
 class ExportRefused(RuntimeError):
-    """A guard stopped the export (too few rows, too large a change, failed quality check)."""
+    """A safety rule stopped the export (quality check, too few rows, too large a change)."""
+
+
+class ExportFailed(RuntimeError):
+    """At least one destination did not receive its files; the next run retries it."""
 
 
 @dataclass
 class ExportResult:
     segment: str
+    mode: str
     rows: int
-    files: list[dict] = field(default_factory=list)  # file_name, destination, sha256, status
+    change: Change
+    excluded: dict[str, int]
+    files: list[dict] = field(default_factory=list)  # file_name, part, destination, rows, sha256, status, location
+    replaced_characters: int = 0
+
+    @property
+    def size_change(self) -> int | None:
+        return None if self.change.previous is None else self.rows - self.change.previous
 
 
-def render_file_name(template: str, *, segment: str, now: datetime, part: str | None = None) -> str:
-    name = template.format(segment=segment, date=now, part=part or "")
-    if part and "{part}" not in template:
-        stem, dot, ext = name.rpartition(".")
-        name = f"{stem}_{part}.{ext}" if dot else f"{name}_{part}"
-    return name
+def quality_blockers(con: duckdb.DuckDBPyConnection) -> list[str] | None:
+    """Failed blocking quality checks; None while the quality module is not installed.
+
+    Once `pipelines.quality.checks` exists, its `blocking_failures(con)` is required.
+    """
+    try:
+        checks = importlib.import_module("pipelines.quality.checks")
+    except ModuleNotFoundError as e:
+        if e.name == "pipelines.quality.checks":
+            return None
+        raise
+    return list(checks.blocking_failures(con))
+
+
+def guard_reason(segment: Segment, rows: int, change: Change) -> str | None:
+    g = segment.guards
+    if rows < g.min_rows:
+        return f"{rows:,} rows, fewer than guards.min_rows = {g.min_rows:,}"
+    if g.max_change_share is not None and change.previous:
+        share = abs(rows - change.previous) / change.previous
+        if share > g.max_change_share:
+            return (
+                f"{rows:,} rows against {change.previous:,} at the last successful export, a change of "
+                f"{share:.0%}, more than guards.max_change_share = {g.max_change_share:.0%}; if this change "
+                "is expected, raise the guard for one run"
+            )
+    return None
+
+
+def _log(con, rows: list[tuple]) -> None:
+    con.executemany(
+        """INSERT INTO export_log (segment, file_name, destination, rows, sha256, status, error, exported_at,
+                                   segment_rows, mode, location)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        rows,
+    )
+
+
+def _refuse(con, name: str, segment: Segment, now: datetime, logged_at: datetime, rows: int | None, reason: str) -> None:
+    file_name = render_file_name(segment.file_name, segment=name, now=now, mode=segment.format.mode)
+    _log(con, [
+        (name, file_name, d, None, None, "refused", reason, logged_at, rows, segment.format.mode, None)
+        for d in segment.destinations
+    ])
+    raise ExportRefused(f"segment {name}: not exported: {reason}")
+
+
+def write_files(
+    con: duckdb.DuckDBPyConnection, table: str, folder: Path, name: str, segment: Segment, now: datetime,
+    types: dict[str, str], *, delta: bool,
+) -> list[WrittenFile]:
+    """One CSV per part (one in all when the segment is not split)."""
+    fmt = segment.format
+    cols = formatted_columns(types, segment.columns, fmt)
+    if delta:
+        cols.append(f"_change AS {sql_name(fmt.header.get(fmt.change_column, fmt.change_column))}")
+    parts = [p for (p,) in con.execute(f"SELECT DISTINCT _part FROM {table} ORDER BY 1").fetchall()] if segment.split_by else [""]
+    order = "_order NULLS LAST" + (', "customer_id"' if delta else "")
+    files = []
+    for part in parts:
+        file_name = render_file_name(segment.file_name, segment=name, now=now, part=part if segment.split_by else None, mode=fmt.mode)
+        where = f"WHERE _part = {sql_text(part)}" if segment.split_by else ""
+        files.append(write_csv(con, f"SELECT {', '.join(cols)} FROM {table} {where} ORDER BY {order}", folder / file_name, fmt, part=part))
+    return files
+
+
+def _delivered(con, name: str, dest: str, file_name: str, sha256: str | None = None) -> bool:
+    sql = "SELECT 1 FROM export_log WHERE segment = ? AND destination = ? AND file_name = ? AND status = 'ok'"
+    params = [name, dest, file_name]
+    if sha256 is not None:
+        sql += " AND sha256 = ?"
+        params.append(sha256)
+    return con.execute(sql + " LIMIT 1", params).fetchone() is not None
+
+
+def _pending(con, name: str, dest_name: str, files: list[WrittenFile], *, delta: bool) -> tuple[list[WrittenFile], list[WrittenFile]]:
+    """(files this destination still needs, files it already has). A delta whose name was already
+    used gets `_2`, `_3`... (it must not replace a delta not yet read); an empty delta is sent
+    once per file name."""
+    out, skipped = [], []
+    for f in files:
+        if _delivered(con, name, dest_name, f.name, f.sha256):
+            skipped.append(f)
+            continue
+        if delta and _delivered(con, name, dest_name, f.name):
+            if f.rows == 0:
+                skipped.append(f)
+                continue
+            stem, dot, ext = f.name.rpartition(".")
+            n = 2
+            while _delivered(con, name, dest_name, f"{stem}_{n}{dot}{ext}" if dot else f"{f.name}_{n}"):
+                n += 1
+            new = f.path.with_name(f"{stem}_{n}{dot}{ext}" if dot else f"{f.name}_{n}")
+            os.replace(f.path, new)
+            f = WrittenFile(path=new, part=f.part, rows=f.rows, sha256=f.sha256, size_bytes=f.size_bytes, replaced_characters=f.replaced_characters)
+        out.append(f)
+    return out, skipped
 
 
 def export_segment(
@@ -47,43 +175,98 @@ def export_segment(
     *,
     outbox: Path,
     now: datetime,
+    config_dir: Path | None = None,
 ) -> ExportResult:
-    df = build_segment(con, name, segment, now.date())
-    if len(df) < segment.guards.min_rows:
-        raise ExportRefused(f"segment {name}: {len(df)} rows, fewer than guards.min_rows = {segment.guards.min_rows}")
-    result = ExportResult(segment=name, rows=len(df))
-    file_name = render_file_name(segment.file_name, segment=name, now=now)
-    staging = outbox / ".staging" / name
-    local_copy = staging / file_name
-    digest = write_csv(df, local_copy, segment.format, typed_columns=TYPED_COLUMNS & set(df.columns))
-    errors = []
-    for dest_name in segment.destinations:
-        dest = config.destinations[dest_name]
-        done = con.execute(
-            "SELECT 1 FROM export_log WHERE segment = ? AND file_name = ? AND destination = ? AND sha256 = ? AND status = 'ok'",
-            [name, file_name, dest_name, digest],
-        ).fetchone()
-        if done:
-            result.files.append({"file_name": file_name, "destination": dest_name, "sha256": digest, "status": "unchanged"})
-            continue
-        try:
-            if isinstance(dest, LocalDestination):
-                target_dir = Path(dest.path) if dest.path else outbox / name
-                target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-                (target_dir / file_name).write_bytes(local_copy.read_bytes())
+    """Build, guard and deliver one segment. `now` is the local export time (for file names and
+    date helpers). Runs its own short transactions: do not call inside one."""
+    logged_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    mode = segment.format.mode
+
+    blockers = quality_blockers(con)
+    if blockers:
+        _refuse(con, name, segment, now, logged_at, None, "blocking quality check(s) failed: " + "; ".join(blockers))
+
+    rows = build_segment(con, name, segment, now.date(), table=ROWS)
+    add_row_hash(con, ROWS, segment.columns)
+    change = compare(con, ROWS, name)
+    result = ExportResult(segment=name, mode=mode, rows=rows, change=change, excluded=excluded_counts(con, name, segment))
+    reason = guard_reason(segment, rows, change)
+    if reason:
+        _refuse(con, name, segment, now, logged_at, rows, reason)
+
+    types = column_types(con, ROWS)
+    stage = outbox / ".staging" / name
+    shutil.rmtree(stage, ignore_errors=True)
+    full_files: list[WrittenFile] | None = None
+    mails = any(isinstance(config.destinations[d], EmailDestination) for d in segment.destinations)
+    quality = quality_summary(con) if mails else []
+    errors: list[str] = []
+    try:
+        for dest_name in segment.destinations:
+            dest = config.destinations[dest_name]
+            if mode == "full":
+                if full_files is None:
+                    full_files = write_files(con, ROWS, stage / "full", name, segment, now, types, delta=False)
+                files = full_files
             else:
-                raise NotImplementedError(f"destination type {dest.type!r} is not wired yet")
-            status, error = "ok", None
-        except Exception as e:  # recorded, then raised after the other destinations were tried
-            status, error = "failed", str(e)
-            errors.append(f"{dest_name}: {e}")
-        con.execute(
-            "INSERT INTO export_log (segment, file_name, destination, rows, sha256, status, error, exported_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, now())",
-            [name, file_name, dest_name, len(df), digest, status, error],
-        )
-        result.files.append({"file_name": file_name, "destination": dest_name, "sha256": digest, "status": status})
-    local_copy.unlink(missing_ok=True)
+                build_delta(con, ROWS, DELTA, segment=name, destination=dest_name, columns=segment.columns)
+                files = write_files(con, DELTA, stage / dest_name, name, segment, now, types, delta=True)
+            result.replaced_characters = max(result.replaced_characters, sum(f.replaced_characters for f in files))
+            pending, skipped = _pending(con, name, dest_name, files, delta=mode == "delta")
+            result.files += [_file_entry(f, dest_name, "unchanged", None) for f in skipped]
+            if not pending:
+                continue
+            try:
+                locations = _deliver(dest, pending, name, segment, config, result, quality,
+                                     outbox=outbox, now=now, stage=stage / dest_name, config_dir=config_dir)
+            except Exception as e:  # logged, the other destinations tried, then raised below
+                error = f"{type(e).__name__}: {e}"
+                errors.append(f"{dest_name} ({describe(dest)}): {error}")
+                _log(con, [(name, f.name, dest_name, f.rows, f.sha256, "failed", error, logged_at, rows, mode, None) for f in pending])
+                result.files += [_file_entry(f, dest_name, "failed", None) for f in pending]
+                continue
+            with transaction(con):
+                _log(con, [
+                    (name, f.name, dest_name, f.rows, f.sha256, "ok", None, logged_at, rows, mode, locations.get(f.name))
+                    for f in pending
+                ])
+                if mode == "delta":
+                    save_members(con, ROWS, segment=name, destination=dest_name, at=logged_at)
+            result.files += [_file_entry(f, dest_name, "ok", locations.get(f.name)) for f in pending]
+        if not errors:
+            with transaction(con):
+                save_members(con, ROWS, segment=name, destination=WHOLE_SEGMENT, at=logged_at)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     if errors:
-        raise RuntimeError(f"segment {name}: export failed for " + "; ".join(errors))
+        raise ExportFailed(f"segment {name}: not delivered to " + "; ".join(errors) + "; the next run retries")
     return result
+
+
+def _file_entry(f: WrittenFile, destination: str, status: str, location: str | None) -> dict:
+    return {"file_name": f.name, "part": f.part, "destination": destination, "rows": f.rows,
+            "sha256": f.sha256, "status": status, "location": location}
+
+
+def _deliver(
+    dest, files: list[WrittenFile], name: str, segment: Segment, config: ExportsConfig, result: ExportResult,
+    quality: list[str], *, outbox: Path, now: datetime, stage: Path, config_dir: Path | None,
+) -> dict[str, str]:
+    """Deliver `files` to one destination; returns file name -> where it went. Raises on failure."""
+    if isinstance(dest, EmailDestination):
+        summary = {
+            "rows": result.rows, "previous": result.change.previous, "added": result.change.added,
+            "changed": result.change.changed, "removed": result.change.removed, "excluded": result.excluded,
+        }
+        stage.mkdir(parents=True, exist_ok=True, mode=0o700)
+        zip_name = render_file_name(segment.file_name, segment=name, now=now, mode=segment.format.mode).rsplit(".", 1)[0] + ".zip"
+        message = export_message(dest, name, segment, summary, files, quality, work_dir=stage, zip_name=zip_name)
+        return deliver_email(config.smtp, message, Delivery(files, {}), outbox=outbox)
+    manifests = {}
+    if segment.manifest != "none":
+        manifests = {f.name: write_manifest(f, segment.manifest, segment=name, mode=segment.format.mode, created_at=now) for f in files}
+    delivery = Delivery(files, manifests)
+    if isinstance(dest, SftpDestination):
+        return deliver_sftp(dest, delivery, config_dir=config_dir)
+    assert isinstance(dest, LocalDestination)
+    return deliver_local(dest, delivery, outbox=outbox, segment=name)

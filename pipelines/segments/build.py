@@ -1,61 +1,196 @@
-"""Segments: named SQL filters over `segment_candidates`, with suppression applied always.
+"""Segments: named SQL filters over `segment_candidates`, with suppression and opt-in enforced.
 
-`segment_candidates` is customers plus helper columns a marketer filters on (age, days since the
-last purchase, days to the next birthday, whether the customer is suppressed). Whatever a
-segment's filter says, suppressed customers are removed before anything is exported.
+`segment_candidates` is `customers` plus helper columns a marketer filters on. A filter in
+exports.yaml may use any of them, and `$name` parameters from the segment's `params:`:
+
+| column | meaning |
+|---|---|
+| every column of `customers` | the golden record (email, phone, country, birth_date, newsletter_opt_in, ...) |
+| `has_valid_email` | email present and its status valid or corrected |
+| `is_suppressed`, `suppression_reasons` | a row in `suppressions` matches the customer id, email or phone |
+| `age` | whole years today (a 29 February birthday counts on 28 February in other years) |
+| `next_birthday`, `days_to_birthday` | the coming birthday (today = 0) and the days until it |
+| `days_since_last_purchase`, `months_since_last_purchase` | whole days / months since `last_purchase_at` |
+| `missing_fields` | comma-separated profile fields that are empty (for enrichment), NULL when complete |
+| `today` | the export day |
+
+A filter may also test membership with a subquery over other warehouse tables, e.g.
+`customer_id IN (SELECT customer_id FROM customer_sources WHERE source = 'webshop')`.
+
+Whatever a filter says, `build_segment` removes suppressed customers, and for a segment with
+`requires_opt_in` (the default: marketing) everyone whose `newsletter_opt_in` is not true.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import duckdb
-import pandas as pd
 
 from pipelines.config import ConfigError, Segment
 
-CANDIDATES_VIEW = """
+# Fields an enrichment campaign asks for when they are empty (`missing_fields`).
+PROFILE_FIELDS = ("first_name", "last_name", "phone", "birth_date", "street", "house_number", "postcode", "city")
+
+PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _is_leap(year: str) -> str:
+    return f"(({year}) % 4 = 0 AND (({year}) % 100 <> 0 OR ({year}) % 400 = 0))"
+
+
+def _birthday_in(year: str) -> str:
+    """The birthday in `year`; 29 February falls on 28 February when `year` is not a leap year."""
+    return (
+        f"make_date({year}, month(c.birth_date), CASE WHEN month(c.birth_date) = 2 AND day(c.birth_date) = 29 "
+        f"AND NOT {_is_leap(year)} THEN 28 ELSE day(c.birth_date) END)"
+    )
+
+
+def candidates_sql(today: date) -> str:
+    t = f"DATE '{today.isoformat()}'"
+    y = f"year({t})"
+    this_year, next_year = _birthday_in(y), _birthday_in(f"{y} + 1")
+    missing = ", ".join(f"CASE WHEN c.\"{f}\" IS NULL THEN '{f}' END" for f in PROFILE_FIELDS)
+    return f"""
+CREATE OR REPLACE TEMP VIEW segment_suppressed AS
+SELECT customer_id, string_agg(DISTINCT reason, ',' ORDER BY reason) AS reasons
+FROM (
+    SELECT c.customer_id, s.reason FROM customers c JOIN suppressions s ON s.customer_id = c.customer_id
+    UNION ALL
+    SELECT c.customer_id, s.reason FROM customers c JOIN suppressions s ON lower(trim(s.email)) = lower(trim(c.email))
+    UNION ALL
+    SELECT c.customer_id, s.reason FROM customers c JOIN suppressions s ON s.phone = c.phone
+) matched
+GROUP BY customer_id;
+
 CREATE OR REPLACE TEMP VIEW segment_candidates AS
-WITH s AS (
-    SELECT c.customer_id,
-           bool_or(s.reason IS NOT NULL) AS is_suppressed,
-           string_agg(DISTINCT s.reason, ',') AS suppression_reasons
-    FROM customers c
-    LEFT JOIN suppressions s
-      ON s.customer_id = c.customer_id
-      OR (s.email IS NOT NULL AND s.email = c.email)
-      OR (s.phone IS NOT NULL AND s.phone = c.phone)
-    GROUP BY c.customer_id
-)
 SELECT c.*,
-       coalesce(s.is_suppressed, false) AS is_suppressed,
-       s.suppression_reasons,
-       date_diff('year', c.birth_date, DATE '{today}')
-         - CASE WHEN strftime(c.birth_date, '%m%d') > strftime(DATE '{today}', '%m%d') THEN 1 ELSE 0 END AS age,
-       date_diff('day', CAST(c.last_purchase_at AS DATE), DATE '{today}') AS days_since_last_purchase
-FROM customers c LEFT JOIN s USING (customer_id)
+       {t} AS today,
+       coalesce(c.email IS NOT NULL AND c.email_status IN ('valid', 'corrected'), false) AS has_valid_email,
+       sup.customer_id IS NOT NULL AS is_suppressed,
+       sup.reasons AS suppression_reasons,
+       {y} - year(c.birth_date) - CASE WHEN {this_year} > {t} THEN 1 ELSE 0 END AS age,
+       CASE WHEN {this_year} >= {t} THEN {this_year} ELSE {next_year} END AS next_birthday,
+       date_diff('day', {t}, CASE WHEN {this_year} >= {t} THEN {this_year} ELSE {next_year} END) AS days_to_birthday,
+       date_diff('day', CAST(c.last_purchase_at AS DATE), {t}) AS days_since_last_purchase,
+       date_sub('month', CAST(c.last_purchase_at AS DATE), {t}) AS months_since_last_purchase,
+       nullif(concat_ws(',', {missing}), '') AS missing_fields
+FROM customers c
+LEFT JOIN segment_suppressed sup ON sup.customer_id = c.customer_id
 """
 
 
 def create_candidates_view(con: duckdb.DuckDBPyConnection, today: date) -> None:
-    con.execute(CANDIDATES_VIEW.format(today=today.isoformat()))
+    for statement in con.extract_statements(candidates_sql(today)):
+        con.execute(statement)
+
+
+def used_params(name: str, segment: Segment) -> dict:
+    """The `$name` parameters the filter uses, from `params:`; a missing one is a config error."""
+    names = dict.fromkeys(PARAM.findall(segment.filter))
+    missing = [n for n in names if n not in segment.params]
+    if missing:
+        raise ConfigError(
+            f"exports.yaml: segments.{name}.filter: uses ${', $'.join(missing)} but params: has no such key"
+        )
+    return {n: segment.params[n] for n in names}
+
+
+def selection_sql(segment: Segment, columns: list[str]) -> str:
+    """The segment's rows with `columns`. Safety is applied in an inner query that the filter
+    (checked to be one expression) cannot reach: rows only ever come from `allowed`."""
+    cols = ", ".join(columns)
+    safety = "NOT is_suppressed"
+    if segment.requires_opt_in:
+        safety += " AND newsletter_opt_in IS TRUE"
+    return (
+        f"SELECT {cols} FROM (SELECT * FROM segment_candidates WHERE {safety}) AS allowed "
+        f"WHERE ({segment.filter}) ORDER BY {segment.order_by}"
+    )
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def check_order_by(order_by: str) -> str | None:
+    """Why `order_by` could reach outside its ORDER BY (comment, ';', unbalanced parentheses)."""
+    depth, quote_char = 0, None
+    for i, ch in enumerate(order_by):
+        if quote_char:
+            if ch == quote_char:
+                quote_char = None
+            continue
+        if ch in "'\"":
+            quote_char = ch
+        elif ch == ";" or order_by.startswith(("--", "/*"), i):
+            return "no ';' or comments"
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return "unbalanced parentheses"
+    return "unbalanced parentheses or quotes" if depth or quote_char else None
+
+
+def export_columns(segment: Segment) -> list[str]:
+    """Quoted exported columns, plus `_customer_id` and the split value as `_part` ('' when not
+    split, 'unknown' when the value is empty)."""
+    cols = [quote(c) for c in segment.columns] + ["customer_id AS _customer_id"]
+    if segment.split_by:
+        cols.append(f"coalesce(CAST({quote(segment.split_by)} AS VARCHAR), 'unknown') AS _part")
+    else:
+        cols.append("'' AS _part")
+    return cols
 
 
 def validate_segment(con: duckdb.DuckDBPyConnection, name: str, segment: Segment, today: date) -> None:
-    """Fail early, naming the segment, on a bad column or SQL syntax in exports.yaml."""
+    """Fail early, naming the segment, on a bad column, parameter or SQL syntax in exports.yaml."""
     create_candidates_view(con, today)
-    cols = ", ".join(f'"{c}"' for c in segment.columns)
+    params = used_params(name, segment)
+    sql = selection_sql(segment, export_columns(segment))
+    where = f"exports.yaml: segments.{name}"
     try:
-        con.execute(f"EXPLAIN SELECT {cols} FROM segment_candidates WHERE ({segment.filter}) ORDER BY {segment.order_by}")
+        duckdb.SQLExpression(segment.filter)
     except duckdb.Error as e:
-        first = str(e).splitlines()[0]
-        raise ConfigError(f"exports.yaml: segments.{name}: {first}") from None
+        raise ConfigError(f"{where}.filter: not one SQL boolean expression: {str(e).splitlines()[0]}") from None
+    problem = check_order_by(segment.order_by)
+    if problem:
+        raise ConfigError(f"{where}.order_by: {problem}")
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as e:
+        raise ConfigError(f"{where}: {str(e).splitlines()[0]}") from None
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise ConfigError(f"{where}: filter and order_by must be expressions of one SELECT (no ';')")
+    try:
+        con.execute(f"EXPLAIN {sql}", params)
+    except duckdb.Error as e:
+        raise ConfigError(f"{where}: {str(e).splitlines()[0]}") from None
 
 
-def build_segment(con: duckdb.DuckDBPyConnection, name: str, segment: Segment, today: date) -> pd.DataFrame:
-    """The segment's rows, suppressed customers removed whatever the filter says."""
+def build_segment(con: duckdb.DuckDBPyConnection, name: str, segment: Segment, today: date, *, table: str = "segment_rows") -> int:
+    """Materialize the segment into temp table `table`: the exported columns, `_customer_id`,
+    `_part` and `_order` (the position by `order_by`).
+
+    Suppressed customers, and for marketing segments customers without opt-in, are not in it
+    whatever the filter says. Returns the row count.
+    """
     validate_segment(con, name, segment, today)
-    cols = ", ".join(f'"{c}"' for c in segment.columns)
-    return con.execute(
-        f"SELECT {cols} FROM segment_candidates WHERE ({segment.filter}) AND NOT is_suppressed ORDER BY {segment.order_by}"
-    ).df()
+    sql = selection_sql(segment, export_columns(segment) + [f"row_number() OVER (ORDER BY {segment.order_by}) AS _order"])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}", used_params(name, segment))
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def excluded_counts(con: duckdb.DuckDBPyConnection, name: str, segment: Segment) -> dict[str, int]:
+    """How many customers the filter matched but safety removed: suppressed, and without opt-in."""
+    suppressed, no_opt_in = con.execute(
+        f"""SELECT count(*) FILTER (WHERE is_suppressed),
+                   count(*) FILTER (WHERE NOT is_suppressed AND newsletter_opt_in IS NOT TRUE)
+            FROM segment_candidates WHERE ({segment.filter})""",
+        used_params(name, segment),
+    ).fetchone()
+    return {"suppressed": suppressed, "without_opt_in": no_opt_in if segment.requires_opt_in else 0}

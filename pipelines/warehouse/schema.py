@@ -46,6 +46,7 @@ TABLES: dict[str, dict[str, str]] = {
         "columns_extra": "VARCHAR",
         "landed_at": "TIMESTAMP",
         "loaded_at": "TIMESTAMP",
+        "purged_at": "TIMESTAMP",  # the landing file was deleted by retention (pipelines/privacy)
     },
     "rejected_rows": {
         "file_id": "VARCHAR NOT NULL",
@@ -92,13 +93,111 @@ TABLES: dict[str, dict[str, str]] = {
         "kind": "VARCHAR",  # merge, split
         "at": "TIMESTAMP",
     },
+    # --- matcher state (pipelines/match): what later runs need to match only what changed ---
+    # One row per contact the matcher has seen: a stable integer key and fingerprints of its
+    # match features and of its whole row.
+    "match_records": {
+        "record_key": "BIGINT NOT NULL",
+        "source": "VARCHAR NOT NULL",
+        "source_record_id": "VARCHAR NOT NULL",
+        "match_hash": "VARCHAR",
+        "row_hash": "VARCHAR",
+        "matched_at": "TIMESTAMP",
+    },
+    # Candidate pairs that may link (weight at or above the link threshold, no contradiction),
+    # with the level and weight of each comparison. Keys only, no personal data.
+    "match_edges": {
+        "left_key": "BIGINT NOT NULL",
+        "right_key": "BIGINT NOT NULL",
+        "match_weight": "DOUBLE",
+        "match_probability": "DOUBLE",
+        "rules": "VARCHAR",  # blocking rules that found the pair
+        **{f"{c}_{x}": t for c in ("first_name", "last_name", "birth_date", "email", "phone", "address")
+           for x, t in (("level", "TINYINT"), ("weight", "DOUBLE"))},
+        "scored_at": "TIMESTAMP",
+    },
+    # Records named in match_overrides.yaml at the last run: re-matched when the file changes.
+    "match_override_records": {
+        "source": "VARCHAR NOT NULL",
+        "source_record_id": "VARCHAR NOT NULL",
+    },
+    # The estimated Fellegi-Sunter model (m, u, prior) as JSON; the newest row is in use.
+    "match_model": {
+        "model": "VARCHAR NOT NULL",
+        "settings_hash": "VARCHAR",
+        "survivorship_hash": "VARCHAR",  # survivorship settings + source priorities of the last run
+        "records": "BIGINT",
+        "trained_at": "TIMESTAMP",
+    },
     "suppressions": {
         "email": "VARCHAR",
         "phone": "VARCHAR",
         "customer_id": "VARCHAR",
-        "reason": "VARCHAR NOT NULL",  # unsubscribe, hard_bounce, complaint, erasure, no_consent
+        "reason": "VARCHAR NOT NULL",  # unsubscribe, hard_bounce, soft_bounce, complaint, erasure, no_consent
         "source": "VARCHAR",
         "at": "TIMESTAMP",
+        "detail": "VARCHAR",  # why, in words without personal data (e.g. "3 soft bounces within 30 days")
+    },
+    # --- privacy (pipelines/privacy): events behind `suppressions`, consent, erasure audit ---
+    # One row per event line of a suppression drop; email/phone normalized (the match keys).
+    "suppression_events": {
+        "source": "VARCHAR NOT NULL",
+        "file_id": "VARCHAR NOT NULL",
+        "line_number": "BIGINT NOT NULL",
+        "email": "VARCHAR",
+        "phone": "VARCHAR",
+        "event": "VARCHAR NOT NULL",  # unsubscribe, hard_bounce, soft_bounce, complaint, resubscribe
+        "event_raw": "VARCHAR",
+        "at": "TIMESTAMP NOT NULL",
+        "campaign": "VARCHAR",
+        "loaded_at": "TIMESTAMP",
+    },
+    # Newsletter opt-in statements of contact sources, recorded when a record's statement changes.
+    "consent_events": {
+        "source": "VARCHAR NOT NULL",
+        "source_record_id": "VARCHAR NOT NULL",
+        "opt_in": "BOOLEAN NOT NULL",
+        "double_opt_in": "BOOLEAN",
+        "double_opt_in_required": "BOOLEAN",  # the source has a double opt-in confirmation field
+        "dated": "BOOLEAN",  # the source gave the time of the opt-in (newsletter_opt_in_at)
+        "at": "TIMESTAMP NOT NULL",
+        "file_id": "VARCHAR",
+        "recorded_at": "TIMESTAMP",
+    },
+    # The consent state of each customer: the latest statement wins.
+    "consent": {
+        "customer_id": "VARCHAR NOT NULL",
+        "newsletter_opt_in": "BOOLEAN NOT NULL",
+        "at": "TIMESTAMP",
+        "source": "VARCHAR",
+        "event": "VARCHAR",  # opt_in, opt_out, opt_in_unconfirmed, unsubscribe, complaint, resubscribe
+        "double_opt_in": "BOOLEAN",
+    },
+    # Audit of each erasure: what kind of request, when, how much was removed. No personal data.
+    "erasure_log": {
+        "erasure_id": "VARCHAR NOT NULL",
+        "origin": "VARCHAR",  # cli, or source:<name> for an erasure-request drop
+        "request_id": "VARCHAR",
+        "identified_by": "VARCHAR",  # email, phone, customer_id (which kinds of value, not the values)
+        "requested_at": "TIMESTAMP",
+        "erased_at": "TIMESTAMP",
+        "customers": "BIGINT",
+        "source_records": "BIGINT",
+        "rows_deleted": "BIGINT",
+        "rows_by_table": "VARCHAR",  # JSON: table -> rows
+        "files_rewritten": "BIGINT",
+        "files_deleted": "BIGINT",
+        "tombstones": "BIGINT",
+        "residue_files": "BIGINT",  # files under data/ that still held a value after rewriting
+        "compacted_at": "TIMESTAMP",  # the warehouse file was rewritten, so freed pages hold nothing
+    },
+    # Keyed hashes (HMAC-SHA256) of the normalized email / phone of erased people.
+    "tombstones": {
+        "kind": "VARCHAR NOT NULL",  # email, phone
+        "hash": "VARCHAR NOT NULL",
+        "key_id": "VARCHAR NOT NULL",  # which key made the hash (a fingerprint, not the key)
+        "erasure_id": "VARCHAR",
+        "created_at": "TIMESTAMP",
     },
     "quality_metrics": {
         "load_id": "VARCHAR",
@@ -108,14 +207,44 @@ TABLES: dict[str, dict[str, str]] = {
         "value": "DOUBLE",
         "measured_at": "TIMESTAMP",
     },
+    # Every quality check result (pipelines/quality/checks.py). load_id is the drop's file_id for a
+    # per-load check, `source:<name>` for a source-level one (drop on time), `warehouse-<time>`
+    # for a snapshot. A failed ERROR check on a source's latest load stops every export.
+    "quality_checks": {
+        "load_id": "VARCHAR NOT NULL",
+        "source": "VARCHAR",
+        "check_name": "VARCHAR NOT NULL",
+        "severity": "VARCHAR NOT NULL",  # ERROR (blocks exports) or WARN
+        "passed": "BOOLEAN NOT NULL",
+        "value": "DOUBLE",
+        "threshold": "DOUBLE",
+        "detail": "VARCHAR",
+        "at": "TIMESTAMP",
+        "alerted_at": "TIMESTAMP",  # when the alert email about this failure went out
+        "accepted_at": "TIMESTAMP",  # an operator accepted the failure (`crmclean quality --accept`)
+    },
     "export_log": {
         "segment": "VARCHAR NOT NULL",
         "file_name": "VARCHAR NOT NULL",
         "destination": "VARCHAR NOT NULL",
         "rows": "BIGINT",
         "sha256": "VARCHAR",
-        "status": "VARCHAR",
+        "status": "VARCHAR",  # ok, failed, refused (a guard stopped it)
         "error": "VARCHAR",
+        "exported_at": "TIMESTAMP",
+        "segment_rows": "BIGINT",  # the whole segment's size (a delta file holds fewer rows)
+        "mode": "VARCHAR",  # full, delta
+        "location": "VARCHAR",  # where it went: a path, sftp://user@host/path, smtp://host or an .eml
+    },
+    # Who was in a segment at its last successful export: per destination (the delta baseline)
+    # and under destination '*' for the whole segment (the change shown in the asset metadata).
+    # Holds ids and hashes only, no personal data.
+    "segment_members": {
+        "segment": "VARCHAR NOT NULL",
+        "destination": "VARCHAR NOT NULL",
+        "customer_id": "VARCHAR NOT NULL",
+        "part": "VARCHAR",
+        "row_hash": "VARCHAR",
         "exported_at": "TIMESTAMP",
     },
 }

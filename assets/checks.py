@@ -1,0 +1,92 @@
+"""Asset checks of each drop (one per dropped file, like the assets they check).
+
+On `landed_file`, before parsing: `file_not_empty`, `required_columns_present`. They do not
+block in Dagster (staging rejects such a file anyway and records why in ingest_log); they make
+the reason a visible check result. On `contacts`, after the load: `rejected_share`,
+`rows_vs_previous_load` and `validity_vs_previous_load` are blocking (severity ERROR when the
+limits in `sources.yaml` `quality:` are broken), `fill_rate_vs_previous_load` and `schema_drift`
+warn. Every result is also recorded in the warehouse (`quality_checks`), where the exports read
+it: a failed ERROR check on a source's latest drop stops all exports (pipelines/quality/checks.py).
+"""
+
+
+import warnings
+
+import dagster as dg
+
+from assets.drops import contacts, drops, landed_file
+from assets.quality import check_result
+from assets.resources import WAREHOUSE_POOL, CrmcleanResource
+from pipelines.ingest.discover import parse_partition_key
+from pipelines.ingest.land import file_id_for
+from pipelines.quality import checks
+from pipelines.quality.metrics import figures_of, markdown_table, previous_load
+from pipelines.settings import Paths
+from pipelines.warehouse import transaction
+
+LANDED_FILE_CHECKS = [n for n, s in checks.SPECS.items() if s.target == "landed_file"]
+CONTACTS_CHECKS = ["rejected_share", "rows_vs_previous_load", "validity_vs_previous_load",
+                   "fill_rate_vs_previous_load", "schema_drift"]
+
+
+def _drop(context: dg.AssetCheckExecutionContext, crmclean: CrmcleanResource):
+    source_name, _, _ = parse_partition_key(context.partition_key)
+    return source_name, crmclean.sources().sources[source_name], file_id_for(context.partition_key)
+
+
+def landed_file_check(name: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=landed_file,
+        name=name,
+        partitions_def=drops,
+        blocking=False,
+        pool=WAREHOUSE_POOL,
+        description=checks.SPECS[name].description,
+    )
+    def _check(context: dg.AssetCheckExecutionContext, crmclean: CrmcleanResource) -> dg.AssetCheckResult:
+        _, source, file_id = _drop(context, crmclean)
+        with crmclean.warehouse() as con:
+            results = checks.inspect_landed_file(con, file_id, source)
+            checks.record(con, results)
+        return check_result(next(r for r in results if r.check_name == name))
+
+    return _check
+
+
+def contacts_check(name: str) -> dg.AssetChecksDefinition:
+    spec = checks.SPECS[name]
+
+    @dg.asset_check(
+        asset=contacts,
+        name=name,
+        partitions_def=drops,
+        blocking=spec.blocking,
+        pool=WAREHOUSE_POOL,
+        description=spec.description,
+    )
+    def _check(context: dg.AssetCheckExecutionContext, crmclean: CrmcleanResource) -> dg.AssetCheckResult:
+        source_name, source, file_id = _drop(context, crmclean)
+        if source.kind not in spec.kinds:
+            return dg.AssetCheckResult(passed=True, description=f"not applicable to a {source.kind} source")
+        with crmclean.warehouse() as con:
+            with transaction(con):
+                results = checks.evaluate_load(con, file_id, source)
+                checks.record(con, results)
+            base = previous_load(con, file_id)
+            figures = sorted(figures_of(con, file_id).items(), key=lambda kv: (kv[0][0], str(kv[0][1])))
+            table = markdown_table([(m, f, v) for (m, f), v in figures], f"{source_name} load {file_id}",
+                                   previous=figures_of(con, base) if base else None)
+        result = next((r for r in results if r.check_name == name), None)
+        if result is None:
+            return dg.AssetCheckResult(passed=True, description="nothing to check (the drop did not load)")
+        return check_result(result, figures=dg.MetadataValue.md(table))
+
+    return _check
+
+
+def definitions(paths: Paths) -> dg.Definitions:
+    with warnings.catch_warnings():
+        # Partitioned asset checks are "preview" in dagster 1.13; they are what a per-file check needs.
+        warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")
+        asset_checks = [landed_file_check(n) for n in LANDED_FILE_CHECKS] + [contacts_check(n) for n in CONTACTS_CHECKS]
+    return dg.Definitions(asset_checks=asset_checks)

@@ -1,0 +1,93 @@
+"""Privacy assets: who must not be mailed (suppressions + consent), and file retention.
+
+`suppressions` runs after every customer rebuild (it is in `refresh_customers`) and before the
+segments; it also rewrites the DuckDB file after an erasure drop. `privacy_daily` runs it with
+retention every morning before the exports, also on days without drops. The engine is
+pipelines/privacy; see its docstring for what exports may rely on.
+"""
+
+
+from datetime import datetime
+
+import dagster as dg
+
+from assets.customers import customers
+from assets.resources import WAREHOUSE_POOL, CrmcleanResource
+from pipelines.config import load_sources
+from pipelines.privacy.erasure import compact_if_pending
+from pipelines.privacy.masking import install_log_masking
+from pipelines.privacy.retention import apply_retention
+from pipelines.privacy.rules import refresh_suppressions
+from pipelines.privacy.tombstones import tombstone_key
+from pipelines.settings import Paths
+
+
+@dg.asset(
+    deps=[customers],
+    pool=WAREHOUSE_POOL,
+    group_name="privacy",
+    kinds={"duckdb"},
+    automation_condition=dg.AutomationCondition.eager(),
+    description=(
+        "Who must not be mailed: unsubscribes, complaints, bounces by the configured rules, erased people "
+        "who came back, and customers without consent (no_consent). Also rebuilds `consent`."
+    ),
+)
+def suppressions(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
+    cfg = crmclean.sources()
+    key = tombstone_key(crmclean.paths.data_dir)
+    with crmclean.warehouse() as con:
+        summary = refresh_suppressions(con, cfg, tombstone_key=key)
+        rows = con.execute("SELECT count(*) FROM suppressions").fetchone()[0]
+    compacted = compact_if_pending(crmclean.paths.warehouse)
+    if summary.unmatchable_tombstones:
+        context.log.warning(
+            f"{summary.unmatchable_tombstones} tombstone(s) were made with another key and no longer match: "
+            "was CRMCLEAN_TOMBSTONE_KEY changed?"
+        )
+    context.log.info(
+        f"{summary.customers_suppressed:,} of {summary.customers:,} customers suppressed; "
+        f"{summary.customers_with_consent:,} with consent"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(rows),
+            **{k: dg.MetadataValue.int(v) for k, v in summary.metadata().items()},
+            "warehouse_compacted_after_erasure": dg.MetadataValue.bool(compacted),
+        }
+    )
+
+
+@dg.asset(
+    deps=[suppressions],
+    pool=WAREHOUSE_POOL,
+    group_name="privacy",
+    kinds={"file"},
+    description="Landing and outbox files past their retention (sources.yaml `retention`) deleted.",
+)
+def file_retention(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
+    cfg = crmclean.sources()
+    with crmclean.warehouse() as con:
+        result = apply_retention(con, crmclean.paths, cfg.retention, now=datetime.now())
+    return dg.MaterializeResult(
+        metadata={
+            **{k: dg.MetadataValue.int(v) for k, v in result.metadata().items()},
+            "landing_days": dg.MetadataValue.int(cfg.retention.landing_days),
+            "outbox_days": dg.MetadataValue.int(cfg.retention.outbox_days),
+        }
+    )
+
+
+def definitions(paths: Paths) -> dg.Definitions:
+    install_log_masking()
+    timezone = load_sources(paths.sources_file).defaults.timezone
+    job = dg.define_asset_job(
+        "privacy_daily",
+        selection=dg.AssetSelection.assets(suppressions, file_retention),
+        description="Rebuild suppressions and consent, and apply file retention.",
+    )
+    schedule = dg.ScheduleDefinition(
+        name="privacy_daily_schedule", job=job, cron_schedule="30 5 * * *", execution_timezone=timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
+    return dg.Definitions(assets=[suppressions, file_retention], jobs=[job], schedules=[schedule])

@@ -1,0 +1,148 @@
+"""`generate`: one day's demo drops for the `crm` and `webshop` sources, plus their ground truth.
+
+    from pipelines.demo import generate
+    summary = generate(Path("data/inbox"), Path("data/demo_truth.parquet"), people=100_000, seed=42)
+    print("\\n".join(summary.lines()))
+
+The same (people, seed, day) always gives byte-identical files. Another day with the same people
+and seed is the next drop of the same population: some people moved, changed their mobile,
+opted out or in, bought again; some joined and as many of the oldest left.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.demo.csvfile import encode_lines, header_line, write_atomic
+from pipelines.demo.dirt import DateText
+from pipelines.demo.hashing import Draws
+from pipelines.demo.pools import build_pools
+from pipelines.demo.population import BIRTH_RANGE, EPOCH, build_people, day_number
+from pipelines.demo.records import build_records, presence, record_values
+from pipelines.demo.sources import FORMATS, Context, render_crm, render_webshop
+from pipelines.demo.truth import truth_table
+
+FILE_NAMES = {"crm": "klanten_{:%Y%m%d}.csv", "webshop": "customers_{:%Y%m%d}.csv"}
+RENDERERS = {"crm": render_crm, "webshop": render_webshop}
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What a `generate` call wrote, and how much dirt and how many hard negatives it holds."""
+
+    day: dt.date
+    seed: int
+    people: int
+    files: dict[str, Path]  # source -> file written
+    rows: dict[str, int]  # source -> data rows in its file
+    truth_path: Path
+    in_both_sources: int  # people with records in both sources
+    duplicate_people: dict[str, int]  # source -> people with 2 or 3 records there
+    duplicate_rows: dict[str, int]  # source -> records beyond each person's first
+    broken_rows: dict[str, int]  # source -> deliberately broken rows
+    family_households: int  # households of 2+ people at one address (hard negatives)
+    family_members: int  # people living in such a household
+    twins: int  # people with a twin born the same day in the same household
+    namesakes: int  # people carrying their group's very common name (Jan de Vries, ...)
+    shared_email_people: int  # people using a family member's e-mail address
+    seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+    def lines(self) -> list[str]:
+        out = [f"demo data for {self.day.isoformat()} (seed {self.seed}): {self.people:,} people, "
+               f"{self.total_rows:,} rows in {self.seconds:.1f} s"]
+        for source, path in self.files.items():
+            out.append(
+                f"  {source:8s} {self.rows[source]:>10,} rows  {path}  "
+                f"(duplicates: {self.duplicate_people[source]:,} people, {self.duplicate_rows[source]:,} extra rows; "
+                f"broken: {self.broken_rows[source]:,})"
+            )
+        out.append(f"  in both sources: {self.in_both_sources:,} people")
+        out.append(
+            f"  hard negatives: {self.family_households:,} family households ({self.family_members:,} people), "
+            f"{self.twins:,} twins, {self.namesakes:,} namesakes, {self.shared_email_people:,} sharing an e-mail"
+        )
+        out.append(f"  ground truth: {self.truth_path}")
+        return out
+
+
+def generate(inbox: Path, truth_path: Path, people: int, seed: int = 42, day: dt.date | None = None) -> DemoSummary:
+    """Write `inbox/crm/klanten_YYYYMMDD.csv`, `inbox/webshop/customers_YYYYMMDD.csv` and the truth."""
+    if people < 1:
+        raise ValueError(f"people must be at least 1, got {people}")
+    started = time.perf_counter()
+    day = day or dt.date.today()
+    inbox, truth_path = Path(inbox), Path(truth_path)
+    draws = Draws(seed)
+    pools = build_pools(seed)
+    today = day_number(day)
+    population = build_people(draws, pools, today, people)
+    # Every date written lies between the oldest birth date (or ~14 years before the day, the
+    # oldest record update) and the later of the day and the youngest birth date.
+    span = [day_number(BIRTH_RANGE[0]), day_number(BIRTH_RANGE[1]), today - 5000, today]
+    text = DateText(np.datetime64(EPOCH.isoformat(), "D"), np.array(span))
+
+    files: dict[str, Path] = {}
+    rows: dict[str, int] = {}
+    duplicate_people: dict[str, int] = {}
+    duplicate_rows: dict[str, int] = {}
+    broken_rows: dict[str, int] = {}
+    truths: list[pa.Table] = []
+    for source, render in RENDERERS.items():
+        records = build_records(draws, population, source)
+        values = record_values(draws, population, records)
+        context = Context(draws=draws, pools=pools, people=population, records=records, values=values, text=text)
+        rendered = render(context)
+        fmt = FORMATS[source]
+        data = encode_lines(
+            header_line(rendered.header, fmt["delimiter"], fmt["quote_all"]),
+            rendered.lines,
+            eol=fmt["eol"],
+            encoding=fmt["encoding"],
+            bom=fmt["bom"],
+        )
+        path = inbox / source / FILE_NAMES[source].format(day)
+        write_atomic(path, data)
+        del data
+        files[source] = path
+        rows[source] = len(records)
+        duplicate_people[source] = int((records.copy == 1).sum())
+        duplicate_rows[source] = int((records.copy > 0).sum())
+        broken_rows[source] = int((rendered.broken_reason > 0).sum())
+        truths.append(truth_table(context, rendered, path.name))
+
+    truth = pa.concat_tables(truths).unify_dictionaries()
+    sink = io.BytesIO()
+    pq.write_table(truth, sink, compression="zstd")
+    write_atomic(truth_path, sink.getvalue())
+
+    _, household_size = np.unique(population.household, return_counts=True)
+    return DemoSummary(
+        day=day,
+        seed=seed,
+        people=people,
+        files=files,
+        rows=rows,
+        truth_path=truth_path,
+        in_both_sources=int((presence(draws, population) == 2).sum()),
+        duplicate_people=duplicate_people,
+        duplicate_rows=duplicate_rows,
+        broken_rows=broken_rows,
+        family_households=int((household_size > 1).sum()),
+        family_members=int(household_size[household_size > 1].sum()),
+        twins=int((population.twin_of >= 0).sum()),
+        namesakes=int(population.namesake.sum()),
+        shared_email_people=int((population.email_owner != population.pid).sum()),
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,609 @@
+"""`build_customers`: contacts -> golden customers, matching only what changed since the last run.
+
+    result = build_customers(con, settings=settings, source_priority={"crm": 1, "webshop": 2},
+                             overrides_path=Path("sftp_config/match_overrides.yaml"), now=now)
+
+The steps, each in its own module:
+1. features.py     contacts -> comparable match features, with fingerprints;
+2. (here)          stable record keys; which records are new, changed or gone ("dirty");
+3. blocking.py     candidate pairs with at least one dirty record (all pairs on a full run);
+4. comparison.py   per-field agreement levels, vectorised with rapidfuzz;
+5. scoring.py      Fellegi-Sunter weights (trained on a full run, then reused);
+6. (here)          linkable pairs are kept in `match_edges`; the affected records are the dirty
+                   ones, their former customer mates, and everything connected to them;
+7. clustering.py   coherent clusters of the affected records only;
+8. stable_ids.py   ids that survive joins, merges and splits;
+9. survivorship.py golden values for every customer whose records or values changed.
+
+A full run (the first one, after the settings change, or once the records grew by
+`training.retrain_growth`) re-estimates the model and re-matches everything; the ids stay stable
+all the same. The caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from pipelines.match.blocking import DETERMINES, candidate_pairs, rule_names
+from pipelines.match.clustering import cluster
+from pipelines.match.comparison import COMPARISONS, LEVELS, compare, component_pairs, load_records
+from pipelines.match.features import build_features
+from pipelines.match.overrides import Overrides, load_overrides
+from pipelines.match.scoring import Model, estimate_m, estimate_prior, estimate_u, score
+from pipelines.match.settings import MatchSettings
+from pipelines.match.stable_ids import assign_ids
+from pipelines.match.survivorship import GOLDEN_COLUMNS, build_golden
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MatchResult:
+    contacts: int = 0  # contacts read
+    customers: int = 0  # customers after the run
+    new: int = 0  # customer ids created (new people and split-off parts)
+    merged: int = 0  # customer ids merged into an older one
+    split: int = 0  # customers that lost records to another customer
+    changed: int = 0  # existing customers whose golden values changed
+    pairs_scored: int = 0  # candidate pairs compared and scored
+    seconds: float = 0.0
+    records_matched: int = 0  # new or changed records matched in this run
+    records_removed: int = 0  # records gone from contacts since the last run
+    records_reclustered: int = 0  # dirty records plus everything connected to them
+    linked_pairs: int = 0  # scored pairs at or above the link threshold without contradiction
+    full_run: bool = False  # everything re-matched (first run, new settings, model re-estimated)
+    retrained: bool = False
+    steps: dict[str, float] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        kind = "full" if self.full_run else "incremental"
+        return [
+            f"{self.contacts:,} contacts -> {self.customers:,} customers ({kind} run, {self.seconds:.1f} s)",
+            f"  matched {self.records_matched:,} new or changed records, {self.records_removed:,} removed, "
+            f"{self.records_reclustered:,} re-clustered; {self.pairs_scored:,} pairs scored, {self.linked_pairs:,} linkable",
+            f"  customers: {self.new:,} new, {self.merged:,} merged into older ids, {self.split:,} split, "
+            f"{self.changed:,} changed",
+        ]
+
+
+def _settings_hash(settings: MatchSettings) -> str:
+    """What, when changed, invalidates the stored pairs (survivorship does not)."""
+    text = settings.model_dump_json(exclude={"survivorship": True, "training": {"retrain_growth"}})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.steps: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.steps[name] = self.steps.get(name, 0.0) + time.perf_counter() - started
+            log.debug("match %s: %.2f s", name, self.steps[name])
+
+
+def build_customers(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    settings: MatchSettings,
+    source_priority: dict[str, int],
+    overrides_path: Path | None,
+    now: datetime,
+) -> MatchResult:
+    """Bring customers, customer_sources, match_evidence and customer_merges up to date with contacts."""
+    started = time.perf_counter()
+    con.execute("SELECT 1").fetchall()  # finish a result the caller left open (DuckDB 2 refuses arrow work then)
+    timer = _Timer()
+    result = MatchResult()
+    overrides = load_overrides(overrides_path)
+
+    with timer.step("features"):
+        result.contacts = build_features(con)
+        _sync_records(con, now)
+    with timer.step("model"):
+        model, full = _current_model(con, settings, result.contacts)
+    if full:
+        con.execute("UPDATE _m_rec SET dirty = true")
+        con.execute("DELETE FROM match_edges")
+    else:  # the pairs of changed records are scored again below
+        con.execute(
+            """DELETE FROM match_edges WHERE left_key IN (SELECT record_key FROM _m_rec WHERE dirty)
+                  OR right_key IN (SELECT record_key FROM _m_rec WHERE dirty)"""
+        )
+    result.full_run = full
+    result.records_matched, result.records_removed = con.execute(
+        "SELECT (SELECT count(*) FROM _m_rec WHERE dirty), (SELECT count(*) FROM _m_removed)"
+    ).fetchall()[0]
+
+    with timer.step("blocking"):
+        result.pairs_scored = candidate_pairs(
+            con, settings.blocking.rules, settings.blocking.max_block_size, dirty_only=not full
+        )
+    with timer.step("load"):
+        rec = load_records(con)
+        pairs = con.sql("SELECT l, r, rules FROM _m_pairs").to_arrow_table()
+        l = pairs["l"].to_numpy().astype(np.int64)
+        r = pairs["r"].to_numpy().astype(np.int64)
+        masks = pairs["rules"].to_numpy().astype(np.int64)
+        con.execute("DROP TABLE _m_pairs")
+    options = dict(
+        first_name_max_similarity=settings.households.first_name_max_similarity,
+        birth_date_must_agree=settings.households.birth_date_must_agree,
+    )
+    with timer.step("compare"):
+        compared = compare(rec, l, r, **options)
+    if model is None:
+        with timer.step("train"):
+            model = _train(rec, compared, masks, settings, options, now)
+            con.execute(
+                "INSERT INTO match_model (model, settings_hash, records, trained_at) VALUES (?, ?, ?, ?)",
+                [model.to_json(), _settings_hash(settings), rec.n, now],
+            )
+            result.retrained = True
+    with timer.step("score"):
+        scores = score(model, rec, l, compared.levels)
+        probability = scores.probability(model)
+        linkable = (probability >= settings.thresholds.link_probability) & ~compared.contradiction
+        result.linked_pairs = int(linkable.sum())
+        _store_edges(con, rec, l[linkable], r[linkable], masks[linkable], compared.levels[linkable],
+                     scores.weights[linkable], scores.total[linkable],
+                     probability[linkable], settings.blocking.rules, now)
+        del compared, scores, probability, l, r, masks
+    with timer.step("affected"):
+        result.records_reclustered = _affected_records(con, overrides, full)
+    with timer.step("cluster"):
+        _cluster_affected(con, rec, overrides, options)
+    with timer.step("ids"):
+        counts = assign_ids(con)
+        result.new, result.merged, result.split = counts["new"], counts["merged"], counts["split"]
+    with timer.step("write"):
+        _write_links(con, now)
+    with timer.step("survivorship"):
+        result.changed = _write_customers(con, settings, source_priority, now)
+        _finish_records(con, now)
+        _remember_overrides(con, overrides)
+    result.customers = con.execute("SELECT count(*) FROM customers").fetchall()[0][0]
+    _drop_temp(con)
+    result.seconds = time.perf_counter() - started
+    result.steps = timer.steps
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# records and model
+
+
+def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
+    """Give new contacts a record key; create `_m_rec` (with dirty flags) and `_m_removed`."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _m_removed AS
+        SELECT r.record_key, r.source, r.source_record_id FROM match_records r
+        WHERE NOT EXISTS (SELECT 1 FROM _m_feat f WHERE f.source = r.source AND f.source_record_id = r.source_record_id)
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO match_records (record_key, source, source_record_id, match_hash, row_hash, matched_at)
+        SELECT (SELECT coalesce(max(record_key), 0) FROM match_records)
+                   + row_number() OVER (ORDER BY f.source, f.source_record_id),
+               f.source, f.source_record_id, NULL, NULL, ?
+        FROM _m_feat f
+        WHERE NOT EXISTS (SELECT 1 FROM match_records r WHERE r.source = f.source AND r.source_record_id = f.source_record_id)
+        """,
+        [now],
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _m_rec AS
+        SELECT f.*, r.record_key,
+               CAST(row_number() OVER (ORDER BY r.record_key) - 1 AS INTEGER) AS idx,
+               row_number() OVER (ORDER BY f.source, f.source_record_id) AS ord,
+               (r.match_hash IS DISTINCT FROM f.match_hash
+                OR NOT EXISTS (SELECT 1 FROM customer_sources cs
+                               WHERE cs.source = f.source AND cs.source_record_id = f.source_record_id)) AS dirty,
+               (r.row_hash IS DISTINCT FROM f.row_hash) AS row_dirty
+        FROM _m_feat f JOIN match_records r ON r.source = f.source AND r.source_record_id = f.source_record_id
+        """
+    )
+    con.execute("DROP TABLE _m_feat")
+    # Pairs of records that are gone (a GDPR erasure removes their match_records rows too).
+    con.execute(
+        """
+        DELETE FROM match_edges
+        WHERE left_key IN (SELECT record_key FROM _m_removed) OR right_key IN (SELECT record_key FROM _m_removed)
+           OR left_key NOT IN (SELECT record_key FROM match_records)
+           OR right_key NOT IN (SELECT record_key FROM match_records)
+        """
+    )
+
+
+def _current_model(con: duckdb.DuckDBPyConnection, settings: MatchSettings, records: int) -> tuple[Model | None, bool]:
+    """The stored model, or None (and a full run) when there is none or it is out of date."""
+    row = con.execute(
+        "SELECT model, settings_hash, records FROM match_model ORDER BY trained_at DESC LIMIT 1"
+    ).fetchall()
+    row = row[0] if row else None
+    if row is None or row[1] != _settings_hash(settings):
+        return None, True
+    if records >= (1.0 + settings.training.retrain_growth) * max(row[2] or 0, 1) and records > 1_000:
+        return None, True
+    return Model.from_json(row[0]), False
+
+
+def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: datetime) -> Model:
+    """u from random pairs, m from one EM session per blocking rule, then the prior."""
+    t = settings.training
+    u = estimate_u(rec, t.random_pairs, t.seed, **options)
+    usable = ~compared.contradiction
+    sessions = [(bit, [COMPARISONS.index(c) for c in DETERMINES[rule]])
+                for bit, rule in enumerate(settings.blocking.rules)]
+    m, rounds = estimate_m(compared.levels[usable], masks[usable], sessions, u, t.em_iterations, t.em_tolerance)
+    prior = estimate_prior(compared.levels, m, u, rec.n)
+    model = Model(m=m, u=u, prior=prior, records=rec.n, pairs=int(usable.sum()), iterations=rounds,
+                  trained_at=now.isoformat(), term_frequency=list(settings.term_frequency))
+    weights = model.level_weights()
+    log.info("match model estimated on %s records, %s pairs, %s EM rounds, prior %.3g; weights: %s", rec.n,
+             model.pairs, rounds, prior, {f: [round(float(w), 1) for w in weights[f]] for f in COMPARISONS})
+    return model
+
+
+# ---------------------------------------------------------------------------------------------
+# pairs
+
+
+def _store_edges(con, rec, l, r, masks, levels, weights, total, probability, rules: list[str], now: datetime) -> None:
+    """Append the linkable pairs to `match_edges` (by record key)."""
+    distinct = np.unique(masks)
+    names = {int(m): rule_names(int(m), rules) for m in distinct}
+    columns: dict[str, pa.Array] = {
+        "left_key": pa.array(rec.keys[l]),
+        "right_key": pa.array(rec.keys[r]),
+        "match_weight": pa.array(total),
+        "match_probability": pa.array(probability),
+        "rules": pa.array([names[int(m)] for m in masks], pa.string()),
+    }
+    for k, f in enumerate(COMPARISONS):
+        columns[f"{f}_level"] = pa.array(levels[:, k])
+        columns[f"{f}_weight"] = pa.array(weights[:, k].astype(np.float64))
+    table = pa.table(columns)
+    con.register("_m_new_edges", table)
+    cols = ", ".join(columns)
+    con.execute(f"INSERT INTO match_edges ({cols}, scored_at) SELECT {cols}, ? FROM _m_new_edges", [now])
+    con.unregister("_m_new_edges")
+
+
+def _remember_overrides(con: duckdb.DuckDBPyConnection, overrides: Overrides) -> None:
+    con.execute("DELETE FROM match_override_records")
+    if overrides.records:
+        con.executemany("INSERT INTO match_override_records VALUES (?, ?)", sorted(overrides.records))
+
+
+def _override_keys(con: duckdb.DuckDBPyConnection, overrides: Overrides) -> None:
+    """`_m_override(kind, left_key, right_key)` for the override pairs whose records both exist."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _m_override_text (kind VARCHAR, ls VARCHAR, lr VARCHAR, rs VARCHAR, rr VARCHAR)")
+    rows = [("always", a[0], a[1], b[0], b[1]) for a, b in overrides.always]
+    rows += [("never", a[0], a[1], b[0], b[1]) for a, b in overrides.never]
+    if rows:
+        con.executemany("INSERT INTO _m_override_text VALUES (?, ?, ?, ?, ?)", rows)
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _m_override AS
+        SELECT o.kind, a.record_key AS left_key, b.record_key AS right_key, a.idx AS left_idx, b.idx AS right_idx
+        FROM _m_override_text o
+        JOIN _m_rec a ON a.source = o.ls AND a.source_record_id = o.lr
+        JOIN _m_rec b ON b.source = o.rs AND b.source_record_id = o.rr
+        """
+    )
+
+
+def _affected_records(con: duckdb.DuckDBPyConnection, overrides: Overrides, full: bool) -> int:
+    """`_m_affected(record_key)`: dirty records, their former customer mates, overrides, and all connected."""
+    _override_keys(con, overrides)
+    if full:
+        con.execute("CREATE OR REPLACE TEMP TABLE _m_affected AS SELECT record_key FROM _m_rec")
+        return con.execute("SELECT count(*) FROM _m_affected").fetchall()[0][0]
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _m_touched AS
+        SELECT source, source_record_id FROM _m_rec WHERE dirty
+        UNION SELECT source, source_record_id FROM _m_removed
+        UNION SELECT source, source_record_id FROM _m_rec
+              WHERE record_key IN (SELECT left_key FROM _m_override UNION SELECT right_key FROM _m_override)
+        UNION SELECT source, source_record_id FROM match_override_records
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _m_affected AS
+        SELECT record_key FROM _m_rec WHERE dirty
+        UNION
+        SELECT r.record_key FROM _m_rec r
+        JOIN customer_sources cs ON cs.source = r.source AND cs.source_record_id = r.source_record_id
+        WHERE cs.customer_id IN (
+            SELECT cs2.customer_id FROM customer_sources cs2
+            JOIN _m_touched t ON t.source = cs2.source AND t.source_record_id = cs2.source_record_id)
+        UNION
+        SELECT left_key FROM _m_override UNION SELECT right_key FROM _m_override
+        UNION
+        SELECT r.record_key FROM _m_rec r JOIN match_override_records o
+            ON o.source = r.source AND o.source_record_id = r.source_record_id
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP VIEW _m_links_all AS
+        SELECT left_key AS a, right_key AS b FROM match_edges
+        UNION ALL SELECT left_key, right_key FROM _m_override WHERE kind = 'always'
+        """
+    )
+    while True:
+        added = con.execute(
+            """
+            INSERT INTO _m_affected
+            SELECT DISTINCT n FROM (
+                SELECT e.b AS n FROM _m_links_all e JOIN _m_affected f ON f.record_key = e.a
+                UNION ALL
+                SELECT e.a FROM _m_links_all e JOIN _m_affected f ON f.record_key = e.b
+            ) x WHERE n NOT IN (SELECT record_key FROM _m_affected)
+            """
+        ).fetchall()[0][0]
+        if not added:
+            break
+    con.execute("DROP VIEW _m_links_all")
+    return con.execute("SELECT count(*) FROM _m_affected").fetchall()[0][0]
+
+
+def _cluster_affected(con: duckdb.DuckDBPyConnection, rec, overrides: Overrides, options: dict) -> None:
+    """Cluster the affected records; create `_m_assign(record_key, cluster, ord, match_score)` and `_m_links`."""
+    records = con.sql(
+        "SELECT r.idx FROM _m_rec r JOIN _m_affected a ON a.record_key = r.record_key ORDER BY r.idx"
+    ).to_arrow_table()["idx"].to_numpy().astype(np.int64)
+    edges = con.sql(
+        """
+        SELECT a.idx AS l, b.idx AS r, e.match_weight AS w, e.match_probability AS p
+        FROM match_edges e
+        JOIN _m_rec a ON a.record_key = e.left_key JOIN _m_rec b ON b.record_key = e.right_key
+        WHERE e.left_key IN (SELECT record_key FROM _m_affected)
+        """
+    ).to_arrow_table()
+    el = edges["l"].to_numpy().astype(np.int64)
+    er = edges["r"].to_numpy().astype(np.int64)
+    ew = edges["w"].to_numpy()
+    ep = edges["p"].to_numpy()
+    ov = con.execute("SELECT kind, left_idx, right_idx FROM _m_override").fetchall()
+    always = sorted((int(a), int(b)) for k, a, b in ov if k == "always")
+    never = {(int(a), int(b)) for k, a, b in ov if k == "never"}
+    # Every pair that could end up in one customer lies inside a connected component: compare them all.
+    links_l = np.concatenate([el, np.array([a for a, _ in always], dtype=np.int64)])
+    links_r = np.concatenate([er, np.array([b for _, b in always], dtype=np.int64)])
+    pl, pr = component_pairs(records, links_l, links_r)
+    within = compare(rec, pl, pr, **options)
+    lo, hi = np.minimum(pl, pr), np.maximum(pl, pr)
+    contradicting = set(zip(lo[within.contradiction].tolist(), hi[within.contradiction].tolist()))
+    personal = set(zip(lo[within.personal_number].tolist(), hi[within.personal_number].tolist()))
+
+    def contradicts(i: int, j: int) -> bool:
+        return ((i, j) if i < j else (j, i)) in contradicting
+
+    def vouches(i: int, j: int) -> bool:
+        return ((i, j) if i < j else (j, i)) in personal
+
+    result = cluster(records, el, er, ew, rec.order, contradicts=contradicts, vouches=vouches, always=always,
+                     never=never)
+
+    match_score = np.full(rec.n, np.nan)
+    link_rows = []
+    for a, b, pos in result.links:
+        p = 1.0 if pos < 0 else float(ep[pos])
+        match_score[a] = np.fmax(match_score[a], p)
+        match_score[b] = np.fmax(match_score[b], p)
+        link_rows.append((int(rec.keys[a]), int(rec.keys[b]), "override" if pos < 0 else "score"))
+    assign = pa.table({
+        "record_key": pa.array(rec.keys[result.records]),
+        "cluster": pa.array(result.labels),
+        "ord": pa.array(rec.order[result.records]),
+        "match_score": pa.array(match_score[result.records], from_pandas=True),
+    })
+    con.register("_m_assign_rows", assign)
+    con.execute("CREATE OR REPLACE TEMP TABLE _m_assign AS SELECT * FROM _m_assign_rows")
+    con.unregister("_m_assign_rows")
+    links = pa.table({
+        "left_key": pa.array([x[0] for x in link_rows], pa.int64()),
+        "right_key": pa.array([x[1] for x in link_rows], pa.int64()),
+        "kind": pa.array([x[2] for x in link_rows], pa.string()),
+    })
+    con.register("_m_link_rows", links)
+    con.execute("CREATE OR REPLACE TEMP TABLE _m_links AS SELECT * FROM _m_link_rows")
+    con.unregister("_m_link_rows")
+    # The customer each affected (or removed) record belonged to before this run.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _m_old AS
+        SELECT mr.record_key, cs.customer_id, cs.linked_at
+        FROM customer_sources cs JOIN match_records mr
+          ON mr.source = cs.source AND mr.source_record_id = cs.source_record_id
+        WHERE mr.record_key IN (SELECT record_key FROM _m_affected UNION ALL SELECT record_key FROM _m_removed)
+        """
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+
+
+def _comparison_json_sql(alias: str) -> str:
+    parts = []
+    for f in COMPARISONS:
+        labels = " ".join(f"WHEN {i} THEN '{name}'" for i, name in enumerate(LEVELS[f]))
+        parts.append(
+            f"'{f}', json_object('level', {alias}.{f}_level, "
+            f"'label', CASE {alias}.{f}_level {labels} ELSE 'missing' END, "
+            f"'weight', round({alias}.{f}_weight, 2))"
+        )
+    return f"CAST(json_object({', '.join(parts)}) AS VARCHAR)"
+
+
+def _write_links(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
+    """customer_sources, match_evidence and customer_merges for the re-clustered records."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _m_old_ids AS
+        SELECT DISTINCT customer_id FROM _m_old
+        UNION SELECT customer_id FROM _m_ids
+        """
+    )
+    con.execute(
+        """
+        DELETE FROM customer_sources cs WHERE EXISTS (
+            SELECT 1 FROM match_records mr
+            WHERE mr.source = cs.source AND mr.source_record_id = cs.source_record_id
+              AND mr.record_key IN (SELECT record_key FROM _m_affected UNION ALL SELECT record_key FROM _m_removed))
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO customer_sources (customer_id, source, source_record_id, match_score, linked_at)
+        SELECT i.customer_id, r.source, r.source_record_id, a.match_score,
+               CASE WHEN o.customer_id = i.customer_id THEN coalesce(o.linked_at, ?) ELSE ? END
+        FROM _m_assign a
+        JOIN _m_ids i ON i.cluster = a.cluster
+        JOIN _m_rec r ON r.record_key = a.record_key
+        LEFT JOIN _m_old o ON o.record_key = a.record_key
+        """,
+        [now, now],
+    )
+    con.execute("DELETE FROM match_evidence WHERE customer_id IN (SELECT customer_id FROM _m_old_ids)")
+    con.execute(
+        f"""
+        INSERT INTO match_evidence (customer_id, left_source, left_record_id, right_source, right_record_id,
+                                    match_weight, match_probability, rule, comparison, matched_at)
+        SELECT i.customer_id, ra.source, ra.source_record_id, rb.source, rb.source_record_id,
+               e.match_weight, CASE WHEN k.kind = 'override' THEN 1.0 ELSE e.match_probability END,
+               CASE WHEN k.kind = 'override' THEN 'override: always_merge' ELSE e.rules END,
+               CASE WHEN k.kind = 'override' THEN NULL ELSE {_comparison_json_sql('e')} END,
+               ?
+        FROM _m_links k
+        JOIN _m_assign a ON a.record_key = k.left_key
+        JOIN _m_ids i ON i.cluster = a.cluster
+        JOIN _m_rec ra ON ra.record_key = k.left_key
+        JOIN _m_rec rb ON rb.record_key = k.right_key
+        LEFT JOIN match_edges e ON e.left_key = least(k.left_key, k.right_key)
+                               AND e.right_key = greatest(k.left_key, k.right_key)
+        """,
+        [now],
+    )
+    con.execute(
+        "INSERT INTO customer_merges (old_customer_id, new_customer_id, kind, \"at\") "
+        "SELECT old_customer_id, new_customer_id, kind, ? FROM _m_id_changes",
+        [now],
+    )
+
+
+def _survivorship_hash(settings: MatchSettings, source_priority: dict[str, int]) -> str:
+    text = settings.survivorship.model_dump_json() + repr(sorted(source_priority.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _write_customers(con: duckdb.DuckDBPyConnection, settings: MatchSettings, source_priority: dict[str, int],
+                     now: datetime) -> int:
+    """Recompute golden records of re-clustered customers and of customers whose rows changed.
+
+    When the survivorship settings or the source priorities changed since the last run, every
+    customer is recomputed.
+    """
+    rules = _survivorship_hash(settings, source_priority)
+    last = con.execute(
+        "SELECT survivorship_hash FROM match_model ORDER BY trained_at DESC LIMIT 1"
+    ).fetchall()
+    everyone = not last or last[0][0] != rules
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _m_targets AS
+        SELECT customer_id FROM _m_ids
+        UNION
+        SELECT cs.customer_id FROM customer_sources cs
+        JOIN _m_rec r ON r.source = cs.source AND r.source_record_id = cs.source_record_id
+        WHERE r.row_dirty {'OR true' if everyone else ''}
+        """
+    )
+    if everyone:
+        con.execute(
+            "UPDATE match_model SET survivorship_hash = ? WHERE trained_at = (SELECT max(trained_at) FROM match_model)",
+            [rules],
+        )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP VIEW _m_target_members AS
+        SELECT cs.customer_id, cs.source, cs.source_record_id FROM customer_sources cs
+        WHERE cs.customer_id IN (SELECT customer_id FROM _m_targets)
+        """
+    )
+    build_golden(con, "_m_target_members", settings, source_priority)
+    value_cols = [c for c in GOLDEN_COLUMNS if c != "customer_id"]
+    fingerprint = "md5(concat_ws('|', " + ", ".join(
+        f"coalesce(CAST({c} AS VARCHAR), '\x01')" for c in value_cols) + "))"
+    changed = con.execute(
+        f"""
+        SELECT count(*) FROM _m_golden g JOIN customers c ON c.customer_id = g.customer_id
+        WHERE {fingerprint.replace('coalesce(CAST(', 'coalesce(CAST(g.')} <> {fingerprint.replace('coalesce(CAST(', 'coalesce(CAST(c.')}
+        """
+    ).fetchall()[0][0]
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _m_golden_rows AS
+        SELECT g.*, coalesce(c.created_at, ?) AS created_at,
+               CASE WHEN c.customer_id IS NOT NULL
+                         AND {fingerprint.replace('coalesce(CAST(', 'coalesce(CAST(g.')}
+                           = {fingerprint.replace('coalesce(CAST(', 'coalesce(CAST(c.')}
+                    THEN c.updated_at ELSE ? END AS updated_at
+        FROM _m_golden g LEFT JOIN customers c ON c.customer_id = g.customer_id
+        """,
+        [now, now],
+    )
+    # Customers that no longer own any record (merged away, all records gone) disappear.
+    con.execute(
+        """
+        DELETE FROM customers WHERE customer_id IN (SELECT customer_id FROM _m_golden_rows)
+           OR (customer_id IN (SELECT customer_id FROM _m_old_ids)
+               AND customer_id NOT IN (SELECT customer_id FROM customer_sources))
+        """
+    )
+    cols = ", ".join(GOLDEN_COLUMNS + ("created_at", "updated_at"))
+    con.execute(f"INSERT INTO customers ({cols}) SELECT {cols} FROM _m_golden_rows")
+    con.execute("DROP VIEW _m_target_members")
+    return changed
+
+
+def _finish_records(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
+    """Remember the fingerprints this run matched, and forget records that are gone."""
+    con.execute("DELETE FROM match_records WHERE record_key IN (SELECT record_key FROM _m_removed)")
+    con.execute(
+        """
+        UPDATE match_records SET match_hash = r.match_hash, row_hash = r.row_hash, matched_at = ?
+        FROM _m_rec r WHERE match_records.record_key = r.record_key AND (r.dirty OR r.row_dirty)
+        """,
+        [now],
+    )
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
+    names = [row[0] for row in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE '\\_m\\_%' ESCAPE '\\'"
+    ).fetchall()]
+    for name in names:
+        con.execute(f"DROP TABLE IF EXISTS {name}")

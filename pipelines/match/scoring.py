@@ -1,0 +1,238 @@
+"""Fellegi-Sunter scoring: match weights learnt from the data itself, without labels.
+
+For every comparison level, `m` is the probability of that level among true matches and `u`
+among non-matches; a pair's match weight is the sum over comparisons of log2(m / u) (bits).
+
+- `u` comes from random record pairs (almost all non-matches); the u of exact agreement is
+  computed exactly from value frequencies: the chance that two random records share a value.
+- `m` and the share of matches among candidate pairs come from expectation-maximisation over
+  the candidate pairs (u held fixed), counted once per distinct pattern of levels. Pairs that a
+  household contradiction keeps apart are left out: they are non-matches by rule, and letting
+  them in would teach the model that matches often disagree on first name.
+- A small Dirichlet prior (`PRIOR_M`, `PRIOR_U`) keeps the estimates sane on tiny data sets
+  (tests, a first drop of a few hundred rows); on real volumes the data outweighs it.
+- Term-frequency adjustment: an exact agreement on a value shared by many records (`de Vries`,
+  a family e-mail address, a switchboard number) counts log2(u_exact / tf(value)) bits less
+  than the average exact agreement, one on a rare value (`Wijnaldum`) a little more.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from pipelines.match.comparison import COMPARISONS, LEVELS, TF_COLUMN, RecordArrays, compare
+
+# Prior beliefs, lowest level first (see comparison.LEVELS), and how many pairs they weigh.
+PRIOR_M: dict[str, tuple[float, ...]] = {
+    "first_name": (0.03, 0.05, 0.05, 0.12, 0.75),
+    "last_name": (0.03, 0.03, 0.06, 0.88),
+    "birth_date": (0.02, 0.01, 0.04, 0.93),
+    "email": (0.25, 0.10, 0.65),
+    "phone": (0.30, 0.02, 0.68),
+    "address": (0.15, 0.05, 0.03, 0.05, 0.72),
+}
+PRIOR_U: dict[str, tuple[float, ...]] = {
+    "first_name": (0.93, 0.04, 0.02, 0.005, 0.005),
+    "last_name": (0.97, 0.02, 0.006, 0.004),
+    "birth_date": (0.9985, 0.0012, 0.0002, 0.0001),
+    "email": (0.99999, 0.000009, 0.000001),
+    "phone": (0.99998, 0.000015, 0.000005),
+    "address": (0.99, 0.009, 0.0005, 0.0003, 0.0002),
+}
+PRIOR_PAIRS_M = 50.0
+PRIOR_PAIRS_U = 2_000.0
+TF_ADJUSTMENT_LIMIT = 8.0  # bits, either way
+_BASE = 8  # pattern encoding: levels -1..6 as one base-8 digit per comparison
+
+
+@dataclass
+class Model:
+    """Estimated m and u per comparison level, and the share of matches among candidate pairs."""
+
+    m: dict[str, list[float]]
+    u: dict[str, list[float]]
+    prior: float
+    records: int = 0
+    pairs: int = 0
+    iterations: int = 0
+    trained_at: str = ""
+    term_frequency: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Model":
+        return cls(**json.loads(text))
+
+    def level_weights(self) -> dict[str, np.ndarray]:
+        """log2(m/u) per comparison level (bits)."""
+        return {f: np.log2(np.asarray(self.m[f]) / np.asarray(self.u[f])) for f in COMPARISONS}
+
+    def prior_weight(self) -> float:
+        return math.log2(self.prior / (1.0 - self.prior))
+
+
+@dataclass
+class Scores:
+    weights: np.ndarray  # float32 (pairs, comparisons): per comparison weight incl. term frequency
+    total: np.ndarray  # float64 per pair: the match weight in bits
+
+    def probability(self, model: Model) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp2(-(self.total + model.prior_weight())))
+
+
+def score(model: Model, rec: RecordArrays, l: np.ndarray, levels: np.ndarray) -> Scores:
+    """Per-comparison weights and the total match weight of each pair."""
+    per_level = model.level_weights()
+    weights = np.zeros(levels.shape, dtype=np.float32)
+    for k, f in enumerate(COMPARISONS):
+        lv = levels[:, k]
+        table = np.append(per_level[f], 0.0)  # index -1 -> the appended 0 (no information)
+        weights[:, k] = table[lv]
+        if f in model.term_frequency:
+            exact = lv == len(LEVELS[f]) - 1
+            if exact.any():
+                tf = rec.tf(TF_COLUMN[f])[l[exact]]
+                adjust = np.log2(model.u[f][-1] / np.maximum(tf, 1e-12))
+                weights[exact, k] += np.clip(adjust, -TF_ADJUSTMENT_LIMIT, TF_ADJUSTMENT_LIMIT).astype(np.float32)
+    return Scores(weights=weights, total=weights.sum(axis=1, dtype=np.float64))
+
+
+def estimate_u(rec: RecordArrays, random_pairs: int, seed: int, **compare_options) -> dict[str, list[float]]:
+    """u per level: exact agreement from value frequencies, the other levels from random pairs."""
+    rng = np.random.default_rng(seed)
+    n = rec.n
+    u: dict[str, list[float]] = {}
+    if n >= 2:
+        k = min(random_pairs, max(10_000, n * (n - 1) // 2))
+        i = rng.integers(0, n, k)
+        j = rng.integers(0, n, k)
+        keep = i != j
+        levels = compare(rec, i[keep], j[keep], **compare_options).levels
+    else:
+        levels = np.full((0, len(COMPARISONS)), -1, dtype=np.int8)
+    n_pairs_exact = n * (n - 1) / 2
+    for k, f in enumerate(COMPARISONS):
+        size = len(LEVELS[f])
+        lv = levels[:, k]
+        counts = np.bincount(lv[lv >= 0], minlength=size).astype(np.float64)[:size]
+        prior = np.asarray(PRIOR_U[f])
+        observed = counts.sum()
+        if observed > n_pairs_exact:  # a small data set: the sample repeats its few distinct pairs
+            counts *= n_pairs_exact / observed
+            observed = counts.sum()
+        below = (counts[:-1] + PRIOR_PAIRS_U * prior[:-1]) / (observed + PRIOR_PAIRS_U)
+        exact = (rec.exact_u(TF_COLUMN[f]) * n_pairs_exact + PRIOR_PAIRS_U * prior[-1]) / (n_pairs_exact + PRIOR_PAIRS_U)
+        below = below / below.sum() * (1.0 - exact)
+        u[f] = [float(x) for x in below] + [float(exact)]
+    return u
+
+
+def _patterns(levels: np.ndarray, active: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct level patterns over the `active` comparisons, and how many pairs have each."""
+    if len(levels) == 0:
+        return np.zeros((0, len(active)), dtype=np.int64), np.zeros(0)
+    code = np.zeros(len(levels), dtype=np.int64)
+    for k in active:
+        code = code * _BASE + (levels[:, k].astype(np.int64) + 1)
+    patterns, counts = np.unique(code, return_counts=True)
+    pat = np.zeros((len(patterns), len(active)), dtype=np.int64)
+    rest = patterns.copy()
+    for pos in reversed(range(len(active))):
+        pat[:, pos] = rest % _BASE - 1
+        rest //= _BASE
+    return pat, counts.astype(np.float64)
+
+
+def _log_table(probabilities) -> np.ndarray:
+    return np.append(np.log(np.asarray(probabilities, dtype=np.float64)), 0.0)  # index -1: no information
+
+
+def em_session(levels: np.ndarray, active: list[int], m: dict[str, np.ndarray], u: dict[str, list[float]],
+               iterations: int, tolerance: float) -> tuple[dict[str, np.ndarray], float, int]:
+    """EM over the `active` comparisons of some candidate pairs, u fixed: (m of the active ones, share, rounds)."""
+    pat, counts = _patterns(levels, active)
+    names = [COMPARISONS[k] for k in active]
+    log_u = np.zeros(len(pat))
+    for pos, f in enumerate(names):
+        log_u += _log_table(u[f])[pat[:, pos]]
+    m = {f: m[f].copy() for f in names}
+    share = 0.5
+    rounds = 0
+    for rounds in range(1, iterations + 1):
+        log_m = np.zeros(len(pat))
+        for pos, f in enumerate(names):
+            log_m += _log_table(m[f])[pat[:, pos]]
+        logit = math.log(share) - math.log1p(-share) + log_m - log_u
+        post = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
+        weighted = post * counts
+        new_share = float((weighted.sum() + 1.0) / (counts.sum() + 2.0))
+        change = abs(new_share - share)
+        for pos, f in enumerate(names):
+            size = len(LEVELS[f])
+            lv = pat[:, pos]
+            sums = np.bincount(lv[lv >= 0], weights=weighted[lv >= 0], minlength=size)[:size]
+            new_m = (sums + PRIOR_PAIRS_M * np.asarray(PRIOR_M[f])) / (sums.sum() + PRIOR_PAIRS_M)
+            change = max(change, float(np.abs(new_m - m[f]).max()))
+            m[f] = new_m
+        share = min(max(new_share, 1e-9), 1 - 1e-9)
+        if change < tolerance:
+            break
+    return m, share, rounds
+
+
+def estimate_m(levels: np.ndarray, masks: np.ndarray, sessions: list[tuple[int, list[int]]],
+               u: dict[str, list[float]], iterations: int, tolerance: float) -> tuple[dict[str, list[float]], int]:
+    """m per comparison level from one EM session per blocking rule (as Splink trains).
+
+    `sessions` holds (rule bit, comparisons the rule's key determines). A session sees only the
+    pairs that rule found and leaves out the comparisons its key decides: pairs blocked on first
+    and last name agree on them by construction, matches or not, so they teach nothing about
+    names, but all the more about birth dates, e-mail, phone and address. Each comparison's m
+    is the average over the sessions that estimated it (the prior where none did).
+    """
+    start = {f: np.asarray(PRIOR_M[f], dtype=np.float64) for f in COMPARISONS}
+    estimates: dict[str, list[np.ndarray]] = {f: [] for f in COMPARISONS}
+    total_rounds = 0
+    for bit, determined in sessions:
+        chosen = (masks >> bit) & 1 == 1
+        if chosen.sum() < 50:
+            continue
+        active = [k for k in range(len(COMPARISONS)) if k not in determined]
+        m, _, rounds = em_session(levels[chosen], active, start, u, iterations, tolerance)
+        total_rounds += rounds
+        for f, values in m.items():
+            estimates[f].append(values)
+    out = {f: [float(x) for x in (np.mean(estimates[f], axis=0) if estimates[f] else start[f])] for f in COMPARISONS}
+    return out, total_rounds
+
+
+def estimate_prior(levels: np.ndarray, m: dict[str, list[float]], u: dict[str, list[float]], records: int,
+                   iterations: int = 100) -> float:
+    """The probability that two random records match, from the share of matches among candidates.
+
+    m and u fixed, the share is the fixed point of "average posterior"; blocking is assumed to
+    find (almost) all matches, so the candidates' matches are all the matches there are.
+    """
+    if records < 2:
+        return 1e-6
+    pat, counts = _patterns(levels, list(range(len(COMPARISONS))))
+    bayes = np.zeros(len(pat))
+    for k, f in enumerate(COMPARISONS):
+        bayes += _log_table(m[f])[pat[:, k]] - _log_table(u[f])[pat[:, k]]
+    share = 0.5
+    for _ in range(iterations):
+        logit = math.log(share) - math.log1p(-share) + bayes
+        new = float((counts / (1.0 + np.exp(-np.clip(logit, -700, 700)))).sum() / max(counts.sum(), 1.0))
+        new = min(max(new, 1e-9), 1 - 1e-9)
+        if abs(new - share) < 1e-7:
+            share = new
+            break
+        share = new
+    matches = max(share * counts.sum(), 1.0)
+    return float(min(matches / (records * (records - 1) / 2.0), 0.5))

@@ -1,0 +1,126 @@
+"""Thresholds and weights of the matcher, from the optional `sftp_config/matching.yaml`.
+
+Every key has a default, so the file may be absent or hold only what an operator changes.
+Mistakes are reported as `<file>: <key.path>: <what is wrong>`, like the other config files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pipelines.config import ConfigError, _load
+
+SurvivorshipRule = Literal["status", "source_priority", "recency"]
+BLOCKING_RULE_NAMES = (
+    "email",
+    "phone",
+    "postcode_house_number",
+    "birth_date_last_name",
+    "birth_date_first_name",
+    "first_name_last_name",
+    "postcode_last_name",
+    "street_house_number_city",
+    "email_local_part",
+)
+SURVIVORSHIP_GROUPS = ("name", "email", "phone", "address", "birth_date")
+COMPARISON_NAMES = ("first_name", "last_name", "birth_date", "email", "phone", "address")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Thresholds(Strict):
+    """When a scored pair links two records into one customer."""
+
+    link_probability: float = Field(
+        0.99, gt=0, lt=1, description="pairs whose match probability is at least this link records"
+    )
+
+
+class Blocking(Strict):
+    """Which candidate pairs get compared: the union of these rules (see blocking.py)."""
+
+    rules: list[str] = Field(default_factory=lambda: list(BLOCKING_RULE_NAMES))
+    max_block_size: int = Field(300, ge=2, description="larger blocks of one key are left out (too common to tell)")
+
+    @model_validator(mode="after")
+    def _known_rules(self) -> "Blocking":
+        unknown = [r for r in self.rules if r not in BLOCKING_RULE_NAMES]
+        if unknown:
+            raise ValueError(f"rules: unknown rule(s) {', '.join(unknown)}; known: {', '.join(BLOCKING_RULE_NAMES)}")
+        if not self.rules:
+            raise ValueError("rules: at least one blocking rule is needed")
+        return self
+
+
+class Training(Strict):
+    """Unsupervised estimation of the match weights (u from random pairs, m by EM)."""
+
+    random_pairs: int = Field(400_000, ge=1_000, description="random record pairs that estimate u")
+    em_iterations: int = Field(40, ge=1, le=1000)
+    em_tolerance: float = Field(1e-5, gt=0)
+    retrain_growth: float = Field(
+        0.5, ge=0, description="re-estimate when the records grew by this share since the last estimate"
+    )
+    seed: int = 42
+
+
+class Households(Strict):
+    """Strong contradictions that keep two records apart whatever their weight (household members, twins)."""
+
+    first_name_max_similarity: float = Field(
+        0.78, ge=0, le=1, description="first names below this Jaro-Winkler similarity (and no nickname or initial) differ"
+    )
+    birth_date_must_agree: bool = True
+
+
+class Survivorship(Strict):
+    """Which record's value a customer shows, per field group: the first rule that decides wins."""
+
+    default: list[SurvivorshipRule] = Field(default_factory=lambda: ["status", "source_priority", "recency"])
+    groups: dict[str, list[SurvivorshipRule]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_groups(self) -> "Survivorship":
+        unknown = [g for g in self.groups if g not in SURVIVORSHIP_GROUPS]
+        if unknown:
+            raise ValueError(f"groups: unknown group(s) {', '.join(unknown)}; known: {', '.join(SURVIVORSHIP_GROUPS)}")
+        return self
+
+    def rules_for(self, group: str) -> list[SurvivorshipRule]:
+        return self.groups.get(group, self.default)
+
+
+class MatchSettings(Strict):
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    blocking: Blocking = Field(default_factory=Blocking)
+    training: Training = Field(default_factory=Training)
+    households: Households = Field(default_factory=Households)
+    survivorship: Survivorship = Field(default_factory=Survivorship)
+    term_frequency: list[str] = Field(
+        default_factory=lambda: ["first_name", "last_name", "email", "phone", "address"],
+        description="comparisons whose exact agreement counts for less on common values",
+    )
+
+    @model_validator(mode="after")
+    def _known_comparisons(self) -> "MatchSettings":
+        unknown = [c for c in self.term_frequency if c not in COMPARISON_NAMES]
+        if unknown:
+            raise ValueError(
+                f"term_frequency: unknown comparison(s) {', '.join(unknown)}; known: {', '.join(COMPARISON_NAMES)}"
+            )
+        return self
+
+
+def load_match_settings(path: Path | None) -> MatchSettings:
+    """The settings in `path`, or the defaults when there is no such file."""
+    if path is None or not Path(path).exists():
+        return MatchSettings()
+    return _load(MatchSettings, Path(path))
+
+
+__all__ = ["MatchSettings", "load_match_settings", "ConfigError"]

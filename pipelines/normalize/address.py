@@ -1,0 +1,135 @@
+"""Street, house number and suffix, from separate fields or one combined address line.
+
+`Hoofdstraat 12a`, `Hoofdstraat 12-A`, `Storgatan 5 B`, `Rue Royale 16bis`, `Beauweg 67 1`
+-> street + house number (digits) + suffix (upper case, no separator: `A`, `1`, `HS`, `BIS`).
+The split takes the last number that is followed only by a suffix, so `Rue du 11 Novembre 5`
+keeps its 11. A street field that carries the number while the house-number field is empty
+(`Hoofdstraat 12a` in `Straat`) is split the same way.
+
+`ADDRESS_LINE` is a regular expression that Python's `re` and DuckDB's RE2 read alike, so the
+batch path splits lines in SQL and only the (few) distinct street and house-number parts go
+through `normalize_street` / `normalize_house_number`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from pipelines.normalize.text import clean_text, is_missing, needs_casing, smart_title, status_of
+
+# street, number, suffix of a combined line; anchored by fullmatch / ^...$.
+SUFFIX = r"(?:[A-Za-z]{1,4}|[0-9]{1,4}|(?:bus|bte|box) ?[0-9]{1,4}[A-Za-z]?)"
+ADDRESS_LINE = rf"(.*?\S)[\s,]+([0-9]{{1,5}})((?:\s*[-/]?\s*{SUFFIX})?)\s*"
+HOUSE_NUMBER = rf"(?:(?:nr|no|n°)\.?\s*)?([0-9]{{1,5}})\s*[-/]?\s*({SUFFIX}?)"
+_LINE = re.compile(ADDRESS_LINE, re.IGNORECASE)
+_HOUSE = re.compile(HOUSE_NUMBER, re.IGNORECASE)
+
+
+class StreetResult(NamedTuple):
+    value: str | None
+    status: str
+    reason: str | None
+
+
+class HouseNumberResult(NamedTuple):
+    number: str | None
+    suffix: str | None
+    status: str
+    reason: str | None
+
+
+class AddressResult(NamedTuple):
+    street: StreetResult
+    house: HouseNumberResult
+    street_from: str | None  # which input field the street came from: street, address_line
+    house_from: str | None  # house_number, street or address_line
+
+
+def split_line(text: str) -> tuple[str, str] | None:
+    """`Hoofdstraat 12-A` -> (`Hoofdstraat`, `12-A`); None when the text ends in no house number."""
+    m = _LINE.fullmatch(text)
+    if not m:
+        return None
+    return m.group(1), (m.group(2) + m.group(3)).strip()
+
+
+def normalize_street(part: str | None) -> StreetResult:
+    """`HOOFDSTRAAT` -> `Hoofdstraat`; `rue de la loi` -> `Rue de la Loi`; mixed case kept."""
+    clean = clean_text(part)
+    if is_missing(clean):
+        return StreetResult(None, "missing", None)
+    text = clean.strip(" ,;")
+    if not any(c.isalpha() for c in text):
+        return StreetResult(None, "invalid", "not_a_street")
+    value = smart_title(text) if needs_casing(text) else text
+    return StreetResult(value, status_of(clean, value), None)
+
+
+def normalize_house_number(part: str | None) -> HouseNumberResult:
+    """`12a` -> (`12`, `A`) valid; `12-A` -> (`12`, `A`) corrected; `abc` -> invalid."""
+    clean = clean_text(part)
+    if is_missing(clean):
+        return HouseNumberResult(None, None, "missing", None)
+    m = _HOUSE.fullmatch(clean)
+    if not m:
+        return HouseNumberResult(None, None, "invalid", "not_a_house_number")
+    number = m.group(1).lstrip("0")
+    if not number:
+        return HouseNumberResult(None, None, "invalid", "not_a_house_number")
+    suffix = m.group(2).upper()
+    bus = re.fullmatch(r"(BUS|BTE|BOX) ?([0-9]+[A-Z]?)", suffix)
+    suffix = f"{bus.group(1)} {bus.group(2)}" if bus else suffix
+    return HouseNumberResult(number, suffix or None, status_of(clean, number + suffix), None)
+
+
+def normalize_suffix(raw: str | None) -> str | None:
+    """A separate house-number suffix field: `a` -> `A`, `-1` -> `1`, `h.s.` -> `HS`."""
+    clean = clean_text(raw)
+    if is_missing(clean):
+        return None
+    return re.sub(r"[\s.\-/]", "", clean).upper() or None
+
+
+def normalize_city(raw: str | None) -> str | None:
+    """City names keep their spelling; only whitespace and one-case writing are fixed."""
+    clean = clean_text(raw)
+    if is_missing(clean):
+        return None
+    return smart_title(clean) if needs_casing(clean) else clean
+
+
+def address_parts(street: str | None, house: str | None, line: str | None) -> tuple[str | None, str | None, str | None, str | None]:
+    """Which text is the street and which the house number, and where each came from.
+
+    Input texts are cleaned, with missing markers already None. Separate fields win over the
+    combined line; a street field carrying the number is split when the number field is empty.
+    """
+    street_part = house_part = street_from = house_from = None
+    if street is not None:
+        street_part, street_from = street, "street"
+        if house is None:
+            split = split_line(street)
+            if split:
+                street_part, house_part = split
+                house_from = "street"
+    if house is not None:
+        house_part, house_from = house, "house_number"
+    if line is not None:
+        split = split_line(line)
+        if street_part is None:
+            street_part, street_from = (split[0] if split else line), "address_line"
+        if house_part is None and split:
+            house_part, house_from = split[1], "address_line"
+    return street_part, house_part, street_from, house_from
+
+
+def normalize_address(street_raw: str | None, house_raw: str | None = None, line_raw: str | None = None) -> AddressResult:
+    """Street and house number of a row from its street, house-number and address-line fields."""
+
+    def present(raw: str | None) -> str | None:
+        c = clean_text(raw)
+        return None if is_missing(c) else c
+
+    street_part, house_part, street_from, house_from = address_parts(present(street_raw), present(house_raw), present(line_raw))
+    return AddressResult(normalize_street(street_part), normalize_house_number(house_part), street_from, house_from)

@@ -1,0 +1,39 @@
+"""Every reason code a `<field>_reason` column can hold, and what it means.
+
+A reason is set where the status is not `valid`: always with `invalid`, never with `missing`
+(missing is its own answer) and never with `corrected` (the status says it all; see text.py).
+"""
+
+from __future__ import annotations
+
+REASONS: dict[str, str] = {
+    # e-mail
+    "syntax": "not a valid address (email-validator, offline)",
+    "no_at_sign": "no @ in the text",
+    "too_long": "longer than the standard allows (e-mail) or than any number of the country (phone)",
+    "reserved_domain": "a special-use domain that cannot receive mail (.test, .local, .invalid, ...)",
+    "domain_typo": "a misspelt provider domain (gmial.com); the likely address is in email_suggestion",
+    # phone
+    "not_a_number": "no phone number in the text",
+    "invalid_country_code": "an unknown calling code, or a national number without a known country",
+    "too_short": "fewer digits than any number of the country",
+    "invalid_length": "a digit count no number of the country has",
+    "local_number_only": "only dialable locally (no area code)",
+    "invalid_number": "the right length, but no number range of the country (phonenumbers.is_valid_number)",
+    # postcode
+    "wrong_shape_for_country": "does not fit the postcode pattern of the row's country",
+    # names and address
+    "not_a_name": "digits or symbols where a name belongs",
+    "not_a_street": "no letters in the street",
+    "not_a_house_number": "no house number (digits plus an optional suffix) in the text",
+    # country
+    "unknown_country": "not a country name or code in Dutch, English, Swedish, French or German",
+    # dates
+    "wrong_format": "neither the source's declared format nor an unambiguous other date",
+    "not_a_date": "the right shape but no such day (31-02-1985, 00-00-0000)",
+    "ambiguous_day_month": "format unknown and both day-month and month-day readings are real dates",
+    "future_date": "in the future (birth date), or more than a day ahead (time stamps)",
+    "too_old": "a birth date more than 120 years ago, or a time stamp before 1900",
+    # yes/no
+    "not_a_boolean": "not one of the source's true_values / false_values",
+}
