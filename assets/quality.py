@@ -2,7 +2,7 @@
 and the HTML report.
 
     customers -> quality_metrics -> quality_report -> quality_alerts
-                              \-> sources/<name> (one per source)
+                              +-> sources/<name> (one per source)
 
 `sources/<name>` materializes when a new drop of that source has loaded; its freshness policy
 (`quality.expected_every_hours`) turns it late in the UI when no drop came in time, and its
@@ -96,7 +96,8 @@ def source_drops_asset(cfg: SourcesConfig) -> dg.AssetsDefinition:
     specs, check_specs = [], []
     for name, source in cfg.sources.items():
         hours = checks.expected_hours(source)
-        policy = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=hours)) if hours else None
+        # Dagster's freshness windows start at one minute.
+        policy = dg.FreshnessPolicy.time_window(fail_window=max(timedelta(hours=hours), timedelta(minutes=1))) if hours else None
         specs.append(dg.AssetSpec(
             source_key(name),
             deps=[quality_metrics],

@@ -68,7 +68,10 @@ def suppressions(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) 
 def file_retention(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
     cfg = crmclean.sources()
     with crmclean.warehouse() as con:
-        result = apply_retention(con, crmclean.paths, cfg.retention, now=datetime.now())
+        result = apply_retention(
+            con, crmclean.paths, cfg.retention, now=datetime.now(),
+            local_inbox_sources={name for name, s in cfg.sources.items() if s.location is None},
+        )
     return dg.MaterializeResult(
         metadata={
             **{k: dg.MetadataValue.int(v) for k, v in result.metadata().items()},

@@ -61,10 +61,25 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
 
     dagster_home(paths)
     summary = run_daily_job(paths, exports=not args.no_exports)
+    if not summary.files and paths.warehouse.exists():
+        summary.failures += run_quality_watch(paths)
     print(summary.render())
     if not summary.ok:
         alert_run_failures(paths, summary.failures)
     return 0 if summary.ok else 1
+
+
+def run_quality_watch(paths: Paths) -> list[str]:
+    """No new drop: still check the sources' rhythm (a late source), write the report and alert,
+    as the hourly `quality_watch` schedule does under the daemon."""
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+    from pipelines.runner import _failure_messages
+
+    job = build_definitions(paths).resolve_job_def("quality_watch")
+    result = job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False)
+    return _failure_messages(result)
 
 
 def alert_run_failures(paths: Paths, failures: list[str]) -> None:

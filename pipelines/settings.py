@@ -57,9 +57,16 @@ class Paths:
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` (and parents) readable by the owner only: this is personal data."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    """Create `path` (and missing parents) readable by the owner only: this is personal data.
+
+    Only folders created here are restricted: an existing folder (say `/tmp`, or a data folder the
+    operator prepared) keeps its permissions, so pointing the warehouse at `/tmp/x.duckdb` never
+    locks everybody else out of `/tmp`.
+    """
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask
     return path
 
 

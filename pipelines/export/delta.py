@@ -89,7 +89,18 @@ def build_delta(
 
 
 def save_members(con: duckdb.DuckDBPyConnection, table: str, *, segment: str, destination: str, at: datetime) -> None:
-    """Replace the baseline of (segment, destination) with the rows of `table`."""
+    """Replace the baseline of (segment, destination) with the rows of `table` (when they differ)."""
+    changed = con.execute(
+        f"""SELECT count(*) FROM (
+              (SELECT _customer_id, _part, _hash FROM {table}
+               EXCEPT SELECT customer_id, part, row_hash FROM segment_members WHERE segment = ? AND destination = ?)
+              UNION ALL
+              (SELECT customer_id, part, row_hash FROM segment_members WHERE segment = ? AND destination = ?
+               EXCEPT SELECT _customer_id, _part, _hash FROM {table}))""",
+        [segment, destination, segment, destination],
+    ).fetchone()[0]
+    if not changed:
+        return
     con.execute("DELETE FROM segment_members WHERE segment = ? AND destination = ?", [segment, destination])
     con.execute(
         f"""INSERT INTO segment_members (segment, destination, customer_id, part, row_hash, exported_at)

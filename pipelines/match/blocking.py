@@ -24,6 +24,9 @@ RULES: dict[str, str] = {
     "postcode_last_name": "postcode || ' ' || left(ln, 4)",
     "street_house_number_city": "street || ' ' || house_number || ' ' || city",
     "email_local_part": "CASE WHEN length(email_local) >= 6 THEN email_local END",
+    # first and last name in either order (a form filled in the wrong way round)
+    "birth_date_name_pair": "CAST(birth_date AS VARCHAR) || ' ' || least(left(fn, 2), left(ln, 2))"
+                            " || greatest(left(fn, 2), left(ln, 2))",
 }
 
 # The comparisons a rule's key decides: pairs found by the rule agree on them, matches or not,
@@ -38,6 +41,7 @@ DETERMINES: dict[str, tuple[str, ...]] = {
     "postcode_last_name": ("address", "last_name"),
     "street_house_number_city": ("address",),
     "email_local_part": ("email",),
+    "birth_date_name_pair": ("birth_date", "first_name", "last_name"),
 }
 
 

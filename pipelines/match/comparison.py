@@ -29,7 +29,7 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "first_name": ("different", "same initial", "similar", "close or call name", "exact"),
     "last_name": ("different", "similar", "close", "exact"),
     "birth_date": ("different", "two digits off", "one digit off or day/month swapped", "exact"),
-    "email": ("different", "same local part or typo", "exact"),
+    "email": ("different", "domain typo", "exact"),
     "phone": ("different", "one digit off", "exact"),
     "address": ("different", "same postcode or city and street", "same street and number", "same number, near",
                 "exact"),
@@ -56,25 +56,32 @@ class RecordArrays:
     keys: np.ndarray  # the stable record_key per idx
     order: np.ndarray  # rank of (source, source_record_id) per idx: a tie-break independent of run history
 
-    def tf(self, column: str) -> np.ndarray:
-        """Per record, the share of records (with a value) holding the same value; NaN when missing."""
+    def _counts(self, column: str) -> tuple[np.ndarray, np.ndarray, int]:
         codes = self.codes[column]
         present = codes >= 0
         counts = np.bincount(codes[present], minlength=len(self.values[column])).astype(np.float64)
-        share = counts / max(1, int(present.sum()))
+        return codes, counts, int(present.sum())
+
+    def tf(self, column: str, per_person: float = 1.0) -> np.ndarray:
+        """Per record, the chance that a record of ANOTHER person holds the same value; NaN when missing.
+
+        A value held by c records is held by about c - k records of other people, k being the
+        records per person (duplicates): max(c - k, 1) / records with a value.
+        """
+        codes, counts, present = self._counts(column)
+        share = np.maximum(counts - per_person, 1.0) / max(1, present)
         out = np.full(self.n, np.nan)
-        out[present] = share[codes[present]]
+        has = codes >= 0
+        out[has] = share[codes[has]]
         return out
 
-    def exact_u(self, column: str) -> float:
-        """Probability that two distinct random records (both with a value) agree exactly."""
-        codes = self.codes[column]
-        present = codes[codes >= 0]
-        if len(present) < 2:
+    def exact_u(self, column: str, per_person: float = 1.0) -> float:
+        """Chance that two records of different people (both with a value) agree exactly: the mean tf."""
+        codes, counts, present = self._counts(column)
+        if present < 2:
             return 1e-9
-        counts = np.bincount(present).astype(np.float64)
-        m = float(len(present))
-        return max(float((counts * (counts - 1)).sum() / (m * (m - 1))), 1.0 / (m * m))
+        share = np.maximum(counts - per_person, 1.0) / present
+        return float((counts * share).sum() / present)
 
 
 def load_records(con: duckdb.DuckDBPyConnection) -> RecordArrays:
@@ -208,13 +215,17 @@ def compare(rec: RecordArrays, l: np.ndarray, r: np.ndarray, *, first_name_max_s
     maybe = fn_both & ln_both & (fn_lv <= 1) & (ln_lv <= 1)
     at = np.flatnonzero(maybe)
     swapped = np.zeros(p, dtype=bool)
+    crossed = np.zeros(p, dtype=bool)
     if len(at):
         one = _cross_similarity(rec, "fn", l[at], "ln", r[at])
         two = _cross_similarity(rec, "ln", l[at], "fn", r[at])
-        swapped[at] = (one >= 0.9) & (two >= 0.9)
+        swapped[at] = (one >= 0.85) & (two >= 0.85)
+        crossed[at] = ~swapped[at] & ((one >= 0.95) | (two >= 0.95))
     fn_lv[swapped] = 3
     ln_lv[swapped] = 2
-    fn_differs &= ~swapped
+    fn_lv[crossed] = 2  # one record's first name is the other's surname: a swap with a changed name
+    ln_lv[crossed] = 1
+    fn_differs &= ~(swapped | crossed)
     levels[:, 0] = fn_lv
     levels[:, 1] = ln_lv
 
@@ -231,15 +242,15 @@ def compare(rec: RecordArrays, l: np.ndarray, r: np.ndarray, *, first_name_max_s
     levels[:, 2] = bd_lv
     birth_differs = both & (bd_lv == 0)
 
-    # email: exact, same local part or a small typo
+    # email: exact, or the same local part at a misspelt domain (gmial.com). The same local part at
+    # another provider is not counted: local parts are made of names, so namesakes share them.
     el, er = c["email"][l], c["email"][r]
     both = (el >= 0) & (er >= 0)
     exact = both & (el == er)
-    fuzzy = both & ~exact
-    dist = _distinct_pair_scores(rec, "email", l, r, fuzzy, Levenshtein.distance, dtype=np.int32)
-    same_local = fuzzy & (c["email_local"][l] == c["email_local"][r]) & (c["email_local"][l] >= 0)
+    same_local = both & ~exact & (c["email_local"][l] == c["email_local"][r]) & (c["email_local"][l] >= 0)
+    dist = _distinct_pair_scores(rec, "email", l, r, same_local, Levenshtein.distance, dtype=np.int32)
     lv = np.zeros(p, dtype=np.int8)
-    lv[fuzzy & ((dist <= 2) | same_local)] = 1
+    lv[same_local & (dist <= 2)] = 1
     lv[exact] = 2
     lv[~both] = -1
     levels[:, 3] = lv

@@ -246,19 +246,29 @@ def _current_model(con: duckdb.DuckDBPyConnection, settings: MatchSettings, reco
 
 
 def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: datetime) -> Model:
-    """u from random pairs, m from one EM session per blocking rule, then the prior."""
+    """u from random pairs, m from one EM session per blocking rule, then the prior.
+
+    Twice: the first pass tells how many records a person has on average (k = 1 + prior * (n - 1)),
+    the second counts value frequencies per person instead of per record, so that on data full
+    of duplicates an identifier shared by one person's five records still counts as rare.
+    """
     t = settings.training
-    u = estimate_u(rec, t.random_pairs, t.seed, **options)
     usable = ~compared.contradiction
     sessions = [(bit, [COMPARISONS.index(c) for c in DETERMINES[rule]])
                 for bit, rule in enumerate(settings.blocking.rules)]
-    m, rounds = estimate_m(compared.levels[usable], masks[usable], sessions, u, t.em_iterations, t.em_tolerance)
-    prior = estimate_prior(compared.levels, m, u, rec.n)
+    per_person = 1.0
+    for _ in range(2):
+        u = estimate_u(rec, t.random_pairs, t.seed, per_person, **options)
+        m, rounds = estimate_m(compared.levels[usable], masks[usable], sessions, u, t.em_iterations, t.em_tolerance)
+        prior = estimate_prior(compared.levels, m, u, rec.n)
+        per_person = float(min(max(1.0 + prior * (rec.n - 1), 1.0), 5.0))
     model = Model(m=m, u=u, prior=prior, records=rec.n, pairs=int(usable.sum()), iterations=rounds,
-                  trained_at=now.isoformat(), term_frequency=list(settings.term_frequency))
+                  trained_at=now.isoformat(), term_frequency=list(settings.term_frequency),
+                  records_per_person=per_person)
     weights = model.level_weights()
-    log.info("match model estimated on %s records, %s pairs, %s EM rounds, prior %.3g; weights: %s", rec.n,
-             model.pairs, rounds, prior, {f: [round(float(w), 1) for w in weights[f]] for f in COMPARISONS})
+    log.info("match model estimated on %s records, %s pairs, %s EM rounds, prior %.3g, %.2f records per person; "
+             "weights: %s", rec.n, model.pairs, rounds, prior, per_person,
+             {f: [round(float(w), 1) for w in weights[f]] for f in COMPARISONS})
     return model
 
 

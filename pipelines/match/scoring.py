@@ -61,6 +61,7 @@ class Model:
     iterations: int = 0
     trained_at: str = ""
     term_frequency: list[str] = field(default_factory=list)
+    records_per_person: float = 1.0  # k: duplicates make a value more frequent than its people are
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -97,13 +98,14 @@ def score(model: Model, rec: RecordArrays, l: np.ndarray, levels: np.ndarray) ->
         if f in model.term_frequency:
             exact = lv == len(LEVELS[f]) - 1
             if exact.any():
-                tf = rec.tf(TF_COLUMN[f])[l[exact]]
+                tf = rec.tf(TF_COLUMN[f], model.records_per_person)[l[exact]]
                 adjust = np.log2(model.u[f][-1] / np.maximum(tf, 1e-12))
                 weights[exact, k] += np.clip(adjust, -TF_ADJUSTMENT_LIMIT, TF_ADJUSTMENT_LIMIT).astype(np.float32)
     return Scores(weights=weights, total=weights.sum(axis=1, dtype=np.float64))
 
 
-def estimate_u(rec: RecordArrays, random_pairs: int, seed: int, **compare_options) -> dict[str, list[float]]:
+def estimate_u(rec: RecordArrays, random_pairs: int, seed: int, per_person: float = 1.0,
+               **compare_options) -> dict[str, list[float]]:
     """u per level: exact agreement from value frequencies, the other levels from random pairs."""
     rng = np.random.default_rng(seed)
     n = rec.n
@@ -127,7 +129,7 @@ def estimate_u(rec: RecordArrays, random_pairs: int, seed: int, **compare_option
             counts *= n_pairs_exact / observed
             observed = counts.sum()
         below = (counts[:-1] + PRIOR_PAIRS_U * prior[:-1]) / (observed + PRIOR_PAIRS_U)
-        exact = (rec.exact_u(TF_COLUMN[f]) * n_pairs_exact + PRIOR_PAIRS_U * prior[-1]) / (n_pairs_exact + PRIOR_PAIRS_U)
+        exact = (rec.exact_u(TF_COLUMN[f], per_person) * n_pairs_exact + PRIOR_PAIRS_U * prior[-1]) / (n_pairs_exact + PRIOR_PAIRS_U)
         below = below / below.sum() * (1.0 - exact)
         u[f] = [float(x) for x in below] + [float(exact)]
     return u

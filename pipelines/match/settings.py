@@ -24,6 +24,7 @@ BLOCKING_RULE_NAMES = (
     "postcode_last_name",
     "street_house_number_city",
     "email_local_part",
+    "birth_date_name_pair",
 )
 SURVIVORSHIP_GROUPS = ("name", "email", "phone", "address", "birth_date")
 COMPARISON_NAMES = ("first_name", "last_name", "birth_date", "email", "phone", "address")
@@ -37,7 +38,7 @@ class Thresholds(Strict):
     """When a scored pair links two records into one customer."""
 
     link_probability: float = Field(
-        0.99, gt=0, lt=1, description="pairs whose match probability is at least this link records"
+        0.9, gt=0, lt=1, description="pairs whose match probability is at least this link records"
     )
 
 

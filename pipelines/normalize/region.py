@@ -73,14 +73,24 @@ def phone_country(e164: str | None) -> str | None:
     return None
 
 
-def phone_country_sql(e164_expr: str) -> str:
-    pairs = []
+def calling_code_regions_sql() -> str:
+    """SQL VALUES of (calling code with its plus sign, main country), e.g. ('+32', 'BE')."""
+    rows = []
     for cc in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE):
         region = _main_region(cc)
         if region:
-            pairs.append(f"WHEN starts_with({e164_expr}, {q('+' + str(cc))}) THEN {q(region)}")
-    # Calling codes are prefix-free, so the order of the WHENs does not matter.
-    return "CASE " + " ".join(pairs) + " END"
+            rows.append(f"({q('+' + str(cc))}, {q(region)})")
+    return "VALUES " + ", ".join(rows)
+
+
+def phone_country_joins_sql(e164_expr: str, alias: str) -> tuple[str, str]:
+    """SQL of `phone_country` as three joins on the 1-, 2- and 3-digit prefixes (calling codes are
+    prefix-free, so at most one matches): (join clauses, country expression)."""
+    joins = " ".join(
+        f"LEFT JOIN ({calling_code_regions_sql()}) {alias}{n}(cc, region) ON {alias}{n}.cc = {e164_expr}[1:{n + 1}]"
+        for n in (1, 2, 3)
+    )
+    return joins, f"coalesce({alias}1.region, {alias}2.region, {alias}3.region)"
 
 
 def place_region(country: str | None, postcode_clean: str | None, e164: str | None, default: str) -> str:

@@ -31,7 +31,7 @@ from pipelines.normalize.batch import Workers, map_distinct
 from pipelines.normalize.booleans import normalize_bool
 from pipelines.normalize.country import normalize_country
 from pipelines.normalize.record import OUTPUT_COLUMNS
-from pipelines.normalize.region import phone_country_sql, postcode_prefix_country_sql
+from pipelines.normalize.region import phone_country_joins_sql, postcode_prefix_country_sql
 from pipelines.normalize.text import clean_present_sql, clean_sql, q, status_sql
 
 log = logging.getLogger(__name__)
@@ -190,15 +190,17 @@ def _phones(con, workers: Workers) -> None:
         key_columns={"clean": S, "region": S}, fn=phone.normalize_phone_pair,
         result_columns={"e164": S, "status": S, "reason": S, "phone_type": S}, table="_nz_phone_slow",
     )
+    joins, country = phone_country_joins_sql("p.e164", "cc")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _nz_phone AS
-            SELECT *, {phone_country_sql('e164')} AS phone_country FROM (
+            SELECT p.*, {country} AS phone_country FROM (
                 SELECT clean, region, e164,
                        CASE WHEN e164 IS NULL THEN 'invalid' ELSE {status_sql('clean', 'e164')} END AS status,
                        reason, phone_type
                 FROM _nz_phone_fast
                 UNION ALL
-                SELECT clean, region, e164, status, reason, phone_type FROM _nz_phone_slow)"""
+                SELECT clean, region, e164, status, reason, phone_type FROM _nz_phone_slow) p
+            {joins}"""
     )
 
 
@@ -269,7 +271,9 @@ def _rows(con, default_country: str, stamp_formats: tuple[str, ...]) -> None:
                             WHEN l_house IS NOT NULL THEN 'address_line' END AS house_from
                 FROM split
             )
-            SELECT * EXCLUDE (street_from, house_from),
+            -- Keep what later steps read; the cleaned phone and address texts have done their work.
+            SELECT * EXCLUDE (street_from, house_from, region, phone_c, street_c, house_number_c, address_line_c,
+                              street_raw, house_number_raw, address_line_raw),
                    CASE street_from WHEN 'address_line' THEN address_line_raw ELSE street_raw END AS street_raw_out,
                    CASE house_from WHEN 'street' THEN street_raw WHEN 'address_line' THEN address_line_raw
                         ELSE house_number_raw END AS house_number_raw_out

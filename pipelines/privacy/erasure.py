@@ -45,14 +45,7 @@ from pipelines.config import Source, SourcesConfig
 from pipelines.normalize.dates import date_formats, normalize_date
 from pipelines.normalize.text import clean_text, is_missing
 from pipelines.privacy.masking import mask_text
-from pipelines.privacy.person import (
-    Person,
-    drop_person_tables,
-    find_person,
-    load_person_tables,
-    person_predicate,
-    warehouse_tables,
-)
+from pipelines.privacy.person import Person, find_person, params_for, person_params, person_predicate, warehouse_tables
 from pipelines.privacy.scrub import Matcher, scrub_tree
 from pipelines.privacy.tombstones import add_tombstones, tombstone_key
 from pipelines.settings import Paths
@@ -169,16 +162,15 @@ def erase(
     with transaction(con):
         for request, person in zip(requests, persons):
             erasure_id = uuid.uuid4().hex[:16]
-            load_person_tables(con, person)
+            params = person_params(con, person)
             counts: dict[str, int] = {}
             for table, columns in tables.items():
                 predicate = person_predicate(table, columns)
                 if predicate is None:
                     continue
-                n = con.execute(f'DELETE FROM "{table}" WHERE {predicate}').fetchone()[0]
+                n = con.execute(f'DELETE FROM "{table}" WHERE {predicate}', params_for(predicate, params)).fetchone()[0]
                 if n:
                     counts[table] = n
-            drop_person_tables(con)
             added = add_tombstones(con, key, emails=person.emails, phones=person.phones, erasure_id=erasure_id, now=now)
             con.execute(
                 """INSERT INTO erasure_log (erasure_id, origin, request_id, identified_by, requested_at, erased_at,

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import SourcesConfig
-from pipelines.privacy.person import drop_person_tables, find_person, load_person_tables, person_predicate, warehouse_tables
+from pipelines.privacy.person import find_person, params_for, person_params, person_predicate, warehouse_tables
 from pipelines.privacy.scrub import Matcher, scrub_tree
 from pipelines.privacy.tombstones import is_tombstoned
 from pipelines.settings import Paths
@@ -56,19 +56,16 @@ def export_person(
     """A JSON-ready dict: per table the rows about the person, the files, the tombstone status."""
     person = find_person(con, email=email, phone=phone, customer_id=customer_id, region=config.defaults.country)
     tables: dict[str, list[dict]] = {}
-    load_person_tables(con, person)
-    try:
-        for table, columns in warehouse_tables(con).items():
-            predicate = person_predicate(table, columns)
-            if predicate is None:
-                continue
-            cursor = con.execute(f'SELECT * FROM "{table}" WHERE {predicate}')
-            names = [d[0] for d in cursor.description]
-            rows = [dict(zip(names, map(_jsonable, r))) for r in cursor.fetchall()]
-            if rows:
-                tables[table] = rows
-    finally:
-        drop_person_tables(con)
+    params = person_params(con, person)
+    for table, columns in warehouse_tables(con).items():
+        predicate = person_predicate(table, columns)
+        if predicate is None:
+            continue
+        cursor = con.execute(f'SELECT * FROM "{table}" WHERE {predicate}', params_for(predicate, params))
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, map(_jsonable, r))) for r in cursor.fetchall()]
+        if rows:
+            tables[table] = rows
     files = scrub_tree(paths.data_dir, Matcher.of(person), sources=config.sources, exclude={paths.warehouse}, dry_run=True)
     return {
         "request": {k: v for k, v in (("email", email), ("phone", phone), ("customer_id", customer_id)) if v},

@@ -17,7 +17,9 @@ import re
 
 import phonenumbers
 
-EMAIL_PATTERN = re.compile(r"[\w.%+'’-]+@[\w-]+(?:\.[\w-]+)+")
+# The domain ends in a letters-only top-level domain, so `user@127.0.0.1:22` (an SFTP login,
+# not personal data) stays readable in logs.
+EMAIL_PATTERN = re.compile(r"[\w.%+'’-]+@(?:[\w-]+\.)+[^\W\d_]{2,}(?![\w-])")
 # Phone-like: starts with +, 00 or a trunk 0 followed by a digit, then 8 to 14 more digits with
 # spaces, dashes, dots, slashes or brackets between them. Dates (2026-11-23), times (06:00) and
 # decimals (0.9134) do not start that way; a masked number (`****5678`) does not match again.

@@ -30,10 +30,13 @@ from pipelines.warehouse.schema import TABLES
 FREE_TEXT_COLUMNS = frozenset({"raw_line", "extra", "comparison"})
 # Tables that never hold personal data (the audit trail itself).
 NEVER_SWEPT = frozenset({"erasure_log", "tombstones"})
+# Columns about a value rather than holding it (`email_status`, `phone_type`, ...).
+DERIVED_SUFFIXES = ("_status", "_reason", "_type", "_level", "_weight", "_is_role", "_is_disposable")
 # Surrogate keys of source records (the matcher's record_key and its edges' left/right keys).
 KEY_COLUMNS = frozenset({"record_key", "left_key", "right_key"})
 RECORD_KEYS = (("source", "source_record_id"), ("left_source", "left_record_id"), ("right_source", "right_record_id"))
 SPLIT_FIELDS = r"'[,;\t|]'"
+UNIT = "\x1f"  # joins source and source_record_id in one comparable value
 
 
 @dataclass
@@ -164,30 +167,44 @@ def _load_keys(con: duckdb.DuckDBPyConnection, person: Person) -> None:
         con.executemany("INSERT INTO _person_records VALUES (?, ?)", sorted(person.records))
 
 
-def load_person_tables(con: duckdb.DuckDBPyConnection, person: Person) -> None:
-    """Temp tables the predicates read: `_person_customers`, `_person_records`, `_person_emails`
-    (lower case), `_person_phones` (as written and E.164), `_person_digits`, and
-    `_person_record_keys`: the surrogate `record_key` of their records in any table that maps
-    (source, source_record_id) to one (the matcher's `match_records`), for tables keyed by it."""
-    _load_keys(con, person)
-    con.execute("CREATE OR REPLACE TEMP TABLE _person_record_keys (v BIGINT)")
+def person_params(con: duckdb.DuckDBPyConnection, person: Person) -> dict[str, list]:
+    """The values `person_predicate` compares with, as query parameters (never in the SQL text,
+    so no error message can quote them): customer ids, source records (`source<US>id`), their
+    surrogate `record_key`s in any table that maps (source, source_record_id) to one (the
+    matcher's `match_records`), emails (lower case), phones (as written and E.164), their digit
+    forms, and source record ids of 5+ characters for the text search."""
+    records = sorted(f"{s}{UNIT}{r}" for s, r in person.records)
+    keys: list[int] = []
     for table, columns in warehouse_tables(con).items():
         if {"record_key", "source", "source_record_id"} <= set(columns) and table not in NEVER_SWEPT:
-            con.execute(
-                f"""INSERT INTO _person_record_keys SELECT t.record_key FROM {_ident(table)} t
-                    JOIN _person_records r ON r.source = t.source AND r.source_record_id = t.source_record_id"""
-            )
-    for name, values in (("_person_emails", person.email_tokens), ("_person_phones", person.phone_tokens),
-                         ("_person_digits", person.digit_forms)):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (v VARCHAR)")
-        if values:
-            con.executemany(f"INSERT INTO {name} VALUES (?)", [[v] for v in sorted(values)])
+            keys += [k for (k,) in con.execute(
+                f"SELECT record_key FROM {_ident(table)} WHERE list_contains($records, source || chr(31) || source_record_id)",
+                {"records": records},
+            ).fetchall()]
+    return {
+        "customers": sorted(person.customer_ids),
+        "records": records,
+        "record_keys": sorted(set(keys)),
+        "record_ids": sorted({r for _, r in person.records if len(r) >= 5}),
+        "emails": sorted(person.email_tokens),
+        "phones": sorted(person.phone_tokens),
+        "digits": sorted(person.digit_forms),
+        "digit_pattern": digit_pattern(person.digit_forms),
+    }
 
 
-def drop_person_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for name in ("_person_customers", "_person_records", "_person_emails", "_person_phones", "_person_digits",
-                 "_person_record_keys"):
-        con.execute(f"DROP TABLE IF EXISTS {name}")
+def digit_pattern(forms: set[str]) -> str:
+    """A regular expression that finds every written form of these numbers (the shortest digit
+    strings with any separators between the digits): a cheap filter before the exact test."""
+    shortest = sorted(d for d in forms if not any(o != d and o in d for o in forms))
+    if not shortest:
+        return "\x00\x01never"
+    return "|".join("[ ./()+-]*".join(d) for d in shortest)
+
+
+def params_for(sql: str, params: dict[str, list]) -> dict[str, list]:
+    """The parameters `sql` uses (DuckDB refuses unused ones)."""
+    return {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
 
 
 def warehouse_tables(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
@@ -207,47 +224,36 @@ def _ident(name: str) -> str:
 
 
 def person_predicate(table: str, columns: dict[str, str]) -> str | None:
-    """A SQL condition on rows of `table` that hold the person (None: the table cannot)."""
+    """A SQL condition on rows of `table` that hold the person (None: the table cannot).
+    Run it with `params_for(sql, person_params(...))`."""
     if table in NEVER_SWEPT:
         return None
     t = _ident(table)
     preds: list[str] = []
     for col in columns:
         if col == "customer_id" or col.endswith("_customer_id"):
-            preds.append(f"{t}.{_ident(col)} IN (SELECT v FROM _person_customers)")
-    for col in columns:
+            preds.append(f"list_contains($customers, {t}.{_ident(col)})")
         if col in KEY_COLUMNS:
-            preds.append(f"{t}.{_ident(col)} IN (SELECT v FROM _person_record_keys)")
+            preds.append(f"list_contains($record_keys, {t}.{_ident(col)})")
     for src, rid in RECORD_KEYS:
         if src in columns and rid in columns:
-            preds.append(
-                f"EXISTS (SELECT 1 FROM _person_records r WHERE r.source = {t}.{_ident(src)} "
-                f"AND r.source_record_id = {t}.{_ident(rid)})"
-            )
+            preds.append(f"list_contains($records, {t}.{_ident(src)} || chr(31) || {t}.{_ident(rid)})")
     for col, typ in columns.items():
         if typ != "VARCHAR":
             continue
         c = f"{t}.{_ident(col)}"
-        if "email" in col:
-            preds.append(f"lower(trim({c})) IN (SELECT v FROM _person_emails)")
-        elif "phone" in col:
+        derived = col.endswith(DERIVED_SUFFIXES)
+        if "email" in col and not derived:
+            preds.append(f"list_contains($emails, lower(trim({c})))")
+        elif "phone" in col and not derived:
             preds.append(
-                f"(trim({c}) IN (SELECT v FROM _person_phones) "
-                f"OR regexp_replace({c}, '[^0-9]', '', 'g') IN (SELECT v FROM _person_digits))"
+                f"(list_contains($phones, trim({c})) OR (regexp_matches({c}, $digit_pattern) "
+                f"AND list_contains($digits, translate({c}, ' -./()+', ''))))"
             )
         if col in FREE_TEXT_COLUMNS or table not in TABLES:
-            preds.append(f"EXISTS (SELECT 1 FROM _person_emails e WHERE contains(lower({c}), e.v))")
-            preds.append(
-                f"list_has_any(list_transform(string_split_regex({c}, {SPLIT_FIELDS}), "
-                f"lambda x: regexp_replace(x, '[^0-9]', '', 'g')), (SELECT coalesce(list(v), []) FROM _person_digits))"
-            )
-            preds.append(
-                f"list_has_any(list_transform(string_split_regex({c}, {SPLIT_FIELDS}), lambda x: trim(x, ' \"')), "
-                f"(SELECT coalesce(list(v), []) FROM _person_customers))"
-            )
-            if "source" in columns:
-                preds.append(
-                    f"list_has_any(list_transform(string_split_regex({c}, {SPLIT_FIELDS}), lambda x: trim(x, ' \"')), "
-                    f"(SELECT coalesce(list(r.source_record_id), []) FROM _person_records r WHERE r.source = {t}.\"source\" AND length(r.source_record_id) >= 5))"
-                )
+            fields = f"string_split_regex({c}, {SPLIT_FIELDS})"
+            preds.append(f"len(list_filter($emails, lambda e: contains(lower({c}), e))) > 0")
+            preds.append(f"list_has_any(list_transform({fields}, lambda x: regexp_replace(x, '[^0-9]', '', 'g')), $digits)")
+            preds.append(f"list_has_any(list_transform({fields}, lambda x: trim(x, ' \"')), $customers)")
+            preds.append(f"list_has_any(list_transform({fields}, lambda x: trim(x, ' \"')), $record_ids)")
     return " OR ".join(f"({p})" for p in preds) if preds else None

@@ -104,13 +104,19 @@ def _pct(v: float | None) -> str:
 
 def record(con: duckdb.DuckDBPyConnection, results: list[CheckResult], at: datetime | None = None) -> None:
     """Replace the results of these checks for these loads. An unchanged outcome keeps its
-    alert and acceptance marks (no second email for the same failure)."""
+    alert and acceptance marks (no second email for the same failure); an identical result is
+    not written again, so a re-run with nothing new leaves the table as it was."""
     at = at or db_now(con)
     for r in results:
         old = con.execute(
-            "SELECT passed, severity, alerted_at, accepted_at FROM quality_checks WHERE load_id = ? AND check_name = ?",
+            """SELECT passed, severity, alerted_at, accepted_at, value, threshold, detail
+               FROM quality_checks WHERE load_id = ? AND check_name = ?""",
             [r.load_id, r.check_name],
         ).fetchone()
+        if old is not None and (old[0], old[1], old[4], old[5], old[6]) == (
+            r.passed, r.severity, r.value, r.threshold, r.detail[:2000]
+        ):
+            continue
         keep = old is not None and old[0] == r.passed and old[1] == r.severity
         con.execute("DELETE FROM quality_checks WHERE load_id = ? AND check_name = ?", [r.load_id, r.check_name])
         con.execute(
@@ -234,23 +240,25 @@ def inspect_landed_file(con: duckdb.DuckDBPyConnection, file_id: str, source: So
         why = "a duplicate of an earlier file" if status == "duplicate" else "no landed copy to inspect"
         return [result(n, True, f"not inspected: {why}") for n in ("file_not_empty", "required_columns_present")]
     try:
-        text = _head_text(_head(Path(landing_path)), source.encoding)
+        data = _head(Path(landing_path))
+        text = _head_text(data, source.encoding)
     except (OSError, EOFError, ValueError, zipfile.BadZipFile, LookupError) as e:
         return [result(n, True, f"not inspected: {e}") for n in ("file_not_empty", "required_columns_present")]
     if not text.strip():
         return [result("file_not_empty", False, f"{source_name}/{file_name}: the file is empty"),
                 result("required_columns_present", False, "the file has no header")]
-    truncated = len(text) >= HEAD_BYTES // 4 and "\n" in text
+    truncated = len(data) >= HEAD_BYTES and "\n" in text  # more follows: parse whole lines only
     if truncated:
         text = text[: text.rindex("\n") + 1]
     records = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text, source.delimiter),
                          quotechar=source.quotechar)
     header = next(records, [])
     has_rows = truncated or any(any(cell.strip() for cell in rec) for rec in records)
-    results.append(result(
-        "file_not_empty", has_rows,
-        "the file has data rows" if has_rows else f"{source_name}/{file_name}: header only, no data rows",
-    ))
+    # A day without unsubscribes or erasure requests is normal: header only is a warning there.
+    header_only = CheckResult("file_not_empty", file_id, source_name, has_rows,
+                              ERROR if source.kind == "contacts" else WARN,
+                              "the file has data rows" if has_rows else f"{source_name}/{file_name}: header only, no data rows")
+    results.append(header_only)
     try:
         map_columns(header, source, f"{source_name}/{file_name}")
         results.append(result("required_columns_present", True,
@@ -273,7 +281,7 @@ def evaluate_failed_load(con: duckdb.DuckDBPyConnection, file_id: str) -> list[C
     source, status, error = row
     if status != "failed":
         return [CheckResult("file_loads", file_id, source, True, ERROR, f"status {status}")]
-    explained = any(r.blocks for r in recorded(con, file_id).values() if r.check_name != "file_loads")
+    explained = any(not r.passed for r in recorded(con, file_id).values() if r.check_name != "file_loads")
     return [CheckResult("file_loads", file_id, source, explained, ERROR,
                         ("already reported by a failed check: " if explained else "") + (error or "failed to load"))]
 

@@ -84,8 +84,8 @@ def test_overrides_file_errors_name_the_file_and_entry(tmp_path):
 def test_settings_default_when_absent_and_clear_errors(tmp_path):
     assert load_match_settings(tmp_path / "missing.yaml") == MatchSettings()
     assert load_match_settings(Path(__file__).parents[2] / "sftp_config" / "matching.yaml") == MatchSettings()
-    s = load_match_settings(write(tmp_path / "m.yaml", "thresholds:\n  link: 12\n"))
-    assert s.thresholds.link == 12 and s.blocking == MatchSettings().blocking
+    s = load_match_settings(write(tmp_path / "m.yaml", "thresholds:\n  link_probability: 0.5\n"))
+    assert s.thresholds.link_probability == 0.5 and s.blocking == MatchSettings().blocking
     with pytest.raises(ConfigError, match=r"m.yaml: blocking: .*unknown rule\(s\) surname"):
         load_match_settings(write(tmp_path / "m.yaml", "blocking:\n  rules: [email, surname]\n"))
     with pytest.raises(ConfigError, match=r"m.yaml: thresholds.lnk: unknown key"):
@@ -101,8 +101,8 @@ def test_a_stricter_link_threshold_rematches_everything(warehouse, tmp_path):
     first = run(warehouse)
     assert first.full_run
     assert not run(warehouse).full_run
-    strict = MatchSettings.model_validate({"thresholds": {"link": 60}})
+    strict = MatchSettings.model_validate({"thresholds": {"link_probability": 1 - 1e-15}})
     result = run(warehouse, settings=strict, now=NOW + timedelta(days=1))
     assert result.full_run and result.records_matched == result.contacts
-    assert result.customers == result.contacts  # nothing reaches 60 bits
+    assert result.customers == result.contacts  # no pair is that certain
     assert result.split > 0

@@ -167,3 +167,28 @@ def test_clean_sql_agrees_with_clean_text(raw):
     assert present == (None if is_missing(expected) else expected)
     if expected:
         assert status_of(expected, expected.upper()) == "valid"
+
+
+def test_place_region_sql_agrees(mem):
+    """The SQL twins of region.py: calling code -> country, postcode prefix -> country."""
+    from pipelines.normalize.region import (
+        phone_country,
+        phone_country_joins_sql,
+        postcode_prefix_country,
+        postcode_prefix_country_sql,
+    )
+
+    numbers = ["+31612345678", "+3225111111", "+46701234567", "+442079460958", "+12024561111", "+12425551234",
+               "+358401234567", "+35227123456", "+861012345678", "+999123"]
+    mem.execute("CREATE TABLE n (e164 VARCHAR)")
+    mem.executemany("INSERT INTO n VALUES (?)", [[x] for x in numbers])
+    joins, country = phone_country_joins_sql("n.e164", "cc")
+    got = dict(mem.execute(f"SELECT n.e164, {country} FROM n {joins}").fetchall())
+    assert got == {x: phone_country(x) for x in numbers}
+    assert got["+3225111111"] == "BE" and got["+12425551234"] == "US"
+
+    postcodes = ["B-1000", "B1000", "BE-6035", "S-246 89", "SE 123 45", "NL-1234AB", "D-10115", "E1 6AN", "1234 AB",
+                 "b-1000", "S-2468", None]
+    for text in postcodes:
+        sql = mem.execute(f"SELECT {postcode_prefix_country_sql('$1::VARCHAR')}", [text]).fetchone()[0]
+        assert sql == postcode_prefix_country(text), text

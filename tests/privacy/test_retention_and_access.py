@@ -42,9 +42,11 @@ def test_retention_deletes_old_landing_and_outbox_files(project):
     assert (kept.landing_files_deleted, kept.outbox_files_deleted) == (0, 1)
     assert not old.exists() and new.exists()
 
-    later = apply_retention(con, project, Retention(landing_days=30, outbox_days=30), now=datetime.now() + timedelta(days=31))
-    assert later.landing_files_deleted == 1 and later.bytes_freed > 0
-    assert pending.path.exists()  # not loaded yet: kept
+    later = apply_retention(con, project, Retention(landing_days=30, outbox_days=30), now=datetime.now() + timedelta(days=31),
+                            local_inbox_sources={"crm"})
+    assert later.landing_files_deleted == 1 and later.inbox_files_deleted == 1 and later.bytes_freed > 0
+    assert pending.path.exists()  # not loaded yet: kept, in the landing archive and the inbox
+    assert sorted(p.name for p in (project.inbox / "crm").iterdir()) == ["klanten_20261002.csv"]
     purged = con.execute("SELECT file_name, purged_at IS NOT NULL FROM ingest_log ORDER BY file_name").fetchall()
     assert purged == [("klanten_20261001.csv", True), ("klanten_20261002.csv", False)]
     assert [p.name for p in project.landing.rglob("*") if p.is_file()] == ["klanten_20261002.csv"]

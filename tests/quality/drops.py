@@ -86,7 +86,13 @@ def ingest_file(con: duckdb.DuckDBPyConnection, config: SourcesConfig, source_na
     checks.record(con, checks.inspect_landed_file(con, file_id, source))
     try:
         stage_drop(con, file_id=file_id, source_name=source_name, source=source, tmp_root=landing.parent / "tmp")
-        load_contacts(con, file_id=file_id, source_name=source_name, source=source, default_country="NL")
+        if source.kind == "contacts":
+            load_contacts(con, file_id=file_id, source_name=source_name, source=source,
+                          default_country=config.country_of(source_name))
+        else:
+            from pipelines.privacy.events import load_privacy_drop
+
+            load_privacy_drop(con, file_id=file_id, source_name=source_name, source=source, config=config)
     except FileRejected:
         pass
     checks.record(con, checks.evaluate_load(con, file_id, source))

@@ -217,3 +217,17 @@ def test_evaluate_all_catches_up_on_unchecked_failed_drops(con, config, tmp_path
     assert {r.check_name for r in results if not r.passed and r.load_id == file_id_for(key)} == {"file_not_empty"}
     assert checks.unchecked_loads(con) == []
     assert checks.blocking_failures(con)[0].startswith("crm/klanten_1.csv: file_not_empty")
+
+
+def test_header_only_suppressions_file_is_a_warning_not_a_block(con, config, tmp_path):
+    """No unsubscribes today is normal for the email platform: staging rejects the file, but
+    exports go on."""
+    from tests.quality.drops import ingest_file
+
+    path = tmp_path / "inbox" / "email_platform" / "suppressions_20261123.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("Email Address,Phone,Event,Timestamp,Campaign\n", encoding="utf-8")
+    file_id = ingest_file(con, config, "email_platform", path, tmp_path / "landing")
+    assert con.execute("SELECT status FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()[0] == "failed"
+    assert failed(con, file_id) == {"file_not_empty": "WARN"}
+    assert checks.blocking_failures(con) == []

@@ -142,3 +142,51 @@ def test_a_broken_drop_fails_its_check_stops_exports_and_alerts(project, case, s
     assert len(alerts_in_outbox(project)) == 1
     assert main(["quality"]) == 0
     assert "exports: not blocked" in capsys.readouterr().out
+
+
+def test_quality_cli_prints_writes_the_report_and_accepts_a_drop(project, capsys):
+    inbox = project.inbox / "crm"
+    write_crm(inbox / "klanten_20261122.csv", crm_rows(300, seed=1), mtime=DAY1)
+    assert main(["run"]) == 0
+    write_crm(inbox / "klanten_20261123.csv", crm_rows(300, seed=1)[:100], mtime=DAY2)  # a third of the rows
+    assert main(["run"]) == 1
+    capsys.readouterr()
+    assert main(["quality", "--report"]) == 0
+    out = capsys.readouterr().out
+    assert "EXPORTS BLOCKED" in out and "rows_vs_previous_load" in out
+    assert "crm  latest drop klanten_20261123.csv" in out and "read 100, loaded 100, rejected 0" in out
+    report = out.strip().splitlines()[-1].removeprefix("report: ")
+    assert report.endswith(".html") and os.path.exists(report)
+
+    assert main(["quality", "--accept", "klanten_20261123.csv"]) == 0
+    assert "accepted 1 failed check(s) of klanten_20261123.csv: rows_vs_previous_load" in capsys.readouterr().out
+    assert main(["quality", "--accept", "nope.csv"]) == 2
+    assert main(["run"]) == 0  # nothing new, and exports are no longer blocked
+    assert exports(project)["ok"] > 0
+
+
+def test_a_late_source_is_alerted_once_by_a_run_without_new_drops(project, capsys):
+    cfg = yaml.safe_load(project.sources_file.read_text())
+    cfg["sources"]["crm"]["quality"] = {"expected_every_hours": 0.0005}  # 1.8 seconds
+    project.sources_file.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+    write_crm(project.inbox / "crm" / "klanten_20261122.csv", crm_rows(200), mtime=DAY1)
+    assert main(["run", "--no-exports"]) == 0
+    import time
+
+    time.sleep(2.5)
+    assert main(["run", "--no-exports"]) == 0  # a warning does not fail the run
+    assert "files: 0 new" in capsys.readouterr().out
+    late = [m for m in _all_mails(project) if "drop_on_time" in m.get_body(("plain",)).get_content()]
+    assert len(late) == 1 and late[0]["Subject"].startswith("crmclean warning:")
+    assert "source crm: drop_on_time" in late[0].get_body(("plain",)).get_content()
+    assert main(["run", "--no-exports"]) == 0  # still late: no second mail
+    assert len([m for m in _all_mails(project) if "drop_on_time" in m.get_body(("plain",)).get_content()]) == 1
+    assert sorted(p.name for p in project.reports.glob("quality_*.html"))
+
+
+def _all_mails(project) -> list:
+    out = []
+    for path in sorted((project.outbox / "mail").glob("*.eml")):
+        with open(path, "rb") as fh:
+            out.append(BytesParser(policy=policy.default).parse(fh))
+    return out
