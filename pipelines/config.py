@@ -81,6 +81,10 @@ class Source(Strict):
     done_marker: str | None = None  # e.g. ".done": take `x.csv` only once `x.csv.done` exists
     after_load: Literal["keep", "move_to_processed"] = "keep"
     max_field_length: int = Field(500, gt=0)
+    # A date that cannot be read at all (`31-13-1985`, `gisteren`): reject the row (the default),
+    # or `flag` it (load the row, the field invalid with its reason). Ambiguous day/month and
+    # out-of-range dates are always flagged, never rejected: they are readable, just doubtful.
+    unparseable_dates: Literal["reject", "flag"] = "reject"
     sftp: SftpOptions = Field(default_factory=SftpOptions)
     quality: QualityThresholds = Field(default_factory=QualityThresholds)
 

@@ -58,6 +58,48 @@ def stage_drop(con: duckdb.DuckDBPyConnection, *, file_id: str, source_name: str
     return result
 
 
+UNREADABLE_DATE_REASONS = ("wrong_format", "not_a_date")
+DATE_FIELDS = ("birth_date", "last_purchase_at")
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _reject_unparseable_dates(con: duckdb.DuckDBPyConnection, file_id: str, source_name: str, source: Source) -> None:
+    """Move rows with a date nobody can read from `_normalized` to `rejected_rows` (issue: a row-level
+    problem, like a wrong field count), and move their count from loaded to rejected."""
+    fields = [f for f in DATE_FIELDS if f in source.columns]
+    if not fields:
+        return
+    reasons = ", ".join(f"'{r}'" for r in UNREADABLE_DATE_REASONS)
+    first_bad = "CASE " + " ".join(
+        f"WHEN {f}_status = 'invalid' AND {f}_reason IN ({reasons}) THEN '{f}'" for f in fields
+    ) + " END"
+    delimiter = con.execute("SELECT delimiter FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()[0] or ","
+    raw_line = f" || {_q(delimiter)} || ".join(f'coalesce(s."{f}", \'\')' for f in source.columns)
+    expected = f"expected {source.date_format}" if source.date_format != "auto" else "no unambiguous reading"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _bad_dates AS
+            SELECT line_number, {first_bad} AS field FROM _normalized WHERE {first_bad} IS NOT NULL"""
+    )
+    bad = con.execute("SELECT count(*) FROM _bad_dates").fetchone()[0]
+    if bad:
+        con.execute(
+            f"""INSERT INTO rejected_rows (file_id, source, line_number, raw_line, reason, field, rejected_at)
+                SELECT ?, ?, b.line_number, {raw_line},
+                       'unparseable date in field ' || b.field || ' (' || ? || ')', b.field, now()
+                FROM _bad_dates b JOIN staged_rows s ON s.file_id = ? AND s.line_number = b.line_number""",
+            [file_id, source_name, expected, file_id],
+        )
+        con.execute("DELETE FROM _normalized WHERE line_number IN (SELECT line_number FROM _bad_dates)")
+        con.execute(
+            "UPDATE ingest_log SET rows_loaded = rows_loaded - ?, rows_rejected = rows_rejected + ? WHERE file_id = ?",
+            [bad, bad, file_id],
+        )
+    con.execute("DROP TABLE _bad_dates")
+
+
 @dataclass
 class LoadResult:
     rows: int  # normalized rows of this drop
@@ -83,6 +125,8 @@ def load_contacts(
     with transaction(con):
         con.execute(f"CREATE OR REPLACE TEMP VIEW _staged_drop AS {staged_view_sql(file_id, source)}")
         normalize_staged(con, "_staged_drop", "_normalized", source=source, default_country=default_country)
+        if source.unparseable_dates == "reject":
+            _reject_unparseable_dates(con, file_id, source_name, source)
         record_load_metrics(con, "_normalized", load_id=file_id, source=source_name, fields=list(source.columns))
         con.execute(
             """

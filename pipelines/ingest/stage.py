@@ -110,15 +110,17 @@ def stage_file(
         FROM _rejects GROUP BY line
         """
     )
-    # Record number of each good row: ordinal + 1, plus the rejected records before it (ASOF join
-    # on the rejects' positions in good-row coordinates). Physical line: record number plus the
-    # newlines embedded in quoted fields of the good rows before it. Fast path: when the file has
-    # exactly one physical line per record, the line is the ordinal + 1.
+    # Line numbers on a narrow table (ordinal -> line_number), never by carrying every column
+    # through window functions. Record number of a good row: ordinal + 1 plus the rejected records
+    # before it (ASOF join on the rejects' positions in good-row coordinates). Physical line: the
+    # record number plus the newlines embedded in quoted fields of the records before it; when the
+    # file has one physical line per record, that is the record number itself.
     good_count, bad_count = con.execute("SELECT (SELECT count(*) FROM _parsed), (SELECT count(*) FROM _bad)").fetchone()
-    if bad_count == 0 and decoded.lines == good_count + 1:
-        con.execute("CREATE TEMP TABLE _numbered AS SELECT *, ordinal + 1 AS record_no, 0 AS nl, ordinal + 1 AS line_number FROM _parsed")
+    one_line_per_record = decoded.lines == good_count + bad_count + 1
+    if bad_count == 0 and one_line_per_record:
+        con.execute("CREATE TEMP TABLE _numbered AS SELECT ordinal, ordinal + 1 AS record_no, 0 AS nl, ordinal + 1 AS line_number FROM _parsed")
     else:
-        nl = " + ".join(
+        nl = "0" if one_line_per_record else " + ".join(
             f"(length(coalesce(c{i}, '')) - length(replace(coalesce(c{i}, ''), chr(10), '')))" for i in range(n)
         )
         con.execute(
@@ -129,10 +131,11 @@ def stage_file(
             ), gap_counts AS (
                 SELECT gap_at, sum(count(*)) OVER (ORDER BY gap_at) AS before FROM gaps GROUP BY gap_at
             ), g AS (
-                SELECT p.*, p.ordinal + 1 + coalesce(gc.before, 0) AS record_no, ({nl}) AS nl
+                SELECT p.ordinal, p.ordinal + 1 + coalesce(gc.before, 0) AS record_no, ({nl}) AS nl
                 FROM _parsed p ASOF LEFT JOIN gap_counts gc ON p.ordinal + 1 >= gc.gap_at
             )
-            SELECT *, record_no + coalesce(sum(nl) OVER (ORDER BY ordinal ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+            SELECT ordinal, record_no, nl,
+                   record_no + coalesce(sum(nl) OVER (ORDER BY ordinal ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
                    AS line_number
             FROM g
             """
@@ -166,8 +169,8 @@ def stage_file(
         )
     reason_sql = "CASE " + " ".join(checks) + " END" if checks else "NULL"
     con.execute(
-        f"""CREATE TEMP TABLE _checked AS
-            SELECT *, CASE WHEN {' OR '.join(flag)} THEN {reason_sql} END AS reason FROM _numbered"""
+        f"""CREATE TEMP TABLE _flagged AS
+            SELECT ordinal, {reason_sql} AS reason FROM _parsed WHERE {' OR '.join(flag)}"""
     )
 
     raw_cols = " || ".join(
@@ -178,9 +181,9 @@ def stage_file(
         INSERT INTO rejected_rows (file_id, source, line_number, raw_line, reason, field, rejected_at)
         SELECT {_q(file_id)}, {_q(source_name)}, line_number, raw_line, reason, field, now() FROM _bad_lines
         UNION ALL
-        SELECT {_q(file_id)}, {_q(source_name)}, line_number, {raw_cols}, reason,
-               regexp_extract(reason, 'field (\\w+)', 1), now()
-        FROM _checked WHERE reason IS NOT NULL
+        SELECT {_q(file_id)}, {_q(source_name)}, n.line_number, {raw_cols}, f.reason,
+               regexp_extract(f.reason, 'field (\\w+)', 1), now()
+        FROM _flagged f JOIN _parsed USING (ordinal) JOIN _numbered n USING (ordinal)
         """
     )
     field_cols = ", ".join(f'"{f}"' for f in mapping)
@@ -194,22 +197,21 @@ def stage_file(
     con.execute(
         f"""
         INSERT INTO staged_rows (file_id, source, line_number{', ' + field_cols if field_cols else ''}, extra)
-        SELECT {_q(file_id)}, {_q(source_name)}, line_number{', ' + field_vals if field_vals else ''}, {extra_sql}
-        FROM _checked WHERE reason IS NULL
+        SELECT {_q(file_id)}, {_q(source_name)}, n.line_number{', ' + field_vals if field_vals else ''}, {extra_sql}
+        FROM _parsed JOIN _numbered n USING (ordinal) ANTI JOIN _flagged USING (ordinal)
         """
     )
-    good, checked_bad = con.execute(
-        "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL) FROM _checked"
-    ).fetchone()
+    checked_bad = con.execute("SELECT count(*) FROM _flagged").fetchone()[0]
+    good = good_count - checked_bad
     parse_bad = con.execute("SELECT count(*) FROM _bad").fetchone()[0]
     reasons = dict(
         con.execute(
             """SELECT regexp_replace(reason, ':.*|\\(.*', '') AS r, count(*) FROM (
-                   SELECT reason FROM _bad UNION ALL SELECT reason FROM _checked WHERE reason IS NOT NULL
+                   SELECT reason FROM _bad UNION ALL SELECT reason FROM _flagged
                ) GROUP BY r ORDER BY 2 DESC"""
         ).fetchall()
     )
-    for t in ("_parsed", "_rejects", "_reject_scans", "_bad", "_numbered", "_bad_lines", "_checked"):
+    for t in ("_parsed", "_rejects", "_reject_scans", "_bad", "_numbered", "_bad_lines", "_flagged"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     rejected = parse_bad + checked_bad
     if good == 0 and rejected == 0:

@@ -1,0 +1,61 @@
+"""Loading a staged drop: unreadable dates are row-level problems, counts still add up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.config import Source
+from pipelines.ingest.land import land
+from pipelines.ingest.load import load_contacts, stage_drop
+from pipelines.transport.local import LocalTransport
+from pipelines.warehouse import connect
+
+DROP = (
+    "KlantID;Voornaam;Email;Geboortedatum\r\n"
+    "1;Jan;jan@example.nl;23-06-1985\r\n"
+    "2;Piet;piet@example.nl;31-13-1985\r\n"  # month 13: nobody can read it
+    "3;Anna;anna@example.nl;\r\n"  # missing is fine
+    "4;Els;els@example.nl;gisteren\r\n"  # not a date at all
+    "5;Kees;kees@example.nl;2090-01-01\r\n"  # readable, in the future: flagged, loaded
+)
+
+
+def load(tmp_path: Path, **options):
+    source = Source(
+        columns={"source_record_id": "KlantID", "first_name": "Voornaam", "email": "Email", "birth_date": "Geboortedatum"},
+        date_format="%d-%m-%Y", encoding="cp1252", **options,
+    )
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "klanten.csv").write_bytes(DROP.encode("cp1252"))
+    con = connect(tmp_path / "w.duckdb")
+    remote = LocalTransport(inbox).list(["*.csv"])[0]
+    landed = land(con, LocalTransport(inbox), landing_root=tmp_path / "landing", source="crm", remote=remote,
+                  partition_key="crm/klanten.csv@20261123T050000")
+    stage_drop(con, file_id=landed.file_id, source_name="crm", source=source, tmp_root=tmp_path / "tmp")
+    load_contacts(con, file_id=landed.file_id, source_name="crm", source=source, default_country="NL")
+    return con, landed.file_id
+
+
+def test_unreadable_dates_reject_the_row_with_file_line_and_field(tmp_path):
+    con, file_id = load(tmp_path)
+    read, loaded, rejected = con.execute(
+        "SELECT rows_read, rows_loaded, rows_rejected FROM ingest_log WHERE file_id = ?", [file_id]
+    ).fetchone()
+    assert (read, loaded, rejected) == (5, 3, 2)
+    rows = con.execute("SELECT line_number, field, reason, raw_line FROM rejected_rows ORDER BY line_number").fetchall()
+    assert rows == [
+        (3, "birth_date", "unparseable date in field birth_date (expected %d-%m-%Y)", "2;Piet;piet@example.nl;31-13-1985"),
+        (5, "birth_date", "unparseable date in field birth_date (expected %d-%m-%Y)", "4;Els;els@example.nl;gisteren"),
+    ]
+    contacts = dict(con.execute("SELECT source_record_id, birth_date_status FROM contacts").fetchall())
+    assert contacts == {"1": "valid", "3": "missing", "5": "invalid"}
+    assert con.execute("SELECT count(*) FROM contacts").fetchone()[0] == loaded
+
+
+def test_a_source_may_flag_unreadable_dates_instead(tmp_path):
+    con, _ = load(tmp_path, unparseable_dates="flag")
+    assert con.execute("SELECT rows_loaded, rows_rejected FROM ingest_log").fetchone() == (5, 0)
+    reasons = dict(con.execute("SELECT source_record_id, birth_date_reason FROM contacts WHERE birth_date_status = 'invalid'").fetchall())
+    assert set(reasons) == {"2", "4", "5"} and reasons["5"] == "future_date"
+    assert con.execute("SELECT birth_date_raw FROM contacts WHERE source_record_id = '2'").fetchone()[0] == "31-13-1985"
