@@ -18,7 +18,7 @@ from pipelines.ingest.decode import decode_to_utf8
 from pipelines.ingest.errors import FileRejected
 from pipelines.ingest.stage import StageResult, json_list, stage_file, staged_view_sql
 from pipelines.settings import private_dir
-from pipelines.warehouse import transaction
+from pipelines.warehouse import sql_literal, transaction
 
 
 def _log_failure(con: duckdb.DuckDBPyConnection, file_id: str, error: str) -> None:
@@ -62,9 +62,6 @@ UNREADABLE_DATE_REASONS = ("wrong_format", "not_a_date")
 DATE_FIELDS = ("birth_date", "last_purchase_at")
 
 
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
 
 def _reject_unparseable_dates(con: duckdb.DuckDBPyConnection, file_id: str, source_name: str, source: Source) -> None:
     """Move rows with a date nobody can read from `_normalized` to `rejected_rows` (issue: a row-level
@@ -77,7 +74,7 @@ def _reject_unparseable_dates(con: duckdb.DuckDBPyConnection, file_id: str, sour
         f"WHEN {f}_status = 'invalid' AND {f}_reason IN ({reasons}) THEN '{f}'" for f in fields
     ) + " END"
     delimiter = con.execute("SELECT delimiter FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()[0] or ","
-    raw_line = f" || {_q(delimiter)} || ".join(f'coalesce(s."{f}", \'\')' for f in source.columns)
+    raw_line = f" || {sql_literal(delimiter)} || ".join(f'coalesce(s."{f}", \'\')' for f in source.columns)
     expected = f"expected {source.date_format}" if source.date_format != "auto" else "no unambiguous reading"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _bad_dates AS

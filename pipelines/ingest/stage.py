@@ -17,6 +17,7 @@ import duckdb
 from pipelines.config import Source
 from pipelines.ingest.decode import Decoded
 from pipelines.ingest.errors import FileRejected
+from pipelines.warehouse import sql_literal
 
 @dataclass
 class StageResult:
@@ -64,9 +65,6 @@ def map_columns(header: list[str], source: Source, file_name: str) -> tuple[dict
     return mapping, missing, extra
 
 
-def _q(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
 
 def stage_file(
     con: duckdb.DuckDBPyConnection,
@@ -84,16 +82,16 @@ def stage_file(
     mapping, missing, extra = map_columns(header, source, file_name)
     n = len(header)
     cols = {f"c{i}": "VARCHAR" for i in range(n)}
-    col_spec = "{" + ", ".join(f"{_q(k)}: {_q(v)}" for k, v in cols.items()) + "}"
-    quote = _q(source.quotechar)
+    col_spec = "{" + ", ".join(f"{sql_literal(k)}: {sql_literal(v)}" for k, v in cols.items()) + "}"
+    quote = sql_literal(source.quotechar)
     for t in ("_parsed", "_rejects", "_reject_scans"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     con.execute(
         f"""
         CREATE TEMP TABLE _parsed AS
         SELECT row_number() OVER () AS ordinal, *
-        FROM read_csv({_q(str(decoded.path))}, header = true, columns = {col_spec},
-                      delim = {_q(decoded.delimiter)}, quote = {quote}, escape = {quote},
+        FROM read_csv({sql_literal(str(decoded.path))}, header = true, columns = {col_spec},
+                      delim = {sql_literal(decoded.delimiter)}, quote = {quote}, escape = {quote},
                       store_rejects = true, rejects_table = '_rejects', rejects_scan = '_reject_scans',
                       strict_mode = true, parallel = false, auto_detect = false)
         """
@@ -157,15 +155,15 @@ def stage_file(
     flag += [f"trim(coalesce(c{mapping[f]}, '')) = ''" for f in source.required]
     checks = []
     for f in source.required:
-        checks.append(f"WHEN trim(coalesce(c{mapping[f]}, '')) = '' THEN {_q(f'required field {f} is empty')}")
+        checks.append(f"WHEN trim(coalesce(c{mapping[f]}, '')) = '' THEN {sql_literal(f'required field {f} is empty')}")
     for f, i in mapping.items():
         checks.append(
             f"WHEN regexp_matches(c{i}, '[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F]') "
-            f"THEN {_q(f'control character in field {f}')}"
+            f"THEN {sql_literal(f'control character in field {f}')}"
         )
         checks.append(
             f"WHEN length(c{i}) > {source.max_field_length} "
-            f"THEN {_q(f'value too long in field {f} (over {source.max_field_length} characters)')}"
+            f"THEN {sql_literal(f'value too long in field {f} (over {source.max_field_length} characters)')}"
         )
     reason_sql = "CASE " + " ".join(checks) + " END" if checks else "NULL"
     con.execute(
@@ -174,14 +172,14 @@ def stage_file(
     )
 
     raw_cols = " || ".join(
-        f"coalesce(c{i}, '')" + (f" || {_q(decoded.delimiter)}" if i < n - 1 else "") for i in range(n)
+        f"coalesce(c{i}, '')" + (f" || {sql_literal(decoded.delimiter)}" if i < n - 1 else "") for i in range(n)
     )
     con.execute(
         f"""
         INSERT INTO rejected_rows (file_id, source, line_number, raw_line, reason, field, rejected_at)
-        SELECT {_q(file_id)}, {_q(source_name)}, line_number, raw_line, reason, field, now() FROM _bad_lines
+        SELECT {sql_literal(file_id)}, {sql_literal(source_name)}, line_number, raw_line, reason, field, now() FROM _bad_lines
         UNION ALL
-        SELECT {_q(file_id)}, {_q(source_name)}, n.line_number, {raw_cols}, f.reason,
+        SELECT {sql_literal(file_id)}, {sql_literal(source_name)}, n.line_number, {raw_cols}, f.reason,
                regexp_extract(f.reason, 'field (\\w+)', 1), now()
         FROM _flagged f JOIN _parsed USING (ordinal) JOIN _numbered n USING (ordinal)
         """
@@ -190,14 +188,14 @@ def stage_file(
     field_vals = ", ".join(f"c{i}" for i in mapping.values())
     extra_idx = [i for i in range(n) if i not in set(mapping.values()) and header[i].strip()]
     if extra_idx and source.extra_columns == "keep":
-        pairs = ", ".join(f"{_q(header[i].strip())}: c{i}" for i in extra_idx)
+        pairs = ", ".join(f"{sql_literal(header[i].strip())}: c{i}" for i in extra_idx)
         extra_sql = f"to_json({{{pairs}}})::VARCHAR"
     else:
         extra_sql = "NULL"
     con.execute(
         f"""
         INSERT INTO staged_rows (file_id, source, line_number{', ' + field_cols if field_cols else ''}, extra)
-        SELECT {_q(file_id)}, {_q(source_name)}, n.line_number{', ' + field_vals if field_vals else ''}, {extra_sql}
+        SELECT {sql_literal(file_id)}, {sql_literal(source_name)}, n.line_number{', ' + field_vals if field_vals else ''}, {extra_sql}
         FROM _parsed JOIN _numbered n USING (ordinal) ANTI JOIN _flagged USING (ordinal)
         """
     )
@@ -229,7 +227,7 @@ def stage_file(
 def staged_view_sql(file_id: str, source: Source) -> str:
     """SELECT of one file's staged rows with only the fields its source maps."""
     fields = ", ".join(f'"{f}"' for f in source.columns)
-    return f"SELECT source, file_id, line_number, {fields} FROM staged_rows WHERE file_id = {_q(file_id)}"
+    return f"SELECT source, file_id, line_number, {fields} FROM staged_rows WHERE file_id = {sql_literal(file_id)}"
 
 
 def json_list(items: list[str]) -> str | None:

@@ -12,7 +12,7 @@ import duckdb
 from pipelines.settings import private_dir
 from pipelines.warehouse.schema import TABLES, ensure_schema
 
-__all__ = ["connect", "transaction", "ensure_schema", "TABLES"]
+__all__ = ["connect", "transaction", "ensure_schema", "sql_literal", "TABLES"]
 
 
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -45,3 +45,9 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         raise
     else:
         con.execute("COMMIT")
+
+
+def sql_literal(text: str) -> str:
+    """`text` as a SQL string literal, for the few places a value is part of generated SQL text
+    (file paths in `read_csv`, column labels); values of rows always go in as parameters."""
+    return "'" + str(text).replace("'", "''") + "'"
