@@ -178,3 +178,24 @@ def test_partition_key_identifies_the_file(project):
     source, name, mtime = parse_partition_key("crm/sub/klanten 1.csv@20261123T050000")
     assert (source, name) == ("crm", "sub/klanten 1.csv")
     assert file_id_for("crm/sub/klanten 1.csv@20261123T050000") != file_id_for("crm/sub/klanten 1.csv@20261124T050000")
+
+
+def test_server_down_is_a_skip_reason_and_the_cursor_survives(project, sshd_factory, sftp_options):
+    server = sshd_factory()
+    folder = server.new_dir()
+    use_sftp_source(project, server, sftp_options, folder, settle_seconds=10)
+    server.write(folder / "klanten_20261123.csv", crm_file(crm_rows(5)), mtime=time.time() - 3600)
+    resource = CrmcleanResource(data_dir=str(project.data_dir), config_dir=str(project.config_dir))
+    first = evaluate_sources(resource, None, now=time.time())
+    assert first.run_requests == []  # seen once: waits for the settle time
+    assert "crm" in first.cursor
+
+    server.stop()
+    down = evaluate_sources(resource, first.cursor, now=time.time() + 60)
+    assert down.run_requests == []
+    assert down.skip_reason is not None and str(down.skip_reason.skip_message).startswith("crm: ")
+    assert down.cursor == first.cursor  # what was seen before is not forgotten
+
+    server.start()
+    back = evaluate_sources(resource, down.cursor, now=time.time() + 60)
+    assert [parse_partition_key(r.partition_key)[1] for r in back.run_requests] == ["klanten_20261123.csv"]
