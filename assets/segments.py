@@ -14,6 +14,7 @@ import dagster as dg
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource
 from pipelines.config import ConfigError, EmailDestination, ExportsConfig, Segment, SftpDestination, load_exports
 from pipelines.export.run import ExportFailed, ExportRefused, ExportResult, export_segment
+from pipelines.segments.build import validate_segments
 from pipelines.settings import Paths
 
 
@@ -54,7 +55,8 @@ def segment_asset(name: str, cfg: ExportsConfig) -> dg.AssetsDefinition:
     @dg.asset(
         name=name,
         key_prefix=["segments"],
-        deps=[dg.AssetKey("quality_metrics")],  # by key: the measured warehouse, not its code
+        # by key: what the segment reads (customers, suppressions) and the checks that may block it
+        deps=[dg.AssetKey("customers"), dg.AssetKey("suppressions"), dg.AssetKey("quality_metrics")],
         pool=WAREHOUSE_POOL,
         group_name="segments",
         kinds=_kinds(cfg, segment),
@@ -100,6 +102,7 @@ def _schedule(name: str, job, cron: str, timezone: str, *, where: str) -> dg.Sch
 
 def definitions(paths: Paths) -> dg.Definitions:
     cfg = load_exports(paths.exports_file)
+    validate_segments(cfg, datetime.now(ZoneInfo(cfg.defaults.timezone)).date())  # a bad filter fails the load, naming it
     assets = {name: segment_asset(name, cfg) for name in cfg.segments}
     daily = [a for name, a in assets.items() if not own_schedule(cfg, cfg.segments[name])]
     jobs = [

@@ -108,18 +108,12 @@ def alert_run_failures(paths: Paths, failures: list[str]) -> None:
 
 
 def cmd_validate_config(args: argparse.Namespace, paths: Paths) -> int:
-    import duckdb
-
     from pipelines.config import load_exports, load_sources
-    from pipelines.segments.build import validate_segment
-    from pipelines.warehouse import ensure_schema
+    from pipelines.segments.build import validate_segments
 
     sources = load_sources(paths.sources_file)
     exports = load_exports(paths.exports_file)
-    con = duckdb.connect()
-    ensure_schema(con)
-    for name, seg in exports.segments.items():
-        validate_segment(con, name, seg, date.today())
+    validate_segments(exports, date.today())
     print(f"{paths.sources_file}: {len(sources.sources)} sources OK ({', '.join(sources.sources)})")
     print(f"{paths.exports_file}: {len(exports.segments)} segments OK ({', '.join(exports.segments)})")
     return 0
@@ -184,6 +178,13 @@ def _person_given(args: argparse.Namespace) -> bool:
 
 
 def cmd_erase(args: argparse.Namespace, paths: Paths) -> int:
+    from pipelines.privacy.masking import masked_errors
+
+    with masked_errors():  # a traceback on the terminal must not show the address either
+        return _erase(args, paths)
+
+
+def _erase(args: argparse.Namespace, paths: Paths) -> int:
     from datetime import datetime, timezone
 
     from pipelines.config import load_sources
@@ -223,6 +224,13 @@ def cmd_erase(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_export_person(args: argparse.Namespace, paths: Paths) -> int:
+    from pipelines.privacy.masking import masked_errors
+
+    with masked_errors():
+        return _export_person(args, paths)
+
+
+def _export_person(args: argparse.Namespace, paths: Paths) -> int:
     from pipelines.config import load_sources
     from pipelines.privacy.export_person import export_person, to_json
     from pipelines.privacy.masking import install_log_masking

@@ -44,6 +44,9 @@ def quality_summary(con: duckdb.DuckDBPyConnection) -> list[str]:
     fill = [f"{f} {_pct(figures[('customer_fill_rate', f)])}" for f in SUMMARY_FIELDS if ("customer_fill_rate", f) in figures]
     if fill:
         lines.append("  filled: " + ", ".join(fill))
+    valid = [f"{f} {_pct(v)}" for (m, f), v in sorted(figures.items(), key=lambda kv: str(kv[0][1])) if m == "customer_validity"]
+    if valid:
+        lines.append("  valid: " + ", ".join(valid))
     per_source = con.execute(
         """WITH latest AS (
                SELECT source, arg_max(load_id, measured_at) AS load_id FROM quality_metrics

@@ -16,7 +16,6 @@ again. A refused export is logged with status `refused` and the reason, and rais
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from pipelines.export.files import (
     write_manifest,
 )
 from pipelines.export.message import export_message, quality_summary
+from pipelines.quality.checks import blocking_failures
 from pipelines.segments.build import build_segment, excluded_counts
 from pipelines.warehouse import transaction
 
@@ -66,20 +66,6 @@ class ExportResult:
     @property
     def size_change(self) -> int | None:
         return None if self.change.previous is None else self.rows - self.change.previous
-
-
-def quality_blockers(con: duckdb.DuckDBPyConnection) -> list[str] | None:
-    """Failed blocking quality checks; None while the quality module is not installed.
-
-    Once `pipelines.quality.checks` exists, its `blocking_failures(con)` is required.
-    """
-    try:
-        checks = importlib.import_module("pipelines.quality.checks")
-    except ModuleNotFoundError as e:
-        if e.name == "pipelines.quality.checks":
-            return None
-        raise
-    return list(checks.blocking_failures(con))
 
 
 def guard_reason(segment: Segment, rows: int, change: Change) -> str | None:
@@ -182,7 +168,7 @@ def export_segment(
     logged_at = datetime.now(timezone.utc).replace(tzinfo=None)
     mode = segment.format.mode
 
-    blockers = quality_blockers(con)
+    blockers = blocking_failures(con)
     if blockers:
         _refuse(con, name, segment, now, logged_at, None, "blocking quality check(s) failed: " + "; ".join(blockers))
 

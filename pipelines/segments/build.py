@@ -28,7 +28,8 @@ from datetime import date
 
 import duckdb
 
-from pipelines.config import ConfigError, Segment
+from pipelines.config import ConfigError, ExportsConfig, Segment
+from pipelines.warehouse import ensure_schema
 
 # Fields an enrichment campaign asks for when they are empty (`missing_fields`).
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "birth_date", "street", "house_number", "postcode", "city")
@@ -170,6 +171,18 @@ def validate_segment(con: duckdb.DuckDBPyConnection, name: str, segment: Segment
         con.execute(f"EXPLAIN {sql}", params)
     except duckdb.Error as e:
         raise ConfigError(f"{where}: {str(e).splitlines()[0]}") from None
+
+
+def validate_segments(cfg: ExportsConfig, today: date) -> None:
+    """Validate every segment against the warehouse schema in an empty in-memory database, so a
+    bad filter fails when the config loads (code location, CLI) without opening the warehouse."""
+    con = duckdb.connect()
+    try:
+        ensure_schema(con)
+        for name, segment in cfg.segments.items():
+            validate_segment(con, name, segment, today)
+    finally:
+        con.close()
 
 
 def build_segment(con: duckdb.DuckDBPyConnection, name: str, segment: Segment, today: date, *, table: str = "segment_rows") -> int:

@@ -100,3 +100,25 @@ def test_failed_destination_gets_every_change_since_its_last_delivery(setup, tmp
     export_segment(con, "seg", two, cfg, outbox=outbox, now=DAY3)
     assert read(outbox / "seg" / "delta_20261126.csv") == [("b", "b2@example.nl", "changed")]
     assert read(share / "delta_20261126.csv") == [("a", "a2@example.nl", "changed"), ("b", "b2@example.nl", "changed")]
+
+
+def test_split_delta_moves_a_customer_between_files(tmp_path):
+    """One file per country in delta mode: a customer who moved is removed from the old
+    country's file (id only) and added to the new one's."""
+    con = warehouse(tmp_path / "w.duckdb", [customer("a"), customer("b", country="BE"), customer("c")])
+    segment = Segment(filter="true", columns=["customer_id", "email", "country"], split_by="country",
+                      file_name="x_{part}_{date:%Y%m%d}.csv", format=ExportFormat(mode="delta"))
+    cfg = ExportsConfig(segments={"seg": segment})
+    outbox = tmp_path / "outbox"
+    export_segment(con, "seg", segment, cfg, outbox=outbox, now=DAY1)
+    con.execute("UPDATE customers SET country = 'BE' WHERE customer_id = 'a'")
+    result = export_segment(con, "seg", segment, cfg, outbox=outbox, now=DAY2)
+    assert (result.rows, result.change.added, result.change.changed, result.change.removed) == (3, 1, 0, 1)
+
+    def rows(name):
+        with open(outbox / "seg" / name, newline="", encoding="utf-8") as fh:
+            return [(r["customer_id"], r["country"], r["change"]) for r in csv.DictReader(fh)]
+
+    assert rows("x_BE_20261125.csv") == [("a", "BE", "added")]
+    assert rows("x_NL_20261125.csv") == [("a", "", "removed")]
+    assert sorted(p.name for p in (outbox / "seg").glob("*20261125*")) == ["x_BE_20261125.csv", "x_NL_20261125.csv"]

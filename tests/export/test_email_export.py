@@ -24,6 +24,8 @@ def setup(tmp_path, smtp: Smtp, *, zip_above_bytes: int = 5_000_000):
         {"load_id": "warehouse-1", "metric": "contacts", "value": 5, "measured_at": datetime(2026, 11, 24, 5)},
         {"load_id": "warehouse-1", "metric": "duplicate_rate", "value": 0.2, "measured_at": datetime(2026, 11, 24, 5)},
         {"load_id": "warehouse-1", "metric": "customer_fill_rate", "field": "phone", "value": 0.75, "measured_at": datetime(2026, 11, 24, 5)},
+        {"load_id": "warehouse-1", "metric": "customer_validity", "field": "email", "value": 0.9, "measured_at": datetime(2026, 11, 24, 5)},
+        {"load_id": "warehouse-1", "metric": "customer_validity", "field": "phone", "value": None, "measured_at": datetime(2026, 11, 24, 5)},
         {"load_id": "f1", "source": "crm", "metric": "validity", "field": "email", "value": 0.964, "measured_at": datetime(2026, 11, 24, 4)},
     ])
     segment = Segment(
@@ -58,6 +60,7 @@ def test_export_mail_with_attachment_counts_and_quality(smtp_server, tmp_path):
     assert "Left out whatever the filter says: 1 suppressed, 1 without newsletter opt-in" in body
     assert "customers 4 from 5 source records, duplicate rate 20.0%" in body
     assert "filled: phone 75.0%" in body
+    assert "valid: email 90.0%, phone n/a" in body
     assert "valid in the latest crm drop: email 96.4%" in body
     assert "c0@example.nl" not in body  # figures only, never personal data in the body
 

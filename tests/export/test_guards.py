@@ -4,14 +4,13 @@ export that was accepted."""
 
 from __future__ import annotations
 
-import sys
-import types
 from datetime import datetime
 
 import pytest
 
 from pipelines.config import ExportsConfig, Guards, Segment
 from pipelines.export.run import ExportRefused, export_segment
+from pipelines.quality.checks import accept_load
 from tests.segments.people import customer, insert, warehouse
 
 NOW = datetime(2026, 11, 24, 6)
@@ -63,29 +62,33 @@ def test_growth_beyond_the_limit_is_refused_too(tmp_path):
         export_segment(con, "seg", segment, cfg, outbox=outbox, now=NOW)
 
 
-@pytest.fixture
-def quality_checks(monkeypatch):
-    """Stands in for `pipelines.quality.checks` (built by the quality helper): same contract."""
-    module = types.ModuleType("pipelines.quality.checks")
-    module.failures = []
-    module.blocking_failures = lambda con: list(module.failures)
-    monkeypatch.setitem(sys.modules, "pipelines.quality.checks", module)
-    return module
+def failed_load(con, file_id: str, source: str, landed_at: datetime, *, passed: bool = False) -> None:
+    """A loaded drop of `source` whose blocking (ERROR) quality check failed (or passed)."""
+    insert(con, "ingest_log", [{"file_id": file_id, "source": source, "file_name": f"{file_id}.csv", "status": "loaded",
+                                "landed_at": landed_at, "loaded_at": landed_at}])
+    insert(con, "quality_checks", [{"load_id": file_id, "source": source, "check_name": "rejected_share", "severity": "ERROR",
+                                    "passed": passed, "value": 0.35, "threshold": 0.10,
+                                    "detail": "35% of rows rejected > 10%", "at": landed_at}])
 
 
-def test_no_export_while_a_blocking_quality_check_failed(tmp_path, quality_checks):
+def test_no_export_while_a_blocking_quality_check_failed(tmp_path):
+    """The real quality module decides: a failed ERROR check on a source's latest load blocks
+    every export until an operator accepts it (or a healthy newer drop arrives)."""
     con, segment, cfg, outbox = setup(tmp_path, 3)
-    quality_checks.failures = ["crm: rejected_share 35% > 10%"]
-    with pytest.raises(ExportRefused, match=r"blocking quality check\(s\) failed: crm: rejected_share 35% > 10%"):
+    failed_load(con, "crm-1", "crm", datetime(2026, 11, 24, 5))
+    with pytest.raises(ExportRefused, match=r"blocking quality check\(s\) failed: crm/crm-1.csv: rejected_share: 35% of rows"):
         export_segment(con, "seg", segment, cfg, outbox=outbox, now=NOW)
     assert not (outbox / "seg").exists()
-    assert refusals(con)[0][3] == "blocking quality check(s) failed: crm: rejected_share 35% > 10%"
-    quality_checks.failures = []
+    assert refusals(con) == [("refused", None, None, "blocking quality check(s) failed: crm/crm-1.csv: rejected_share: 35% of rows rejected > 10%")]
+
+    assert accept_load(con, "crm-1") == ["rejected_share"]
     assert export_segment(con, "seg", segment, cfg, outbox=outbox, now=NOW).rows == 3
 
 
-def test_quality_module_without_blocking_failures_is_an_error(tmp_path, quality_checks):
-    del quality_checks.blocking_failures
+def test_a_healthy_newer_drop_lifts_the_block(tmp_path):
     con, segment, cfg, outbox = setup(tmp_path, 3)
-    with pytest.raises(AttributeError, match="blocking_failures"):
+    failed_load(con, "crm-1", "crm", datetime(2026, 11, 23, 5))
+    with pytest.raises(ExportRefused):
         export_segment(con, "seg", segment, cfg, outbox=outbox, now=NOW)
+    failed_load(con, "crm-2", "crm", datetime(2026, 11, 24, 5), passed=True)
+    assert export_segment(con, "seg", segment, cfg, outbox=outbox, now=NOW).rows == 3

@@ -66,3 +66,21 @@ def test_invalid_cron_names_the_segment(project):
     path.write_text(path.read_text().replace('schedule: "0 6 * * 1"', 'schedule: "0 25 * * 1"'))
     with pytest.raises(ConfigError, match=r"segments.birthdays_next_7_days.schedule: '0 25 \* \* 1' is not a valid cron"):
         segments.definitions(project)
+
+
+def test_bad_filter_fails_the_code_location_load_naming_the_segment(project):
+    """Filters are checked when the definitions load, against the schema, without a warehouse file."""
+    path = project.config_dir / "exports.yaml"
+    path.write_text(path.read_text().replace('filter: "has_valid_email AND days_to_birthday < 7"',
+                                             'filter: "has_valid_email AND days_to_birthdy < 7"'))
+    with pytest.raises(ConfigError, match=r"segments.birthdays_next_7_days: .*days_to_birthdy"):
+        segments.definitions(project)
+    assert not project.warehouse.exists()
+
+
+def test_segments_depend_on_what_they_read(project):
+    from pipelines.definitions import build_definitions
+
+    graph = build_definitions(project).resolve_asset_graph()
+    parents = {k.to_user_string() for k in graph.get(dg.AssetKey(["segments", "newsletter"])).parent_keys}
+    assert parents == {"customers", "suppressions", "quality_metrics"}
