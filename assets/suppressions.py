@@ -15,11 +15,11 @@ from assets.customers import customers
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource
 from pipelines.config import load_sources
 from pipelines.privacy.erasure import compact_if_pending
-from pipelines.privacy.masking import install_log_masking
+from pipelines.privacy.masking import install_log_masking, masked_errors
 from pipelines.privacy.retention import apply_retention
 from pipelines.privacy.rules import refresh_suppressions
 from pipelines.privacy.tombstones import tombstone_key
-from pipelines.settings import Paths
+from pipelines.settings import Paths, private_umask
 
 
 @dg.asset(
@@ -36,10 +36,11 @@ from pipelines.settings import Paths
 def suppressions(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
     cfg = crmclean.sources()
     key = tombstone_key(crmclean.paths.data_dir)
-    with crmclean.warehouse() as con:
+    with masked_errors(), crmclean.warehouse() as con:
         summary = refresh_suppressions(con, cfg, tombstone_key=key)
         rows = con.execute("SELECT count(*) FROM suppressions").fetchone()[0]
-    compacted = compact_if_pending(crmclean.paths.warehouse)
+    with masked_errors():
+        compacted = compact_if_pending(crmclean.paths.warehouse)
     if summary.unmatchable_tombstones:
         context.log.warning(
             f"{summary.unmatchable_tombstones} tombstone(s) were made with another key and no longer match: "
@@ -67,7 +68,7 @@ def suppressions(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) 
 )
 def file_retention(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
     cfg = crmclean.sources()
-    with crmclean.warehouse() as con:
+    with masked_errors(), crmclean.warehouse() as con:
         result = apply_retention(
             con, crmclean.paths, cfg.retention, now=datetime.now(),
             local_inbox_sources={name for name, s in cfg.sources.items() if s.location is None},
@@ -82,7 +83,9 @@ def file_retention(context: dg.AssetExecutionContext, crmclean: CrmcleanResource
 
 
 def definitions(paths: Paths) -> dg.Definitions:
+    # Process-wide, for every asset of the code location: logs masked, files created owner-only.
     install_log_masking()
+    private_umask()
     timezone = load_sources(paths.sources_file).defaults.timezone
     job = dg.define_asset_job(
         "privacy_daily",

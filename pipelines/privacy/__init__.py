@@ -36,7 +36,7 @@ Modules
 - `scrub.py`       rewrite files under data/ without a person's rows; find what is left
 - `tombstones.py`  keyed hashes (CRMCLEAN_TOMBSTONE_KEY; see there when it is unset)
 - `retention.py`   delete landing and outbox files after the configured days
-- `masking.py`     `mask_email`, `mask_phone`, and masking of every log record
+- `masking.py`     `mask_email`, `mask_phone`, masking of every log record and of error texts (`masked_errors`)
 - `export_person.py` the right of access: everything about one person as JSON
 """
 

@@ -11,9 +11,10 @@
 3. in one transaction: delete every row that holds them from every warehouse table (staged_rows,
    contacts, rejected_rows, customers, customer_sources, match_evidence, customer_merges,
    suppressions, suppression_events, consent, consent_events, segment_members, and any table
-   added later, by column names: see person.py); add tombstones (tombstones.py); write an
-   `erasure_log` row: which kinds of value identified them, counts per table, files rewritten,
-   files still holding a value, and no personal data.
+   added later, by column names: see person.py); replace each log text that quotes them (a
+   load error, a check's detail: person.py `LOG_TEXT_COLUMNS`), keeping its row; add tombstones
+   (tombstones.py); write an `erasure_log` row: which kinds of value identified them, counts per
+   table, texts redacted, files rewritten, files still holding a value, and no personal data.
 Files go first: if the warehouse step fails, a rerun finds the person again and finishes.
 
 Deleted rows can linger in free pages of the DuckDB file, so the file is rewritten afterwards
@@ -45,7 +46,15 @@ from pipelines.config import Source, SourcesConfig
 from pipelines.normalize.dates import date_formats, normalize_date
 from pipelines.normalize.text import clean_text, is_missing
 from pipelines.privacy.masking import mask_text
-from pipelines.privacy.person import Person, find_person, params_for, person_params, person_predicate, warehouse_tables
+from pipelines.privacy.person import (
+    Person,
+    find_person,
+    params_for,
+    person_params,
+    person_predicate,
+    redact_sql,
+    warehouse_tables,
+)
 from pipelines.privacy.scrub import Matcher, scrub_tree
 from pipelines.privacy.tombstones import add_tombstones, tombstone_key
 from pipelines.settings import Paths
@@ -79,6 +88,7 @@ class ErasureResult:
     customers: int = 0
     source_records: int = 0
     rows_by_table: dict[str, int] = field(default_factory=dict)
+    texts_redacted: int = 0  # rows of log tables whose text quoted the person (text replaced)
     files_rewritten: int = 0
     files_deleted: int = 0  # inbox copies of landed drops (see scrub.py)
     rows_removed_from_files: int = 0
@@ -98,6 +108,7 @@ class ErasureResult:
             "source_records_erased": self.source_records,
             "warehouse_rows_deleted": self.rows_deleted,
             "rows_deleted_by_table": json.dumps(self.rows_by_table, sort_keys=True),
+            "log_texts_redacted": self.texts_redacted,
             "files_rewritten": self.files_rewritten,
             "inbox_files_deleted": self.files_deleted,
             "rows_removed_from_files": self.rows_removed_from_files,
@@ -171,15 +182,20 @@ def erase(
                 n = con.execute(f'DELETE FROM "{table}" WHERE {predicate}', params_for(predicate, params)).fetchone()[0]
                 if n:
                     counts[table] = n
+            redacted = 0
+            for table, columns in tables.items():
+                update = redact_sql(table, columns)
+                if update is not None:
+                    redacted += con.execute(update, params_for(update, params)).fetchone()[0]
             added = add_tombstones(con, key, emails=person.emails, phones=person.phones, erasure_id=erasure_id, now=now)
             con.execute(
                 """INSERT INTO erasure_log (erasure_id, origin, request_id, identified_by, requested_at, erased_at,
-                       customers, source_records, rows_deleted, rows_by_table, files_rewritten, files_deleted,
-                       tombstones, residue_files, compacted_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)""",
+                       customers, source_records, rows_deleted, rows_by_table, texts_redacted, files_rewritten,
+                       files_deleted, tombstones, residue_files, compacted_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)""",
                 [erasure_id, origin, mask_text(request.request_id) if request.request_id else None,
                  request.identified_by, request.requested_at or now, now, len(person.customer_ids),
-                 len(person.records), sum(counts.values()), json.dumps(counts, sort_keys=True),
+                 len(person.records), sum(counts.values()), json.dumps(counts, sort_keys=True), redacted,
                  result.files_rewritten, result.files_deleted, added, len(result.residue_files)],
             )
             result.erasure_ids.append(erasure_id)
@@ -187,6 +203,7 @@ def erase(
             result.customers += len(person.customer_ids)
             result.source_records += len(person.records)
             result.tombstones += added
+            result.texts_redacted += redacted
             for table, n in counts.items():
                 result.rows_by_table[table] = result.rows_by_table.get(table, 0) + n
     log.info(

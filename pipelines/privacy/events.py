@@ -25,6 +25,7 @@ from pipelines.ingest.stage import staged_view_sql
 from pipelines.normalize.batch import Workers, map_distinct
 from pipelines.normalize.dates import date_formats, normalize_date_args
 from pipelines.privacy.addresses import normalize_address_columns
+from pipelines.privacy.masking import masked_errors
 from pipelines.settings import Paths
 from pipelines.warehouse import transaction
 
@@ -68,7 +69,23 @@ def load_privacy_drop(
     paths: Paths | None = None,
     now: datetime | None = None,
 ) -> dict:
-    """Load one staged privacy drop; returns figures for the asset metadata (no personal data)."""
+    """Load one staged privacy drop; returns figures for the asset metadata (no personal data).
+    An error on the way is raised with its text masked (it ends up in Dagster's event log)."""
+    with masked_errors():
+        return _load_privacy_drop(con, file_id=file_id, source_name=source_name, source=source, config=config,
+                                  paths=paths, now=now)
+
+
+def _load_privacy_drop(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    file_id: str,
+    source_name: str,
+    source: Source,
+    config: SourcesConfig,
+    paths: Paths | None,
+    now: datetime | None,
+) -> dict:
     status = con.execute("SELECT status FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()
     if status is None or status[0] != "staged":
         return {"status": status[0] if status else "unknown", "rows": 0}

@@ -3,10 +3,11 @@
     crmclean export-person --email jan.jansen@gmail.com     # also --phone, --customer-id
 
 The person is found as for erasure (person.py), so the answer covers exactly what an erasure
-would remove: the rows of every warehouse table that hold them (golden record, source records,
-lineage, match evidence, consent and its history, suppressions and the events behind them,
-rejected and staged rows, segment memberships), the files under `data/` with rows about them
-(path and number of rows), and whether an earlier erasure left a tombstone for these values.
+would remove or redact: the rows of every warehouse table that hold them (golden record, source
+records, lineage, match evidence, consent and its history, suppressions and the events behind
+them, rejected and staged rows, segment memberships, log rows whose text quotes them), the files
+under `data/` with rows about them (path and number of rows), and whether an earlier erasure
+left a tombstone for these values.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import SourcesConfig
-from pipelines.privacy.person import find_person, params_for, person_params, person_predicate, warehouse_tables
+from pipelines.privacy.person import (
+    find_person,
+    mention_predicate,
+    params_for,
+    person_params,
+    person_predicate,
+    warehouse_tables,
+)
 from pipelines.privacy.scrub import Matcher, scrub_tree
 from pipelines.privacy.tombstones import is_tombstoned
 from pipelines.settings import Paths
@@ -58,9 +66,10 @@ def export_person(
     tables: dict[str, list[dict]] = {}
     params = person_params(con, person)
     for table, columns in warehouse_tables(con).items():
-        predicate = person_predicate(table, columns)
-        if predicate is None:
+        predicates = [p for p in (person_predicate(table, columns), mention_predicate(table, columns)) if p]
+        if not predicates:
             continue
+        predicate = " OR ".join(f"({p})" for p in predicates)
         cursor = con.execute(f'SELECT * FROM "{table}" WHERE {predicate}', params_for(predicate, params))
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, map(_jsonable, r))) for r in cursor.fetchall()]

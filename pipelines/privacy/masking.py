@@ -7,19 +7,29 @@
 `install_log_masking()` makes every log record of this process pass through `mask_text`: a log
 record factory (so it also covers Dagster's `context.log`, whose logger is not in the logging
 hierarchy) plus a `MaskingFilter` on the `dagster`, `crmclean`, `pipelines` and `assets` loggers
-and the root handlers. It is idempotent; the code location installs it when it loads.
+and the root handlers. It is idempotent; the code location installs it when it loads. A logged
+traceback (`log.exception`) is masked too.
+
+Error messages do not go through logging: Dagster stores a failed step's exception text (and its
+causes) in the event log as it is. `masked_errors()` re-raises an error whose text holds an
+address or number as a `MaskedError` with the masked text; wrap code that handles personal data.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import phonenumbers
 
-# The domain ends in a letters-only top-level domain, so `user@127.0.0.1:22` (an SFTP login,
-# not personal data) stays readable in logs.
-EMAIL_PATTERN = re.compile(r"[\w.%+'’-]+@(?:[\w-]+\.)+[^\W\d_]{2,}(?![\w-])")
+# Anything shaped like an address (`x@label.label`) is masked, also a mistyped one
+# (`jan@gmail.c0m`, `jan@gmail.com2`, `jan@gmail..com`) and a punycode domain (`.xn--p1ai`):
+# a typo is still the person's address. Only a domain of digits and dots is left alone, so
+# `user@127.0.0.1:22` (an SFTP login, not personal data) stays readable in logs. The address
+# starts at a word character, so a quote around it (`'jan@x.nl'`) stays outside.
+EMAIL_PATTERN = re.compile(r"[\w%+-][\w.%+'’-]*@(?![\d.]+(?![\w.-]))[\w-]+(?:\.+[\w-]+)+")
 # Phone-like: starts with +, 00 or a trunk 0 followed by a digit, then 8 to 14 more digits with
 # spaces, dashes, dots, slashes or brackets between them. Dates (2026-11-23), times (06:00) and
 # decimals (0.9134) do not start that way; a masked number (`****5678`) does not match again.
@@ -81,8 +91,43 @@ def mask_record(record: logging.LogRecord) -> logging.LogRecord:
     if masked != message:
         record.msg = masked
         record.args = ()
+    if record.exc_info and not record.exc_text:  # formatters print exc_text when it is set
+        record.exc_text = mask_text(logging.Formatter().formatException(record.exc_info))
+    if record.stack_info:
+        record.stack_info = mask_text(record.stack_info)
     record._crmclean_masked = True
     return record
+
+
+class MaskedError(RuntimeError):
+    """An error whose text held an email address or phone number; this is its masked text."""
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    while error is not None and error not in out:
+        out.append(error)
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    return out
+
+
+@contextmanager
+def masked_errors() -> Iterator[None]:
+    """Let no exception text with a full email address or phone number leave this block.
+
+    An error whose message (or the message of an error it came from) holds one is replaced by a
+    `MaskedError` with the masked messages of the chain, not linked to the original; any other
+    error passes through unchanged.
+    """
+    try:
+        yield
+    except Exception as error:
+        texts = [f"{type(e).__name__}: {e}" for e in _chain(error)]
+        masked = [mask_text(t) for t in texts]
+        if masked == texts:
+            raise
+        # `from None`: tracebacks (Python's, Dagster's error info) leave the original out.
+        raise MaskedError(" <- ".join(masked)).with_traceback(error.__traceback__) from None
 
 
 class MaskingFilter(logging.Filter):

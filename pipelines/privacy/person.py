@@ -13,6 +13,12 @@ names: `customer_id` columns, (source, source_record_id) pairs, `record_key` / `
 contract (a table added later is covered too). The text search matches an email anywhere, and
 field by field a phone's digits, a customer id, or a source record id of 5+ characters (shorter
 ids would hit house numbers).
+
+Log texts (`LOG_TEXT_COLUMNS`: a load error, a check's detail) are about a file, not a person, yet
+may quote one: a drop without a header row has a data row for header, and the error says
+"header is: 1001, Jan, jan@...". `mention_predicate` finds such rows by the person's email or
+phone; erasure replaces those texts (`redact_sql`) and keeps the row, the record of what
+happened to the file.
 """
 
 from __future__ import annotations
@@ -36,6 +42,14 @@ DERIVED_SUFFIXES = ("_status", "_reason", "_type", "_level", "_weight", "_is_rol
 KEY_COLUMNS = frozenset({"record_key", "left_key", "right_key"})
 RECORD_KEYS = (("source", "source_record_id"), ("left_source", "left_record_id"), ("right_source", "right_record_id"))
 SPLIT_FIELDS = r"'[,;\t|]'"
+# Free text about files, loads and checks that may quote a record (see the module docstring),
+# and what replaces a text that mentions the person (JSON lists stay JSON lists).
+ERASED_TEXT = "[erased: quoted a person who was erased]"
+LOG_TEXT_COLUMNS = {
+    "ingest_log": {"error": ERASED_TEXT, "columns_missing": '["[erased]"]', "columns_extra": '["[erased]"]'},
+    "quality_checks": {"detail": ERASED_TEXT},
+    "export_log": {"error": ERASED_TEXT},
+}
 UNIT = "\x1f"  # joins source and source_record_id in one comparable value
 
 
@@ -190,7 +204,17 @@ def person_params(con: duckdb.DuckDBPyConnection, person: Person) -> dict[str, l
         "phones": sorted(person.phone_tokens),
         "digits": sorted(person.digit_forms),
         "digit_pattern": digit_pattern(person.digit_forms),
+        "mentions": mention_pattern(person),
     }
+
+
+def mention_pattern(person: Person) -> str:
+    """A case-insensitive regular expression (RE2 and Python) of the person's email addresses and
+    of every written form of their numbers: how a log text mentions them."""
+    parts = [re.sub(r"([^\w@])", r"\\\1", e) for e in sorted(person.email_tokens)]
+    if person.digit_forms:
+        parts.append(digit_pattern(person.digit_forms))
+    return "(?i)(" + "|".join(parts) + ")" if parts else "\x00\x01never"
 
 
 def digit_pattern(forms: set[str]) -> str:
@@ -257,3 +281,25 @@ def person_predicate(table: str, columns: dict[str, str]) -> str | None:
             preds.append(f"list_has_any(list_transform({fields}, lambda x: trim(x, ' \"')), $customers)")
             preds.append(f"list_has_any(list_transform({fields}, lambda x: trim(x, ' \"')), $record_ids)")
     return " OR ".join(f"({p})" for p in preds) if preds else None
+
+
+def mention_predicate(table: str, columns: dict[str, str]) -> str | None:
+    """A SQL condition on rows of `table` whose log texts mention the person (None: it has none).
+    Run it with `params_for(sql, person_params(...))`."""
+    texts = [c for c in LOG_TEXT_COLUMNS.get(table, {}) if columns.get(c) == "VARCHAR"]
+    if not texts:
+        return None
+    return " OR ".join(f"coalesce(regexp_matches({_ident(c)}, $mentions), false)" for c in texts)
+
+
+def redact_sql(table: str, columns: dict[str, str]) -> str | None:
+    """UPDATE that replaces each log text of `table` that mentions the person as a whole: a
+    quoted record holds more than the email and phone (name, street, birth date)."""
+    texts = {c: r for c, r in LOG_TEXT_COLUMNS.get(table, {}).items() if columns.get(c) == "VARCHAR"}
+    if not texts:
+        return None
+    sets = ", ".join(
+        f"{_ident(c)} = CASE WHEN coalesce(regexp_matches({_ident(c)}, $mentions), false) THEN '{r}' ELSE {_ident(c)} END"
+        for c, r in texts.items()
+    )
+    return f"UPDATE {_ident(table)} SET {sets} WHERE {mention_predicate(table, columns)}"

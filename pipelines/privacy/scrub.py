@@ -6,7 +6,8 @@ its truth file. `scrub_tree` walks all of `data/` (but the warehouse and `secret
 rewrites each file that holds the person:
 
 - CSV/TXT (any delimiter, UTF-8 with or without BOM, or cp1252): the records that hold the
-  person are removed; every other byte stays as it was (quoting, line ends, encoding, BOM);
+  person are removed (the first line too, when a drop has no header row); every other byte
+  stays as it was (quoting, line ends, encoding, BOM);
 - `.gz` and `.zip`: the members are rewritten the same way; `.eml`: the attachments;
 - Parquet: the rows are filtered; a manifest next to a rewritten export file (`<file>.json`,
   `<file>.done`) gets the new row count, size and sha256.
@@ -174,6 +175,9 @@ def scrub_delimited(data: bytes, m: Matcher, ctx: FileContext) -> tuple[bytes | 
         start, offset = offset, offset + len(raw)
         if first:
             first = False
+            if hits != [] and m.record_matches(fields, raw, None, ctx.source):
+                removed += 1  # a drop without a header row: its first line is a record
+                continue
             out.append(raw)
             if ctx.id_header:
                 keys = [_header_key(h) for h in fields]

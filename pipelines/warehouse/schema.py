@@ -94,8 +94,9 @@ TABLES: dict[str, dict[str, str]] = {
         "at": "TIMESTAMP",
     },
     # --- matcher state (pipelines/match): what later runs need to match only what changed ---
-    # One row per contact the matcher has seen: a stable integer key and fingerprints of its
-    # match features and of its whole row.
+    # One row per contact the matcher has seen: a stable integer key, fingerprints of its
+    # match features and of its whole row, and the match features themselves (so a daily run
+    # derives them only for new and changed contacts; see pipelines/match/features.py).
     "match_records": {
         "record_key": "BIGINT NOT NULL",
         "source": "VARCHAR NOT NULL",
@@ -103,6 +104,11 @@ TABLES: dict[str, dict[str, str]] = {
         "match_hash": "VARCHAR",
         "row_hash": "VARCHAR",
         "matched_at": "TIMESTAMP",
+        **{c: "VARCHAR" for c in ("fn", "fn_initial", "ln", "email", "email_local", "phone", "postcode",
+                                  "house_number", "hn_base", "address_key", "street", "city")},
+        "fn_is_initials": "BOOLEAN",
+        "phone_is_personal": "BOOLEAN",
+        "birth_date": "DATE",
     },
     # Candidate pairs that may link (weight at or above the link threshold, no contradiction),
     # with the level and weight of each comparison. Keys only, no personal data.
@@ -185,6 +191,7 @@ TABLES: dict[str, dict[str, str]] = {
         "source_records": "BIGINT",
         "rows_deleted": "BIGINT",
         "rows_by_table": "VARCHAR",  # JSON: table -> rows
+        "texts_redacted": "BIGINT",  # rows of log tables (a load error, a check detail) whose text quoted them
         "files_rewritten": "BIGINT",
         "files_deleted": "BIGINT",
         "tombstones": "BIGINT",

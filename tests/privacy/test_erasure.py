@@ -292,3 +292,49 @@ def test_a_file_it_cannot_rewrite_is_reported_not_hidden(populated, capsys):
     assert con.execute("SELECT residue_files FROM erasure_log").fetchone()[0] == 1
     con.close()
     assert set(traces_in_files(project.data_dir)) == {"reports/quality.html"}
+
+
+def test_a_drop_without_header_row_is_erased_from_the_file_and_from_the_log_texts(populated, capsys):
+    """The first line of a headerless drop is a record; staging quotes it as the 'header' in its
+    error and the check detail. Erasure removes the line from the file and redacts those texts."""
+    from pipelines.ingest.discover import partition_key
+    from pipelines.ingest.errors import FileRejected
+    from pipelines.ingest.land import file_id_for, land
+    from pipelines.ingest.load import stage_drop
+    from pipelines.quality.checks import inspect_landed_file, record
+    from pipelines.transport.local import LocalTransport
+
+    project = populated
+    cfg = config(project)
+    drop(project, "crm", "klanten_20261006.csv",
+         "1001;Jan;Kwakernaak;jan.kwakernaak@gmail.com;06-12345678;ja\r\n" + OTHERS_CRM, encoding="cp1252",
+         mtime=datetime(2026, 10, 6))
+    con = connect(project.warehouse)
+    t = LocalTransport(project.inbox / "crm")
+    remote = next(f for f in t.list(["klanten_20261006.csv"]))
+    key = partition_key("crm", remote)
+    land(con, t, landing_root=project.landing, source="crm", remote=remote, partition_key=key)
+    file_id = file_id_for(key)
+    with pytest.raises(FileRejected):
+        stage_drop(con, file_id=file_id, source_name="crm", source=cfg.sources["crm"], tmp_root=project.data_dir / "tmp")
+    record(con, inspect_landed_file(con, file_id, cfg.sources["crm"]))
+    error = con.execute("SELECT error FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()[0]
+    assert EMAIL in error.lower()  # the premise: the log text quotes the person
+    assert "ingest_log" in traces_in_tables(con) and "quality_checks" in traces_in_tables(con)
+    con.close()
+
+    capsys.readouterr()
+    assert main(["export-person", "--email", EMAIL]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {"ingest_log", "quality_checks"} <= set(doc["tables"])
+
+    assert main(["erase", "--email", EMAIL]) == 0
+    assert traces_in_files(project.data_dir) == {}
+    con = connect(project.warehouse, read_only=True)
+    assert traces_in_tables(con) == {}
+    error, status = con.execute("SELECT error, status FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()
+    assert (status, error) == ("failed", "[erased: quoted a person who was erased]")  # the file's fate is kept
+    assert con.execute("SELECT texts_redacted FROM erasure_log").fetchone()[0] >= 2
+    con.close()
+    landed = next(project.landing.rglob("klanten_20261006.csv"))
+    assert landed.read_bytes() == OTHERS_CRM.encode("cp1252")

@@ -6,8 +6,17 @@ import logging
 
 import dagster as dg
 import pytest
+from dagster._serdes import serialize_value
 
-from pipelines.privacy.masking import MaskingFilter, install_log_masking, mask_email, mask_phone, mask_text
+from pipelines.privacy.masking import (
+    MaskedError,
+    MaskingFilter,
+    install_log_masking,
+    mask_email,
+    mask_phone,
+    mask_text,
+    masked_errors,
+)
 
 
 @pytest.mark.parametrize(
@@ -53,6 +62,22 @@ def test_mask_text_masks_every_value_and_leaves_dates_ids_and_figures():
     assert mask_text(masked) == masked  # masking is stable
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("bounce of jan@gmail.c0m", "bounce of j***@gmail.c0m"),  # a mistyped address is still theirs
+        ("bounce of jan.jansen@gmail.com2", "bounce of j***@gmail.com2"),
+        ("bounce of jan@gmail..com", "bounce of j***@gmail..com"),
+        ("jan@123.nl and ivan@xn--80ak6aa92e.xn--p1ai", "j***@123.nl and i***@xn--80ak6aa92e.xn--p1ai"),
+        ("connected to crmclean@127.0.0.1:2222", "connected to crmclean@127.0.0.1:2222"),  # a login, not a person
+        ("sftp://crmclean@10.0.0.5/exports/crm", "sftp://crmclean@10.0.0.5/exports/crm"),
+    ],
+)
+def test_mask_text_masks_mistyped_addresses_but_not_logins_at_an_ip(text, masked):
+    assert mask_text(text) == masked
+    assert mask_text(masked) == masked
+
+
 def test_filter_masks_records_with_args():
     record = logging.LogRecord("crmclean", logging.INFO, __file__, 1, "sent to %s (%s)", ("jan@example.nl", "+31612345678"), None)
     assert MaskingFilter().filter(record)
@@ -78,3 +103,45 @@ def test_installed_masking_covers_every_logger_including_dagster_context_log(cap
     logged = [e.user_message for e in instance.all_logs(result.run_id) if "matched" in (e.user_message or "")]
     assert logged and all("j***@gmail.com" in m and "+31 6 ****5678" in m for m in logged)
     assert not any("jan.jansen@gmail.com" in (e.user_message or "") for e in instance.all_logs(result.run_id))
+
+
+def test_a_logged_traceback_is_masked(caplog):
+    install_log_masking()
+    with caplog.at_level(logging.ERROR):
+        try:
+            raise ValueError("no such customer: jan.jansen@gmail.com")
+        except ValueError:
+            logging.getLogger("pipelines.privacy").exception("erasure failed for %s", "+31612345678")
+    text = caplog.text
+    assert "erasure failed for +31 6 ****5678" in text and "ValueError: no such customer: j***@gmail.com" in text
+    assert "jan.jansen@gmail.com" not in text and "+31612345678" not in text
+
+
+def test_masked_errors_keep_addresses_out_of_dagsters_event_log(tmp_path):
+    email, phone = "jan.jansen" + "@gmail.com", "+316" + "12345678"  # not in the stored source lines
+
+    @dg.asset
+    def failing():
+        with masked_errors():
+            try:
+                int(email)
+            except ValueError as e:
+                raise RuntimeError(f"cannot load {phone}") from e
+
+    instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path))
+    result = dg.materialize([failing], instance=instance, raise_on_error=False)
+    assert not result.success
+    stored = "\n".join(serialize_value(e) for e in instance.all_logs(result.run_id))
+    assert "MaskedError: RuntimeError: cannot load +31 6 ****5678 <- ValueError:" in stored
+    assert "j***@gmail.com" in stored
+    assert "jan.jansen@gmail.com" not in stored and "+31612345678" not in stored
+
+
+def test_masked_errors_let_other_errors_through_unchanged():
+    with pytest.raises(KeyError) as raised:
+        with masked_errors():
+            raise KeyError("customer_id")
+    assert raised.type is KeyError
+    with pytest.raises(MaskedError, match=r"^OSError: cannot read j\*\*\*@x\.nl\.csv$"):
+        with masked_errors():
+            raise OSError("cannot read jan@x.nl.csv")

@@ -21,7 +21,6 @@ import phonenumbers
 from dagster._serdes import serialize_value
 
 from pipelines.cli import main
-from pipelines.privacy.masking import EMAIL_PATTERN
 from pipelines.warehouse import connect
 
 DAY = date(2026, 11, 23)
@@ -72,9 +71,32 @@ def nsn(e164: str) -> str:
     return phonenumbers.national_significant_number(phonenumbers.parse(e164, None))
 
 
+def email_leaks(text: str, emails: set[str]) -> list[str]:
+    """The addresses of `emails` that occur verbatim in `text` (any case), found around each `@`
+    without the masking's own pattern: a mistyped address the pattern misses still counts."""
+    low = text.lower()
+    by_domain: dict[str, set[str]] = {}
+    for e in emails:
+        local, _, domain = e.rpartition("@")
+        if local and domain:
+            by_domain.setdefault(domain, set()).add(local)
+    domain_lengths = sorted({len(d) for d in by_domain})
+    local_lengths = {d: sorted({len(x) for x in v}) for d, v in by_domain.items()}
+    found = set()
+    at = low.find("@")
+    while at >= 0:
+        for n in domain_lengths:
+            domain = low[at + 1:at + 1 + n]
+            for m in local_lengths.get(domain, ()):
+                if m <= at and low[at - m:at] in by_domain[domain]:
+                    found.add(low[at - m:at] + "@" + domain)
+        at = low.find("@", at + 1)
+    return sorted(found)
+
+
 def leaks(text: str, emails: set[str], phones: set[str]) -> list[str]:
     """Full email addresses or phone numbers of the demo people found in `text` (masked forms are fine)."""
-    found = sorted({m.group().lower() for m in EMAIL_PATTERN.finditer(text)} & emails)
+    found = email_leaks(text, emails)
     for candidate in re.findall(r"\+?\d[\d \-./()]{6,}\d", text):
         digits = re.sub(r"\D", "", candidate)
         if any(digits.endswith(p) and len(digits) - len(p) <= 4 for p in phones if len(p) >= 8):
