@@ -9,6 +9,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.config import ExportsConfig, SourcesConfig, load_exports, load_sources
+from pipelines.privacy.masking import masked_errors
 from pipelines.settings import Paths, private_umask
 from pipelines.warehouse import connect
 
@@ -39,8 +40,9 @@ class CrmcleanResource(dg.ConfigurableResource):
     @contextmanager
     def warehouse(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         private_umask()
-        con = connect(self.paths.warehouse, read_only=read_only)
-        try:
-            yield con
-        finally:
-            con.close()
+        with masked_errors():  # an error quoting an address or phone reaches the event log masked
+            con = connect(self.paths.warehouse, read_only=read_only)
+            try:
+                yield con
+            finally:
+                con.close()

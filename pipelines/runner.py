@@ -109,8 +109,11 @@ def run_daily_job(paths: Paths, *, exports: bool = True) -> RunSummary:
             not_landed.append(key)
     cursor_file.write_text(forget_requests(evaluation.cursor or "{}", not_landed))
 
-    if keys:
-        result = defs.resolve_job_def("refresh_customers").execute_in_process(instance=instance, raise_on_error=False)
+    # New drops: rebuild customers (and what follows them, suppressions included). Either way the
+    # morning's privacy job runs: consent and suppressions, and file retention, also on quiet days.
+    jobs = ["refresh_customers", "privacy_daily"] if keys else ["privacy_daily"]
+    for job in jobs:
+        result = defs.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False)
         summary.failures += _failure_messages(result)
     if exports:
         result = defs.resolve_job_def("daily_exports").execute_in_process(instance=instance, raise_on_error=False)

@@ -54,11 +54,12 @@ def map_columns(header: list[str], source: Source, file_name: str) -> tuple[dict
     mapping = {f: index[_key(h)] for f, h in source.columns.items() if _key(h) in index}
     missing_required = [f"{source.columns[f]} ({f})" for f in source.required if f not in mapping]
     if missing_required:
-        raise FileRejected(
-            file_name,
-            f"missing required column(s): {', '.join(missing_required)}; header is: {', '.join(header)}",
-            line=1,
-        )
+        if mapping:  # a header row with renamed or dropped columns: show it, it names columns
+            seen = f"header is: {', '.join(h.strip() for h in header)}"
+        else:  # probably no header row at all: the first line is somebody's record, not shown
+            seen = (f"the first line ({len(header)} fields) matches none of the mapped headers: is the header row "
+                    "missing? (its values are not shown: they may be personal data)")
+        raise FileRejected(file_name, f"missing required column(s): {', '.join(missing_required)}; {seen}", line=1)
     missing = [source.columns[f] for f in source.columns if f not in mapping]
     used = set(mapping.values())
     extra = [h for i, h in enumerate(header) if i not in used and h.strip()]

@@ -8,6 +8,7 @@ exports.yaml may use any of them, and `$name` parameters from the segment's `par
 | every column of `customers` | the golden record (email, phone, country, birth_date, newsletter_opt_in, ...) |
 | `has_valid_email` | email present and its status valid or corrected |
 | `is_suppressed`, `suppression_reasons` | a row in `suppressions` matches the customer id, email or phone |
+| `is_barred` | suppressed for a reason other than `no_consent` (unsubscribe, bounce, complaint, erasure) |
 | `age` | whole years today (a 29 February birthday counts on 28 February in other years) |
 | `next_birthday`, `days_to_birthday` | the coming birthday (today = 0) and the days until it |
 | `days_since_last_purchase`, `months_since_last_purchase` | whole days / months since `last_purchase_at` |
@@ -17,8 +18,10 @@ exports.yaml may use any of them, and `$name` parameters from the segment's `par
 A filter may also test membership with a subquery over other warehouse tables, e.g.
 `customer_id IN (SELECT customer_id FROM customer_sources WHERE source = 'webshop')`.
 
-Whatever a filter says, `build_segment` removes suppressed customers, and for a segment with
-`requires_opt_in` (the default: marketing) everyone whose `newsletter_opt_in` is not true.
+Whatever a filter says, `build_segment` removes, for a segment with `requires_opt_in` (the
+default: marketing), every suppressed customer and everyone whose `newsletter_opt_in` is not true;
+for a service segment (`requires_opt_in: false`), every customer barred from all mail
+(unsubscribed, bounced, complained, erased): missing consent bars marketing only.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ def candidates_sql(today: date) -> str:
     missing = ", ".join(f"CASE WHEN c.\"{f}\" IS NULL THEN '{f}' END" for f in PROFILE_FIELDS)
     return f"""
 CREATE OR REPLACE TEMP VIEW segment_suppressed AS
-SELECT customer_id, string_agg(DISTINCT reason, ',' ORDER BY reason) AS reasons
+SELECT customer_id, string_agg(DISTINCT reason, ',' ORDER BY reason) AS reasons,
+       bool_or(reason <> 'no_consent') AS bars_all_mail
 FROM (
     SELECT c.customer_id, s.reason FROM customers c JOIN suppressions s ON s.customer_id = c.customer_id
     UNION ALL
@@ -71,6 +75,7 @@ SELECT c.*,
        {t} AS today,
        coalesce(c.email IS NOT NULL AND c.email_status IN ('valid', 'corrected'), false) AS has_valid_email,
        sup.customer_id IS NOT NULL AS is_suppressed,
+       coalesce(sup.bars_all_mail, false) AS is_barred,
        sup.reasons AS suppression_reasons,
        {y} - year(c.birth_date) - CASE WHEN {this_year} > {t} THEN 1 ELSE 0 END AS age,
        CASE WHEN {this_year} >= {t} THEN {this_year} ELSE {next_year} END AS next_birthday,
@@ -103,9 +108,10 @@ def selection_sql(segment: Segment, columns: list[str]) -> str:
     """The segment's rows with `columns`. Safety is applied in an inner query that the filter
     (checked to be one expression) cannot reach: rows only ever come from `allowed`."""
     cols = ", ".join(columns)
-    safety = "NOT is_suppressed"
-    if segment.requires_opt_in:
-        safety += " AND newsletter_opt_in IS TRUE"
+    if segment.requires_opt_in:  # marketing: any suppression (no consent included) and an opt-in
+        safety = "NOT is_suppressed AND newsletter_opt_in IS TRUE"
+    else:  # service mail: unsubscribes, bounces, complaints and erasures still bar it; consent does not
+        safety = "NOT is_barred"
     return (
         f"SELECT {cols} FROM (SELECT * FROM segment_candidates WHERE {safety}) AS allowed "
         f"WHERE ({segment.filter}) ORDER BY {segment.order_by}"
@@ -201,7 +207,7 @@ def build_segment(con: duckdb.DuckDBPyConnection, name: str, segment: Segment, t
 def excluded_counts(con: duckdb.DuckDBPyConnection, name: str, segment: Segment) -> dict[str, int]:
     """How many customers the filter matched but safety removed: suppressed, and without opt-in."""
     suppressed, no_opt_in = con.execute(
-        f"""SELECT count(*) FILTER (WHERE is_suppressed),
+        f"""SELECT count(*) FILTER (WHERE {'is_suppressed' if segment.requires_opt_in else 'is_barred'}),
                    count(*) FILTER (WHERE NOT is_suppressed AND newsletter_opt_in IS NOT TRUE)
             FROM segment_candidates WHERE ({segment.filter})""",
         used_params(name, segment),

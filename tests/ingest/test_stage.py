@@ -79,6 +79,14 @@ def test_missing_required_column_fails_the_file_naming_it(tmp_path):
         stage(tmp_path, "klanten_20261123.csv", b"Voornaam;Plaats\nJan;Ede\n")
     assert "klanten_20261123.csv, line 1" in str(err.value)
     assert "missing required column(s): KlantID (source_record_id)" in str(err.value)
+    assert "header is: Voornaam, Plaats" in str(err.value)
+
+
+def test_a_file_without_header_row_is_named_but_its_first_record_is_not_quoted(tmp_path):
+    with pytest.raises(FileRejected) as err:
+        stage(tmp_path, "klanten.csv", b"1001;Jan;Kwakernaak\n1002;Els;Ede\n")
+    assert "is the header row missing?" in str(err.value)
+    assert "Kwakernaak" not in str(err.value) and "1001" not in str(err.value)
 
 
 def test_missing_optional_column_is_schema_drift(tmp_path):

@@ -168,8 +168,12 @@ def test_suppressed_by_id_email_or_phone_never_in_a_segment(tmp_path, reason):
         {"phone": people[2]["phone"], "reason": reason},
     ]
     con = warehouse(tmp_path / "w.duckdb", people, suppressions)
-    adversarial = Segment(filter="is_suppressed OR NOT is_suppressed", columns=["customer_id"], requires_opt_in=False)
-    assert members(con, "all", adversarial, date(2026, 11, 24)) == ["c3", "c4"]
+    marketing = Segment(filter="is_suppressed OR NOT is_suppressed", columns=["customer_id"])
+    assert members(con, "all", marketing, date(2026, 11, 24)) == ["c3", "c4"]
+    # Service mail (no opt-in needed): every reason bars it except missing consent.
+    service = marketing.model_copy(update={"requires_opt_in": False})
+    expected = ["c0", "c1", "c2", "c3", "c4"] if reason == "no_consent" else ["c3", "c4"]
+    assert members(con, "all", service, date(2026, 11, 24)) == expected
     create_candidates_view(con, date(2026, 11, 24))
     assert con.execute(
         "SELECT customer_id, suppression_reasons FROM segment_candidates WHERE is_suppressed ORDER BY 1"
