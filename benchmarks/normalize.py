@@ -39,6 +39,7 @@ from pipelines.demo.sources import TRUTH_FIELDS  # noqa: E402
 from pipelines.ingest.decode import decode_to_utf8  # noqa: E402
 from pipelines.ingest.stage import stage_file, staged_view_sql  # noqa: E402
 from pipelines.normalize import normalize_record, normalize_staged  # noqa: E402
+from pipelines.normalize.batch import cores  # noqa: E402
 from pipelines.normalize.staged import STEP_SECONDS  # noqa: E402
 from pipelines.warehouse import connect, transaction  # noqa: E402
 
@@ -92,6 +93,12 @@ class RssSampler:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """(user + system CPU seconds of this process, of its finished children such as pool workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
 
 
 def generate_in_child(folder: Path, people: int, seed: int) -> None:
@@ -178,6 +185,8 @@ def main() -> None:
         # --- the measured part -------------------------------------------------------------
         seconds: dict[str, float] = {}
         steps: dict[str, dict[str, float]] = {}
+        load_before = os.getloadavg()[0]
+        cpu_before = cpu_seconds()
         with RssSampler() as sampler:
             for name in ("crm", "webshop"):
                 source = sources.sources[name]
@@ -188,6 +197,8 @@ def main() -> None:
                 seconds[name] = time.perf_counter() - t
                 steps[name] = dict(STEP_SECONDS)
         total = sum(seconds.values())
+        cpu_self, cpu_workers = (after - before for after, before in zip(cpu_seconds(), cpu_before))
+        load_after = os.getloadavg()[0]
         peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
         con.execute("CREATE OR REPLACE TEMP TABLE normalized_all AS "
@@ -199,9 +210,13 @@ def main() -> None:
         print(f"rows normalized: {out_rows:,} ({', '.join(f'{n} {seconds[n]:.2f} s' for n in seconds)})")
         print(f"wall time:       {total:.2f} s  ->  {out_rows / total:,.0f} rows/s")
         per_million = total / out_rows * 1_000_000
-        scaled = "" if out_rows >= 1_000_000 else ", extrapolated linearly: fixed costs weigh more in small runs"
+        scaled = ("" if out_rows >= 950_000 else
+                  f", scaled linearly from {out_rows:,} rows: fixed costs weigh more in small runs")
         print(f"per 1M rows:     {per_million:.1f} s (target < {TARGET_SECONDS_PER_MILLION:.0f} s: "
               f"{'OK' if per_million < TARGET_SECONDS_PER_MILLION else 'MISSED'}{scaled})")
+        print(f"cpu time:        {cpu_self:.2f} s this process (all DuckDB threads) + {cpu_workers:.2f} s pool workers; "
+              f"{cores()} cores shared with other work: load average {load_before:.1f} before, {load_after:.1f} after "
+              f"(above {cores()} means this run waited for a core)")
         print(f"peak memory:     {peak_self:,.0f} MB max RSS of this process ({rss_before:,.0f} MB before normalizing); "
               f"{sampler.peak_kb / 1024:,.0f} MB sampled incl. pool workers (shared pages counted twice)")
         print("time per step:   " + "; ".join(

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import pycountry
 
-from pipelines.normalize.text import clean_text, is_missing
+from pipelines.normalize.text import MISSING, clean_text, is_missing
 
 LANGUAGES = ("nl", "en", "sv", "fr", "de")
 
@@ -85,6 +85,10 @@ def country_lookup() -> dict[str, str]:
                 add(f"{tail} {head}", code)
     lookup = {key: codes.pop() for key, codes in found.items() if len(codes) == 1 and key}
     lookup.update({country_key(k): v for k, v in ALIASES.items()})
+    # A text that reads as a missing marker once accents are gone (`ÑA` -> `na`) is no country:
+    # missing markers win over codes (`NA`, Namibia's code, is "not available" in a CRM export).
+    for marker in MISSING:
+        lookup.pop(country_key(marker), None)
     return lookup
 
 

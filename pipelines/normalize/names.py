@@ -3,7 +3,9 @@
 - Whitespace collapsed, Unicode NFC; a name written all upper or all lower case gets sensible
   casing (`JAN-WILLEM` -> `Jan-Willem`, `o'brien` -> `O'Brien`, `ijsselmuiden` -> `IJsselmuiden`);
   a mixed-case name is kept as written (`McDonald`, `DiCaprio`, `Van Gogh`).
-- Initials (`J.`, `J.P.`, `j. p.`, `JP.`) are written `J.P.` and flagged `first_name_is_initials`.
+- Initials (`J.`, `J.P.`, `j. p.`, `J P`) are written `J.P.` and flagged `first_name_is_initials`;
+  so are the Dutch abbreviations that stand for one name, with their dot (`Th.`, `Chr.`, `Ph.`,
+  `IJ.`: `J.Th.`).
 - The infix is split out of the last name when the source has no infix column or it is
   empty: `van der Berg`, `Van Der Berg`, `VAN DER BERG`, `Berg, van der` -> `van der` + `Berg`.
   In Belgium the particle is part of the surname (`Van Damme`, `De Smet`), so there it is only
@@ -50,11 +52,17 @@ def _is_name(text: str) -> bool:
     return bool(_NAME_CHARS.fullmatch(text))
 
 
+# Dutch abbreviations that stand for one first name (Theodorus, Christiaan, Philippus, IJsbrand);
+# they count as one initial only when written with their dot.
+MULTI_LETTER_INITIALS = {"chr": "Chr", "th": "Th", "ph": "Ph", "ij": "IJ"}
+
+
 def initials_form(text: str) -> str | None:
-    """`J.P.`, `j. p.`, `J P`, `J` -> `J.P.` / `J.`; None when the text is not initials.
+    """`J.P.`, `j. p.`, `J P`, `J`, `j.th.` -> `J.P.` / `J.` / `J.Th.`; None when the text is not initials.
 
     Every letter must stand alone: followed by a dot, a space or the end (`Jo` and `JP` are
-    names, `J.O.` and `J P` initials). At most five letters.
+    names, `J.O.` and `J P` initials), or be one of `MULTI_LETTER_INITIALS` followed by its dot.
+    At most five initials.
     """
     letters = []
     i, n = 0, len(text)
@@ -62,8 +70,14 @@ def initials_form(text: str) -> str | None:
         ch = text[i]
         if not ch.isalpha():
             return None
-        letters.append(ch)
-        i += 1
+        multi = next((k for k in MULTI_LETTER_INITIALS if text[i : i + len(k) + 1].lower() == k + "."), None)
+        if multi:
+            letters.append(MULTI_LETTER_INITIALS[multi])
+            i += len(multi)
+        else:
+            upper = ch.upper()
+            letters.append(upper if len(upper) == 1 else ch)  # ß stays ß (its upper case is SS)
+            i += 1
         if i < n and text[i] == ".":
             i += 1
         elif i < n and text[i] != " ":
@@ -72,7 +86,7 @@ def initials_form(text: str) -> str | None:
             i += 1
     if not letters or len(letters) > 5:
         return None
-    return "".join(c.upper() + "." for c in letters)
+    return "".join(c + "." for c in letters)
 
 
 def normalize_first_name(raw: str | None, country: str | None = None) -> FirstNameResult:

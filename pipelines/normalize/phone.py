@@ -263,7 +263,7 @@ def fast_path_sql(pairs: str, regions: list[str]) -> str:
         FROM coded c LEFT JOIN cc_region cr ON cr.cc = c.cc
         WHERE c.intl IS NULL OR cr.meta_region IS NOT NULL
     ),
-    stripped AS MATERIALIZED (
+    stripped AS (
         SELECT *, rr.strips_zero AND num[1] = '0' AS has_prefix, substr(num, 2) AS rest
         FROM numbered n JOIN region_rules rr ON rr.region = n.meta_region
         WHERE length(num) >= 2

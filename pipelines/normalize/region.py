@@ -50,10 +50,13 @@ def postcode_prefix_country(clean: str | None) -> str | None:
 
 
 def postcode_prefix_country_sql(clean_expr: str) -> str:
+    """SQL of `postcode_prefix_country`. Every prefix starts with a letter, so one cheap test
+    skips the patterns for the usual postcode that starts with a digit."""
     whens = " ".join(
         f"WHEN regexp_full_match(upper({clean_expr}), {q(p)}) THEN {q(c)}" for p, c in _prefix_rules()
     )
-    return f"CASE {whens} END"
+    assert all(p[:1].isalpha() for prefixes in PREFIXES.values() for p in prefixes), "a prefix must start with a letter"
+    return f"CASE WHEN NOT regexp_matches({clean_expr}, '^[0-9]') THEN CASE {whens} END END"
 
 
 @lru_cache(maxsize=1024)

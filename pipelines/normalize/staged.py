@@ -32,7 +32,7 @@ from pipelines.normalize.booleans import normalize_bool
 from pipelines.normalize.country import normalize_country
 from pipelines.normalize.record import OUTPUT_COLUMNS
 from pipelines.normalize.region import phone_country_joins_sql, postcode_prefix_country_sql
-from pipelines.normalize.text import clean_present_sql, clean_sql, q, status_sql
+from pipelines.normalize.text import clean_sql, present_sql, q, status_sql
 
 log = logging.getLogger(__name__)
 STEP_SECONDS: dict[str, float] = {}  # wall time per step of the last call (benchmarks print it)
@@ -129,20 +129,25 @@ def _base(con, staged: str) -> None:
     """View `_nz_base`: lineage, the raw text of every field (NULL when unmapped) and the cleaned
     text (NULL when missing) of the fields SQL works on itself.
 
-    A view, not a table: each query computes only the columns it reads.
+    A view, not a table: each query computes only the columns it reads. Cleaning and the
+    missing-marker test are two stages (inner and outer SELECT), so the cleaned text is computed
+    once, not once per mention in the marker test.
     """
     present = set(_columns(con, staged))
-    cols = []
+    cols, cleaned, marked = [], [], []
     for f in MAPPABLE_FIELDS:
         raw = f'"{f}"' if f in present else "NULL::VARCHAR"
         cols.append(f"{raw} AS {f}_raw")
         if f in SQL_CLEANED:
-            cols.append(f"{clean_present_sql(raw) if f in present else 'NULL::VARCHAR'} AS {f}_c")
+            cleaned.append(f"{clean_sql(raw) if f in present else 'NULL::VARCHAR'} AS {f}_c0")
+            marked.append(f"{present_sql(f'{f}_c0')} AS {f}_c")
     record_id = clean_sql('"source_record_id"') if "source_record_id" in present else "NULL::VARCHAR"
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW _nz_base AS
-            SELECT source, file_id, line_number, {record_id} AS source_record_id, {', '.join(cols)}
-            FROM {staged}"""
+            SELECT * EXCLUDE ({', '.join(f'{f}_c0' for f in SQL_CLEANED)}), {', '.join(marked)}
+            FROM (SELECT source, file_id, line_number, {record_id} AS source_record_id, {', '.join(cols)},
+                         {', '.join(cleaned)}
+                  FROM {staged})"""
     )
 
 

@@ -129,8 +129,13 @@ def status_sql(clean_expr: str, canonical_expr: str) -> str:
 LOWER_WORDS = frozenset(
     {"van", "de", "der", "den", "het", "'t", "ter", "ten", "te", "in", "op", "aan", "bij", "uit", "voor",
      "la", "le", "les", "du", "des", "d'", "l'", "et", "en", "och", "af", "von", "zu", "y", "e", "da", "di",
-     "lez", "lès", "sous", "sur", "devant", "aux", "au"}
+     "lez", "lès", "sous", "sur", "devant", "aux", "au", "à", "par", "over"}
 )
+# French elided articles that stay lower case before a capitalised word inside a name
+# ("Rue de l'Église", "Meslin-l'Evêque"); at the start they are capitalised ("D'Hondt").
+ELIDED = ("l'", "d'")
+# Letters after the digits of an ordinal, which stay lower case ("2e Kade", "1ste", "1er").
+ORDINAL_ENDINGS = frozenset({"e", "de", "ste", "er", "re", "ème", "eme", "st", "nd", "rd", "th"})
 
 
 def needs_casing(text: str) -> bool:
@@ -150,11 +155,19 @@ def _cap_part(part: str, dutch: bool) -> str:
     head, low = low[:start], low[start:]
     if head == "'" and low == "s":  # 's-Hertogenbosch
         return "'s"
+    if head.isdigit() and low in ORDINAL_ENDINGS:  # 2e, 1ste, 3de, 1er
+        return head + low
     if dutch and low.startswith("ij") and len(low) > 2:
         return head + "IJ" + low[2:]
     if low.startswith("mc") and len(low) > 2:
-        return head + "Mc" + low[2].upper() + low[3:]
-    return head + low[0].upper() + low[1:]
+        return head + "Mc" + _upper1(low[2]) + low[3:]
+    return head + _upper1(low[0]) + low[1:]
+
+
+def _upper1(ch: str) -> str:
+    """Upper case of one letter, unless that is more than one letter (ß -> SS): then as it is."""
+    up = ch.upper()
+    return up if len(up) == 1 else ch
 
 
 def _cap_word(word: str, dutch: bool, first: bool) -> str:
@@ -165,6 +178,8 @@ def _cap_word(word: str, dutch: bool, first: bool) -> str:
         low = piece.lower()
         if k > 0 and low in LOWER_WORDS:
             out.append(low)
+        elif k > 0 and low[:2] in ELIDED and len(low) > 2:
+            out.append(low[:2] + _cap_part(piece[2:], dutch))
         elif "'" in piece and not piece.startswith("'"):
             head, _, tail = piece.partition("'")
             out.append(_cap_part(head, dutch) + "'" + _cap_part(tail, dutch))
@@ -177,7 +192,8 @@ def smart_title(text: str, *, dutch: bool = True) -> str:
     """Title case for names, streets and places written in one case: `VAN DER BERG` -> `Van der Berg`.
 
     The first word is always capitalised; later particles (van, de, la, ...) stay lower case;
-    `'t` stays lower; `ij` at a word start becomes `IJ` (Dutch); `Mc` keeps its capital. In a
+    `'t` stays lower, and so do `l'`/`d'` before a later word (`Rue de l'Église`) and the letters
+    of an ordinal (`2e Kade`); `ij` at a word start becomes `IJ` (Dutch); `Mc` keeps its capital. In a
     text written in capitals, a later two-letter word is an abbreviation and stays (`Driehuis NH`).
     """
     upper = text == text.upper()
@@ -188,6 +204,8 @@ def smart_title(text: str, *, dutch: bool = True) -> str:
         letters = sum(c.isalpha() for c in word)
         if low == "'t" or (i > 0 and low in LOWER_WORDS):
             out.append(low)
+        elif i > 0 and low[:2] in ELIDED and len(low) > 2:
+            out.append(low[:2] + _cap_word(word[2:], dutch, False))
         elif upper and i > 0 and letters == 2 and len(word) == 2:
             out.append(word)
         else:
