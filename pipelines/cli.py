@@ -60,7 +60,7 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
     from pipelines.runner import run_daily_job
 
     dagster_home(paths)
-    summary = run_daily_job(paths, exports=not args.no_exports)
+    summary = run_daily_job(paths, exports=not args.no_exports, log_level="DEBUG" if args.verbose else "INFO")
     if not summary.files and paths.warehouse.exists():
         summary.failures += run_quality_watch(paths)
     print(summary.render())
@@ -262,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo_data)
     r = sub.add_parser("run", help="the daily job, end to end, in-process")
     r.add_argument("--no-exports", action="store_true", help="ingest and match only")
+    r.add_argument("--verbose", action="store_true", help="print every Dagster event, not only INFO and up")
     r.set_defaults(func=cmd_run)
     v = sub.add_parser("validate-config", help="check the YAML config and the segment filters")
     v.set_defaults(func=cmd_validate_config)

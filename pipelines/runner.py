@@ -88,13 +88,15 @@ def forget_requests(cursor: str, keys: list[str]) -> str:
     return json.dumps(state, sort_keys=True)
 
 
-def run_daily_job(paths: Paths, *, exports: bool = True) -> RunSummary:
+def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO") -> RunSummary:
     defs = build_definitions(paths)
     instance = dg.DagsterInstance.get()
     resource = CrmcleanResource(data_dir=str(paths.data_dir), config_dir=str(paths.config_dir))
     cursor_file = private_dir(paths.data_dir / "state") / "sources_cursor.json"
     cursor = cursor_file.read_text() if cursor_file.exists() else None
 
+    # The terminal shows what happened (INFO); the run history in the UI keeps every event.
+    console = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     evaluation = evaluate_sources(resource, cursor)
     keys = [rr.partition_key for rr in evaluation.run_requests]
     summary = RunSummary()
@@ -103,7 +105,8 @@ def run_daily_job(paths: Paths, *, exports: bool = True) -> RunSummary:
     ingest = defs.resolve_job_def("ingest_drop")
     not_landed: list[str] = []
     for key in keys:
-        result = ingest.execute_in_process(partition_key=key, instance=instance, raise_on_error=False)
+        result = ingest.execute_in_process(partition_key=key, instance=instance, raise_on_error=False,
+                                           run_config=console)
         summary.failures += [f"{key}: {m}" for m in _failure_messages(result)]
         if not result.success and not _landed(paths, key):
             not_landed.append(key)
@@ -113,10 +116,12 @@ def run_daily_job(paths: Paths, *, exports: bool = True) -> RunSummary:
     # morning's privacy job runs: consent and suppressions, and file retention, also on quiet days.
     jobs = ["refresh_customers", "privacy_daily"] if keys else ["privacy_daily"]
     for job in jobs:
-        result = defs.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False)
+        result = defs.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False, run_config=console)
         summary.failures += _failure_messages(result)
     if exports:
-        result = defs.resolve_job_def("daily_exports").execute_in_process(instance=instance, raise_on_error=False)
+        result = defs.resolve_job_def("daily_exports").execute_in_process(
+            instance=instance, raise_on_error=False, run_config=console
+        )
         summary.failures += _failure_messages(result)
 
     if paths.warehouse.exists():
@@ -139,7 +144,7 @@ def run_daily_job(paths: Paths, *, exports: bool = True) -> RunSummary:
             ).fetchone()
             if exports:
                 for seg, rows, files in con.execute(
-                    """SELECT segment, max(rows), string_agg(DISTINCT destination || ':' || file_name, ', ')
+                    """SELECT segment, max(coalesce(segment_rows, rows)), string_agg(DISTINCT destination || ':' || file_name, ', ')
                        FROM export_log WHERE status = 'ok' AND exported_at >= now() - INTERVAL 1 DAY
                        GROUP BY segment ORDER BY segment"""
                 ).fetchall():
