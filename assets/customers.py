@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from assets.drops import contacts
-from assets.resources import WAREHOUSE_POOL, CrmcleanResource
+from assets.resources import WAREHOUSE_POOL, CrmcleanResource, table_schema
 from pipelines.match import build_customers
 from pipelines.match.settings import load_match_settings
 from pipelines.settings import Paths
@@ -20,6 +20,7 @@ from pipelines.warehouse import transaction
     kinds={"duckdb"},
     automation_condition=dg.AutomationCondition.eager(),
     description="Golden customer records (customers, customer_sources, match_evidence, customer_merges).",
+    metadata={"dagster/column_schema": table_schema("customers")},
 )
 def customers(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
     cfg = crmclean.sources()

@@ -46,3 +46,16 @@ class CrmcleanResource(dg.ConfigurableResource):
                 yield con
             finally:
                 con.close()
+
+
+def table_schema(table: str) -> dg.TableSchema:
+    """The column schema of a warehouse table, for the asset's `dagster/column_schema` metadata
+    (shown in the UI), read from the DDL in pipelines/warehouse/schema.py."""
+    from pipelines.warehouse.schema import TABLES
+
+    columns = []
+    for name, ddl in TABLES[table].items():
+        required = "NOT NULL" in ddl or "PRIMARY KEY" in ddl
+        typ = ddl.replace("PRIMARY KEY", "").replace("NOT NULL", "").strip()
+        columns.append(dg.TableColumn(name, typ, constraints=dg.TableColumnConstraints(nullable=not required)))
+    return dg.TableSchema(columns=columns)

@@ -14,6 +14,7 @@ import dagster as dg
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource
 from pipelines.config import ConfigError, EmailDestination, ExportsConfig, Segment, SftpDestination, load_exports
 from pipelines.export.run import ExportFailed, ExportRefused, ExportResult, export_segment
+from pipelines.quality.report import latest_report
 from pipelines.segments.build import validate_segments
 from pipelines.settings import Paths
 
@@ -71,7 +72,8 @@ def segment_asset(name: str, cfg: ExportsConfig) -> dg.AssetsDefinition:
         paths = crmclean.paths
         with crmclean.warehouse() as con:
             try:
-                result = export_segment(con, name, seg, cfg, outbox=paths.outbox, now=now, config_dir=paths.config_dir)
+                result = export_segment(con, name, seg, cfg, outbox=paths.outbox, now=now, config_dir=paths.config_dir,
+                                        quality_report=latest_report(paths.reports))
             except ExportRefused as e:
                 # A safety rule, not a glitch: retrying now would refuse again.
                 raise dg.Failure(description=str(e), allow_retries=False) from e

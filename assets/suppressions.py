@@ -12,7 +12,7 @@ from datetime import datetime
 import dagster as dg
 
 from assets.customers import customers
-from assets.resources import WAREHOUSE_POOL, CrmcleanResource
+from assets.resources import WAREHOUSE_POOL, CrmcleanResource, table_schema
 from pipelines.config import load_sources
 from pipelines.privacy.erasure import compact_if_pending
 from pipelines.privacy.masking import install_log_masking, masked_errors
@@ -32,6 +32,7 @@ from pipelines.settings import Paths, private_umask
         "Who must not be mailed: unsubscribes, complaints, bounces by the configured rules, erased people "
         "who came back, and customers without consent (no_consent). Also rebuilds `consent`."
     ),
+    metadata={"dagster/column_schema": table_schema("suppressions")},
 )
 def suppressions(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
     cfg = crmclean.sources()

@@ -269,7 +269,7 @@ def run_crmclean(db: Path, daily: bool) -> dict:
         with transaction(con):
             inc = build_customers(con, settings=MatchSettings(), source_priority=priority, overrides_path=None,
                                   now=NOW.replace(day=25))
-        out["daily"] = {"records": held, "seconds": time.perf_counter() - started, "pairs": inc.pairs_scored,
+        out["daily"] = {"drop_records": held, "seconds": time.perf_counter() - started, "pairs": inc.pairs_scored,
                         "reclustered": inc.records_reclustered, "new": inc.new, "merged": inc.merged,
                         "split": inc.split, "full_run": inc.full_run,
                         "steps": {k: round(v, 2) for k, v in inc.steps.items()}}
@@ -290,6 +290,8 @@ SPLINK_BLOCKING = [
     "l.postcode = r.postcode AND substr(l.ln, 1, 4) = substr(r.ln, 1, 4)",
     "l.street = r.street AND l.house_number = r.house_number AND l.city = r.city",
     "l.email_local = r.email_local AND length(l.email_local) >= 6",
+    "l.birth_date = r.birth_date AND least(substr(l.fn, 1, 2), substr(l.ln, 1, 2)) || greatest(substr(l.fn, 1, 2), "
+    "substr(l.ln, 1, 2)) = least(substr(r.fn, 1, 2), substr(r.ln, 1, 2)) || greatest(substr(r.fn, 1, 2), substr(r.ln, 1, 2))",
 ]
 
 
@@ -342,10 +344,10 @@ def run_splink(db: Path) -> dict:
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("birth_date"))
     predictions = linker.inference.predict()
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, 0.95)
-    result = clusters.as_duckdbpyrelation().select("unique_id, cluster_id").arrow()
+    result = clusters.as_duckdbpyrelation().select("unique_id, cluster_id").to_arrow_table()
     seconds = time.perf_counter() - started
     out = {"seconds": seconds, "peak_mb": peak_mb()}
-    pairs_table = predictions.as_duckdbpyrelation().select("unique_id_l, unique_id_r").arrow()
+    pairs_table = predictions.as_duckdbpyrelation().select("unique_id_l, unique_id_r").to_arrow_table()
     con.register("_splink_clusters", result)
     con.register("_splink_pairs", pairs_table)
     con.execute(
@@ -369,7 +371,7 @@ def run_splink(db: Path) -> dict:
     ).fetchall()[0]
     out["blocking_recall"] = found / actual if actual else 1.0
     out["pairs"] = len(pairs_table)
-    out["customers"] = int(result.column("cluster_id").unique().length())
+    out["customers"] = len(result.column("cluster_id").unique())
     con.close()
     return out
 
@@ -414,8 +416,8 @@ def print_rows(name: str, ours: dict | None, theirs: dict | None) -> None:
               f"{ours['peak_mb'] / max(theirs['peak_mb'], 1e-9):>9.2f}")
     if ours and "daily" in ours:
         d = ours["daily"]
-        print(f"{name:<8} {'daily':<9} {d['records']:>10,} {d['precision']:>9.4f} {d['recall']:>8.4f} {d['f1']:>8.4f} "
-              f"{'':>8} {d['pairs']:>12,} {d['seconds']:>9.1f}   (incremental: {d['records']:,} new records against "
+        print(f"{name:<8} {'daily':<9} {d['drop_records']:>10,} {d['precision']:>9.4f} {d['recall']:>8.4f} {d['f1']:>8.4f} "
+              f"{'':>8} {d['pairs']:>12,} {d['seconds']:>9.1f}   (incremental: {d['drop_records']:,} new records against "
               f"the existing customers; {d['reclustered']:,} records re-clustered)")
     sys.stdout.flush()
 
@@ -428,6 +430,7 @@ def main() -> None:
     ap.add_argument("--scale-rows", type=int, default=0, help="contacts for the scale run (adds the `scale` data set)")
     ap.add_argument("--daily-rows", type=int, default=50_000, help="records of the daily drop in the scale run")
     ap.add_argument("--no-splink", action="store_true")
+    ap.add_argument("--prepare-only", action="store_true", help="only build the data sets (use with --workdir)")
     ap.add_argument("--workdir", type=Path, default=None, help="keep prepared data sets here (reused if present)")
     ap.add_argument("--worker", choices=["crmclean", "splink"], help=argparse.SUPPRESS)
     ap.add_argument("--db", type=Path, help=argparse.SUPPRESS)
@@ -455,6 +458,8 @@ def main() -> None:
             people = int((rows + args.daily_rows) / 1.5)  # the demo drops hold about 1.5 rows per person
             prepared[name] = prepare_demo(f"scale{rows}", folder, people, args.seed + 1, holdout_rows=args.daily_rows)
         print(f"  prepared {name} in {time.perf_counter() - t:.0f} s", flush=True)
+    if args.prepare_only:
+        return
 
     print()
     print(f"{'data':<8} {'engine':<9} {'records':>10} {'precision':>9} {'recall':>8} {'F1':>8} {'blocking':>8} "

@@ -1,7 +1,8 @@
 """The email that carries a segment export: counts, the latest quality summary, the files.
 
 Attachments are the CSV files, or one zip archive holding them when together they are larger
-than the destination's `zip_above_bytes`. The body never lists personal data, only figures.
+than the destination's `zip_above_bytes`, and the latest HTML quality report when one is given.
+The body never lists personal data, only figures.
 """
 
 from __future__ import annotations
@@ -94,7 +95,11 @@ def export_message(
     *,
     work_dir: Path,
     zip_name: str,
+    quality_report: Path | None = None,
 ) -> EmailMessage:
+    report = quality_report if quality_report is not None and Path(quality_report).is_file() else None
+    if report is not None:
+        quality = [*quality, f"  the full quality report is attached: {report.name} (open it in a browser)"]
     msg = EmailMessage()
     msg["To"] = ", ".join(dest.to)
     msg["Subject"] = dest.subject.format(segment=name, rows=summary["rows"], files=len(files))
@@ -105,4 +110,6 @@ def export_message(
     else:
         for f in files:
             msg.add_attachment(f.path.read_bytes(), maintype="text", subtype="csv", filename=f.name)
+    if report is not None:
+        msg.add_attachment(report.read_bytes(), maintype="text", subtype="html", filename=report.name)
     return msg

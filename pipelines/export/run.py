@@ -162,9 +162,11 @@ def export_segment(
     outbox: Path,
     now: datetime,
     config_dir: Path | None = None,
+    quality_report: Path | None = None,
 ) -> ExportResult:
     """Build, guard and deliver one segment. `now` is the local export time (for file names and
-    date helpers). Runs its own short transactions: do not call inside one."""
+    date helpers). `quality_report` (the latest HTML quality report) is attached to export mails.
+    Runs its own short transactions: do not call inside one."""
     logged_at = datetime.now(timezone.utc).replace(tzinfo=None)
     mode = segment.format.mode
 
@@ -204,7 +206,8 @@ def export_segment(
                 continue
             try:
                 locations = _deliver(dest, pending, name, segment, config, result, quality,
-                                     outbox=outbox, now=now, stage=stage / dest_name, config_dir=config_dir)
+                                     outbox=outbox, now=now, stage=stage / dest_name, config_dir=config_dir,
+                                     quality_report=quality_report)
             except Exception as e:  # logged, the other destinations tried, then raised below
                 error = f"{type(e).__name__}: {e}"
                 errors.append(f"{dest_name} ({describe(dest)}): {error}")
@@ -237,6 +240,7 @@ def _file_entry(f: WrittenFile, destination: str, status: str, location: str | N
 def _deliver(
     dest, files: list[WrittenFile], name: str, segment: Segment, config: ExportsConfig, result: ExportResult,
     quality: list[str], *, outbox: Path, now: datetime, stage: Path, config_dir: Path | None,
+    quality_report: Path | None = None,
 ) -> dict[str, str]:
     """Deliver `files` to one destination; returns file name -> where it went. Raises on failure."""
     if isinstance(dest, EmailDestination):
@@ -246,7 +250,8 @@ def _deliver(
         }
         stage.mkdir(parents=True, exist_ok=True, mode=0o700)
         zip_name = render_file_name(segment.file_name, segment=name, now=now, mode=segment.format.mode).rsplit(".", 1)[0] + ".zip"
-        message = export_message(dest, name, segment, summary, files, quality, work_dir=stage, zip_name=zip_name)
+        message = export_message(dest, name, segment, summary, files, quality, work_dir=stage, zip_name=zip_name,
+                                 quality_report=quality_report)
         return deliver_email(config.smtp, message, Delivery(files, {}), outbox=outbox)
     manifests = {}
     if segment.manifest != "none":

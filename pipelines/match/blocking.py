@@ -64,13 +64,14 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, rules: list[str], max_block_
         SELECT idx, dirty, rule_id, bk FROM ({' UNION ALL '.join(selects)}) k WHERE bk IS NOT NULL
         """
     )
-    dirty_block = "AND bool_or(dirty)" if dirty_only else ""
+    # On a daily run only the blocks holding a dirty record matter: count just those.
+    dirty_keys = ("WHERE (rule_id, bk) IN (SELECT rule_id, bk FROM _m_keys WHERE dirty)" if dirty_only else "")
     dirty_pair = "AND (a.dirty OR b.dirty)" if dirty_only else ""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _m_blocks AS
-        SELECT rule_id, bk FROM _m_keys GROUP BY rule_id, bk
-        HAVING count(*) BETWEEN 2 AND {int(max_block_size)} {dirty_block}
+        SELECT rule_id, bk FROM _m_keys {dirty_keys} GROUP BY rule_id, bk
+        HAVING count(*) BETWEEN 2 AND {int(max_block_size)}
         """
     )
     con.execute(

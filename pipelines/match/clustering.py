@@ -46,8 +46,12 @@ def cluster(
     never: set[tuple[int, int]] = frozenset(),
 ) -> Clusters:
     """Cluster `records` (indices) using the candidate links (edge_l[i], edge_r[i]) above the threshold."""
-    parent: dict[int, int] = {int(x): int(x) for x in records}
-    members: dict[int, list[int]] = {int(x): [int(x)] for x in records}
+    # Only records with a link or an always-merge can join others; the rest stay alone.
+    linked_records = np.unique(np.concatenate([
+        np.asarray(edge_l, dtype=np.int64), np.asarray(edge_r, dtype=np.int64),
+        np.array([x for pair in always for x in pair], dtype=np.int64)])).tolist()
+    parent: dict[int, int] = {x: x for x in linked_records}
+    members: dict[int, list[int]] = {x: [x] for x in linked_records}
 
     def find(x: int) -> int:
         root = x
@@ -99,6 +103,12 @@ def cluster(
             links.append((a, b, pos))
 
     # A label that does not depend on union order: the smallest member of each cluster.
-    smallest = {root: min(m) for root, m in members.items()}
-    labels = np.array([smallest[find(x)] for x in records.tolist()], dtype=np.int64)
+    smallest = {root: min(m) for root, m in members.items() if len(m) > 1}
+    labels = np.asarray(records, dtype=np.int64).copy()
+    if smallest:
+        joined = np.array([x for root, m in members.items() if len(m) > 1 for x in m], dtype=np.int64)
+        joined_label = np.array([smallest[find(int(x))] for x in joined.tolist()], dtype=np.int64)
+        by_value = np.argsort(labels, kind="stable")
+        at = by_value[np.searchsorted(labels[by_value], joined)]
+        labels[at] = joined_label
     return Clusters(records=records, labels=labels, links=links)

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 from pipelines.match.nicknames import NICKNAME_PAIRS
 
@@ -30,7 +30,7 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "last_name": ("different", "similar", "close", "exact"),
     "birth_date": ("different", "two digits off", "one digit off or day/month swapped", "exact"),
     "email": ("different", "domain typo", "exact"),
-    "phone": ("different", "one digit off", "exact"),
+    "phone": ("different", "one digit off or two swapped", "exact"),
     "address": ("different", "same postcode or city and street", "same street and number", "same number, near",
                 "exact"),
 }
@@ -255,12 +255,12 @@ def compare(rec: RecordArrays, l: np.ndarray, r: np.ndarray, *, first_name_max_s
     lv[~both] = -1
     levels[:, 3] = lv
 
-    # phone: exact or one digit off
+    # phone: exact, or one typo: a digit off or two neighbouring digits swapped (optimal string alignment)
     pl, pr = c["phone"][l], c["phone"][r]
     both = (pl >= 0) & (pr >= 0)
     exact = both & (pl == pr)
     fuzzy = both & ~exact
-    dist = _distinct_pair_scores(rec, "phone", l, r, fuzzy, Levenshtein.distance, dtype=np.int32)
+    dist = _distinct_pair_scores(rec, "phone", l, r, fuzzy, OSA.distance, dtype=np.int32)
     lv = np.zeros(p, dtype=np.int8)
     lv[fuzzy & (dist <= 1)] = 1
     lv[exact] = 2

@@ -4,7 +4,8 @@
                              overrides_path=Path("sftp_config/match_overrides.yaml"), now=now)
 
 The steps, each in its own module:
-1. features.py     contacts -> comparable match features, with fingerprints;
+1. features.py     contacts -> comparable match features, with fingerprints; derived only for new and
+                   changed contacts and kept in `match_records`;
 2. (here)          stable record keys; which records are new, changed or gone ("dirty");
 3. blocking.py     candidate pairs with at least one dirty record (all pairs on a full run);
 4. comparison.py   per-field agreement levels, vectorised with rapidfuzz;
@@ -17,13 +18,15 @@ The steps, each in its own module:
 
 A full run (the first one, after the settings change, or once the records grew by
 `training.retrain_growth`) re-estimates the model and re-matches everything; the ids stay stable
-all the same. The caller owns the transaction.
+all the same. The caller owns the transaction. DuckDB's memory limit is lowered to 1 GiB for
+the run (and restored), so that a million contacts match in well under 3 GB.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import resource
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,7 +40,7 @@ import pyarrow as pa
 from pipelines.match.blocking import DETERMINES, candidate_pairs, rule_names
 from pipelines.match.clustering import cluster
 from pipelines.match.comparison import COMPARISONS, LEVELS, compare, component_pairs, load_records
-from pipelines.match.features import build_features
+from pipelines.match.features import FEATURE_COLUMNS, build_features, build_row_hashes
 from pipelines.match.overrides import Overrides, load_overrides
 from pipelines.match.scoring import Model, estimate_m, estimate_prior, estimate_u, score
 from pipelines.match.settings import MatchSettings
@@ -64,6 +67,7 @@ class MatchResult:
     full_run: bool = False  # everything re-matched (first run, new settings, model re-estimated)
     retrained: bool = False
     steps: dict[str, float] = field(default_factory=dict)
+    step_peak_mb: dict[str, float] = field(default_factory=dict)  # process peak memory after each step
 
     def lines(self) -> list[str]:
         kind = "full" if self.full_run else "incremental"
@@ -76,6 +80,42 @@ class MatchResult:
         ]
 
 
+# DuckDB's share of memory during a run. Its buffer manager otherwise keeps up to 80% of RAM of
+# cached blocks; the matcher's own arrays (about 1 GB at a million contacts) come on top. A lower
+# limit the caller set is kept.
+DUCKDB_MEMORY_LIMIT_BYTES = 1 << 30
+
+
+_UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30,
+          "TIB": 1 << 40}
+
+
+def _bytes(text: str) -> float | None:
+    """'18.8 GiB' -> bytes (None when DuckDB prints something else)."""
+    number, _, unit = text.strip().partition(" ")
+    try:
+        return float(number) * _UNITS[unit.strip().upper() or "B"]
+    except (ValueError, KeyError):
+        return None
+
+
+@contextmanager
+def _bounded_memory(con: duckdb.DuckDBPyConnection):
+    """Lower DuckDB's memory limit to DUCKDB_MEMORY_LIMIT_BYTES for the run (never raise it)."""
+    before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    current = _bytes(str(before))
+    lower = current is None or current > DUCKDB_MEMORY_LIMIT_BYTES
+    if lower:
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT_BYTES >> 20}MiB'")
+    try:
+        yield
+    finally:
+        if lower:  # the default exactly (DuckDB prints it rounded), else what the caller had set
+            con.execute("RESET memory_limit")
+            if con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] != before:
+                con.execute(f"SET memory_limit = '{before}'")
+
+
 def _settings_hash(settings: MatchSettings) -> str:
     """What, when changed, invalidates the stored pairs (survivorship does not)."""
     text = settings.model_dump_json(exclude={"survivorship": True, "training": {"retrain_growth"}})
@@ -85,6 +125,7 @@ def _settings_hash(settings: MatchSettings) -> str:
 class _Timer:
     def __init__(self) -> None:
         self.steps: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}  # the process's peak resident memory after each step
 
     @contextmanager
     def step(self, name: str):
@@ -93,6 +134,7 @@ class _Timer:
             yield
         finally:
             self.steps[name] = self.steps.get(name, 0.0) + time.perf_counter() - started
+            self.peak_mb[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             log.debug("match %s: %.2f s", name, self.steps[name])
 
 
@@ -105,15 +147,20 @@ def build_customers(
     now: datetime,
 ) -> MatchResult:
     """Bring customers, customer_sources, match_evidence and customer_merges up to date with contacts."""
-    started = time.perf_counter()
     con.execute("SELECT 1").fetchall()  # finish a result the caller left open (DuckDB 2 refuses arrow work then)
+    with _bounded_memory(con):
+        return _build(con, settings=settings, source_priority=source_priority, overrides_path=overrides_path, now=now)
+
+
+def _build(con: duckdb.DuckDBPyConnection, *, settings: MatchSettings, source_priority: dict[str, int],
+           overrides_path: Path | None, now: datetime) -> MatchResult:
+    started = time.perf_counter()
     timer = _Timer()
     result = MatchResult()
     overrides = load_overrides(overrides_path)
 
     with timer.step("features"):
-        result.contacts = build_features(con)
-        _sync_records(con, now)
+        result.contacts = _sync_records(con, now)
     with timer.step("model"):
         model, full = _current_model(con, settings, result.contacts)
     if full:
@@ -180,6 +227,7 @@ def build_customers(
     _drop_temp(con)
     result.seconds = time.perf_counter() - started
     result.steps = timer.steps
+    result.step_peak_mb = timer.peak_mb
     return result
 
 
@@ -187,40 +235,67 @@ def build_customers(
 # records and model
 
 
-def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
-    """Give new contacts a record key; create `_m_rec` (with dirty flags) and `_m_removed`."""
+def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
+    """Bring `match_records` up to date with contacts; create `_m_rec` (with dirty flags) and `_m_removed`.
+
+    Match features are derived only for new and changed contacts (their row fingerprint differs)
+    and kept in `match_records`, so a daily drop costs a pass over the fingerprints, not over
+    every name and address. Returns the number of contacts.
+    """
+    build_row_hashes(con)
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _m_removed AS
         SELECT r.record_key, r.source, r.source_record_id FROM match_records r
-        WHERE NOT EXISTS (SELECT 1 FROM _m_feat f WHERE f.source = r.source AND f.source_record_id = r.source_record_id)
+        WHERE NOT EXISTS (SELECT 1 FROM _m_seen s WHERE s.source = r.source AND s.source_record_id = r.source_record_id)
         """
     )
     con.execute(
         """
-        INSERT INTO match_records (record_key, source, source_record_id, match_hash, row_hash, matched_at)
+        CREATE OR REPLACE TEMP TABLE _m_changed AS
+        SELECT s.source, s.source_record_id, r.record_key, r.match_hash AS old_match_hash
+        FROM _m_seen s LEFT JOIN match_records r ON r.source = s.source AND r.source_record_id = s.source_record_id
+        WHERE r.row_hash IS DISTINCT FROM s.row_hash
+        """
+    )
+    build_features(con, only="_m_changed", carry=("record_key",))
+    cols = ", ".join(FEATURE_COLUMNS)
+    con.execute(
+        f"""
+        INSERT INTO match_records (record_key, source, source_record_id, match_hash, row_hash, matched_at, {cols})
         SELECT (SELECT coalesce(max(record_key), 0) FROM match_records)
-                   + row_number() OVER (ORDER BY f.source, f.source_record_id),
-               f.source, f.source_record_id, NULL, NULL, ?
-        FROM _m_feat f
-        WHERE NOT EXISTS (SELECT 1 FROM match_records r WHERE r.source = f.source AND r.source_record_id = f.source_record_id)
+                   + row_number() OVER (ORDER BY source, source_record_id),
+               source, source_record_id, match_hash, row_hash, ?, {cols}
+        FROM _m_feat WHERE record_key IS NULL
         """,
         [now],
     )
     con.execute(
-        """
+        f"""
+        UPDATE match_records SET match_hash = f.match_hash, row_hash = f.row_hash, matched_at = ?,
+               {', '.join(f'{c} = f.{c}' for c in FEATURE_COLUMNS)}
+        FROM _m_feat f WHERE f.record_key IS NOT NULL AND match_records.record_key = f.record_key
+        """,
+        [now],
+    )
+    con.execute(
+        f"""
         CREATE OR REPLACE TEMP TABLE _m_rec AS
-        SELECT f.*, r.record_key,
+        SELECT r.source, r.source_record_id, {', '.join(f'r.{c}' for c in FEATURE_COLUMNS)}, r.match_hash,
+               r.record_key,
                CAST(row_number() OVER (ORDER BY r.record_key) - 1 AS INTEGER) AS idx,
-               row_number() OVER (ORDER BY f.source, f.source_record_id) AS ord,
-               (r.match_hash IS DISTINCT FROM f.match_hash
+               row_number() OVER (ORDER BY r.source, r.source_record_id) AS ord,
+               ((c.source IS NOT NULL AND c.old_match_hash IS DISTINCT FROM r.match_hash)
                 OR NOT EXISTS (SELECT 1 FROM customer_sources cs
-                               WHERE cs.source = f.source AND cs.source_record_id = f.source_record_id)) AS dirty,
-               (r.row_hash IS DISTINCT FROM f.row_hash) AS row_dirty
-        FROM _m_feat f JOIN match_records r ON r.source = f.source AND r.source_record_id = f.source_record_id
+                               WHERE cs.source = r.source AND cs.source_record_id = r.source_record_id)) AS dirty,
+               (c.source IS NOT NULL) AS row_dirty
+        FROM match_records r
+        LEFT JOIN _m_changed c ON c.source = r.source AND c.source_record_id = r.source_record_id
+        WHERE NOT EXISTS (SELECT 1 FROM _m_removed x WHERE x.record_key = r.record_key)
         """
     )
-    con.execute("DROP TABLE _m_feat")
+    contacts = con.execute("SELECT count(*) FROM _m_seen").fetchall()[0][0]
+    con.execute("DROP TABLE _m_feat; DROP TABLE _m_seen; DROP TABLE _m_changed")
     # Pairs of records that are gone (a GDPR erasure removes their match_records rows too).
     con.execute(
         """
@@ -230,6 +305,7 @@ def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
            OR right_key NOT IN (SELECT record_key FROM match_records)
         """
     )
+    return contacts
 
 
 def _current_model(con: duckdb.DuckDBPyConnection, settings: MatchSettings, records: int) -> tuple[Model | None, bool]:
@@ -600,15 +676,8 @@ def _write_customers(con: duckdb.DuckDBPyConnection, settings: MatchSettings, so
 
 
 def _finish_records(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
-    """Remember the fingerprints this run matched, and forget records that are gone."""
+    """Forget records that are gone (the fingerprints of the others were kept by `_sync_records`)."""
     con.execute("DELETE FROM match_records WHERE record_key IN (SELECT record_key FROM _m_removed)")
-    con.execute(
-        """
-        UPDATE match_records SET match_hash = r.match_hash, row_hash = r.row_hash, matched_at = ?
-        FROM _m_rec r WHERE match_records.record_key = r.record_key AND (r.dirty OR r.row_dirty)
-        """,
-        [now],
-    )
 
 
 def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:

@@ -53,6 +53,14 @@ def _order_by(rules: list[str]) -> str:
     return ", ".join([terms[r] for r in rules] + ["priority", "recency DESC", "source", "source_record_id"])
 
 
+# The contact columns survivorship reads (copying whole contact rows would cost more than the picks).
+_MEMBER_COLUMNS = sorted({f for fields, _, _ in GROUPS.values() for f in fields} | {
+    "source", "source_record_id", "first_name_status", "last_name_status", "first_name_is_initials", "street_status",
+    "house_number_status", "newsletter_opt_in", "newsletter_opt_in_at", "double_opt_in", "last_purchase_at",
+    "updated_at", "loaded_at",
+})
+
+
 def build_golden(con: duckdb.DuckDBPyConnection, members: str, settings: MatchSettings,
                  source_priority: dict[str, int]) -> None:
     """Create `_m_golden` (GOLDEN_COLUMNS) for the customers in `members(customer_id, source, source_record_id)`."""
@@ -62,7 +70,7 @@ def build_golden(con: duckdb.DuckDBPyConnection, members: str, settings: MatchSe
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _m_member_rows AS
-        SELECT m.customer_id, c.*, coalesce(p.priority, 100) AS priority,
+        SELECT m.customer_id, {', '.join(f'c.{col}' for col in _MEMBER_COLUMNS)}, coalesce(p.priority, 100) AS priority,
                coalesce(c.updated_at, c.loaded_at) AS recency
         FROM {members} m
         JOIN contacts c ON c.source = m.source AND c.source_record_id = m.source_record_id

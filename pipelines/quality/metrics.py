@@ -337,18 +337,25 @@ def _source_figures(con: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, 
             ("source_duplicate_rate_exact", None,
              _exact_duplicate_rate(con, "contacts", list(IDENTITY_FIELDS), where=f"source = '{source.replace(chr(39), chr(39) * 2)}'")),
         ]
-    # Disagreement: a source's value differs from another source's value for the same customer.
-    for f in CONSISTENCY_FIELDS:
-        for source, compared, differ in con.execute(
-            f"""
-            WITH v AS ({_contact_values_sql()})
-            SELECT a.source, count(DISTINCT a.customer_id), count(DISTINCT a.customer_id) FILTER (WHERE a.{f} <> b.{f})
-            FROM v a JOIN v b ON a.customer_id = b.customer_id AND a.source <> b.source
-            WHERE a.{f} IS NOT NULL AND b.{f} IS NOT NULL
-            GROUP BY a.source
-            """
-        ).fetchall():
-            out.setdefault(source, []).append(("disagreement_rate", f, (differ / compared) if compared else None))
+    # Disagreement: a source's value differs from another source's value for the same customer,
+    # among the customers where both give a value. One self-join for all fields.
+    counts = ", ".join(
+        f"count(DISTINCT a.customer_id) FILTER (WHERE a.{f} IS NOT NULL AND b.{f} IS NOT NULL), "
+        f"count(DISTINCT a.customer_id) FILTER (WHERE a.{f} <> b.{f})"
+        for f in CONSISTENCY_FIELDS
+    )
+    for source, *row in con.execute(
+        f"""
+        WITH v AS ({_contact_values_sql()})
+        SELECT a.source, {counts}
+        FROM v a JOIN v b ON a.customer_id = b.customer_id AND a.source <> b.source
+        GROUP BY a.source
+        """
+    ).fetchall():
+        for i, f in enumerate(CONSISTENCY_FIELDS):
+            compared, differ = row[2 * i], row[2 * i + 1]
+            if compared:
+                out.setdefault(source, []).append(("disagreement_rate", f, differ / compared))
     for source, newest in con.execute(
         "SELECT source, max(landed_at) FROM ingest_log WHERE status = 'loaded' GROUP BY source"
     ).fetchall():

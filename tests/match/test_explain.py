@@ -37,3 +37,25 @@ def test_explain_lists_records_levels_weights_and_history(warehouse, tmp_path):
     run(warehouse, now=NOW + timedelta(days=2))
     assert "no such customer" in explain(warehouse, cid) or "no longer exists" in explain(warehouse, cid)
     assert explain(warehouse, "CNOTANID000") == "CNOTANID000: no such customer"
+
+
+def test_crmclean_explain_command_prints_the_account(tmp_path, monkeypatch, capsys):
+    from pipelines.cli import main
+    from pipelines.warehouse import connect
+
+    data = tmp_path / "data"
+    data.mkdir()
+    con = connect(data / "warehouse.duckdb")
+    person = dict(first_name="Femke", last_name="Brouwer", birth_date="1990-06-12", postcode="8011 AB",
+                  house_number="2", street="Melkmarkt", city="Zwolle", country="NL", email="femke.b@ziggo.nl")
+    add_contacts(con, town(60) + [contact("crm", "Y1", **person), contact("webshop", "YW1", **person)])
+    run(con)
+    cid = customer_of(con, "crm", "Y1")
+    con.close()
+    monkeypatch.setenv("CRMCLEAN_DATA_DIR", str(data))
+    monkeypatch.delenv("CRMCLEAN_WAREHOUSE", raising=False)
+    assert main(["explain", cid]) == 0
+    out = capsys.readouterr().out
+    assert f"customer {cid}: Femke Brouwer" in out
+    assert "crm:Y1 + webshop:YW1: match weight" in out
+    assert "femke.b@ziggo.nl" not in out and "f***@ziggo.nl" in out

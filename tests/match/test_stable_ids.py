@@ -18,7 +18,9 @@ def ids(con) -> dict[tuple[str, str], str]:
 
 def test_ids_look_right_and_survive_a_rerun(warehouse):
     add_contacts(warehouse, town())
+    limit = warehouse.execute("SELECT current_setting('memory_limit')").fetchall()
     run(warehouse)
+    assert warehouse.execute("SELECT current_setting('memory_limit')").fetchall() == limit  # lowered only during the run
     before = ids(warehouse)
     assert all(re.fullmatch(r"C[0-9A-HJKMNP-TV-Z]{10}", c) for c in before.values())
     customers_before = warehouse.execute("SELECT * FROM customers ORDER BY customer_id").fetchall()

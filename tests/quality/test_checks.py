@@ -50,7 +50,7 @@ def test_zero_byte_file(con, drop, tmp_path, config):
     path = tmp_path / "inbox" / "crm" / "klanten_2.csv"
     path.write_bytes(b"")
     file_id = ingest_file(con, config, "crm", path, tmp_path / "landing")
-    assert failed(con, file_id)["file_not_empty"] == "ERROR"
+    assert failed(con, file_id) == {"file_not_empty": "ERROR"}  # one broken drop, one failed check
     assert "the file is empty" in checks.recorded(con, file_id)["file_not_empty"].detail
     status, error = con.execute("SELECT status, error FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()
     assert status == "failed" and "empty" in error

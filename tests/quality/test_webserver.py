@@ -22,6 +22,7 @@ QUERY = """
     assetKey { path }
     groupName
     internalFreshnessPolicy { __typename ... on TimeWindowFreshnessPolicy { failWindowSeconds } }
+    metadataEntries { label ... on TableSchemaMetadataEntry { schema { columns { name type } } } }
     assetChecksOrError {
       __typename
       ... on AssetChecks { checks { name blocking description } }
@@ -117,3 +118,13 @@ def test_graphql_lists_assets_and_their_checks(webserver):
         "__typename": "TimeWindowFreshnessPolicy", "failWindowSeconds": 26 * 3600}
     assert nodes["sources/privacy_requests"]["internalFreshnessPolicy"] is None  # erasure requests: no rhythm
     assert nodes["sources/crm"]["groupName"] == "sources"
+
+    def columns(key: str) -> list[str]:
+        (entry,) = [e for e in nodes[key]["metadataEntries"] if e["label"] == "dagster/column_schema"]
+        return [c["name"] for c in entry["schema"]["columns"]]
+
+    # the column schema of the warehouse tables behind the assets
+    assert columns("quality_metrics") == ["load_id", "source", "metric", "field", "value", "measured_at"]
+    assert {"customer_id", "email", "email_status", "updated_at"} <= set(columns("customers"))
+    assert {"email", "phone", "customer_id", "reason"} <= set(columns("suppressions"))
+    assert {"source", "source_record_id", "email_status"} <= set(columns("contacts"))
