@@ -57,6 +57,9 @@ VALIDATED_FIELDS: tuple[str, ...] = (
     "birth_date",
     "newsletter_opt_in",
     "last_purchase_at",
+    "updated_at",
+    "newsletter_opt_in_at",
+    "double_opt_in",
 )
 
 # Status values of every `<field>_status` column.

@@ -59,7 +59,7 @@ def stage_drop(con: duckdb.DuckDBPyConnection, *, file_id: str, source_name: str
 
 
 UNREADABLE_DATE_REASONS = ("wrong_format", "not_a_date")
-DATE_FIELDS = ("birth_date", "last_purchase_at")
+DATE_FIELDS = ("birth_date", "last_purchase_at", "updated_at", "newsletter_opt_in_at")
 
 
 

@@ -80,15 +80,17 @@ def normalize_record(
     purchase = normalize_date(get("last_purchase_at"), stamp_formats, today=today)
     out.update(last_purchase_at=purchase.value, last_purchase_at_status=purchase.status,
                last_purchase_at_reason=purchase.reason)
-    out["updated_at"] = normalize_date(get("updated_at"), stamp_formats, today=today).value
-    out["newsletter_opt_in_at"] = normalize_date(get("newsletter_opt_in_at"), stamp_formats, today=today).value
+    for field in ("updated_at", "newsletter_opt_in_at"):
+        stamp = normalize_date(get(field), stamp_formats, today=today)
+        out.update({field: stamp.value, f"{field}_status": stamp.status, f"{field}_reason": stamp.reason})
 
     opt_in = normalize_bool(get("newsletter_opt_in"), source.true_values, source.false_values)
     out.update(newsletter_opt_in=opt_in.value, newsletter_opt_in_status=opt_in.status,
                newsletter_opt_in_reason=opt_in.reason)
-    out["double_opt_in"] = normalize_bool(get("double_opt_in"), source.true_values, source.false_values).value
+    double = normalize_bool(get("double_opt_in"), source.true_values, source.false_values)
+    out.update(double_opt_in=double.value, double_opt_in_status=double.status, double_opt_in_reason=double.reason)
 
     for field in ("email", "phone", "postcode", "first_name", "last_name", "country", "birth_date",
-                  "newsletter_opt_in", "last_purchase_at"):
+                  "newsletter_opt_in", "last_purchase_at", "updated_at", "newsletter_opt_in_at", "double_opt_in"):
         out[f"{field}_raw"] = get(field)
     return out

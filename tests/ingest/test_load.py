@@ -59,3 +59,28 @@ def test_a_source_may_flag_unreadable_dates_instead(tmp_path):
     reasons = dict(con.execute("SELECT source_record_id, birth_date_reason FROM contacts WHERE birth_date_status = 'invalid'").fetchall())
     assert set(reasons) == {"2", "4", "5"} and reasons["5"] == "future_date"
     assert con.execute("SELECT birth_date_raw FROM contacts WHERE source_record_id = '2'").fetchone()[0] == "31-13-1985"
+
+
+def test_an_unreadable_update_time_is_rejected_too_and_a_flagged_one_keeps_its_raw_text(tmp_path):
+    source = Source(columns={"source_record_id": "Id", "email": "Email", "updated_at": "Gewijzigd"},
+                    date_format="%d-%m-%Y", datetime_format="%d-%m-%Y %H:%M")
+    drop = "Id;Email;Gewijzigd\n1;a@example.nl;01-11-2026 08:00\n2;b@example.nl;gisteren\n"
+    for policy, expected in (("reject", (1, 1)), ("flag", (2, 0))):
+        folder = tmp_path / policy
+        (folder / "inbox").mkdir(parents=True)
+        (folder / "inbox" / "k.csv").write_text(drop)
+        con = connect(folder / "w.duckdb")
+        t = LocalTransport(folder / "inbox")
+        landed = land(con, t, landing_root=folder / "landing", source="crm", remote=t.list(["*.csv"])[0],
+                      partition_key="crm/k.csv@20261123T050000")
+        src = source.model_copy(update={"unparseable_dates": policy})
+        stage_drop(con, file_id=landed.file_id, source_name="crm", source=src, tmp_root=folder / "tmp")
+        load_contacts(con, file_id=landed.file_id, source_name="crm", source=src, default_country="NL")
+        assert con.execute("SELECT rows_loaded, rows_rejected FROM ingest_log").fetchone() == expected
+        if policy == "reject":
+            assert con.execute("SELECT line_number, field FROM rejected_rows").fetchall() == [(3, "updated_at")]
+        else:
+            assert con.execute(
+                "SELECT updated_at, updated_at_status, updated_at_raw FROM contacts WHERE source_record_id = '2'"
+            ).fetchone() == (None, "invalid", "gisteren")
+        con.close()
