@@ -10,8 +10,9 @@
    then search all files for what is left;
 3. in one transaction: delete every row that holds them from every warehouse table (staged_rows,
    contacts, rejected_rows, customers, customer_sources, match_evidence, customer_merges,
-   suppressions, suppression_events, consent, consent_events, segment_members, and any table
-   added later, by column names: see person.py); replace each log text that quotes them (a
+   suppressions, suppression_events, consent, consent_events, and any table added later, by
+   column names: see person.py; in `segment_members` only the id stays, for one `removed` line
+   of the next delta export: `PENDING_REMOVALS`); replace each log text that quotes them (a
    load error, a check's detail: person.py `LOG_TEXT_COLUMNS`), keeping its row; add tombstones
    (tombstones.py); write an `erasure_log` row: which kinds of value identified them, counts per
    table, texts redacted, files rewritten, files still holding a value, and no personal data.
@@ -74,6 +75,13 @@ class ErasureRequest:
     @property
     def identified_by(self) -> str:
         return ",".join(k for k in ("email", "phone", "customer_id") if _present(getattr(self, k)))
+
+
+# Delta exports tell the email platform who left a segment by customer id. An erased customer's
+# rows there keep only (segment, destination, customer id, part), their hash cleared, so the next
+# delta sends a `removed` line (the id only) and the platform drops the person too (GDPR art. 19);
+# that export then replaces the baseline and the id is gone.
+PENDING_REMOVALS = "segment_members"
 
 
 def _present(value: str | None) -> bool:
@@ -179,7 +187,11 @@ def erase(
                 predicate = person_predicate(table, columns)
                 if predicate is None:
                     continue
-                n = con.execute(f'DELETE FROM "{table}" WHERE {predicate}', params_for(predicate, params)).fetchone()[0]
+                if table == PENDING_REMOVALS:
+                    sql = f'UPDATE "{table}" SET row_hash = NULL WHERE row_hash IS NOT NULL AND ({predicate})'
+                else:
+                    sql = f'DELETE FROM "{table}" WHERE {predicate}'
+                n = con.execute(sql, params_for(predicate, params)).fetchone()[0]
                 if n:
                     counts[table] = n
             redacted = 0

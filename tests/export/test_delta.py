@@ -122,3 +122,22 @@ def test_split_delta_moves_a_customer_between_files(tmp_path):
     assert rows("x_BE_20261125.csv") == [("a", "BE", "added")]
     assert rows("x_NL_20261125.csv") == [("a", "", "removed")]
     assert sorted(p.name for p in (outbox / "seg").glob("*20261125*")) == ["x_BE_20261125.csv", "x_NL_20261125.csv"]
+
+
+def test_an_erased_customer_is_removed_downstream_by_the_next_delta_then_forgotten(setup, tmp_path):
+    """GDPR art. 19: the email platform must learn that a person is gone; the id is all it gets."""
+    from pipelines.config import SourcesConfig
+    from pipelines.privacy.erasure import ErasureRequest, erase
+    from pipelines.settings import Paths
+
+    con, segment, cfg, outbox = setup
+    export_segment(con, "seg", segment, cfg, outbox=outbox, now=DAY1)
+    paths = Paths(data_dir=tmp_path / "data", config_dir=tmp_path / "config")
+    sources = SourcesConfig.model_validate({"sources": {}})
+    erase(con, [ErasureRequest(customer_id="b")], paths=paths, config=sources, key=b"k" * 32, now=DAY2, origin="test")
+    assert con.execute("SELECT count(*) FROM customers WHERE customer_id = 'b'").fetchone()[0] == 0
+    assert con.execute("SELECT row_hash FROM segment_members WHERE customer_id = 'b'").fetchall() == [(None,)] * 2
+
+    export_segment(con, "seg", segment, cfg, outbox=outbox, now=DAY2)
+    assert read(outbox / "seg" / "delta_20261125.csv") == [("b", "", "removed")]
+    assert con.execute("SELECT count(*) FROM segment_members WHERE customer_id = 'b'").fetchone()[0] == 0
