@@ -6,8 +6,7 @@ import json
 
 import dagster as dg
 
-from assets.resources import WAREHOUSE_POOL, CrmcleanResource
-from pipelines.fields import CONTACT_COLUMNS
+from assets.resources import WAREHOUSE_POOL, CrmcleanResource, table_schema
 from pipelines.ingest.discover import parse_partition_key
 from pipelines.ingest.land import file_id_for, land
 from pipelines.ingest.load import load_contacts, stage_drop
@@ -29,6 +28,7 @@ def source_location(crmclean: CrmcleanResource, source_name: str) -> str:
     group_name="ingest",
     kinds={"sftp", "duckdb"},
     description="The dropped file, downloaded once into data/landing and recorded in ingest_log.",
+    metadata={"dagster/column_schema": table_schema("ingest_log")},
     # A dropped connection is retried; refused credentials or host keys are not (Failure below).
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
 )
@@ -69,6 +69,7 @@ def landed_file(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -
     group_name="ingest",
     kinds={"duckdb"},
     description="The file parsed into staged_rows; bad rows quarantined in rejected_rows with a reason.",
+    metadata={"dagster/column_schema": table_schema("staged_rows")},
 )
 def staged_rows(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
     source_name, name, _ = parse_partition_key(context.partition_key)
@@ -103,9 +104,6 @@ def archive_remote(crmclean: CrmcleanResource, partition_key: str) -> None:
             t.move(name + source.done_marker, f"processed/{name}{source.done_marker}")
 
 
-CONTACTS_SCHEMA = dg.TableSchema(columns=[dg.TableColumn(name, typ) for name, typ in CONTACT_COLUMNS.items()])
-
-
 @dg.asset(
     partitions_def=drops,
     deps=[staged_rows],
@@ -113,7 +111,7 @@ CONTACTS_SCHEMA = dg.TableSchema(columns=[dg.TableColumn(name, typ) for name, ty
     group_name="ingest",
     kinds={"duckdb"},
     description="Normalized, validated source records (latest version of each wins), with per-field status.",
-    metadata={"dagster/column_schema": CONTACTS_SCHEMA},
+    metadata={"dagster/column_schema": table_schema("contacts")},
 )
 def contacts(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
     source_name, _, _ = parse_partition_key(context.partition_key)
