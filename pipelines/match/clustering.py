@@ -45,11 +45,81 @@ def cluster(
     always: list[tuple[int, int]] = (),
     never: set[tuple[int, int]] = frozenset(),
 ) -> Clusters:
-    """Cluster `records` (indices) using the candidate links (edge_l[i], edge_r[i]) above the threshold."""
-    # Only records with a link or an always-merge can join others; the rest stay alone.
+    """Cluster `records` (indices) using the candidate links (edge_l[i], edge_r[i]) above the threshold.
+
+    Most linked records form a lone pair: two records with one link between them and no other
+    link or override. Such a link has no ordering to respect and is decided on its own, in bulk;
+    only the links of larger groups go through the ordered union-find below.
+    """
+    edge_l = np.asarray(edge_l, dtype=np.int64)
+    edge_r = np.asarray(edge_r, dtype=np.int64)
+    labels = np.asarray(records, dtype=np.int64).copy()
+    if len(edge_l):
+        lo = np.minimum(order[edge_l], order[edge_r])
+        hi = np.maximum(order[edge_l], order[edge_r])
+        sequence = np.lexsort((hi, lo, -edge_weight))
+    else:
+        sequence = np.zeros(0, dtype=np.int64)
+    rank = np.empty(len(sequence), dtype=np.int64)
+    rank[sequence] = np.arange(len(sequence))
+
+    # Lone pairs: both ends have this one link only and are named in no override.
+    overridden = np.array([x for pair in (*always, *never) for x in pair], dtype=np.int64)
+    ends = np.concatenate([edge_l, edge_r, overridden])
+    degree = np.bincount(ends, minlength=int(ends.max()) + 1 if len(ends) else 0)
+    lone = (degree[edge_l] == 1) & (degree[edge_r] == 1) if len(edge_l) else np.zeros(0, dtype=bool)
+    lone_pos = np.flatnonzero(lone)
+    # A lone pair's only cross pair is its own link: blocked by a contradiction nobody vouches for.
+    lone_join = np.array([not (contradicts(a, b) and not vouches(a, b))
+                          for a, b in zip(edge_l[lone_pos].tolist(), edge_r[lone_pos].tolist())], dtype=bool)
+    lone_pos = lone_pos[lone_join] if len(lone_pos) else lone_pos
+    lone_l, lone_r = edge_l[lone_pos], edge_r[lone_pos]
+
+    always_links, group_links, members = _cluster_groups(
+        np.flatnonzero(~lone), edge_l, edge_r, rank, contradicts=contradicts, vouches=vouches,
+        always=always, never=never)
+
+    # Links in the order they were made: overrides, then by strength (lone pairs among the rest).
+    group_rank = np.array([rank[pos] for _, _, pos in group_links], dtype=np.int64)
+    merged = np.argsort(np.concatenate([group_rank, rank[lone_pos]]), kind="stable")
+    group_rows = list(group_links)
+    lone_rows = list(zip(lone_l.tolist(), lone_r.tolist(), lone_pos.tolist()))
+    links = always_links + [group_rows[i] if i < len(group_rows) else lone_rows[i - len(group_rows)]
+                            for i in merged.tolist()]
+
+    # A label that does not depend on union order: the smallest member of each cluster.
+    joined, joined_label = [lone_l, lone_r], [np.minimum(lone_l, lone_r)] * 2
+    for m in members:
+        joined.append(np.asarray(m, dtype=np.int64))
+        joined_label.append(np.full(len(m), min(m), dtype=np.int64))
+    joined = np.concatenate(joined) if joined else np.zeros(0, dtype=np.int64)
+    if len(joined):
+        joined_label = np.concatenate(joined_label)
+        by_value = np.argsort(labels, kind="stable")
+        at = by_value[np.searchsorted(labels[by_value], joined)]
+        labels[at] = joined_label
+    return Clusters(records=records, labels=labels, links=links)
+
+
+def _cluster_groups(
+    positions: np.ndarray,
+    edge_l: np.ndarray,
+    edge_r: np.ndarray,
+    rank: np.ndarray,
+    *,
+    contradicts: Callable[[int, int], bool],
+    vouches: Callable[[int, int], bool],
+    always: list[tuple[int, int]],
+    never: set[tuple[int, int]],
+) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]], list[list[int]]]:
+    """The ordered union-find over the links at `positions` (and the overrides).
+
+    Returns the override links made, the scored links made (in the order made) and the members
+    of every cluster of more than one record.
+    """
+    sub_l, sub_r = edge_l[positions], edge_r[positions]
     linked_records = np.unique(np.concatenate([
-        np.asarray(edge_l, dtype=np.int64), np.asarray(edge_r, dtype=np.int64),
-        np.array([x for pair in always for x in pair], dtype=np.int64)])).tolist()
+        sub_l, sub_r, np.array([x for pair in always for x in pair], dtype=np.int64)])).tolist()
     parent: dict[int, int] = {x: x for x in linked_records}
     members: dict[int, list[int]] = {x: [x] for x in linked_records}
 
@@ -67,11 +137,10 @@ def cluster(
         parent[rb] = ra
         members[ra].extend(members.pop(rb))
 
-    linked = set(zip(np.minimum(edge_l, edge_r).tolist(), np.maximum(edge_l, edge_r).tolist()))
+    linked = set(zip(np.minimum(sub_l, sub_r).tolist(), np.maximum(sub_l, sub_r).tolist()))
 
     def blocked(ra: int, rb: int) -> bool:
         contradicting = supporting = 0
-        vouched = False
         for x in members[ra]:
             for y in members[rb]:
                 if (x, y) in never or (y, x) in never:
@@ -80,35 +149,23 @@ def cluster(
                     contradicting += 1
                 elif ((x, y) if x < y else (y, x)) in linked:
                     supporting += 1
-                vouched = vouched or vouches(x, y)
-        return contradicting > 0 and not vouched and supporting <= contradicting
+        if contradicting == 0 or supporting > contradicting:
+            return False
+        return not any(vouches(x, y) for x in members[ra] for y in members[rb])
 
-    links: list[tuple[int, int, int]] = []
+    always_links: list[tuple[int, int, int]] = []
     for a, b in always:
         ra, rb = find(a), find(b)
         if ra != rb:
             union(ra, rb)
-            links.append((a, b, -1))
+            always_links.append((a, b, -1))
 
-    if len(edge_l):
-        lo = np.minimum(order[edge_l], order[edge_r])
-        hi = np.maximum(order[edge_l], order[edge_r])
-        sequence = np.lexsort((hi, lo, -edge_weight))
-        ls, rs = edge_l[sequence].tolist(), edge_r[sequence].tolist()
-        for pos, a, b in zip(sequence.tolist(), ls, rs):
-            ra, rb = find(a), find(b)
-            if ra == rb or blocked(ra, rb):
-                continue
-            union(ra, rb)
-            links.append((a, b, pos))
-
-    # A label that does not depend on union order: the smallest member of each cluster.
-    smallest = {root: min(m) for root, m in members.items() if len(m) > 1}
-    labels = np.asarray(records, dtype=np.int64).copy()
-    if smallest:
-        joined = np.array([x for root, m in members.items() if len(m) > 1 for x in m], dtype=np.int64)
-        joined_label = np.array([smallest[find(int(x))] for x in joined.tolist()], dtype=np.int64)
-        by_value = np.argsort(labels, kind="stable")
-        at = by_value[np.searchsorted(labels[by_value], joined)]
-        labels[at] = joined_label
-    return Clusters(records=records, labels=labels, links=links)
+    group_links: list[tuple[int, int, int]] = []
+    sequence = positions[np.argsort(rank[positions], kind="stable")]
+    for pos, a, b in zip(sequence.tolist(), edge_l[sequence].tolist(), edge_r[sequence].tolist()):
+        ra, rb = find(a), find(b)
+        if ra == rb or blocked(ra, rb):
+            continue
+        union(ra, rb)
+        group_links.append((a, b, pos))
+    return always_links, group_links, [m for m in members.values() if len(m) > 1]

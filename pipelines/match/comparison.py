@@ -312,9 +312,9 @@ def component_pairs(records: np.ndarray, edge_l: np.ndarray, edge_r: np.ndarray,
     """
     if len(records) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    position = {int(x): i for i, x in enumerate(records.tolist())}
-    a = np.fromiter((position[int(x)] for x in edge_l.tolist()), dtype=np.int64, count=len(edge_l))
-    b = np.fromiter((position[int(x)] for x in edge_r.tolist()), dtype=np.int64, count=len(edge_r))
+    by_value = np.argsort(records, kind="stable")  # the position of each record index
+    a = by_value[np.searchsorted(records, edge_l, sorter=by_value)].astype(np.int64)
+    b = by_value[np.searchsorted(records, edge_r, sorter=by_value)].astype(np.int64)
     label = np.arange(len(records), dtype=np.int64)
     while True:  # min-label propagation with pointer jumping
         low = np.minimum(label[a], label[b])

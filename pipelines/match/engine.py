@@ -260,13 +260,24 @@ def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
     )
     build_features(con, only="_m_changed", carry=("record_key",))
     cols = ", ".join(FEATURE_COLUMNS)
+    # New keys are numbered on the two key columns alone: a window over the wide feature rows
+    # inside the INSERT costs several times more at a million records.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _m_new_keys AS
+        SELECT source, source_record_id,
+               (SELECT coalesce(max(record_key), 0) FROM match_records)
+                   + row_number() OVER (ORDER BY source, source_record_id) AS record_key
+        FROM _m_feat WHERE record_key IS NULL
+        """
+    )
     con.execute(
         f"""
         INSERT INTO match_records (record_key, source, source_record_id, match_hash, row_hash, matched_at, {cols})
-        SELECT (SELECT coalesce(max(record_key), 0) FROM match_records)
-                   + row_number() OVER (ORDER BY source, source_record_id),
-               source, source_record_id, match_hash, row_hash, ?, {cols}
-        FROM _m_feat WHERE record_key IS NULL
+        SELECT k.record_key, f.source, f.source_record_id, f.match_hash, f.row_hash, ?,
+               {', '.join(f'f.{c}' for c in FEATURE_COLUMNS)}
+        FROM _m_feat f JOIN _m_new_keys k ON k.source = f.source AND k.source_record_id = f.source_record_id
+        ORDER BY k.record_key
         """,
         [now],
     )
@@ -281,21 +292,26 @@ def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _m_rec AS
+        WITH kept AS (  -- numbered on the keys alone: windows over the wide rows cost far more
+            SELECT r.record_key,
+                   CAST(row_number() OVER (ORDER BY r.record_key) - 1 AS INTEGER) AS idx,
+                   row_number() OVER (ORDER BY r.source, r.source_record_id) AS ord
+            FROM match_records r
+            WHERE NOT EXISTS (SELECT 1 FROM _m_removed x WHERE x.record_key = r.record_key)
+        )
         SELECT r.source, r.source_record_id, {', '.join(f'r.{c}' for c in FEATURE_COLUMNS)}, r.match_hash,
-               r.record_key,
-               CAST(row_number() OVER (ORDER BY r.record_key) - 1 AS INTEGER) AS idx,
-               row_number() OVER (ORDER BY r.source, r.source_record_id) AS ord,
+               r.record_key, k.idx, k.ord,
                ((c.source IS NOT NULL AND c.old_match_hash IS DISTINCT FROM r.match_hash)
                 OR NOT EXISTS (SELECT 1 FROM customer_sources cs
                                WHERE cs.source = r.source AND cs.source_record_id = r.source_record_id)) AS dirty,
                (c.source IS NOT NULL) AS row_dirty
-        FROM match_records r
+        FROM match_records r JOIN kept k ON k.record_key = r.record_key
         LEFT JOIN _m_changed c ON c.source = r.source AND c.source_record_id = r.source_record_id
-        WHERE NOT EXISTS (SELECT 1 FROM _m_removed x WHERE x.record_key = r.record_key)
+        ORDER BY k.idx
         """
     )
     contacts = con.execute("SELECT count(*) FROM _m_seen").fetchall()[0][0]
-    con.execute("DROP TABLE _m_feat; DROP TABLE _m_seen; DROP TABLE _m_changed")
+    con.execute("DROP TABLE _m_feat; DROP TABLE _m_seen; DROP TABLE _m_changed; DROP TABLE _m_new_keys")
     # Pairs of records that are gone (a GDPR erasure removes their match_records rows too).
     con.execute(
         """
@@ -492,13 +508,15 @@ def _cluster_affected(con: duckdb.DuckDBPyConnection, rec, overrides: Overrides,
     result = cluster(records, el, er, ew, rec.order, contradicts=contradicts, vouches=vouches, always=always,
                      never=never)
 
+    # Each record's match score: the strongest link that joined it (an override counts as 1).
+    made = np.array(result.links, dtype=np.int64).reshape(-1, 3)
+    link_a, link_b, link_pos = made[:, 0], made[:, 1], made[:, 2]
+    scored = link_pos >= 0
+    link_p = np.ones(len(made))
+    link_p[scored] = ep[link_pos[scored]]
     match_score = np.full(rec.n, np.nan)
-    link_rows = []
-    for a, b, pos in result.links:
-        p = 1.0 if pos < 0 else float(ep[pos])
-        match_score[a] = np.fmax(match_score[a], p)
-        match_score[b] = np.fmax(match_score[b], p)
-        link_rows.append((int(rec.keys[a]), int(rec.keys[b]), "override" if pos < 0 else "score"))
+    np.fmax.at(match_score, link_a, link_p)
+    np.fmax.at(match_score, link_b, link_p)
     assign = pa.table({
         "record_key": pa.array(rec.keys[result.records]),
         "cluster": pa.array(result.labels),
@@ -509,9 +527,9 @@ def _cluster_affected(con: duckdb.DuckDBPyConnection, rec, overrides: Overrides,
     con.execute("CREATE OR REPLACE TEMP TABLE _m_assign AS SELECT * FROM _m_assign_rows")
     con.unregister("_m_assign_rows")
     links = pa.table({
-        "left_key": pa.array([x[0] for x in link_rows], pa.int64()),
-        "right_key": pa.array([x[1] for x in link_rows], pa.int64()),
-        "kind": pa.array([x[2] for x in link_rows], pa.string()),
+        "left_key": pa.array(np.asarray(rec.keys[link_a], dtype=np.int64), pa.int64()),
+        "right_key": pa.array(np.asarray(rec.keys[link_b], dtype=np.int64), pa.int64()),
+        "kind": pa.array(np.where(scored, "score", "override").tolist(), pa.string()),
     })
     con.register("_m_link_rows", links)
     con.execute("CREATE OR REPLACE TEMP TABLE _m_links AS SELECT * FROM _m_link_rows")
