@@ -28,6 +28,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import ExportFormat
+from pipelines.warehouse import sql_literal
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = r"[+-]?[0-9]+(\.[0-9]+)?"  # a number or an E.164 phone: no formula, written as is
@@ -41,11 +42,6 @@ def neutralise(value: str) -> str:
     if value.startswith(FORMULA_START) and not re.fullmatch(PLAIN_NUMBER, value):
         return "'" + value
     return value
-
-
-def sql_text(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def sql_name(name: str) -> str:
@@ -98,12 +94,12 @@ def formatted_columns(types: dict[str, str], columns: list[str], fmt: ExportForm
         q = sql_name(col)
         typ = types[col].upper()
         if typ == "DATE":
-            expr = f"strftime({q}, {sql_text(fmt.date_format)})"
+            expr = f"strftime({q}, {sql_literal(fmt.date_format)})"
         elif typ.startswith("TIMESTAMP"):
-            expr = f"strftime({q}, {sql_text(fmt.datetime_format)})"
+            expr = f"strftime({q}, {sql_literal(fmt.datetime_format)})"
         elif typ == "VARCHAR":
             expr = (
-                f"CASE WHEN regexp_matches({q}, {sql_text(RISKY_SQL)}) AND NOT regexp_matches({q}, {sql_text(PLAIN_NUMBER_SQL)}) "
+                f"CASE WHEN regexp_matches({q}, {sql_literal(RISKY_SQL)}) AND NOT regexp_matches({q}, {sql_literal(PLAIN_NUMBER_SQL)}) "
                 f"THEN '''' || {q} ELSE {q} END"
             )
         else:
@@ -118,8 +114,8 @@ def write_csv(con: duckdb.DuckDBPyConnection, query: str, path: Path, fmt: Expor
     raw = path.with_name("." + path.name + ".utf8.part")
     tmp = path.with_name("." + path.name + ".part")
     try:
-        options = f"FORMAT csv, HEADER true, DELIMITER {sql_text(fmt.delimiter)}, QUOTE '\"', NEW_LINE '\r\n'"
-        rows = con.execute(f"COPY ({query}) TO {sql_text(str(raw))} ({options})").fetchone()[0]
+        options = f"FORMAT csv, HEADER true, DELIMITER {sql_literal(fmt.delimiter)}, QUOTE '\"', NEW_LINE '\r\n'"
+        rows = con.execute(f"COPY ({query}) TO {sql_literal(str(raw))} ({options})").fetchone()[0]
         replaced = _encode(raw, tmp, fmt.encoding)
         digest = hashlib.sha256()
         with open(tmp, "rb") as fh:

@@ -33,14 +33,13 @@ from pipelines.export.files import (
     formatted_columns,
     render_file_name,
     sql_name,
-    sql_text,
     write_csv,
     write_manifest,
 )
 from pipelines.export.message import export_message, quality_summary
 from pipelines.quality.checks import blocking_failures
 from pipelines.segments.build import build_segment, excluded_counts
-from pipelines.warehouse import transaction
+from pipelines.warehouse import sql_literal, transaction
 
 ROWS, DELTA = "segment_rows", "segment_delta"
 
@@ -115,7 +114,7 @@ def write_files(
     files = []
     for part in parts:
         file_name = render_file_name(segment.file_name, segment=name, now=now, part=part if segment.split_by else None, mode=fmt.mode)
-        where = f"WHERE _part = {sql_text(part)}" if segment.split_by else ""
+        where = f"WHERE _part = {sql_literal(part)}" if segment.split_by else ""
         files.append(write_csv(con, f"SELECT {', '.join(cols)} FROM {table} {where} ORDER BY {order}", folder / file_name, fmt, part=part))
     return files
 

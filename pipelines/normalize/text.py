@@ -25,6 +25,7 @@ import re
 import unicodedata
 
 from pipelines.fields import MISSING_MARKERS
+from pipelines.warehouse import sql_literal
 
 # Whitespace as `str.split()` knows it, plus zero-width space and a stray byte-order mark.
 WHITESPACE = (
@@ -63,9 +64,7 @@ def status_of(clean: str, canonical: str) -> str:
 # --- SQL twins -------------------------------------------------------------------------------
 
 
-def q(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
+q = sql_literal  # the short name the normalizers' generated SQL uses
 
 
 _GATE_RE2 = "^ | $|  |[^ -~]"  # text that may need cleaning: edge or double spaces, non-ASCII, controls

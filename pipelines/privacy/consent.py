@@ -19,6 +19,7 @@ from __future__ import annotations
 import duckdb
 
 from pipelines.config import SourcesConfig
+from pipelines.warehouse import sql_literal
 
 
 def double_opt_in_sources(config: SourcesConfig) -> list[str]:
@@ -26,7 +27,7 @@ def double_opt_in_sources(config: SourcesConfig) -> list[str]:
 
 
 def _in_list(names: list[str]) -> str:
-    return "(" + ", ".join("'" + n.replace("'", "''") + "'" for n in names) + ")" if names else "(NULL)"
+    return "(" + ", ".join(sql_literal(n) for n in names) + ")" if names else "(NULL)"
 
 
 def record_consent_events(con: duckdb.DuckDBPyConnection, config: SourcesConfig) -> int:

@@ -59,7 +59,7 @@ from pipelines.privacy.person import (
 from pipelines.privacy.scrub import Matcher, scrub_tree
 from pipelines.privacy.tombstones import add_tombstones, tombstone_key
 from pipelines.settings import Paths
-from pipelines.warehouse import connect, transaction
+from pipelines.warehouse import connect, sql_literal, transaction
 
 log = logging.getLogger(__name__)
 
@@ -242,8 +242,8 @@ def compact_warehouse(path: Path) -> None:
     try:
         con = duckdb.connect()
         try:
-            con.execute(f"ATTACH '{_sql(str(path))}' AS old_warehouse")
-            con.execute(f"ATTACH '{_sql(str(tmp))}' AS new_warehouse")
+            con.execute(f"ATTACH {sql_literal(str(path))} AS old_warehouse")
+            con.execute(f"ATTACH {sql_literal(str(tmp))} AS new_warehouse")
             con.execute("COPY FROM DATABASE old_warehouse TO new_warehouse")
             con.execute("DETACH new_warehouse")
             con.execute("DETACH old_warehouse")
@@ -254,10 +254,6 @@ def compact_warehouse(path: Path) -> None:
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
     path.with_name(path.name + ".wal").unlink(missing_ok=True)
-
-
-def _sql(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def compact_if_pending(warehouse: Path) -> bool:

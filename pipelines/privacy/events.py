@@ -27,7 +27,7 @@ from pipelines.normalize.dates import date_formats, normalize_date_args
 from pipelines.privacy.addresses import normalize_address_columns
 from pipelines.privacy.masking import masked_errors
 from pipelines.settings import Paths
-from pipelines.warehouse import transaction
+from pipelines.warehouse import sql_literal, transaction
 
 # Common words for the canonical events, compared without case, spaces, dots, dashes, underscores.
 EVENT_WORDS: dict[str, tuple[str, ...]] = {
@@ -53,10 +53,6 @@ def event_words(source: Source) -> list[tuple[str, str]]:
     words.update({event_key(e): e for e in SUPPRESSION_EVENTS})
     words.update({event_key(raw): e for raw, e in source.event_values.items()})
     return sorted(words.items())
-
-
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def load_privacy_drop(
@@ -125,7 +121,7 @@ def raw_line_sql(alias: str, fields: list[str], delimiter: str) -> str:
     """The mapped fields of a staged row joined by the file's delimiter (the rejected row's text)."""
     if not fields:
         return "''"
-    return f" || {_q(delimiter)} || ".join(f'coalesce({alias}."{f}", \'\')' for f in fields)
+    return f" || {sql_literal(delimiter)} || ".join(f'coalesce({alias}."{f}", \'\')' for f in fields)
 
 
 def load_suppression_drop(
@@ -145,7 +141,7 @@ def load_suppression_drop(
             con, table="_sup_drop",
             email_column="email" if "email" in mapped else None,
             phone_column="phone" if "phone" in mapped else None,
-            region_sql=_q(region),
+            region_sql=sql_literal(region),
         )
         if "at" in mapped:
             parse_times(con, table="_sup_drop", column="at", source=source, today=today, out="_sup_times")
@@ -177,7 +173,7 @@ def load_suppression_drop(
                    {raw_line_sql('d', mapped, delimiter)} AS raw_line
             FROM _sup_drop d
             LEFT JOIN _email_keys e ON e.raw = {d_email}
-            LEFT JOIN _phone_keys p ON p.raw = {d_phone} AND p.region = {_q(region)}
+            LEFT JOIN _phone_keys p ON p.raw = {d_phone} AND p.region = {sql_literal(region)}
             LEFT JOIN _sup_times t ON t.raw = {d_at}
             LEFT JOIN _sup_words w ON w.word = {EVENT_KEY_SQL.format('d."event"')}
             """,

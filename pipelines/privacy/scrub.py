@@ -41,6 +41,7 @@ from pathlib import Path
 
 from pipelines.ingest.decode import sniff_delimiter
 from pipelines.privacy.person import Person
+from pipelines.warehouse import sql_literal
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv", ".dat", ".psv")
 MANIFEST_SUFFIXES = (".json", ".done")
@@ -312,7 +313,7 @@ def _scrub_parquet(path: Path, m: Matcher, *, dry_run: bool) -> tuple[int, bool]
 
     con = duckdb.connect()
     try:
-        src = "read_parquet(" + _sql_text(str(path)) + ")"
+        src = "read_parquet(" + sql_literal(str(path)) + ")"
         cols = [(n, t) for n, t, *_ in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
         params = {k: sorted(v) for k, v in (("emails", m.emails), ("ids", m.ids), ("digits", m.digits)) if v}
         preds = []
@@ -333,7 +334,7 @@ def _scrub_parquet(path: Path, m: Matcher, *, dry_run: bool) -> tuple[int, bool]
         if not hits or dry_run:
             return hits, False
         tmp = path.with_name("." + path.name + ".scrub.part")
-        con.execute(f"COPY (SELECT * FROM {src} WHERE NOT coalesce(({where}), false)) TO {_sql_text(str(tmp))} (FORMAT parquet)", params)
+        con.execute(f"COPY (SELECT * FROM {src} WHERE NOT coalesce(({where}), false)) TO {sql_literal(str(tmp))} (FORMAT parquet)", params)
     finally:
         con.close()
     st = path.stat()
@@ -343,8 +344,6 @@ def _scrub_parquet(path: Path, m: Matcher, *, dry_run: bool) -> tuple[int, bool]
     return hits, True
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def data_files(data_dir: Path, exclude: set[Path]) -> list[Path]:
