@@ -15,6 +15,7 @@ import warnings
 import dagster as dg
 
 from assets.drops import contacts, drops, landed_file
+from assets.figures import figure_metadata
 from assets.quality import check_result
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource
 from pipelines.ingest.discover import parse_partition_key
@@ -74,12 +75,14 @@ def contacts_check(name: str) -> dg.AssetChecksDefinition:
                 checks.record(con, results)
             base = previous_load(con, file_id)
             figures = sorted(figures_of(con, file_id).items(), key=lambda kv: (kv[0][0], str(kv[0][1])))
-            table = markdown_table([(m, f, v) for (m, f), v in figures], f"{source_name} load {file_id}",
+            rows = [(m, f, v) for (m, f), v in figures]
+            table = markdown_table(rows, f"{source_name} load {file_id}",
                                    previous=figures_of(con, base) if base else None)
         result = next((r for r in results if r.check_name == name), None)
         if result is None:
             return dg.AssetCheckResult(passed=True, description="nothing to check (the drop did not load)")
-        return check_result(result, figures=dg.MetadataValue.md(table))
+        # every figure of the load as a number too (fill_rate/email, validity/phone, rows_read ...)
+        return check_result(result, figures=dg.MetadataValue.md(table), **figure_metadata(rows))
 
     return _check
 

@@ -6,6 +6,7 @@ import json
 
 import dagster as dg
 
+from assets.figures import figure_metadata
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource, table_schema
 from pipelines.ingest.discover import parse_partition_key
 from pipelines.ingest.land import file_id_for, land
@@ -87,6 +88,8 @@ def staged_rows(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -
             "reject_reasons": dg.MetadataValue.md(reasons),
             "columns_missing": json.dumps(result.columns_missing),
             "columns_extra (schema drift)": json.dumps(result.columns_extra),
+            "encoding": result.encoding or "",
+            "encoding_note": result.encoding_note or "as declared",
         }
     )
 
@@ -124,7 +127,10 @@ def contacts(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> d
         with crmclean.warehouse() as con:
             summary = load_privacy_drop(con, file_id=file_id, source_name=source_name, source=source, config=cfg)
         archive_remote(crmclean, context.partition_key)
-        return dg.MaterializeResult(metadata={"kind": source.kind, **summary})
+        return dg.MaterializeResult(metadata={
+            "kind": source.kind,
+            **{k: dg.MetadataValue.int(v) if isinstance(v, int) else v for k, v in summary.items()},
+        })
     with crmclean.warehouse() as con:
         result = load_contacts(con, file_id=file_id, source_name=source_name, source=source, default_country=cfg.country_of(source_name))
         figures = con.execute(
@@ -140,6 +146,7 @@ def contacts(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> d
             "records_updated": dg.MetadataValue.int(result.updated),
             "records_stale (older than held)": dg.MetadataValue.int(result.stale),
             "quality": dg.MetadataValue.md(markdown_table(figures, f"Quality of {source_name} load {file_id}")),
+            **figure_metadata(figures),  # each figure as a number (fill_rate/email ...), plotted per load
         }
     )
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 
 from assets.customers import customers
+from assets.figures import figure_metadata
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource, table_schema
 from pipelines.config import SourcesConfig, load_sources
 from pipelines.quality import checks
@@ -73,6 +74,7 @@ def quality_metrics(context: dg.AssetExecutionContext, crmclean: CrmcleanResourc
             "dagster/row_count": dg.MetadataValue.int(stored),  # figures in quality_metrics, all loads
             "figures_measured": dg.MetadataValue.int(len(figures)),
             "customers": dg.MetadataValue.int(int(by_key.get(("customers", None)) or 0)),
+            **{k: v for k, v in figure_metadata(figures).items() if k != "customers"},
             "load_id": load_id,
             "warehouse": dg.MetadataValue.md(markdown_table(figures, "Warehouse snapshot")),
             "recent_loads": dg.MetadataValue.md("\n".join(table)),
@@ -85,7 +87,12 @@ def quality_metrics(context: dg.AssetExecutionContext, crmclean: CrmcleanResourc
         passed=not failed,
         severity=dg.AssetCheckSeverity.WARN,
         description=detail[:500],
-        metadata={"per_source": dg.MetadataValue.md(
+        metadata={**{f"value/{r.source}": dg.MetadataValue.float(float(r.value)) for r in duplicates
+                     if r.value is not None},
+                  **{f"threshold/{r.source}": dg.MetadataValue.float(float(r.threshold)) for r in duplicates
+                     if r.threshold is not None},
+                  "failed_sources": dg.MetadataValue.int(len(failed)),
+                  "per_source": dg.MetadataValue.md(
             "\n".join(["| source | passed | detail |", "|---|---|---|"]
                       + [f"| {r.source} | {'yes' if r.passed else 'NO'} | {r.detail} |" for r in duplicates]))},
     )
@@ -111,7 +118,7 @@ def source_drops_asset(cfg: SourcesConfig) -> dg.AssetsDefinition:
             skippable=True,
             freshness_policy=policy,
             automation_condition=dg.AutomationCondition.eager(),
-            metadata={"expected_every_hours": hours if hours else "no rhythm"},
+            metadata={"expected_every_hours": dg.MetadataValue.float(float(hours)) if hours else "no rhythm"},
         ))
         check_specs.append(dg.AssetCheckSpec("drop_on_time", asset=source_key(name),
                                              description=checks.SPECS["drop_on_time"].description))
@@ -181,6 +188,8 @@ def quality_report_asset() -> dg.AssetsDefinition:
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(path)),
             "exports_blocked": dg.MetadataValue.bool(bool(blocking)),
+            "blocking_failure_count": dg.MetadataValue.int(len(blocking)),
+            "failed_check_count": dg.MetadataValue.int(len(failed)),
             "blocking_failures": dg.MetadataValue.md("\n".join(f"- {b}" for b in blocking) or "none"),
             "failed_checks": dg.MetadataValue.md(
                 "\n".join(f"- [{r.severity}] {r.source} {r.check_name}: {r.detail}" for r in failed) or "none"),

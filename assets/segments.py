@@ -28,23 +28,28 @@ def _kinds(cfg: ExportsConfig, segment: Segment) -> set[str]:
 
 
 def result_metadata(result: ExportResult) -> dict:
-    """Size, change since the last successful export, what safety left out, and every file."""
+    """Size, change since the last successful export, what safety and dedupe left out, and every
+    file. Every figure is numeric metadata (plotted over time); `previous_rows` is absent the first time."""
     c = result.change
     files = ["| file | destination | rows | status |", "|---|---|---|---|"] + [
         f"| {f['file_name']} | {f['destination']} | {f['rows']:,} | {f['status']} |" for f in result.files
     ]
     meta = {
         "dagster/row_count": dg.MetadataValue.int(result.rows),
-        "previous_rows": dg.MetadataValue.int(c.previous) if c.previous is not None else dg.MetadataValue.text("first export"),
+        "first_export": dg.MetadataValue.bool(c.previous is None),
         "change_since_last_export": dg.MetadataValue.int(result.size_change if result.size_change is not None else result.rows),
         "added": dg.MetadataValue.int(c.added),
         "changed": dg.MetadataValue.int(c.changed),
         "removed": dg.MetadataValue.int(c.removed),
         "left_out_suppressed": dg.MetadataValue.int(result.excluded.get("suppressed", 0)),
         "left_out_without_opt_in": dg.MetadataValue.int(result.excluded.get("without_opt_in", 0)),
+        "left_out_deduplicated": dg.MetadataValue.int(result.deduplicated),
         "mode": result.mode,
+        "dedupe_by": result.dedupe_by,
         "files": dg.MetadataValue.md("\n".join(files)),
     }
+    if c.previous is not None:
+        meta["previous_rows"] = dg.MetadataValue.int(c.previous)
     if result.replaced_characters:
         meta["characters_replaced_for_encoding"] = dg.MetadataValue.int(result.replaced_characters)
     return meta

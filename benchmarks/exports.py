@@ -26,6 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import duckdb  # noqa: E402
+
 from pipelines.config import load_exports  # noqa: E402
 from pipelines.export.run import export_segment  # noqa: E402
 from pipelines.warehouse import connect  # noqa: E402
@@ -80,21 +82,31 @@ def delivered(outbox: Path) -> list[Path]:
     return files
 
 
-def leaks(con, files: list[Path]) -> int:
-    """Delivered rows of forbidden customers, other than a delta's id-only `removed` line."""
-    create = "CREATE OR REPLACE TEMP TABLE forbidden AS SELECT customer_id FROM segment_candidates WHERE is_suppressed OR newsletter_opt_in IS NOT TRUE"
-    con.execute(create)
-    total = 0
+def leaks(con, files: list[Path]) -> tuple[int, int]:
+    """Delivered rows of forbidden customers, other than a delta's id-only `removed` line, and
+    email addresses delivered twice in one file. The files are read on a connection of their own:
+    the export connection has external access disabled."""
+    forbidden = con.execute(
+        "SELECT customer_id FROM segment_candidates WHERE is_suppressed OR newsletter_opt_in IS NOT TRUE"
+    ).df()
+    reader = duckdb.connect()
+    reader.register("forbidden", forbidden)
+    total = twice = 0
     for f in files:
         with open(f, encoding="utf-8-sig") as fh:
             sep = ";" if ";" in fh.readline() else ","
-        rel = con.read_csv(str(f), header=True, all_varchar=True, sep=sep)
+        rel = reader.read_csv(str(f), header=True, all_varchar=True, sep=sep)
         cols = rel.columns
         removed = "AND coalesce(\"change\", '') <> 'removed'" if "change" in cols else ""
-        total += con.execute(
+        total += reader.execute(
             f"SELECT count(*) FROM rel WHERE customer_id IN (SELECT customer_id FROM forbidden) {removed}"
         ).fetchone()[0]
-    return total
+        if "email" in cols:
+            twice += reader.execute(
+                "SELECT count(*) - count(DISTINCT lower(trim(email))) FROM rel WHERE nullif(email, '') IS NOT NULL"
+            ).fetchone()[0]
+    reader.close()
+    return total, twice
 
 
 def run_all(con, cfg, outbox: Path, now: datetime) -> list[tuple]:
@@ -140,7 +152,9 @@ def main() -> None:
         files = delivered(outbox)
         size = sum(f.stat().st_size for f in files)
         print(f"\ndelivered: {len(files)} files, {size / 1e6:,.1f} MB")
-        print(f"accuracy: {leaks(con, files)} rows of suppressed or unconsented customers delivered (must be 0)")
+        leaked, twice = leaks(con, files)
+        print(f"accuracy: {leaked} rows of suppressed or unconsented customers delivered (must be 0); "
+              f"{twice} email addresses twice in one file (must be 0)")
         print(f"peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
         con.close()
     finally:

@@ -9,7 +9,10 @@
    step and peak memory (max RSS of this process; and sampled RSS including pool workers).
 4. Accuracy per field: the share of rows whose normalized value equals the generator's true
    clean value, on rows the generator marks as carrying the value (no typo, nickname, initials
-   or missing marker; not a deliberately broken row).
+   or missing marker; not a deliberately broken row). Then per field and special case (the
+   truth's `<field>_case`: placeholders such as 00-00-0000 or x, mojibake, street abbreviations,
+   city variants, Belgian particles, infix in odd places, domain typos, ...): the share right,
+   where right is the true value, or NULL for a missing value (empty field or placeholder).
 5. The naive way: pandas `DataFrame.apply` calling the same per-value functions row by row
    (`normalize_record`), on a random sample of --naive-sample rows, extrapolated to all rows,
    and the speed ratio.
@@ -50,6 +53,8 @@ TARGET_SPEEDUP = 3.0
 TARGET_ACCURACY = 0.99
 # Scored fields and the truth's dirt flag that says whether the row carries the value.
 SCORED = {**{f: f for f in TRUTH_FIELDS}, "phone_type": "phone"}
+# Fields whose missing value a normalizer fills from other fields of the row (status `inferred`).
+INFERRED = frozenset({"country"})
 
 
 class RssSampler:
@@ -125,6 +130,31 @@ def accuracy(con, truth_path: Path) -> pd.DataFrame:
         )
     df = con.execute(" UNION ALL ".join(parts) + " ORDER BY field, source").df()
     return df
+
+
+def case_accuracy(con) -> pd.DataFrame:
+    """Per field and special case (truth `<field>_case`), both sources: rows scored and share right.
+
+    Right: the true clean value where the row carries it, NULL where the value is missing
+    (an empty field or a placeholder), except for fields a normalizer infers from other fields
+    (`INFERRED`: country, from the postcode or phone), where the true value is expected. Rows
+    whose value cannot be recovered otherwise (typo, nickname, role address, ...) are not scored.
+    Also a `missing` line per field: every row whose value is missing, placeholder or empty."""
+    parts = []
+    for field, dirt in SCORED.items():
+        value_right = f"n.{field} IS NOT DISTINCT FROM t.{field}::VARCHAR::{_type(field)}"
+        right = (value_right if field in INFERRED
+                 else f"CASE WHEN t.{dirt}_dirt = 'missing' THEN n.{field} IS NULL ELSE {value_right} END")
+        missing = "missing (expect inferred)" if field in INFERRED else "missing (expect NULL)"
+        base = (f"FROM truth t JOIN normalized_all n ON n.source = t.source AND n.line_number = t.line_number "
+                f"WHERE NOT t.is_broken AND (t.{dirt}_dirt IS NULL OR t.{dirt}_dirt = 'missing')")
+        parts.append(f"""SELECT '{field}' AS field, t.{dirt}_case::VARCHAR AS "case", count(*) AS scored,
+                                avg(CASE WHEN {right} THEN 1.0 ELSE 0.0 END) AS accuracy
+                         {base} AND t.{dirt}_case IS NOT NULL GROUP BY ALL""")
+        parts.append(f"""SELECT '{field}' AS field, '{missing}' AS "case", count(*) AS scored,
+                                avg(CASE WHEN {right} THEN 1.0 ELSE 0.0 END) AS accuracy
+                         {base} AND t.{dirt}_dirt = 'missing' GROUP BY ALL""")
+    return con.execute(" UNION ALL ".join(parts) + ' ORDER BY field, "case"').df()
 
 
 def _type(field: str) -> str:
@@ -237,6 +267,13 @@ def main() -> None:
             print(f"  {field:20s} " + "   ".join(cells))
         print(f"  lowest: {worst * 100:.3f}% (target >= {TARGET_ACCURACY * 100:.0f}%: "
               f"{'OK' if worst >= TARGET_ACCURACY else 'MISSED'})")
+
+        cases = case_accuracy(con)
+        print()
+        print("accuracy per special case (both sources; right = the true value, or NULL where missing; "
+              "the truth's <field>_case):")
+        for row in cases.itertuples():
+            print(f"  {row.field:20s} {row.case:26s} {row.accuracy * 100:7.3f}% of {int(row.scored):>9,}")
 
         sample = min(args.naive_sample, out_rows)
         naive_seconds, naive_rows = naive(con, sources, sample)

@@ -51,7 +51,8 @@ def cmd_demo_data(args: argparse.Namespace, paths: Paths) -> int:
     from pipelines.demo import generate
 
     day = date.fromisoformat(args.date) if args.date else None
-    summary = generate(paths.inbox, paths.data_dir / "demo" / "truth.parquet", people=args.people, seed=args.seed, day=day)
+    summary = generate(paths.inbox, paths.data_dir / "demo" / "truth.parquet", people=args.people, seed=args.seed, day=day,
+                       older_drops=args.older_drops)
     print(summary)
     return 0
 
@@ -60,16 +61,28 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
     from pipelines.runner import run_daily_job
 
     dagster_home(paths)
-    summary = run_daily_job(paths, exports=not args.no_exports, log_level="DEBUG" if args.verbose else "INFO")
-    if not summary.files and paths.warehouse.exists():
-        summary.failures += run_quality_watch(paths)
+    # Dagster's own event log (stack traces of failed steps included) only with --verbose; without
+    # it, one line per file and per failure, from the summary. The UI's run history has it all.
+    log_level = "DEBUG" if args.verbose else "CRITICAL"
+    try:
+        summary = run_daily_job(paths, exports=not args.no_exports, log_level=log_level)
+        if not summary.files and paths.warehouse.exists():
+            summary.failures += run_quality_watch(paths, log_level=log_level)
+    except ConfigError:
+        raise
+    except Exception as e:
+        if args.verbose:
+            raise
+        print(f"crmclean run failed: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''} "
+              "(`crmclean run --verbose` shows the stack trace)", file=sys.stderr)
+        return 1
     print(summary.render())
     if not summary.ok:
         alert_run_failures(paths, summary.failures)
     return 0 if summary.ok else 1
 
 
-def run_quality_watch(paths: Paths) -> list[str]:
+def run_quality_watch(paths: Paths, log_level: str = "INFO") -> list[str]:
     """No new drop: still check the sources' rhythm (a late source), write the report and alert,
     as the hourly `quality_watch` schedule does under the daemon."""
     import dagster as dg
@@ -78,7 +91,8 @@ def run_quality_watch(paths: Paths) -> list[str]:
     from pipelines.runner import _failure_messages
 
     job = build_definitions(paths).resolve_job_def("quality_watch")
-    result = job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False)
+    result = job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False,
+                                    run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
     return _failure_messages(result)
 
 
@@ -259,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--people", type=int, default=10_000)
     d.add_argument("--seed", type=int, default=42)
     d.add_argument("--date", help="drop date YYYY-MM-DD (default today)")
+    d.add_argument("--older-drops", type=int, default=0,
+                   help="also write this many earlier exports per source, 28 days apart (dated file names)")
     d.set_defaults(func=cmd_demo_data)
     r = sub.add_parser("run", help="the daily job, end to end, in-process")
     r.add_argument("--no-exports", action="store_true", help="ingest and match only")

@@ -81,10 +81,29 @@ class Source(Strict):
     done_marker: str | None = None  # e.g. ".done": take `x.csv` only once `x.csv.done` exists
     after_load: Literal["keep", "move_to_processed"] = "keep"
     max_field_length: int = Field(500, gt=0)
-    # A date that cannot be read at all (`31-13-1985`, `gisteren`): reject the row (the default),
-    # or `flag` it (load the row, the field invalid with its reason). Ambiguous day/month and
-    # out-of-range dates are always flagged, never rejected: they are readable, just doubtful.
-    unparseable_dates: Literal["reject", "flag"] = "reject"
+    # A quoted field still open after this many lines (or a record over max_record_length
+    # characters, or at the end of the file) is an unbalanced quote: its first line is rejected
+    # and the lines after it are read again as records of their own.
+    max_quoted_lines: int = Field(50, gt=0)
+    max_record_length: int = Field(1_000_000, gt=0)  # longer records are rejected (raw text cut)
+    # A file in a declared single-byte encoding (cp1252) that is valid UTF-8 with multi-byte
+    # characters: read it as UTF-8 (noted in ingest_log.encoding_note), or refuse the file.
+    utf8_in_declared_encoding: Literal["read_as_utf8", "refuse"] = "read_as_utf8"
+    max_unpacked_bytes: int = Field(4_000_000_000, gt=0)  # what a .gz/.zip may expand to
+    max_unpack_ratio: float = Field(200, gt=1)  # unpacked size / packed size (zip bombs)
+    # A date that cannot be read at all (`31-13-1985`, `gisteren`): `flag` it (the default: load
+    # the row, the field invalid with its reason, counted in validity), or `reject` the row.
+    # Placeholders for "unknown" (`00-00-0000`, `01-01-1900`) are missing, never rejected; ambiguous
+    # day/month and out-of-range dates are always flagged: they are readable, just doubtful.
+    unparseable_dates: Literal["reject", "flag"] = "flag"
+    # Mail domains to treat as closed besides the shipped list (normalize/mail_domains.py), and
+    # shipped ones to treat as open; `defaults.closed_mail_domains` / `open_mail_domains` add to these.
+    closed_mail_domains: list[str] = Field(default_factory=list)
+    open_mail_domains: list[str] = Field(default_factory=list)
+    # The names of the bilingual Brussels communes and a reference postcode table (see
+    # `SourceDefaults`); unset: the `defaults.` value.
+    brussels_names: Literal["nl", "fr", "as_written"] | None = None
+    postcode_reference: str | None = None
     sftp: SftpOptions = Field(default_factory=SftpOptions)
     quality: QualityThresholds = Field(default_factory=QualityThresholds)
 
@@ -147,6 +166,21 @@ class SourceDefaults(Strict):
     country: str = "NL"
     settle_seconds: float = Field(30, ge=0)
     timezone: str = "Europe/Amsterdam"
+    closed_mail_domains: list[str] = Field(default_factory=list)  # added to every source's
+    open_mail_domains: list[str] = Field(default_factory=list)  # added to every source's
+    # Brussels and its bilingual communes as `nl` (Brussel, Elsene), `fr` (Bruxelles, Ixelles) or
+    # `as_written` (normalize/places.py).
+    brussels_names: Literal["nl", "fr", "as_written"] = "nl"
+    # A reference postcode table, CSV with a header: postcode, city, optionally street and country
+    # (default: `country`). It supplies the canonical city and validates postcode, city and street.
+    postcode_reference: str | None = None
+
+    @field_validator("postcode_reference")
+    @classmethod
+    def _reference_exists(cls, v: str | None) -> str | None:
+        if v is not None and not Path(v).is_file():
+            raise ValueError(f"{v!r}: no such file (a relative path is read from the working directory)")
+        return v
 
 
 class SuppressionRules(Strict):
@@ -167,6 +201,29 @@ class SourcesConfig(Strict):
     sources: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], Source]
     suppression_rules: SuppressionRules = Field(default_factory=SuppressionRules)
     retention: Retention = Field(default_factory=Retention)
+
+    @model_validator(mode="after")
+    def _mail_domain_defaults(self) -> "SourcesConfig":
+        """Every source carries the default closed/open mail domains too (the normalizer reads the source)."""
+        d = self.defaults
+        if d.closed_mail_domains or d.open_mail_domains:
+            for name, s in self.sources.items():
+                self.sources[name] = s.model_copy(update={
+                    "closed_mail_domains": [*d.closed_mail_domains, *s.closed_mail_domains],
+                    "open_mail_domains": [*d.open_mail_domains, *s.open_mail_domains],
+                })
+        return self
+
+    @model_validator(mode="after")
+    def _place_defaults(self) -> "SourcesConfig":
+        """Every source carries the Brussels names and postcode table in force (the normalizer reads the source)."""
+        d = self.defaults
+        for name, s in self.sources.items():
+            self.sources[name] = s.model_copy(update={
+                "brussels_names": s.brussels_names or d.brussels_names,
+                "postcode_reference": s.postcode_reference or d.postcode_reference,
+            })
+        return self
 
     def country_of(self, source: str) -> str:
         return self.sources[source].default_country or self.defaults.country
@@ -217,6 +274,24 @@ class Segment(Strict):
     timezone: str | None = None  # of the schedule; default from `defaults.timezone`
     params: dict[str, int | float | bool | str] = Field(default_factory=dict)  # `$name` in the filter
     requires_opt_in: bool = True  # marketing: only customers with newsletter_opt_in, whatever the filter
+    # One row per inbox (`email`), per postal address (`household`) or none; unset: `email` when
+    # the segment exports the email column, else `none` (see `dedupe`).
+    dedupe_by: Literal["email", "household", "none"] | None = None
+
+    @property
+    def dedupe(self) -> str:
+        """`dedupe_by`, or its default: `email` for a segment that exports email addresses."""
+        return self.dedupe_by or ("email" if "email" in self.columns else "none")
+
+    @field_validator("filter", "order_by")
+    @classmethod
+    def _stays_in_warehouse(cls, v: str, info) -> str:
+        from pipelines.segments.sandbox import outside_reach
+
+        reason = outside_reach(v, as_=info.field_name)
+        if reason:
+            raise ValueError(reason)
+        return v
 
     @field_validator("schedule")
     @classmethod

@@ -62,8 +62,9 @@ VALIDATED_FIELDS: tuple[str, ...] = (
     "double_opt_in",
 )
 
-# Status values of every `<field>_status` column.
-STATUSES: tuple[str, ...] = ("valid", "corrected", "invalid", "missing")
+# Status values of every `<field>_status` column. `inferred`: the file left the field empty and
+# the value comes from other fields of the row (a country from the postcode, city or phone).
+STATUSES: tuple[str, ...] = ("valid", "corrected", "invalid", "missing", "inferred")
 
 # Typed canonical columns of `contacts`.
 CANONICAL_TYPES: dict[str, str] = {
@@ -101,6 +102,8 @@ CONTACT_COLUMNS: dict[str, str] = {
     "email_suggestion": "VARCHAR",
     "email_is_role": "BOOLEAN",
     "email_is_disposable": "BOOLEAN",
+    "email_is_closed_provider": "BOOLEAN",
+    "email_is_personal_provider": "BOOLEAN",
     "phone_type": "VARCHAR",
     "first_name_is_initials": "BOOLEAN",
     "birth_date_ambiguous": "BOOLEAN",
@@ -111,4 +114,6 @@ CONTACT_COLUMNS: dict[str, str] = {
 MISSING_MARKERS: tuple[str, ...] = (
     "", "null", "none", "nil", "nan", "-", "--", "n.v.t.", "nvt", "n.v.t", "onbekend",
     "unknown", "n/a", "na", "#n/a", "?", "ej tillämpligt", "saknas", "okänd",
+    # Letters typed to get past a required field; an initial is written with its dot (`X.`).
+    "x", "xx", "xxx",
 )

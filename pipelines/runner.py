@@ -24,6 +24,23 @@ from pipelines.settings import Paths, private_dir
 from pipelines.warehouse import connect
 
 
+# Exceptions that are the input's fault (a bad file, a refused login, a failed check), not a bug:
+# one line on the terminal, never a stack trace.
+EXPECTED_FAILURES = {"FileRejected", "Failure", "DagsterAssetCheckFailedError", "TransportError",
+                     "TransportAuthError", "ConfigError"}
+
+
+@dataclass
+class StepFailure:
+    key: str | None  # the drop's partition key, if any
+    step: str
+    message: str  # one line
+    expected: bool  # a data or connection fault, not a bug
+
+    def __str__(self) -> str:
+        return f"{self.key + ': ' if self.key else ''}{self.step}: {self.message}"
+
+
 @dataclass
 class RunSummary:
     files: list[dict] = field(default_factory=list)
@@ -31,18 +48,26 @@ class RunSummary:
     customers: int = 0
     segments: list[dict] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    step_failures: list[StepFailure] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
     def render(self) -> str:
+        """What `crmclean run` prints: one line per file (a failed one with file, line and reason)."""
         lines = [f"files: {len(self.files)} new"]
+        shown = set()
         for f in self.files:
+            if f["status"] == "failed":
+                lines.append(f"  FAILED {f['error'] or f['source'] + '/' + f['file_name']}")
+                shown.add((f["source"], f["file_name"]))
+                continue
             lines.append(
                 f"  {f['source']}/{f['file_name']}: {f['status']}, read {f['rows_read']:,}, "
                 f"loaded {f['rows_loaded']:,}, rejected {f['rows_rejected']:,}"
                 + (f" ({f['error']})" if f.get("error") else "")
+                + (f" [{f['encoding_note']}]" if f.get("encoding_note") else "")
             )
         read = sum(f["rows_read"] for f in self.files)
         loaded = sum(f["rows_loaded"] for f in self.files)
@@ -51,22 +76,62 @@ class RunSummary:
         lines.append(f"contacts: {self.contacts:,}   customers: {self.customers:,}")
         for s in self.segments:
             lines.append(f"segment {s['segment']}: {s['rows']:,} rows -> {s['files']}")
+        explained = {str(sf) for sf in self.step_failures}
+        for sf in self.step_failures:
+            if sf.key and sf.expected and _file_of(sf.key) in shown:
+                continue  # its file's line above says it
+            if sf.expected:
+                lines.append(f"FAILED: {sf}")
+            else:
+                lines.append(f"ERROR (a bug; `crmclean run --verbose` shows the stack trace): {sf}")
         for failure in self.failures:
-            lines.append(f"FAILED: {failure}")
+            if failure not in explained:
+                lines.append(f"FAILED: {failure}")
         return "\n".join(lines)
 
 
-def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
+def _file_of(key: str) -> tuple[str, str]:
+    source, name, _ = parse_partition_key(key)
+    return source, name
+
+
+def _error_classes(error) -> set[str]:
+    names = set()
+    while error is not None:
+        names.add(error.cls_name)
+        error = error.cause or getattr(error, "context", None)
+    return names
+
+
+def _one_line(message: str) -> str:
+    """The message without Python's `module.Class: ` prefix, on one line."""
+    lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
+    text = lines[0] if lines else "failed"
+    head, sep, rest = text.partition(": ")
+    if sep and "." in head and " " not in head:
+        text = rest
+    return text
+
+
+def step_failures(result: dg.ExecuteInProcessResult, key: str | None = None) -> list[StepFailure]:
     out = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             err = event.event_specific_data.error
-            out.append(f"{event.step_key}: {err.message.strip() if err else 'failed'}")
+            if err and "DagsterAssetCheckFailedError" in _error_classes(err):
+                continue  # the failed check's own evaluation below says which check
+            expected = bool(err) and bool(_error_classes(err) & EXPECTED_FAILURES)
+            out.append(StepFailure(key, event.step_key or "", _one_line(err.message) if err else "failed", expected))
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             ev = event.event_specific_data
             if not ev.passed and ev.severity == dg.AssetCheckSeverity.ERROR:
-                out.append(f"check {ev.check_name} on {ev.asset_key.to_user_string()} failed")
+                out.append(StepFailure(key, f"check {ev.check_name} on {ev.asset_key.to_user_string()}",
+                                       "failed (ERROR severity: exports wait)", True))
     return out
+
+
+def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
+    return [str(f) for f in step_failures(result)]
 
 
 def _landed(paths: Paths, key: str) -> bool:
@@ -107,7 +172,9 @@ def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO"
     for key in keys:
         result = ingest.execute_in_process(partition_key=key, instance=instance, raise_on_error=False,
                                            run_config=console)
-        summary.failures += [f"{key}: {m}" for m in _failure_messages(result)]
+        failed = step_failures(result, key)
+        summary.step_failures += failed
+        summary.failures += [str(f) for f in failed]
         if not result.success and not _landed(paths, key):
             not_landed.append(key)
     cursor_file.write_text(forget_requests(evaluation.cursor or "{}", not_landed))
@@ -117,11 +184,13 @@ def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO"
     jobs = ["refresh_customers", "privacy_daily"] if keys else ["privacy_daily"]
     for job in jobs:
         result = defs.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False, run_config=console)
+        summary.step_failures += step_failures(result)
         summary.failures += _failure_messages(result)
     if exports:
         result = defs.resolve_job_def("daily_exports").execute_in_process(
             instance=instance, raise_on_error=False, run_config=console
         )
+        summary.step_failures += step_failures(result)
         summary.failures += _failure_messages(result)
 
     if paths.warehouse.exists():
@@ -130,11 +199,12 @@ def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO"
             ids = [file_id_for(k) for k in keys]
             if ids:
                 rows = con.execute(
-                    f"""SELECT source, file_name, status, rows_read, rows_loaded, rows_rejected, error
+                    f"""SELECT source, file_name, status, rows_read, rows_loaded, rows_rejected, error, encoding_note
                         FROM ingest_log WHERE file_id IN ({', '.join('?' * len(ids))}) ORDER BY landed_at""",
                     ids,
                 ).fetchall()
-                cols = ["source", "file_name", "status", "rows_read", "rows_loaded", "rows_rejected", "error"]
+                cols = ["source", "file_name", "status", "rows_read", "rows_loaded", "rows_rejected", "error",
+                        "encoding_note"]
                 summary.files = [dict(zip(cols, r)) for r in rows]
                 for f in summary.files:
                     for c in ("rows_read", "rows_loaded", "rows_rejected"):

@@ -2,10 +2,15 @@
 
 Two kinds of dirt, and the ground truth keeps them apart:
 - recoverable: case, stray spaces, phone and postcode styles, country names in four languages,
-  missing-value markers for an empty field, an infix glued to the surname. A good normalizer
-  gets the clean value back, so the truth holds that value with no flag.
-- unrecoverable: a typo, a nickname, initials, a missing value. The truth still holds the
-  person's real value and flags the field (`DIRT_*` codes) so benchmarks can score fairly.
+  an infix glued to the surname, in the first-name field or written "Meer, van der", a Belgian
+  particle split off like a Dutch infix, mojibake ("SjÃ¶berg"), street abbreviations ("Kerkstr.",
+  "Storg."), the house number also in the street field, another name of the city ("Gand",
+  "Goteborg"), a well-known domain typo (gmial.com). A good normalizer gets the clean value
+  back, so the truth holds that value with no dirt flag (and a case tag, `CASE_CODES`).
+- unrecoverable: a typo, a nickname, initials, a missing value or placeholder (NULL, x,
+  00-00-0000, 01-01-1900), "v.d.", stripped diacritics, a role or work e-mail address. The truth
+  still holds the person's real value and flags the field (`DIRT_CODES`) so benchmarks can
+  score fairly.
 
 Every choice is a keyed draw on (record, as_of): a record that was not updated is written the
 same way in every day's file, as a real export would.
@@ -20,14 +25,35 @@ import pyarrow.compute as pc
 from pipelines.demo.hashing import Draws
 from pipelines.demo.pools import COUNTRIES, Pools, Segments
 
-# Per-field dirt flags in the ground truth (None = clean or recoverable).
-DIRT_MISSING, DIRT_TYPO, DIRT_NICKNAME, DIRT_INITIALS = "missing", "typo", "nickname", "initials"
-DIRT_CODES: tuple[str | None, ...] = (None, DIRT_MISSING, DIRT_TYPO, DIRT_NICKNAME, DIRT_INITIALS)
-CLEAN, MISSING, TYPO, NICKNAME, INITIALS = range(5)
+# Per-field dirt flags in the ground truth (None = clean or recoverable): why the row cannot give
+# the true value back. `abbreviated`: "v.d." (van de, van der or van den?); `diacritics`: "Zoe"
+# for Zoë (a valid spelling on its own); `role_address` / `work_address`: info@firm.nl or
+# jan@firm.nl instead of the person's own address; `invalid`: an impossible date.
+DIRT_CODES: tuple[str | None, ...] = (
+    None, "missing", "typo", "nickname", "initials", "abbreviated", "diacritics", "role_address", "work_address",
+    "invalid",
+)
+CLEAN, MISSING, TYPO, NICKNAME, INITIALS, ABBREVIATED, DIACRITICS, ROLE_ADDRESS, WORK_ADDRESS, INVALID = range(10)
 
+# Per-field case tags in the ground truth: which special form the written value takes, whether
+# or not it is recoverable (None = an ordinary value). Benchmarks report accuracy per case.
+CASE_CODES: tuple[str | None, ...] = (
+    None, "placeholder", "old_isp_domain", "domain_typo", "role_address", "work_address", "be_particle",
+    "be_particle_split", "infix_in_first_name", "infix_reversed", "infix_abbreviated", "infix_capitalised",
+    "street_abbreviation", "number_in_street", "city_variant", "mojibake", "stripped_diacritics",
+)
+CASE = {name: code for code, name in enumerate(CASE_CODES) if name}
+
+# Missing-value markers per source; the first one ("") is an empty field, every other one a
+# placeholder written for "unknown". Dates get date-shaped placeholders as well.
 MISSING_MARKERS = {
-    "crm": (("", 50), ("NULL", 15), ("-", 15), ("n.v.t.", 10), ("onbekend", 10)),
-    "webshop": (("", 85), ("NULL", 10), ("null", 5)),
+    "crm": (("", 46), ("NULL", 14), ("-", 14), ("n.v.t.", 9), ("onbekend", 9), ("unknown", 3), ("x", 5)),
+    "webshop": (("", 80), ("NULL", 9), ("null", 4), ("-", 3), ("unknown", 2), ("x", 2)),
+}
+DATE_MARKERS = {
+    "crm": (("", 36), ("00-00-0000", 16), ("00/00/0000", 6), ("01-01-1900", 10), ("0000-00-00", 4), ("NULL", 10),
+            ("-", 8), ("onbekend", 5), ("n.v.t.", 3), ("x", 2)),
+    "webshop": (("", 60), ("0000-00-00", 14), ("1900-01-01", 14), ("00/00/0000", 4), ("NULL", 5), ("unknown", 3)),
 }
 SECOND_INITIALS = "ACDEFGHJKLMNPRSTW"
 
@@ -66,11 +92,36 @@ def pick_per_country(draws: Draws, key: np.ndarray, stream: str, country: np.nda
     return out
 
 
-def with_missing(draws: Draws, key: np.ndarray, field: str, values: pa.Array, missing: np.ndarray, source: str) -> pa.Array:
-    """Replace values by the source's missing-value markers ("", NULL, -, n.v.t., onbekend)."""
-    markers = MISSING_MARKERS[source]
-    marker = pa.array([m for m, _ in markers]).take(pa.array(draws.pick(key, f"{field}.marker", [w for _, w in markers])))
-    return pc.if_else(pa.array(missing), marker, values)
+def with_missing(draws: Draws, key: np.ndarray, field: str, values: pa.Array, missing: np.ndarray,
+                 markers: tuple[tuple[str, int], ...]) -> tuple[pa.Array, np.ndarray]:
+    """Replace values by missing-value markers ("", NULL, -, n.v.t., 00-00-0000, ...).
+
+    Returns the written values and where a placeholder (a non-empty marker) was written."""
+    if not missing.any():
+        return values, missing
+    rows = np.flatnonzero(missing)  # keyed draws: drawing for these rows only gives the same values
+    pick = draws.pick(key[rows], f"{field}.marker", [w for _, w in markers])
+    marker = pa.array([m for m, _ in markers]).take(pa.array(pick))
+    placeholder = np.zeros(len(key), dtype=bool)
+    placeholder[rows[pick > 0]] = True
+    return pc.replace_with_mask(values, pa.array(missing), marker), placeholder
+
+
+def swap_where(mask: np.ndarray, replacement: pa.Array | pa.Scalar, values: pa.Array) -> pa.Array:
+    """`replacement` where mask, else `values` (no work when the mask is empty)."""
+    return pc.if_else(pa.array(mask), replacement, values) if mask.any() else values
+
+
+def apply_where(values: pa.Array, mask: np.ndarray, fn, *inputs: pa.Array) -> pa.Array:
+    """`fn(*inputs)` computed on the masked rows only and put there; `values` elsewhere."""
+    if not mask.any():
+        return values
+    rows = pa.array(mask)
+    return pc.replace_with_mask(values, rows, fn(*(x.filter(rows) for x in inputs)))
+
+
+def join_with(separator: str):
+    return lambda *parts: pc.binary_join_element_wise(*parts, separator)
 
 
 def vary_case(draws: Draws, key: np.ndarray, field: str, values: pa.Array, upper: float, lower: float,
@@ -138,9 +189,13 @@ def last_name_typos(draws: Draws, pools: Pools, key: np.ndarray, last: np.ndarra
 
 
 def email_variants(draws: Draws, pools: Pools, key: np.ndarray, email: pa.Array, typo_share: float,
-                   case_share: float, space_share: float) -> tuple[pa.Array, np.ndarray]:
-    """E-mail as typed: Capitalised, UPPER, with blanks, or with a misspelt domain (gmial.com)."""
+                   case_share: float, space_share: float) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """E-mail as typed: Capitalised, UPPER, with blanks, or with a misspelt domain (gmial.com).
+
+    Returns the written value, where the domain has a typo, and where that typo is a well-known
+    one a normalizer can correct (gmial.com, hotmial.com, gmail.con, ziggo.com)."""
     has_typo = draws.chance(key, "email.typo", typo_share)
+    known = np.zeros(len(key), dtype=bool)
     out = email
     if has_typo.any():
         rows = pa.array(has_typo)
@@ -150,12 +205,20 @@ def email_variants(draws: Draws, pools: Pools, key: np.ndarray, email: pa.Array,
         unique = pc.unique(domains)
         first_position = np.array([domains.to_pylist().index(d) for d in unique.to_pylist()])
         at = pc.index_in(domain, value_set=unique).to_numpy(zero_copy_only=False)
+        # An address at a closed provider is not in the pool: it stays as it is (no typo).
+        in_pool = ~np.isnan(at.astype(np.float64))
+        position = first_position[np.where(in_pool, at, 0).astype(np.int64)]
         pick = draws.below(key[has_typo], "email.typo_pick", 2)
         typo_domain = pc.if_else(
             pa.array(pick == 0),
-            pools.domains.typos[0].take(pa.array(first_position[at])),
-            pools.domains.typos[1].take(pa.array(first_position[at])),
+            pools.domains.typos[0].take(pa.array(position)),
+            pools.domains.typos[1].take(pa.array(position)),
         )
+        typo_domain = pc.if_else(pa.array(in_pool), typo_domain, domain)
+        known[has_typo] = in_pool & np.where(pick == 0, pools.domains.known_typo[0][position],
+                                             pools.domains.known_typo[1][position])
+        has_typo = has_typo.copy()
+        has_typo[has_typo] = in_pool
         replaced = pc.binary_join_element_wise(local, typo_domain, "@")
         out = pc.replace_with_mask(out, rows, replaced)
     u = draws.uniform(key, "email.case")
@@ -163,7 +226,7 @@ def email_variants(draws: Draws, pools: Pools, key: np.ndarray, email: pa.Array,
     out = pc.if_else(pa.array((u >= case_share * 0.6) & (u < case_share * 0.85)), pc.utf8_title(out), out)
     out = pc.if_else(pa.array((u >= case_share * 0.85) & (u < case_share)), pc.utf8_upper(out), out)
     out = stray_spaces(draws, key, "email", out, space_share)
-    return out, has_typo
+    return out, has_typo, known
 
 
 def write_postcodes(draws: Draws, key: np.ndarray, postcode: pa.Array, country: np.ndarray) -> pa.Array:

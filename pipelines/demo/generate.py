@@ -7,12 +7,18 @@
 The same (people, seed, day) always gives byte-identical files. Another day with the same people
 and seed is the next drop of the same population: some people moved, changed their mobile,
 opted out or in, bought again; some joined and as many of the oldest left.
+
+`older_drops=K` also writes the K earlier exports of each source, `drop_interval` days apart
+(`klanten_20251026.csv` beside `klanten_20251123.csv`), as an inbox that collected several drops
+looks. All files of such a call get the same mtime, so only the date in the file name (and the
+rows' activity dates) says which export is newer. The truth covers every drop.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +31,7 @@ from pipelines.demo.csvfile import encode_lines, header_line, write_atomic
 from pipelines.demo.dirt import DateText
 from pipelines.demo.hashing import Draws
 from pipelines.demo.pools import build_pools
-from pipelines.demo.population import BIRTH_RANGE, EPOCH, build_people, day_number
+from pipelines.demo.population import BIRTH_RANGE, EPOCH, People, build_people, day_number
 from pipelines.demo.records import build_records, presence, record_values
 from pipelines.demo.sources import FORMATS, Context, render_crm, render_webshop
 from pipelines.demo.truth import truth_table
@@ -53,6 +59,8 @@ class DemoSummary:
     twins: int  # people with a twin born the same day in the same household
     namesakes: int  # people carrying their group's very common name (Jan de Vries, ...)
     shared_email_people: int  # people using a family member's e-mail address
+    older_files: dict[str, list[Path]] = field(default_factory=dict)  # source -> earlier drops, oldest first
+    older_rows: int = 0  # data rows in the earlier drops
     seconds: float = field(default=0.0, compare=False)
 
     @property
@@ -68,6 +76,11 @@ class DemoSummary:
                 f"(duplicates: {self.duplicate_people[source]:,} people, {self.duplicate_rows[source]:,} extra rows; "
                 f"broken: {self.broken_rows[source]:,})"
             )
+        for source, paths in self.older_files.items():
+            if paths:
+                out.append(f"  {source:8s} earlier drops: {', '.join(p.name for p in paths)}")
+        if self.older_rows:
+            out.append(f"  earlier drops: {self.older_rows:,} rows in all")
         out.append(f"  in both sources: {self.in_both_sources:,} people")
         out.append(
             f"  hard negatives: {self.family_households:,} family households ({self.family_members:,} people), "
@@ -77,28 +90,87 @@ class DemoSummary:
         return out
 
 
-def generate(inbox: Path, truth_path: Path, people: int, seed: int = 42, day: dt.date | None = None) -> DemoSummary:
-    """Write `inbox/crm/klanten_YYYYMMDD.csv`, `inbox/webshop/customers_YYYYMMDD.csv` and the truth."""
+def generate(inbox: Path, truth_path: Path, people: int, seed: int = 42, day: dt.date | None = None,
+             older_drops: int = 0, drop_interval: int = 28) -> DemoSummary:
+    """Write `inbox/crm/klanten_YYYYMMDD.csv`, `inbox/webshop/customers_YYYYMMDD.csv` and the truth
+    (plus `older_drops` earlier exports per source, `drop_interval` days apart)."""
     if people < 1:
         raise ValueError(f"people must be at least 1, got {people}")
+    if older_drops < 0 or drop_interval < 1:
+        raise ValueError(f"older_drops must be >= 0 and drop_interval >= 1, got {older_drops} and {drop_interval}")
     started = time.perf_counter()
     day = day or dt.date.today()
     inbox, truth_path = Path(inbox), Path(truth_path)
     draws = Draws(seed)
     pools = build_pools(seed)
+
+    truths: list[pa.Table] = []
+    older_files: dict[str, list[Path]] = {source: [] for source in RENDERERS}
+    older_rows = 0
+    for k in range(older_drops, 0, -1):  # oldest first
+        drop_day = day - dt.timedelta(days=k * drop_interval)
+        drop = _write_drops(draws, pools, inbox, drop_day, people)
+        truths += drop.truths
+        for source, path in drop.files.items():
+            older_files[source].append(path)
+        older_rows += sum(drop.rows.values())
+    drop = _write_drops(draws, pools, inbox, day, people)
+    truths += drop.truths
+    if older_drops:
+        stamp = max(p.stat().st_mtime for p in drop.files.values())
+        for path in [*drop.files.values(), *(p for paths in older_files.values() for p in paths)]:
+            os.utime(path, (stamp, stamp))
+
+    truth = pa.concat_tables(truths).unify_dictionaries() if len(truths) > 1 else truths[0]
+    sink = io.BytesIO()
+    pq.write_table(truth, sink, compression="zstd")
+    write_atomic(truth_path, sink.getvalue())
+
+    population = drop.population
+    _, household_size = np.unique(population.household, return_counts=True)
+    return DemoSummary(
+        day=day,
+        seed=seed,
+        people=people,
+        files=drop.files,
+        rows=drop.rows,
+        truth_path=truth_path,
+        in_both_sources=int((presence(draws, population) == 2).sum()),
+        duplicate_people=drop.duplicate_people,
+        duplicate_rows=drop.duplicate_rows,
+        broken_rows=drop.broken_rows,
+        family_households=int((household_size > 1).sum()),
+        family_members=int(household_size[household_size > 1].sum()),
+        twins=int((population.twin_of >= 0).sum()),
+        namesakes=int(population.namesake.sum()),
+        shared_email_people=int((population.email_owner != population.pid).sum()),
+        older_files=older_files if older_drops else {},
+        older_rows=older_rows,
+        seconds=time.perf_counter() - started,
+    )
+
+
+@dataclass
+class _Drops:
+    """What one export day wrote: a file per source and its truth."""
+
+    population: People
+    files: dict[str, Path] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    duplicate_people: dict[str, int] = field(default_factory=dict)
+    duplicate_rows: dict[str, int] = field(default_factory=dict)
+    broken_rows: dict[str, int] = field(default_factory=dict)
+    truths: list[pa.Table] = field(default_factory=list)
+
+
+def _write_drops(draws: Draws, pools, inbox: Path, day: dt.date, people: int) -> _Drops:
     today = day_number(day)
     population = build_people(draws, pools, today, people)
     # Every date written lies between the oldest birth date (or ~14 years before the day, the
     # oldest record update) and the later of the day and the youngest birth date.
     span = [day_number(BIRTH_RANGE[0]), day_number(BIRTH_RANGE[1]), today - 5000, today]
     text = DateText(np.datetime64(EPOCH.isoformat(), "D"), np.array(span))
-
-    files: dict[str, Path] = {}
-    rows: dict[str, int] = {}
-    duplicate_people: dict[str, int] = {}
-    duplicate_rows: dict[str, int] = {}
-    broken_rows: dict[str, int] = {}
-    truths: list[pa.Table] = []
+    out = _Drops(population=population)
     for source, render in RENDERERS.items():
         records = build_records(draws, population, source)
         values = record_values(draws, population, records)
@@ -115,34 +187,10 @@ def generate(inbox: Path, truth_path: Path, people: int, seed: int = 42, day: dt
         path = inbox / source / FILE_NAMES[source].format(day)
         write_atomic(path, data)
         del data
-        files[source] = path
-        rows[source] = len(records)
-        duplicate_people[source] = int((records.copy == 1).sum())
-        duplicate_rows[source] = int((records.copy > 0).sum())
-        broken_rows[source] = int((rendered.broken_reason > 0).sum())
-        truths.append(truth_table(context, rendered, path.name))
-
-    truth = pa.concat_tables(truths).unify_dictionaries()
-    sink = io.BytesIO()
-    pq.write_table(truth, sink, compression="zstd")
-    write_atomic(truth_path, sink.getvalue())
-
-    _, household_size = np.unique(population.household, return_counts=True)
-    return DemoSummary(
-        day=day,
-        seed=seed,
-        people=people,
-        files=files,
-        rows=rows,
-        truth_path=truth_path,
-        in_both_sources=int((presence(draws, population) == 2).sum()),
-        duplicate_people=duplicate_people,
-        duplicate_rows=duplicate_rows,
-        broken_rows=broken_rows,
-        family_households=int((household_size > 1).sum()),
-        family_members=int(household_size[household_size > 1].sum()),
-        twins=int((population.twin_of >= 0).sum()),
-        namesakes=int(population.namesake.sum()),
-        shared_email_people=int((population.email_owner != population.pid).sum()),
-        seconds=time.perf_counter() - started,
-    )
+        out.files[source] = path
+        out.rows[source] = len(records)
+        out.duplicate_people[source] = int((records.copy == 1).sum())
+        out.duplicate_rows[source] = int((records.copy > 0).sum())
+        out.broken_rows[source] = int((rendered.broken_reason > 0).sum())
+        out.truths.append(truth_table(context, rendered, path.name, day))
+    return out

@@ -105,24 +105,81 @@ FR_CLASSIC_STREETS = (
     "Chaussée de Charleroi", "Rue des Champs", "Rue de Namur", "Rue Royale",
 )
 
+# Classic Dutch street names, found in every town (Kerkstraat, Marktplein, Dorpslaan, ...).
+NL_CLASSIC_STREETS = (
+    "Kerkstraat", "Dorpsstraat", "Schoolstraat", "Molenstraat", "Nieuwstraat", "Stationsstraat", "Marktplein",
+    "Kerkplein", "Stationsplein", "Dorpslaan", "Julianalaan", "Beatrixlaan", "Molenweg", "Kerkweg", "Raadhuisplein",
+)
+NL_CLASSIC_SHARE = 0.2
+
+# Where people have their address today. Closed providers (below) are only where they had it.
 EMAIL_DOMAINS: dict[str, tuple[tuple[str, int], ...]] = {
-    "NL": (("gmail.com", 30), ("hotmail.com", 14), ("outlook.com", 9), ("ziggo.nl", 8), ("kpnmail.nl", 6),
-           ("live.nl", 5), ("icloud.com", 5), ("yahoo.com", 3), ("xs4all.nl", 3), ("planet.nl", 3),
-           ("hetnet.nl", 2), ("home.nl", 2)),
-    "BE": (("gmail.com", 35), ("hotmail.com", 12), ("telenet.be", 15), ("skynet.be", 8), ("outlook.com", 8),
-           ("proximus.be", 5), ("yahoo.fr", 4), ("icloud.com", 4), ("live.be", 4)),
+    "NL": (("gmail.com", 30), ("hotmail.com", 14), ("outlook.com", 9), ("ziggo.nl", 10), ("kpnmail.nl", 8),
+           ("live.nl", 5), ("icloud.com", 5), ("yahoo.com", 3), ("xs4all.nl", 3), ("home.nl", 2)),
+    "BE": (("gmail.com", 35), ("hotmail.com", 12), ("telenet.be", 15), ("outlook.com", 8),
+           ("proximus.be", 8), ("yahoo.fr", 4), ("icloud.com", 4), ("live.be", 4)),
     "SE": (("gmail.com", 35), ("hotmail.com", 12), ("telia.com", 12), ("outlook.com", 10), ("live.se", 6),
            ("icloud.com", 6), ("yahoo.se", 4), ("bredband.net", 3), ("spray.se", 2)),
+}
+# Mail providers that closed (their addresses bounce): people had an address there years ago.
+CLOSED_PROVIDERS: dict[str, tuple[tuple[str, int], ...]] = {
+    "NL": (("hetnet.nl", 25), ("planet.nl", 25), ("zonnet.nl", 12), ("chello.nl", 12), ("wanadoo.nl", 10),
+           ("tiscali.nl", 8), ("quicknet.nl", 8)),
+    "BE": (("skynet.be", 60), ("pandora.be", 40)),
+    "SE": (("swipnet.se", 55), ("passagen.se", 45)),
+}
+# Misspellings so common that a normalizer knows them (the truth counts them as recoverable).
+KNOWN_DOMAIN_TYPOS: dict[str, str] = {
+    "gmial.com": "gmail.com", "gmail.con": "gmail.com", "hotmial.com": "hotmail.com", "ziggo.com": "ziggo.nl",
 }
 # Typical misspellings users type; other domains get generated typos.
 DOMAIN_TYPOS: dict[str, tuple[str, str]] = {
     "gmail.com": ("gmial.com", "gmail.con"),
     "hotmail.com": ("hotmial.com", "hotmail.cm"),
     "outlook.com": ("outlok.com", "outlook.co"),
-    "ziggo.nl": ("zigo.nl", "ziggo.nll"),
+    "ziggo.nl": ("ziggo.com", "zigo.nl"),
     "telenet.be": ("telnet.be", "telenet.bee"),
     "telia.com": ("tella.com", "telia.cm"),
 }
+
+# Work mailboxes: shared role addresses (info@) and a person's own address at the employer.
+ROLE_MAILBOXES: dict[str, tuple[str, ...]] = {
+    "NL": ("info", "sales", "verkoop", "administratie", "contact", "receptie"),
+    "BE": ("info", "sales", "verkoop", "contact", "boekhouding", "accueil"),
+    "SE": ("info", "sales", "kontakt", "order", "kundtjanst"),
+}
+COMPANY_DRAWS = 300  # per country
+COMPANY_TLD = {"NL": "nl", "BE": "be", "SE": "se"}
+_LEGAL_FORMS = frozenset({"bv", "nv", "vof", "commv", "bvba", "sprl", "sa", "ab", "hb", "kb", "en", "and", "et", "och"})
+
+# Belgian surnames with a particle, kept whole in last_name ("Van Tournay"), with extra weight so
+# that the particle forms are common enough to measure.
+EXTRA_BE_SURNAMES: dict[str, tuple[str, ...]] = {
+    "BE-nl": ("Van Tournay", "De Backer", "Vanden Bossche", "Van Damme", "De Smet", "Van de Velde",
+              "Van den Broeck", "Vander Elst", "De Clercq", "Van Acker", "Vanden Berghe", "De Wilde"),
+    "BE-fr": ("Van Hove", "De Coster", "Le Jeune", "Du Bois", "De Lannoy", "Van Roy"),
+}
+BE_PARTICLES = frozenset({"van", "vanden", "vander", "vande", "de", "den", "der", "le", "la", "du", "d'"})
+
+# Big cities (drawn more often) and the other names people write for them; cities with
+# diacritics are also written without (Goteborg for Göteborg).
+BIG_CITIES: dict[str, tuple[str, ...]] = {
+    "NL": (),
+    "BE": ("Gent", "Antwerpen", "Mechelen", "Liège", "Brugge", "Leuven", "Namur", "Mons"),
+    "SE": ("Göteborg", "Malmö", "Jönköping", "Lidingö", "Västerås", "Norrköping", "Linköping", "Umeå"),
+}
+BIG_CITY_ENTRIES = 6  # pool entries per big city (each with its own postcode area)
+CITY_VARIANTS: dict[str, tuple[str, ...]] = {
+    "Gent": ("Gand", "Ghent"), "Antwerpen": ("Anvers", "Antwerp"), "Mechelen": ("Malines",),
+    "Liège": ("Luik", "Luik"), "Brugge": ("Bruges",), "Leuven": ("Louvain",), "Namur": ("Namen",),
+    "Mons": ("Bergen",), "Göteborg": ("Goteborg", "Gothenburg"),
+}
+
+# Street-name endings and their abbreviations (Kerkstraat -> Kerkstr., Storgatan -> Storg.).
+STREET_ABBREVIATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("straat", ("str.", "str.", "str")), ("laan", ("ln.",)), ("plein", ("pl.",)), ("weg", ("wg.",)),
+    ("boulevard", ("blvd.",)), ("gatan", ("g.",)), ("vägen", ("v.",)),
+)
 
 _QWERTY_NEIGHBOURS = {
     "a": "qsz", "b": "vn", "c": "xv", "d": "sf", "e": "wr", "f": "dg", "g": "fh", "h": "gj", "i": "uo",
@@ -160,6 +217,8 @@ class FirstNames:
     nickname_count: np.ndarray
     typos: tuple[pa.Array, pa.Array]
     namesake: np.ndarray  # flat index of the group's namesake first name
+    mojibake: pa.Array  # UTF-8 read as cp1252 ("ZoÃ«"); "" where the name is plain ASCII
+    plain: pa.Array  # diacritics stripped, case kept ("Zoe"); "" where there are none
 
 
 @dataclass(frozen=True)
@@ -175,6 +234,12 @@ class LastNames:
     typos: tuple[pa.Array, pa.Array]  # typos of `last`
     has_infix: np.ndarray
     namesake: np.ndarray  # flat index of the group's namesake surname
+    mojibake: pa.Array  # of `last`; "" where plain ASCII
+    plain: pa.Array  # `last` without diacritics; "" where there are none
+    short_infix: pa.Array  # "v.d." for van de/der/den, "v." for van; "" otherwise
+    be_particle: pa.Array  # Belgian particle as a Dutch CRM splits it off ("Van" of "Van Tournay"); "" if none
+    be_rest: pa.Array  # the rest ("Tournay")
+    has_be_particle: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -184,6 +249,8 @@ class Localities:
     segments: Segments
     city: pa.Array
     postcode_area: np.ndarray
+    variant: pa.Array  # another name people write (Gand, Goteborg); "" when none
+    mojibake: pa.Array  # "" where plain ASCII
 
 
 @dataclass(frozen=True)
@@ -193,6 +260,19 @@ class Domains:
     segments: Segments
     domain: pa.Array
     typos: tuple[pa.Array, pa.Array]
+    known_typo: tuple[np.ndarray, np.ndarray]  # the typo is one a normalizer knows (gmial.com)
+    closed: pa.Array  # closed providers per country, repeated by weight
+    closed_segments: Segments
+
+
+@dataclass(frozen=True)
+class Companies:
+    """Employers' mail domains per country (shared by unrelated people) and role mailboxes."""
+
+    segments: Segments
+    domain: pa.Array
+    role_segments: Segments
+    role: pa.Array
 
 
 @dataclass(frozen=True)
@@ -203,12 +283,33 @@ class Pools:
     street_segments: Segments  # per group
     localities: Localities
     domains: Domains
+    street_short: pa.Array  # per street: abbreviated form ("Kerkstr."), "" when none
+    street_mojibake: pa.Array  # per street: "" where plain ASCII
+    companies: Companies
 
 
 def ascii_fold(text: str) -> str:
     """Lower-case ASCII letters and digits only: 'Daniël' -> 'daniel', "'t Hart" -> 'thart'."""
     decomposed = unicodedata.normalize("NFKD", text)
     return re.sub(r"[^a-z0-9]", "", "".join(c for c in decomposed if not unicodedata.combining(c)).lower())
+
+
+def mojibake(text: str) -> str:
+    """UTF-8 bytes read as cp1252 ('Sjöberg' -> 'SjÃ¶berg'); '' when plain ASCII or not representable."""
+    if text.isascii():
+        return ""
+    try:
+        garbled = text.encode("utf-8").decode("cp1252")
+    except UnicodeDecodeError:
+        return ""
+    return garbled if _encodable(garbled) else ""
+
+
+def strip_marks(text: str) -> str:
+    """Diacritics removed, case kept ('Zoë' -> 'Zoe'); '' when there are none."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    plain = unicodedata.normalize("NFC", plain)
+    return plain if plain != text else ""
 
 
 def typo(word: str, rng: random.Random) -> str:
@@ -288,7 +389,19 @@ def _first_names(fakers: dict[str, Faker], rng: random.Random) -> FirstNames:
         nickname_count=nick_count,
         typos=(pa.array([typo(n, rng) for n in names]), pa.array([typo(n, rng) for n in names])),
         namesake=namesake_index,
+        mojibake=pa.array([mojibake(n) for n in names]),
+        plain=pa.array([strip_marks(n) for n in names]),
     )
+
+
+def _short_infix(infix: str) -> str:
+    return {"van de": "v.d.", "van der": "v.d.", "van den": "v.d.", "van": "v."}.get(infix, "")
+
+
+def _be_split(name: str) -> tuple[str, str]:
+    """'Vanden Bossche' -> ('Vanden', 'Bossche'); ('', '') when the name has no leading particle."""
+    head, _, rest = name.partition(" ")
+    return (head, rest) if rest and head.lower() in BE_PARTICLES else ("", "")
 
 
 def _last_names(fakers: dict[str, Faker], rng: random.Random) -> LastNames:
@@ -301,7 +414,7 @@ def _last_names(fakers: dict[str, Faker], rng: random.Random) -> LastNames:
             segment = [p for p in map(_split_dutch_surname, drawn) if p is not None]
             segment += list(EXTRA_NL_SURNAMES) * 3
         else:  # Belgian "Van Damme", "De Smet": the particle is part of the surname
-            segment = [("", n) for n in drawn]
+            segment = [("", n) for n in drawn] + [("", n) for n in EXTRA_BE_SURNAMES.get(group, ())] * 8
         _, _, infix, last = NAMESAKES[group]
         namesake_index[g] = len(pairs) + len(segment)
         segment.append((infix, last))
@@ -320,6 +433,12 @@ def _last_names(fakers: dict[str, Faker], rng: random.Random) -> LastNames:
         typos=(pa.array([typo(n, rng) for n in lasts]), pa.array([typo(n, rng) for n in lasts])),
         has_infix=np.array([bool(i) for i in infixes]),
         namesake=namesake_index,
+        mojibake=pa.array([mojibake(n) for n in lasts]),
+        plain=pa.array([strip_marks(n) for n in lasts]),
+        short_infix=pa.array([_short_infix(i) for i in infixes]),
+        be_particle=pa.array([_be_split(n)[0] for n in lasts]),
+        be_rest=pa.array([_be_split(n)[1] for n in lasts]),
+        has_be_particle=np.array([bool(_be_split(n)[0]) for n in lasts]),
     )
 
 
@@ -335,9 +454,18 @@ def _streets(fakers: dict[str, Faker], rng: random.Random) -> tuple[pa.Array, Se
             ]
         else:
             segment = _draw(fakers[group].street_name, STREET_DRAWS)
+            if group in ("NL", "BE-nl"):
+                segment = [rng.choice(NL_CLASSIC_STREETS) if rng.random() < NL_CLASSIC_SHARE else s for s in segment]
         streets.extend(segment)
         sizes.append(len(segment))
     return pa.array(streets), Segments.of(sizes)
+
+
+def _street_short(street: str, rng: random.Random) -> str:
+    for ending, forms in STREET_ABBREVIATIONS:
+        if street.endswith(ending) and len(street) > len(ending) + 2:
+            return street[: -len(ending)] + rng.choice(forms)
+    return ""
 
 
 def _localities(seed: int, rng: random.Random) -> Localities:
@@ -347,12 +475,35 @@ def _localities(seed: int, rng: random.Random) -> Localities:
     for country in COUNTRIES:
         fake = Faker(_COUNTRY_LOCALE[country])
         fake.seed_instance(seed)
-        unique = list(dict.fromkeys(_draw(fake.city, CITY_DRAWS)))
+        big = BIG_CITIES[country]
+        unique = [c for c in dict.fromkeys(_draw(fake.city, CITY_DRAWS)) if c not in big]
+        unique += [c for c in big for _ in range(BIG_CITY_ENTRIES)]
         low, high = (100, 989) if country == "SE" else (1000, 9999)
         cities.extend(unique)
         areas.extend(rng.randint(low, high) for _ in unique)
         sizes.append(len(unique))
-    return Localities(segments=Segments.of(sizes), city=pa.array(cities), postcode_area=np.array(areas, dtype=np.int64))
+    variants = [rng.choice(CITY_VARIANTS[c]) if c in CITY_VARIANTS else strip_marks(c) for c in cities]
+    return Localities(segments=Segments.of(sizes), city=pa.array(cities), postcode_area=np.array(areas, dtype=np.int64),
+                      variant=pa.array(variants), mojibake=pa.array([mojibake(c) for c in cities]))
+
+
+def _companies(seed: int) -> Companies:
+    domains: list[str] = []
+    sizes: list[int] = []
+    for country in COUNTRIES:
+        fake = Faker(_COUNTRY_LOCALE[country])
+        fake.seed_instance(seed + 1)
+        found: dict[str, None] = {}
+        for _ in range(COMPANY_DRAWS):
+            words = [ascii_fold(w) for w in re.split(r"[\s,&-]+", fake.company())]
+            words = [w for w in words if w and w not in _LEGAL_FORMS][:2]
+            if words:
+                found["-".join(words) + "." + COMPANY_TLD[country]] = None
+        domains.extend(found)
+        sizes.append(len(found))
+    roles = [r for c in COUNTRIES for r in ROLE_MAILBOXES[c]]
+    return Companies(segments=Segments.of(sizes), domain=pa.array(domains),
+                     role_segments=Segments.of([len(ROLE_MAILBOXES[c]) for c in COUNTRIES]), role=pa.array(roles))
 
 
 def _domains(rng: random.Random) -> Domains:
@@ -366,10 +517,15 @@ def _domains(rng: random.Random) -> Domains:
     for domain in dict.fromkeys(domains):
         label, _, tld = domain.partition(".")
         typo_pairs[domain] = DOMAIN_TYPOS.get(domain) or (f"{typo(label, rng)}.{tld}", f"{typo(label, rng)}.{tld}")
+    closed = [d for c in COUNTRIES for d, weight in CLOSED_PROVIDERS[c] for _ in range(weight)]
+    closed_sizes = [sum(w for _, w in CLOSED_PROVIDERS[c]) for c in COUNTRIES]
     return Domains(
         segments=Segments.of(sizes),
         domain=pa.array(domains),
         typos=(pa.array([typo_pairs[d][0] for d in domains]), pa.array([typo_pairs[d][1] for d in domains])),
+        known_typo=tuple(np.array([typo_pairs[d][k] in KNOWN_DOMAIN_TYPOS for d in domains]) for k in (0, 1)),
+        closed=pa.array(closed),
+        closed_segments=Segments.of(closed_sizes),
     )
 
 
@@ -390,4 +546,7 @@ def build_pools(seed: int) -> Pools:
         street_segments=street_segments,
         localities=_localities(seed, rng),
         domains=_domains(rng),
+        street_short=pa.array([_street_short(t, rng) for t in streets.to_pylist()]),
+        street_mojibake=pa.array([mojibake(t) for t in streets.to_pylist()]),
+        companies=_companies(seed),
     )

@@ -13,6 +13,9 @@ changed in between:
   the state on day d is a pure function of d: the address version is `(d + phase) // period`.
   Households of movers move, mobile numbers change, newsletter consent is toggled by some
   people, buyers buy again.
+- e-mail: some people had an address at a mail provider that has since closed (hetnet.nl,
+  zonnet.nl, skynet.be, swipnet.se, ...) until a fixed switch day; records last updated before
+  it still show the old address.
 """
 
 from __future__ import annotations
@@ -45,6 +48,12 @@ LANDLINE_SHARE = np.array([0.40, 0.45, 0.40, 0.30])  # per group
 NEWSLETTER_SHARE, TOGGLER_SHARE, TOGGLE_PERIOD = 0.45, 0.12, (120, 900)
 CONFIRM_PERIOD = 4000  # non-togglers: the opt-in confirmation date, refreshed rarely
 BUYER_SHARE, PURCHASE_PERIOD = 0.85, (10, 400)
+# Owners of an address who used to have one at a mail provider that has since closed (hetnet.nl,
+# skynet.be, swipnet.se, ...), and the span of days in which they switched to today's address.
+# The span ends well before 2025 so that main records show the current address and the old one
+# survives in older duplicates.
+OLD_ISP_SHARE = np.array([0.30, 0.25, 0.20])  # NL, BE, SE
+OLD_ISP_SWITCH = (dt.date(2017, 1, 1), dt.date(2023, 6, 30))
 
 # House number suffixes per country (canonical form: upper case, no separator) and weights.
 SUFFIX_SHARE = np.array([0.15, 0.06, 0.08])  # NL, BE, SE
@@ -85,6 +94,8 @@ class Addresses:
     """Canonical addresses: NL postcode `1234 AB`, BE `1000`, SE `123 45`; suffix "" when none."""
 
     version: np.ndarray
+    street_index: np.ndarray  # index into pools.streets
+    locality: np.ndarray  # index into pools.localities
     street: pa.Array
     house_number: np.ndarray
     suffix: pa.Array
@@ -114,8 +125,10 @@ class People:
     first: np.ndarray  # flat index into pools.first
     last: np.ndarray  # flat index into pools.last (the household's surname)
     birth: np.ndarray  # day number
-    email: pa.Array  # lower case
+    email: pa.Array  # lower case: the address the person has today
     email_owner: np.ndarray  # pid whose address it is (differs for a shared family address)
+    old_email: pa.Array  # the address at a closed provider used before `email_switch`; "" if none
+    email_switch: np.ndarray  # day number from which `email` is used (0 when there was no old one)
     twin_of: np.ndarray  # pid of the twin born just before, -1 if none
     namesake: np.ndarray  # carries the group's very common name
     has_mobile: np.ndarray
@@ -138,6 +151,14 @@ class People:
         period, phase = self._timeline(self.draws.key(household), "move", MOVER_SHARE, MOVE_PERIOD)
         version = (day + phase) // period
         return make_addresses(self.draws, self.pools, self.draws.key(household, version, 3), self.group[index], version)
+
+    def email_at(self, index: np.ndarray, day: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+        """(address on `day`, True where that is the old address at a closed provider)."""
+        old = day < self.email_switch[index]
+        email = self.email.take(pa.array(index))
+        if old.any():
+            email = pc.replace_with_mask(email, pa.array(old), self.old_email.take(pa.array(index[old])))
+        return email, old
 
     def mobile_at(self, index: np.ndarray, day: np.ndarray) -> Phones:
         pid = self.pid[index]
@@ -177,7 +198,8 @@ class People:
 def make_addresses(draws: Draws, pools: Pools, key: np.ndarray, group: np.ndarray, version: np.ndarray) -> Addresses:
     """One address per key: a street of the group, a city of the country, a postcode of the city."""
     country = GROUP_COUNTRY[group]
-    street = pools.streets.take(pa.array(pools.street_segments.index(group, draws.uniform(key, "address.street"))))
+    street_index = pools.street_segments.index(group, draws.uniform(key, "address.street"))
+    street = pools.streets.take(pa.array(street_index))
     locality = pools.localities.segments.index(country, draws.uniform(key, "address.city"))
     house_number = 1 + (draws.uniform(key, "address.number") ** 2.2 * 250).astype(np.int64)
 
@@ -203,6 +225,8 @@ def make_addresses(draws: Draws, pools: Pools, key: np.ndarray, group: np.ndarra
     )
     return Addresses(
         version=version,
+        street_index=street_index,
+        locality=locality,
         street=street,
         house_number=house_number,
         suffix=suffix,
@@ -292,6 +316,8 @@ def build_people(draws: Draws, pools: Pools, day: int, people: int) -> People:
     own_email = _emails(draws, pools, key, country, first, last, birth_year, "email")
     own_email = _unique_emails(draws, pools, key, country, first, last, own_email, owner_position)
 
+    old_email, switch = _old_emails(draws, pools, key, country, own_email, owner_position)
+
     cut = slice(start - first_id, None)
     take = pa.array(owner_position[cut])
     return People(
@@ -308,11 +334,37 @@ def build_people(draws: Draws, pools: Pools, day: int, people: int) -> People:
         birth=birth[cut],
         email=own_email.take(take),
         email_owner=pid[owner_position][cut],
+        old_email=old_email.take(take),
+        email_switch=switch[owner_position][cut],
         twin_of=twin_of[cut],
         namesake=namesake[cut],
         has_mobile=draws.chance(key, "has_mobile", MOBILE_SHARE)[cut],
         has_landline=draws.chance(head_key, "has_landline", LANDLINE_SHARE[group])[cut],
     )
+
+
+def _old_emails(draws: Draws, pools: Pools, key: np.ndarray, country: np.ndarray, email: pa.Array,
+                owner_position: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """Per person: the address at a closed provider they had before (same local part), and the
+    day they switched. Only owners draw one; a clash between two owners gets digits appended."""
+    owner = owner_position == np.arange(len(key))
+    had = owner & draws.chance(key, "old_isp", OLD_ISP_SHARE[country])
+    low, high = (day_number(d) for d in OLD_ISP_SWITCH)
+    switch = np.where(had, draws.between(key, "old_isp.switch", low, high), 0)
+    rows = np.flatnonzero(had)
+    local = pc.list_element(pc.split_pattern(email.take(pa.array(rows)), "@"), 0)
+    closed = pools.domains.closed.take(pa.array(pools.domains.closed_segments.index(
+        country[rows], draws.uniform(key[rows], "old_isp.domain"))))
+    values = pc.binary_join_element_wise(local, closed, "@").to_numpy(zero_copy_only=False)
+    clash = np.flatnonzero(pd.Series(values).duplicated(keep="first").to_numpy())
+    if len(clash):
+        digits = pa.array(draws.between(key[rows[clash]], "old_isp.digits", 10, 99)).cast(pa.string())
+        values = values.copy()
+        values[clash] = pc.binary_join_element_wise(local.take(pa.array(clash)), digits, "@",
+                                                    closed.take(pa.array(clash)), "").to_numpy(zero_copy_only=False)
+    empty = pa.array(np.full(len(key), "", dtype=object), pa.string())
+    old = pc.replace_with_mask(empty, pa.array(had), pa.array(values, pa.string())) if len(rows) else empty
+    return old, switch
 
 
 def _unique_emails(draws, pools, key, country, first, last, email, owner_position) -> pa.Array:

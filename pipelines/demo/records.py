@@ -57,6 +57,8 @@ class Values:
     """The clean, canonical values one record stands for (the person as of `as_of`)."""
 
     address: Addresses
+    email: pa.Array  # the person's own address on `as_of` (lower case)
+    email_is_old: np.ndarray  # that address is at a closed provider (the person switched later)
     phone: Phones
     phone_is_landline: np.ndarray
     newsletter: Newsletter
@@ -124,8 +126,11 @@ def record_values(draws: Draws, people: People, records: Records) -> Values:
         subscriber=pc.if_else(choose, landline.subscriber, mobile.subscriber),
     )
     has_purchase, purchase_day, purchase_second = people.last_purchase_at(index, as_of)
+    email, email_is_old = people.email_at(index, as_of)
     return Values(
         address=people.address_at(index, as_of),
+        email=email,
+        email_is_old=email_is_old,
         phone=phone,
         phone_is_landline=use_landline,
         newsletter=people.newsletter_at(index, as_of),

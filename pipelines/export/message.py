@@ -78,6 +78,11 @@ def export_body(name: str, segment: Segment, summary: dict, files: list[WrittenF
             f"Left out whatever the filter says: {excluded.get('suppressed', 0):,} suppressed, "
             f"{excluded.get('without_opt_in', 0):,} without newsletter opt-in"
         )
+    if excluded.get("deduplicated"):
+        lines.append(
+            f"Sent once per {'address' if segment.dedupe == 'household' else 'inbox'}: "
+            f"{excluded['deduplicated']:,} customers left out who share it with a customer in the list"
+        )
     lines.append(f"File format: {segment.format.mode} export" + (", one file per " + segment.split_by if segment.split_by else ""))
     lines += ["", "Files:"]
     lines += [f"  {f.name}: {f.rows:,} rows, sha256 {f.sha256}" for f in files]

@@ -1,8 +1,10 @@
 """Export one segment to its destinations, with the safety rules always on.
 
 1. No export while a blocking quality check on the inputs failed (`pipelines.quality.checks`).
-2. Build the segment: suppressed customers, and for marketing segments customers without
-   newsletter opt-in, are removed whatever the filter says (pipelines/segments/build.py).
+2. Build the segment on a connection with external access disabled (only the staging folder is
+   writable; pipelines/segments/sandbox.py): suppressed customers, and for marketing segments
+   customers without newsletter opt-in, are removed whatever the filter says, and `dedupe_by`
+   keeps one row per inbox or address (pipelines/segments/build.py).
 3. Guards: at least `guards.min_rows` rows; the size may not change by more than
    `guards.max_change_share` of the size at the last successful export.
 4. Per destination: write the files (full, or the delta against what that destination last
@@ -39,6 +41,7 @@ from pipelines.export.files import (
 from pipelines.export.message import export_message, quality_summary
 from pipelines.quality.checks import blocking_failures
 from pipelines.segments.build import build_segment, excluded_counts
+from pipelines.segments.sandbox import lock_down
 from pipelines.warehouse import sql_literal, transaction
 
 ROWS, DELTA = "segment_rows", "segment_delta"
@@ -61,6 +64,11 @@ class ExportResult:
     excluded: dict[str, int]
     files: list[dict] = field(default_factory=list)  # file_name, part, destination, rows, sha256, status, location
     replaced_characters: int = 0
+    dedupe_by: str = "none"  # email, household or none: what one row is kept per
+
+    @property
+    def deduplicated(self) -> int:
+        return self.excluded.get("deduplicated", 0)
 
     @property
     def size_change(self) -> int | None:
@@ -85,16 +93,17 @@ def guard_reason(segment: Segment, rows: int, change: Change) -> str | None:
 def _log(con, rows: list[tuple]) -> None:
     con.executemany(
         """INSERT INTO export_log (segment, file_name, destination, rows, sha256, status, error, exported_at,
-                                   segment_rows, mode, location)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                   segment_rows, mode, location, rows_deduplicated)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         rows,
     )
 
 
-def _refuse(con, name: str, segment: Segment, now: datetime, logged_at: datetime, rows: int | None, reason: str) -> None:
+def _refuse(con, name: str, segment: Segment, now: datetime, logged_at: datetime, rows: int | None, reason: str,
+            deduplicated: int | None = None) -> None:
     file_name = render_file_name(segment.file_name, segment=name, now=now, mode=segment.format.mode)
     _log(con, [
-        (name, file_name, d, None, None, "refused", reason, logged_at, rows, segment.format.mode, None)
+        (name, file_name, d, None, None, "refused", reason, logged_at, rows, segment.format.mode, None, deduplicated)
         for d in segment.destinations
     ])
     raise ExportRefused(f"segment {name}: not exported: {reason}")
@@ -173,16 +182,19 @@ def export_segment(
     if blockers:
         _refuse(con, name, segment, now, logged_at, None, "blocking quality check(s) failed: " + "; ".join(blockers))
 
+    stage = (outbox / ".staging").absolute() / name
+    lock_down(con, stage.parent)  # from here on no SQL can read files, the environment or extensions
+
     rows = build_segment(con, name, segment, now.date(), table=ROWS)
     add_row_hash(con, ROWS, segment.columns)
     change = compare(con, ROWS, name)
-    result = ExportResult(segment=name, mode=mode, rows=rows, change=change, excluded=excluded_counts(con, name, segment))
+    result = ExportResult(segment=name, mode=mode, rows=rows, change=change,
+                          excluded=excluded_counts(con, name, segment, rows), dedupe_by=segment.dedupe)
     reason = guard_reason(segment, rows, change)
     if reason:
-        _refuse(con, name, segment, now, logged_at, rows, reason)
+        _refuse(con, name, segment, now, logged_at, rows, reason, result.deduplicated)
 
     types = column_types(con, ROWS)
-    stage = outbox / ".staging" / name
     shutil.rmtree(stage, ignore_errors=True)
     full_files: list[WrittenFile] | None = None
     mails = any(isinstance(config.destinations[d], EmailDestination) for d in segment.destinations)
@@ -210,12 +222,14 @@ def export_segment(
             except Exception as e:  # logged, the other destinations tried, then raised below
                 error = f"{type(e).__name__}: {e}"
                 errors.append(f"{dest_name} ({describe(dest)}): {error}")
-                _log(con, [(name, f.name, dest_name, f.rows, f.sha256, "failed", error, logged_at, rows, mode, None) for f in pending])
+                _log(con, [(name, f.name, dest_name, f.rows, f.sha256, "failed", error, logged_at, rows, mode, None,
+                      result.deduplicated) for f in pending])
                 result.files += [_file_entry(f, dest_name, "failed", None) for f in pending]
                 continue
             with transaction(con):
                 _log(con, [
-                    (name, f.name, dest_name, f.rows, f.sha256, "ok", None, logged_at, rows, mode, locations.get(f.name))
+                    (name, f.name, dest_name, f.rows, f.sha256, "ok", None, logged_at, rows, mode,
+                     locations.get(f.name), result.deduplicated)
                     for f in pending
                 ])
                 if mode == "delta":

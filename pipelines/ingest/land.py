@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +23,32 @@ from pipelines.transport import RemoteFile, Transport
 def file_id_for(partition_key: str) -> str:
     """A short stable id of one drop (source, name and mtime), derived from its partition key."""
     return hashlib.sha256(partition_key.encode("utf-8")).hexdigest()[:16]
+
+
+# A date in a drop's name: 2026-12-01, 2026_12_01, 20261201 (year first) or 01-12-2026.
+_NAME_DATE_YMD = re.compile(r"(?<!\d)(20\d\d)[-_.]?(0[1-9]|1[0-2])[-_.]?(0[1-9]|[12]\d|3[01])(?!\d)")
+_NAME_DATE_DMY = re.compile(r"(?<!\d)(0[1-9]|[12]\d|3[01])[-_.](0[1-9]|1[0-2])[-_.](20\d\d)(?!\d)")
+
+
+def export_time(file_name: str, mtime: datetime) -> datetime:
+    """When the source exported a drop: the date in its name, else its mtime (naive UTC).
+
+    A record without an update time of its own is as recent as the export it came in; survivorship
+    uses this. The mtime refines a name date of the same day (a re-copied file keeps its name date).
+    """
+    mtime = mtime.replace(tzinfo=None)
+    base = file_name.rsplit("/", 1)[-1]
+    found = _NAME_DATE_YMD.search(base)
+    parts = (found.group(1), found.group(2), found.group(3)) if found else None
+    if parts is None and (found := _NAME_DATE_DMY.search(base)):
+        parts = (found.group(3), found.group(2), found.group(1))
+    if parts is None:
+        return mtime
+    try:
+        day = datetime(int(parts[0]), int(parts[1]), int(parts[2]))
+    except ValueError:
+        return mtime
+    return mtime if mtime.date() == day.date() else day
 
 
 def sha256_of(path: Path) -> str:
@@ -91,9 +118,10 @@ def land(
     con.execute("DELETE FROM ingest_log WHERE file_id = ?", [file_id])
     con.execute(
         """INSERT INTO ingest_log (file_id, source, file_name, sha256, size_bytes, remote_mtime, landing_path,
-                                   status, duplicate_of, rows_read, rows_loaded, rows_rejected, landed_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, now())""",
+                                   status, duplicate_of, rows_read, rows_loaded, rows_rejected, landed_at,
+                                   exported_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, now(), ?)""",
         [file_id, source, remote.name, digest, size, mtime.replace(tzinfo=None), None if dup else str(dest), status,
-         dup[0] if dup else None],
+         dup[0] if dup else None, export_time(remote.name, mtime)],
     )
     return Landed(file_id, source, remote.name, None if dup else dest, digest, size, status, dup[0] if dup else None)

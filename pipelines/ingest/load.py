@@ -14,7 +14,7 @@ import duckdb
 
 from pipelines.config import Source
 from pipelines.fields import CONTACT_COLUMNS
-from pipelines.ingest.decode import decode_to_utf8
+from pipelines.ingest.decode import ReadLimits, decode_to_utf8
 from pipelines.ingest.errors import FileRejected
 from pipelines.ingest.stage import StageResult, json_list, stage_file, staged_view_sql
 from pipelines.settings import private_dir
@@ -31,30 +31,39 @@ def stage_drop(con: duckdb.DuckDBPyConnection, *, file_id: str, source_name: str
         "SELECT status, landing_path, file_name FROM ingest_log WHERE file_id = ?", [file_id]
     ).fetchone()
     if status in ("staged", "loaded"):
-        r = con.execute("SELECT rows_read, rows_loaded, rows_rejected FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()
-        return StageResult(*r)
+        r = con.execute(
+            "SELECT rows_read, rows_loaded, rows_rejected, encoding, encoding_note FROM ingest_log WHERE file_id = ?",
+            [file_id],
+        ).fetchone()
+        return StageResult(*r[:3], encoding=r[3], encoding_note=r[4])
     if status == "duplicate":
         return StageResult(0, 0, 0)
     display = f"{source_name}/{file_name}"
     try:
         with tempfile.TemporaryDirectory(dir=private_dir(tmp_root)) as tmp:
             decoded = decode_to_utf8(
-                Path(path), Path(tmp) / "drop.csv", encoding=source.encoding, delimiter=source.delimiter, display_name=display
+                Path(path), Path(tmp) / "drop.csv", encoding=source.encoding, delimiter=source.delimiter,
+                display_name=display, limits=ReadLimits.of(source),
             )
             with transaction(con):
                 con.execute("DELETE FROM staged_rows WHERE file_id = ?", [file_id])
                 con.execute("DELETE FROM rejected_rows WHERE file_id = ?", [file_id])
                 result = stage_file(con, file_id=file_id, source_name=source_name, source=source, decoded=decoded, file_name=display)
                 con.execute(
-                    """UPDATE ingest_log SET status = 'staged', encoding = ?, delimiter = ?, rows_read = ?,
-                              rows_loaded = ?, rows_rejected = ?, columns_missing = ?, columns_extra = ?, error = NULL
+                    """UPDATE ingest_log SET status = 'staged', encoding = ?, encoding_note = ?, delimiter = ?,
+                              rows_read = ?, rows_loaded = ?, rows_rejected = ?, columns_missing = ?,
+                              columns_extra = ?, error = NULL
                        WHERE file_id = ?""",
-                    [decoded.encoding, decoded.delimiter, result.rows_read, result.rows_loaded, result.rows_rejected,
-                     json_list(result.columns_missing), json_list(result.columns_extra), file_id],
+                    [decoded.encoding, decoded.encoding_note, decoded.delimiter, result.rows_read, result.rows_loaded,
+                     result.rows_rejected, json_list(result.columns_missing), json_list(result.columns_extra), file_id],
                 )
     except FileRejected as e:
         _log_failure(con, file_id, str(e))
         raise
+    except Exception as e:  # a bug, not the file's fault: still never leave the file looking `landed`
+        _log_failure(con, file_id, f"{display}: internal error ({type(e).__name__}): {e}")
+        raise
+    result.encoding, result.encoding_note = decoded.encoding, decoded.encoding_note
     return result
 
 

@@ -1,8 +1,9 @@
 """Parse a decoded drop with DuckDB's CSV reader into `staged_rows`, quarantining bad rows.
 
 Every data record of the file ends up either in `staged_rows` (to be normalized) or in
-`rejected_rows` with its physical line number, its raw text and a reason, so that
-rows_read = rows_loaded + rows_rejected holds for every file.
+`rejected_rows` with its physical line number, its raw text (cut to RAW_LINE_LIMIT characters,
+the whole length in raw_length) and a reason, so that rows_read = rows_loaded + rows_rejected
+holds for every file, and rows_read is the record count decode made on its own.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import Source
-from pipelines.ingest.decode import Decoded
+from pipelines.ingest.decode import RAW_LINE_LIMIT, Decoded
 from pipelines.ingest.errors import FileRejected
 from pipelines.warehouse import sql_literal
+
+
 
 @dataclass
 class StageResult:
@@ -27,6 +30,8 @@ class StageResult:
     columns_missing: list[str] = field(default_factory=list)  # optional mapped columns absent
     columns_extra: list[str] = field(default_factory=list)  # columns in the file not mapped
     reject_reasons: dict[str, int] = field(default_factory=dict)
+    encoding: str | None = None  # what the bytes were read as
+    encoding_note: str | None = None  # why that is not the declared encoding
 
 
 def _key(header: str) -> str:
@@ -34,10 +39,11 @@ def _key(header: str) -> str:
 
 
 def read_header(decoded: Decoded, quotechar: str) -> list[str]:
+    """The header fields of a decoded file (without the line-number column in front)."""
     with open(decoded.path, encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh, delimiter=decoded.delimiter, quotechar=quotechar)
         try:
-            return next(reader)
+            return next(reader)[1:]
         except StopIteration:
             return []
 
@@ -82,71 +88,59 @@ def stage_file(
         raise FileRejected(file_name, "the file has no header row", line=1)
     mapping, missing, extra = map_columns(header, source, file_name)
     n = len(header)
-    cols = {f"c{i}": "VARCHAR" for i in range(n)}
+    cols = {"line_number": "BIGINT", **{f"c{i}": "VARCHAR" for i in range(n)}}
     col_spec = "{" + ", ".join(f"{sql_literal(k)}: {sql_literal(v)}" for k, v in cols.items()) + "}"
     quote = sql_literal(source.quotechar)
+    delim = sql_literal(decoded.delimiter)
     for t in ("_parsed", "_rejects", "_reject_scans"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
+    # Records longer than max_record_length never get here (decode quarantines them); allow for
+    # four bytes per character and the line number in front.
+    max_line_size = max(2_097_152, 4 * source.max_record_length + 64)
     con.execute(
         f"""
         CREATE TEMP TABLE _parsed AS
         SELECT row_number() OVER () AS ordinal, *
         FROM read_csv({sql_literal(str(decoded.path))}, header = true, columns = {col_spec},
-                      delim = {sql_literal(decoded.delimiter)}, quote = {quote}, escape = {quote},
+                      delim = {delim}, quote = {quote}, escape = {quote}, max_line_size = {max_line_size},
                       store_rejects = true, rejects_table = '_rejects', rejects_scan = '_reject_scans',
                       strict_mode = true, parallel = false, auto_detect = false)
         """
     )
-    # Rejected records as DuckDB reports them (record number, header = record 1), once each.
+    # Records DuckDB rejected, once each; their physical line is the number decode put in front.
     con.execute(
-        """
+        f"""
         CREATE TEMP TABLE _bad AS
         SELECT line AS record_no,
                arg_min(CASE WHEN error_type IN ('TOO MANY COLUMNS', 'MISSING COLUMNS')
                             THEN 'wrong number of fields: ' || lower(error_message)
-                            ELSE lower(CAST(error_type AS VARCHAR)) || ': ' || error_message END, column_idx) AS reason,
-               arg_min(csv_line, column_idx) AS raw_line
+                            ELSE lower(CAST(error_type AS VARCHAR)) || ': ' || coalesce(error_message, '')
+                       END, coalesce(column_idx, -1)) AS reason,
+               ltrim(arg_min(csv_line, coalesce(column_idx, -1)), chr(13) || chr(10)) AS csv_line
         FROM _rejects GROUP BY line
         """
     )
-    # Line numbers on a narrow table (ordinal -> line_number), never by carrying every column
-    # through window functions. Record number of a good row: ordinal + 1 plus the rejected records
-    # before it (ASOF join on the rejects' positions in good-row coordinates). Physical line: the
-    # record number plus the newlines embedded in quoted fields of the records before it; when the
-    # file has one physical line per record, that is the record number itself.
-    good_count, bad_count = con.execute("SELECT (SELECT count(*) FROM _parsed), (SELECT count(*) FROM _bad)").fetchone()
-    one_line_per_record = decoded.lines == good_count + bad_count + 1
-    if bad_count == 0 and one_line_per_record:
-        con.execute("CREATE TEMP TABLE _numbered AS SELECT ordinal, ordinal + 1 AS record_no, 0 AS nl, ordinal + 1 AS line_number FROM _parsed")
-    else:
-        nl = "0" if one_line_per_record else " + ".join(
-            f"(length(coalesce(c{i}, '')) - length(replace(coalesce(c{i}, ''), chr(10), '')))" for i in range(n)
-        )
-        con.execute(
-            f"""
-            CREATE TEMP TABLE _numbered AS
-            WITH gaps AS (
-                SELECT record_no - (row_number() OVER (ORDER BY record_no) - 1) AS gap_at FROM _bad
-            ), gap_counts AS (
-                SELECT gap_at, sum(count(*)) OVER (ORDER BY gap_at) AS before FROM gaps GROUP BY gap_at
-            ), g AS (
-                SELECT p.ordinal, p.ordinal + 1 + coalesce(gc.before, 0) AS record_no, ({nl}) AS nl
-                FROM _parsed p ASOF LEFT JOIN gap_counts gc ON p.ordinal + 1 >= gc.gap_at
-            )
-            SELECT ordinal, record_no, nl,
-                   record_no + coalesce(sum(nl) OVER (ORDER BY ordinal ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
-                   AS line_number
-            FROM g
-            """
-        )
     con.execute(
         """
         CREATE TEMP TABLE _bad_lines AS
-        SELECT b.record_no + coalesce(n.line_number - n.record_no + n.nl, 0) AS line_number,
-               trim(b.raw_line, chr(13) || chr(10)) AS raw_line, b.reason, NULL AS field
-        FROM _bad b ASOF LEFT JOIN _numbered n ON b.record_no > n.record_no
+        WITH b AS (
+            SELECT CAST(regexp_extract(csv_line, '^[0-9]+') AS BIGINT) AS line_number,
+                   trim(substr(csv_line, length(regexp_extract(csv_line, '^[0-9]+')) + 2), chr(13) || chr(10)) AS raw,
+                   reason
+            FROM _bad
+        )
+        SELECT line_number, raw AS raw_line, length(raw) AS raw_length, reason, NULL::VARCHAR AS field FROM b
         """
     )
+    unnumbered = con.execute("SELECT count(*) FROM _bad_lines WHERE line_number IS NULL").fetchone()[0]
+    if unnumbered:
+        raise RuntimeError(f"{file_name}: {unnumbered} rejected record(s) without their line number")
+    if decoded.quarantined:
+        con.executemany(
+            "INSERT INTO _bad_lines VALUES (?, ?, ?, ?, NULL)",
+            [[q.line, q.raw, q.length, q.reason] for q in decoded.quarantined],
+        )
+    good_count, bad_count = con.execute("SELECT (SELECT count(*) FROM _parsed), (SELECT count(*) FROM _bad)").fetchone()
     # Row-level checks on good rows, in SQL: required fields, control characters, lengths. A cheap
     # flag over all mapped fields first; the per-field reason only for the (rare) flagged rows.
     mapped = [f"c{i}" for i in mapping.values()]
@@ -177,12 +171,15 @@ def stage_file(
     )
     con.execute(
         f"""
-        INSERT INTO rejected_rows (file_id, source, line_number, raw_line, reason, field, rejected_at)
-        SELECT {sql_literal(file_id)}, {sql_literal(source_name)}, line_number, raw_line, reason, field, now() FROM _bad_lines
-        UNION ALL
-        SELECT {sql_literal(file_id)}, {sql_literal(source_name)}, n.line_number, {raw_cols}, f.reason,
-               regexp_extract(f.reason, 'field (\\w+)', 1), now()
-        FROM _flagged f JOIN _parsed USING (ordinal) JOIN _numbered n USING (ordinal)
+        INSERT INTO rejected_rows (file_id, source, line_number, raw_line, raw_length, reason, field, rejected_at)
+        SELECT {sql_literal(file_id)}, {sql_literal(source_name)}, line_number, left(raw_line, {RAW_LINE_LIMIT}),
+               raw_length, reason, field, now()
+        FROM (
+            SELECT line_number, raw_line, raw_length, reason, field FROM _bad_lines
+            UNION ALL
+            SELECT p.line_number, {raw_cols}, length({raw_cols}), f.reason, regexp_extract(f.reason, 'field (\\w+)', 1)
+            FROM _flagged f JOIN _parsed p USING (ordinal)
+        )
         """
     )
     field_cols = ", ".join(f'"{f}"' for f in mapping)
@@ -196,23 +193,27 @@ def stage_file(
     con.execute(
         f"""
         INSERT INTO staged_rows (file_id, source, line_number{', ' + field_cols if field_cols else ''}, extra)
-        SELECT {sql_literal(file_id)}, {sql_literal(source_name)}, n.line_number{', ' + field_vals if field_vals else ''}, {extra_sql}
-        FROM _parsed JOIN _numbered n USING (ordinal) ANTI JOIN _flagged USING (ordinal)
+        SELECT {sql_literal(file_id)}, {sql_literal(source_name)}, line_number{', ' + field_vals if field_vals else ''}, {extra_sql}
+        FROM _parsed ANTI JOIN _flagged USING (ordinal)
         """
     )
     checked_bad = con.execute("SELECT count(*) FROM _flagged").fetchone()[0]
     good = good_count - checked_bad
-    parse_bad = con.execute("SELECT count(*) FROM _bad").fetchone()[0]
     reasons = dict(
         con.execute(
             """SELECT regexp_replace(reason, ':.*|\\(.*', '') AS r, count(*) FROM (
-                   SELECT reason FROM _bad UNION ALL SELECT reason FROM _flagged
+                   SELECT reason FROM _bad_lines UNION ALL SELECT reason FROM _flagged
                ) GROUP BY r ORDER BY 2 DESC"""
         ).fetchall()
     )
-    for t in ("_parsed", "_rejects", "_reject_scans", "_bad", "_numbered", "_bad_lines", "_flagged"):
+    for t in ("_parsed", "_rejects", "_reject_scans", "_bad", "_bad_lines", "_flagged"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
-    rejected = parse_bad + checked_bad
+    rejected = bad_count + len(decoded.quarantined) + checked_bad
+    if good + rejected != decoded.records:
+        # The reader and the record count disagree: never load a file with rows unaccounted for.
+        raise RuntimeError(
+            f"{file_name}: {decoded.records:,} records counted but {good + rejected:,} parsed or rejected"
+        )
     if good == 0 and rejected == 0:
         raise FileRejected(file_name, "the file has a header but no data rows")
     return StageResult(

@@ -289,6 +289,24 @@ def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
         """,
         [now],
     )
+    # A record whose values changed since an earlier drop changed no later than the drop that
+    # shows them: evidence of recency for sources without an update time (survivorship.py). The
+    # fingerprint covers only the values a customer shows, so a new contact column is no change.
+    values = ", ".join(f"c.{f}" for f in _SHOWN_VALUES)
+    con.execute(
+        f"""
+        UPDATE match_records SET
+            changed_at = CASE WHEN match_records.value_hash IS DISTINCT FROM x.value_hash
+                                   AND match_records.value_hash IS NOT NULL THEN x.changed_at
+                              ELSE match_records.changed_at END,
+            value_hash = x.value_hash
+        FROM (SELECT f.source, f.source_record_id, CAST(hash({values}) AS VARCHAR) AS value_hash,
+                     coalesce(l.exported_at, l.remote_mtime, c.loaded_at) AS changed_at
+              FROM _m_feat f JOIN contacts c ON c.source = f.source AND c.source_record_id = f.source_record_id
+              LEFT JOIN ingest_log l ON l.file_id = c.file_id) x
+        WHERE match_records.source = x.source AND match_records.source_record_id = x.source_record_id
+        """
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _m_rec AS
@@ -618,8 +636,17 @@ def _write_links(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
     )
 
 
+# The values whose change dates a record (match_records.changed_at).
+_SHOWN_VALUES = ("first_name", "infix", "last_name", "email", "phone", "street", "house_number",
+                 "house_number_suffix", "postcode", "city", "country", "birth_date", "newsletter_opt_in")
+
+# Raised when the survivorship rules themselves change, so every golden record is recomputed once.
+SURVIVORSHIP_VERSION = 2
+
+
 def _survivorship_hash(settings: MatchSettings, source_priority: dict[str, int]) -> str:
-    text = settings.survivorship.model_dump_json() + repr(sorted(source_priority.items()))
+    text = (f"v{SURVIVORSHIP_VERSION}" + settings.survivorship.model_dump_json()
+            + repr(sorted(source_priority.items())))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -628,7 +655,7 @@ def _write_customers(con: duckdb.DuckDBPyConnection, settings: MatchSettings, so
     """Recompute golden records of re-clustered customers and of customers whose rows changed.
 
     When the survivorship settings or the source priorities changed since the last run, every
-    customer is recomputed.
+    customer is recomputed; so is every customer showing an email that bounced.
     """
     rules = _survivorship_hash(settings, source_priority)
     last = con.execute(
@@ -643,6 +670,11 @@ def _write_customers(con: duckdb.DuckDBPyConnection, settings: MatchSettings, so
         SELECT cs.customer_id FROM customer_sources cs
         JOIN _m_rec r ON r.source = cs.source AND r.source_record_id = cs.source_record_id
         WHERE r.row_dirty {'OR true' if everyone else ''}
+        UNION
+        -- a customer whose shown email bounced since: another of its addresses may take over
+        SELECT c.customer_id FROM customers c
+        WHERE c.email IN (SELECT email FROM suppressions WHERE reason IN ('hard_bounce', 'soft_bounce')
+                          UNION SELECT email FROM suppression_events WHERE event = 'hard_bounce')
         """
     )
     if everyone:

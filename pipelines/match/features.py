@@ -17,7 +17,8 @@ import duckdb
 
 from pipelines.fields import CONTACT_COLUMNS
 
-# A value counts for matching unless the normalizer called it invalid or missing.
+# A value counts for matching unless the normalizer called it invalid or missing; an address at a
+# closed mail provider is dead for mailing but still identifies its person.
 _USABLE = "coalesce({f}_status, 'valid') IN ('valid', 'corrected')"
 
 # The columns of `_m_feat` besides (source, source_record_id, match_hash, row_hash); kept in
@@ -75,7 +76,8 @@ def build_features(con: duckdb.DuckDBPyConnection, only: str | None = None, carr
                    CASE WHEN {usable['first_name']} THEN {_letters('first_name', True)} END AS fn_full,
                    coalesce(first_name_is_initials, false) AS fn_flag_initials,
                    CASE WHEN {usable['last_name']} THEN {_letters("concat_ws(' ', infix, last_name)", False)} END AS ln,
-                   CASE WHEN {usable['email']} THEN nullif(lower(trim(email)), '') END AS email,
+                   CASE WHEN {usable['email']} OR coalesce(email_is_closed_provider, false)
+                        THEN nullif(lower(trim(email)), '') END AS email,
                    CASE WHEN {usable['phone']} THEN nullif(trim(phone), '') END AS phone,
                    CASE WHEN {usable['postcode']} THEN nullif(upper(replace(postcode, ' ', '')), '') END AS postcode,
                    CASE WHEN {usable['house_number']}

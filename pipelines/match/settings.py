@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.config import ConfigError, _load
 
-SurvivorshipRule = Literal["status", "source_priority", "recency"]
+SurvivorshipRule = Literal["status", "source_priority", "recency", "consensus", "personal", "consumer"]
 BLOCKING_RULE_NAMES = (
     "email",
     "phone",
@@ -27,6 +27,14 @@ BLOCKING_RULE_NAMES = (
     "birth_date_name_pair",
 )
 SURVIVORSHIP_GROUPS = ("name", "email", "phone", "address", "birth_date")
+# The order each group uses unless matching.yaml says otherwise (see survivorship.py for the rules).
+DEFAULT_SURVIVORSHIP: dict[str, list[str]] = {
+    "name": ["status", "consensus", "source_priority", "recency"],
+    "email": ["status", "recency", "personal", "consumer", "source_priority"],
+    "phone": ["status", "recency", "source_priority"],
+    "address": ["status", "recency", "source_priority"],
+    "birth_date": ["status", "consensus", "source_priority", "recency"],
+}
 COMPARISON_NAMES = ("first_name", "last_name", "birth_date", "email", "phone", "address")
 
 
@@ -80,10 +88,18 @@ class Households(Strict):
 
 
 class Survivorship(Strict):
-    """Which record's value a customer shows, per field group: the first rule that decides wins."""
+    """Which record's value a customer shows, per field group: the first rule that decides wins.
 
-    default: list[SurvivorshipRule] = Field(default_factory=lambda: ["status", "source_priority", "recency"])
+    `groups` sets the order of one group; `default`, when given, the order of every group not in
+    `groups`; otherwise each group has its own built-in order (DEFAULT_SURVIVORSHIP).
+    """
+
+    default: list[SurvivorshipRule] | None = None
     groups: dict[str, list[SurvivorshipRule]] = Field(default_factory=dict)
+    b2c: bool = Field(True, description="consumers: a consumer mail provider beats a company domain (`consumer`)")
+    export_date_counts_as_update: bool = Field(
+        False, description="recency: compare a drop's export date with update times (default: own evidence first)"
+    )
 
     @model_validator(mode="after")
     def _known_groups(self) -> "Survivorship":
@@ -93,7 +109,9 @@ class Survivorship(Strict):
         return self
 
     def rules_for(self, group: str) -> list[SurvivorshipRule]:
-        return self.groups.get(group, self.default)
+        if group in self.groups:
+            return self.groups[group]
+        return self.default if self.default is not None else DEFAULT_SURVIVORSHIP[group]  # type: ignore[return-value]
 
 
 class MatchSettings(Strict):

@@ -3,8 +3,13 @@
 `Hoofdstraat 12a`, `Hoofdstraat 12-A`, `Storgatan 5 B`, `Rue Royale 16bis`, `Beauweg 67 1`
 -> street + house number (digits) + suffix (upper case, no separator: `A`, `1`, `HS`, `BIS`).
 The split takes the last number that is followed only by a suffix, so `Rue du 11 Novembre 5`
-keeps its 11. A street field that carries the number while the house-number field is empty
-(`Hoofdstraat 12a` in `Straat`) is split the same way.
+keeps its 11. A street field that carries the number (`Hoofdstraat 12a` in `Straat`) is split the same way,
+when the house-number field is empty or carries the same number (`Kerkstraat 12` + `12`); a
+different number there (`Laan 1940-1945` + `12`) means the digits belong to the street name.
+
+Streets get their abbreviations written out (`Kerkstr.` -> `Kerkstraat`, streets.py) and
+cities their canonical spelling (`Goteborg` -> `Göteborg`, `Gand` -> `Gent`, places.py); both
+have mojibake repaired and the Dutch IJ capitalised as one letter.
 
 `ADDRESS_LINE` is a regular expression that Python's `re` and DuckDB's RE2 read alike, so the
 batch path splits lines in SQL and only the (few) distinct street and house-number parts go
@@ -16,14 +21,21 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from pipelines.normalize.text import clean_text, is_missing, needs_casing, smart_title, status_of
+from pipelines.normalize.mojibake import clean_repaired
+from pipelines.normalize.places import DEFAULT_BRUSSELS_NAMES, canonical_place
+from pipelines.normalize.streets import expand_abbreviations
+from pipelines.normalize.text import clean_text, fix_ij, is_missing, needs_casing, smart_title, status_of
 
 # street, number, suffix of a combined line; anchored by fullmatch / ^...$.
 SUFFIX = r"(?:[A-Za-z]{1,4}|[0-9]{1,4}|(?:bus|bte|box) ?[0-9]{1,4}[A-Za-z]?)"
 ADDRESS_LINE = rf"(.*?\S)[\s,]+([0-9]{{1,5}})((?:\s*[-/]?\s*{SUFFIX})?)\s*"
 HOUSE_NUMBER = rf"(?:(?:nr|no|n°)\.?\s*)?([0-9]{{1,5}})\s*[-/]?\s*({SUFFIX}?)"
+# The digits of a house-number field, to compare with a number at the end of the street field.
+HOUSE_DIGITS = r"^(?:(?:nr|no|n°)\.?\s*)?0*([0-9]{1,5})"
 _LINE = re.compile(ADDRESS_LINE, re.IGNORECASE)
 _HOUSE = re.compile(HOUSE_NUMBER, re.IGNORECASE)
+_HOUSE_DIGITS = re.compile(HOUSE_DIGITS, re.IGNORECASE)
+DUTCH_COUNTRIES = (None, "NL", "BE")
 
 
 class StreetResult(NamedTuple):
@@ -54,16 +66,24 @@ def split_line(text: str) -> tuple[str, str] | None:
     return m.group(1), (m.group(2) + m.group(3)).strip()
 
 
-def normalize_street(part: str | None) -> StreetResult:
-    """`HOOFDSTRAAT` -> `Hoofdstraat`; `rue de la loi` -> `Rue de la Loi`; mixed case kept."""
-    clean = clean_text(part)
+def normalize_street(part: str | None, country: str | None = None) -> StreetResult:
+    """`HOOFDSTRAAT` -> `Hoofdstraat`; `rue de la loi` -> `Rue de la Loi`; `Kerkstr.` -> `Kerkstraat`
+    (`corrected`); mixed case kept."""
+    written, clean = clean_repaired(part)
     if is_missing(clean):
         return StreetResult(None, "missing", None)
     text = clean.strip(" ,;")
     if not any(c.isalpha() for c in text):
         return StreetResult(None, "invalid", "not_a_street")
     value = smart_title(text) if needs_casing(text) else text
-    return StreetResult(value, status_of(clean, value), None)
+    if country in DUTCH_COUNTRIES:
+        value = fix_ij(value)
+    value = expand_abbreviations(value, country)
+    return StreetResult(value, status_of(written, value), None)
+
+
+def normalize_street_pair(args: tuple[str | None, str | None]) -> StreetResult:
+    return normalize_street(*args)
 
 
 def normalize_house_number(part: str | None) -> HouseNumberResult:
@@ -91,28 +111,41 @@ def normalize_suffix(raw: str | None) -> str | None:
     return re.sub(r"[\s.\-/]", "", clean).upper() or None
 
 
-def normalize_city(raw: str | None) -> str | None:
-    """City names keep their spelling; only whitespace and one-case writing are fixed."""
-    clean = clean_text(raw)
+def normalize_city(
+    raw: str | None, country: str | None = None, brussels: str = DEFAULT_BRUSSELS_NAMES
+) -> str | None:
+    """The canonical name of a listed place (`Goteborg` -> `Göteborg`, `Gand` -> `Gent`, places.py);
+    other cities keep their spelling, with whitespace, one-case writing, the IJ and mojibake fixed."""
+    _, clean = clean_repaired(raw)
     if is_missing(clean):
         return None
-    return smart_title(clean) if needs_casing(clean) else clean
+    known = canonical_place(clean, country, brussels)
+    if known:
+        return known
+    value = smart_title(clean) if needs_casing(clean) else clean
+    return fix_ij(value) if country in DUTCH_COUNTRIES else value
+
+
+def same_number(street_number: str, house: str) -> bool:
+    """Whether the house-number field carries the number found at the end of the street field."""
+    m = _HOUSE_DIGITS.match(house)
+    return bool(m) and m.group(1) == street_number.lstrip("0")
 
 
 def address_parts(street: str | None, house: str | None, line: str | None) -> tuple[str | None, str | None, str | None, str | None]:
     """Which text is the street and which the house number, and where each came from.
 
     Input texts are cleaned, with missing markers already None. Separate fields win over the
-    combined line; a street field carrying the number is split when the number field is empty.
+    combined line; a street field carrying the number is split when the number field is empty
+    or carries the same number.
     """
     street_part = house_part = street_from = house_from = None
     if street is not None:
         street_part, street_from = street, "street"
-        if house is None:
-            split = split_line(street)
-            if split:
-                street_part, house_part = split
-                house_from = "street"
+        split = split_line(street)
+        if split and (house is None or same_number(_LINE.fullmatch(street).group(2), house)):
+            street_part, house_part = split
+            house_from = "street"
     if house is not None:
         house_part, house_from = house, "house_number"
     if line is not None:
@@ -124,12 +157,19 @@ def address_parts(street: str | None, house: str | None, line: str | None) -> tu
     return street_part, house_part, street_from, house_from
 
 
-def normalize_address(street_raw: str | None, house_raw: str | None = None, line_raw: str | None = None) -> AddressResult:
-    """Street and house number of a row from its street, house-number and address-line fields."""
+def normalize_address(
+    street_raw: str | None,
+    house_raw: str | None = None,
+    line_raw: str | None = None,
+    country: str | None = None,
+) -> AddressResult:
+    """Street and house number of a row from its street, house-number and address-line fields;
+    `country` (the row's place region) decides which street abbreviations are known."""
 
     def present(raw: str | None) -> str | None:
         c = clean_text(raw)
         return None if is_missing(c) else c
 
     street_part, house_part, street_from, house_from = address_parts(present(street_raw), present(house_raw), present(line_raw))
-    return AddressResult(normalize_street(street_part), normalize_house_number(house_part), street_from, house_from)
+    street = normalize_street(street_part, country)
+    return AddressResult(street, normalize_house_number(house_part), street_from, house_from)

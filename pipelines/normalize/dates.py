@@ -7,6 +7,9 @@
 - `date_format: auto` (a source that does not know its own format): ISO, or day and month in
   either order when only one reading is a real date (`31/12/1985`); `05/06/1985` could be 5 June
   or 6 May, so it is `invalid` with reason `ambiguous_day_month` and `birth_date_ambiguous`.
+- Placeholders CRMs write for "unknown" are `missing`, not invalid: a date of only zeros
+  (`00-00-0000`, `0000-00-00 00:00:00`) and the stand-in days `PLACEHOLDER_DAYS` (`01-01-1900`,
+  `1900-01-01`, `31-12-9999`, Excel's `1899-12-30`, .NET's `0001-01-01`) in any format read.
 - Birth dates in the future (`future_date`) or more than 120 years ago (`too_old`) are invalid;
   so are other timestamps more than a day in the future or before 1900.
 
@@ -23,6 +26,14 @@ from typing import NamedTuple
 
 from pipelines.normalize.text import clean_text, is_missing
 
+# Days systems write when the real date is unknown; no real birth or purchase falls on them often
+# enough to matter, and a wrong "born 1 January 1900" is worse than an empty field.
+PLACEHOLDER_DAYS: tuple[dt.date, ...] = (
+    dt.date(1900, 1, 1), dt.date(1899, 12, 30), dt.date(1899, 12, 31), dt.date(9999, 12, 31),
+    dt.date(1, 1, 1),
+)
+# Only zeros for digits, in a date's shape (`00-00-0000`, `00/00/0000`, `0000-00-00 00:00:00`).
+ZERO_DATE = re.compile(r"0{1,4}[-/. ]0{1,2}[-/. ]0{1,4}(?:[ T]0{1,2}:0{1,2}(?::0{1,2}(?:\.0+)?)?)?")
 BIRTH_MAX_AGE_YEARS = 120
 EARLIEST_TIMESTAMP = dt.datetime(1900, 1, 1)
 FUTURE_TOLERANCE = dt.timedelta(days=1)
@@ -134,12 +145,25 @@ def normalize_date(
 ) -> DateResult:
     """Parse with the declared formats; check the range (birth dates: not future, not over 120 years)."""
     clean = clean_text(raw)
-    if is_missing(clean):
+    if is_missing(clean) or ZERO_DATE.fullmatch(clean):
         return DateResult(None, "missing", None, None)
     value, status, reason, ambiguous = parse_datetime(clean, formats)
     if value is None:
         return DateResult(None, status, reason, ambiguous)
+    if value.date() in PLACEHOLDER_DAYS:
+        return DateResult(None, "missing", None, None)
     return check_range(value, status, birth=birth, today=today)
+
+
+def placeholder_sql(ts_expr: str) -> str:
+    """SQL: the parsed time stamp `ts_expr` falls on a placeholder day (see `PLACEHOLDER_DAYS`).
+
+    Every placeholder day lies before 1900-01-02 or in 9999, so one cheap range test lets the
+    usual date through before the day list is looked at."""
+    assert all(d < dt.date(1900, 1, 2) or d.year == 9999 for d in PLACEHOLDER_DAYS)
+    days = " OR ".join(f"CAST({ts_expr} AS DATE) = DATE '{d.isoformat()}'" for d in PLACEHOLDER_DAYS)
+    return (f"(({ts_expr} < TIMESTAMP '1900-01-02' OR {ts_expr} >= TIMESTAMP '9999-01-01') "
+            f"AND ({days}))")
 
 
 def check_range(value: dt.datetime, status: str, *, birth: bool, today: dt.date | None = None) -> DateResult:

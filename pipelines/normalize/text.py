@@ -187,6 +187,14 @@ def _cap_word(word: str, dutch: bool, first: bool) -> str:
     return "".join(out)
 
 
+_IJ = re.compile(r"(?<![^\W\d_])Ij(?=[^\W\d_])")
+
+
+def fix_ij(text: str) -> str:
+    """The Dutch IJ is one letter: `Ijsselstein` -> `IJsselstein`, `Ijlst` -> `IJlst` (word starts only)."""
+    return _IJ.sub("IJ", text) if "Ij" in text else text
+
+
 def smart_title(text: str, *, dutch: bool = True) -> str:
     """Title case for names, streets and places written in one case: `VAN DER BERG` -> `Van der Berg`.
 

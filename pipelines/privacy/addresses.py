@@ -4,7 +4,8 @@ Suppressions, consent, tombstones and erasure all compare people by these keys, 
 normalizer as `contacts` (pipelines/normalize), so ` Jan.Jansen@Gmail.com ` in a CRM drop and
 `jan.jansen@gmail.com` in an unsubscribe file are one address. An address the normalizer calls
 invalid (a bounce of `jan@gmial.com`) keeps its trimmed lower-case text as key: it is still the
-address the platform mailed.
+address the platform mailed. An obvious domain typo is corrected in the key as in `contacts`
+(`jan@gmial.com` -> `jan@gmail.com`), so an unsubscribe of either spelling reaches the person.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pyarrow as pa
 
 from pipelines.normalize import normalize_email, normalize_phone
 from pipelines.normalize.batch import Workers, map_distinct
-from pipelines.normalize.email import fast_email_sql
+from pipelines.normalize.email import correct_domain, fast_email_sql
 from pipelines.normalize.text import clean_present_sql
 
 
@@ -37,6 +38,10 @@ def phone_key(raw: str | None, region: str | None) -> str | None:
 
 def _email_row(raw: str | None) -> tuple:
     return (email_key(raw),)
+
+
+def _domain_correction_row(domain: str) -> tuple:
+    return (correct_domain(domain),)
 
 
 def _phone_row(pair: tuple[str | None, str | None]) -> tuple:
@@ -93,8 +98,23 @@ def normalize_address_columns(
                     SELECT raw, CASE WHEN fast THEN lower(clean) END AS email FROM _email_clean WHERE clean IS NULL OR fast
                     UNION ALL SELECT raw, email FROM _email_slow"""
             )
+            # The fast path's domains get the normalizer's domain corrections (once per domain).
+            map_distinct(
+                con, workers,
+                inputs_sql=f"""SELECT DISTINCT split_part(email, '@', 2) FROM {out_email} e
+                               JOIN _email_clean c USING (raw) WHERE c.fast""",
+                key_columns={"domain": pa.string()}, fn=_domain_correction_row,
+                result_columns={"fixed": pa.string()}, table="_email_fix", single=True,
+            )
+            con.execute(
+                f"""UPDATE {out_email} SET email = split_part(email, '@', 1) || '@' || f.fixed
+                    FROM _email_fix f, _email_clean c
+                    WHERE c.raw = {out_email}.raw AND c.fast AND f.fixed IS NOT NULL
+                      AND f.domain = split_part({out_email}.email, '@', 2)"""
+            )
             con.execute("DROP TABLE _email_clean")
             con.execute("DROP TABLE _email_slow")
+            con.execute("DROP TABLE _email_fix")
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {out_email} (raw VARCHAR, email VARCHAR)")
         if phone_column:

@@ -206,6 +206,8 @@ def _head(path: Path) -> bytes:
 
 
 def _head_text(data: bytes, encoding: str) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with BOM is read as such (ingest/decode.py)
+        return data.decode("utf-16", errors="replace")
     if encoding != "auto":
         return data.decode(encoding, errors="replace")
     try:

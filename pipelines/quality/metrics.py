@@ -25,7 +25,9 @@ import duckdb
 
 from pipelines.fields import CANONICAL_FIELDS, VALIDATED_FIELDS
 
-VALID = "('valid', 'corrected')"
+VALID = "('valid', 'corrected', 'inferred')"
+# Statuses of a value the source did not provide (an inferred country came from other fields).
+NOT_PROVIDED = "('missing', 'inferred')"
 ADDRESS_PARTS = ("street", "house_number", "house_number_suffix")
 
 # Fields whose exact equality makes two contacts "the same record" (exact duplicates).
@@ -117,9 +119,9 @@ def record_load_metrics(con: duckdb.DuckDBPyConnection, normalized: str, *, load
     """Completeness, validity and exact duplicates of one drop, from its normalized rows (before
     the upsert), plus its volume and schema figures. Called inside the load's transaction.
 
-    Fill rate counts a value the source provided (`<field>_status` not `missing`), valid or
-    not, so completeness and validity stay separate figures: validity is the share valid or
-    corrected among the values provided.
+    Fill rate counts a value the source provided (`<field>_status` not `missing`, nor
+    `inferred` from other fields), valid or not, so completeness and validity stay separate
+    figures: validity is the share valid or corrected among the values provided.
     """
     con.execute("DELETE FROM quality_metrics WHERE load_id = ?", [load_id])
     cols = {r[0] for r in con.execute(f"DESCRIBE {normalized}").fetchall()}
@@ -127,12 +129,12 @@ def record_load_metrics(con: duckdb.DuckDBPyConnection, normalized: str, *, load
     validated = [f for f in VALIDATED_FIELDS if f in canon and f"{f}_status" in cols]
 
     def filled(f: str) -> str:
-        return f"{f}_status <> 'missing'" if f in validated else f'"{f}" IS NOT NULL'
+        return f"{f}_status NOT IN {NOT_PROVIDED}" if f in validated else f'"{f}" IS NOT NULL'
 
     exprs = [f"avg(CASE WHEN {filled(f)} THEN 1.0 ELSE 0.0 END)" for f in canon]
     exprs += [
-        f"CASE WHEN count(*) FILTER (WHERE {f}_status <> 'missing') = 0 THEN NULL ELSE "
-        f"count(*) FILTER (WHERE {f}_status IN {VALID}) / count(*) FILTER (WHERE {f}_status <> 'missing') END"
+        f"CASE WHEN count(*) FILTER (WHERE {filled(f)}) = 0 THEN NULL ELSE "
+        f"count(*) FILTER (WHERE {f}_status IN {VALID} AND {filled(f)}) / count(*) FILTER (WHERE {filled(f)}) END"
         for f in validated
     ]
     row = con.execute(f"SELECT {', '.join(exprs)} FROM {normalized}").fetchone() if exprs else ()

@@ -22,6 +22,13 @@ Whatever a filter says, `build_segment` removes, for a segment with `requires_op
 default: marketing), every suppressed customer and everyone whose `newsletter_opt_in` is not true;
 for a service segment (`requires_opt_in: false`), every customer barred from all mail
 (unsubscribed, bounced, complained, erased): missing consent bars marketing only.
+
+Then `dedupe_by` keeps one row per inbox (`email`: the address lower-cased and trimmed) or per
+postal address (`household`: postcode + house number + suffix, else street + number + city), so
+nobody gets the same mail twice. The winner is the customer with newsletter consent, a valid
+email and the newest evidence (`EVIDENCE_AT`), then the lowest customer id; the others are
+counted (`excluded_counts()["deduplicated"]`). Customers without the key (no email, no address)
+are kept as they are.
 """
 
 from __future__ import annotations
@@ -32,10 +39,28 @@ from datetime import date
 import duckdb
 
 from pipelines.config import ConfigError, ExportsConfig, Segment
+from pipelines.segments.sandbox import outside_reach
 from pipelines.warehouse import ensure_schema
 
 # Fields an enrichment campaign asks for when they are empty (`missing_fields`).
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "birth_date", "street", "house_number", "postcode", "city")
+
+# The newest evidence that a customer's record is current (NULLs ignored): the one place it is defined.
+EVIDENCE_AT = "greatest(updated_at, last_purchase_at, newsletter_opt_in_at)"
+# Which of several customers sharing an inbox or address gets the row.
+DEDUPE_WINNER = (f"newsletter_opt_in IS TRUE DESC, has_valid_email DESC, {EVIDENCE_AT} DESC NULLS LAST, "
+                 "customer_id")
+_HOUSE_NUMBER = "lower(trim(house_number)) || coalesce(lower(trim(house_number_suffix)), '')"
+# The value one row is kept per; NULL (no email / no usable address) is never merged.
+DEDUPE_KEYS = {
+    "email": "nullif(lower(trim(email)), '')",
+    # Postcodes of NL (1234AB), BE (1234) and SE (12345) cannot collide, so no country is needed.
+    "household": f"""CASE WHEN nullif(trim(house_number), '') IS NULL THEN NULL
+        WHEN nullif(trim(postcode), '') IS NOT NULL
+        THEN upper(replace(postcode, ' ', '')) || '|' || {_HOUSE_NUMBER}
+        WHEN nullif(trim(street), '') IS NOT NULL AND nullif(trim(city), '') IS NOT NULL
+        THEN lower(trim(street)) || '|' || {_HOUSE_NUMBER} || '|' || lower(trim(city)) END""",
+}
 
 PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -108,14 +133,21 @@ def selection_sql(segment: Segment, columns: list[str]) -> str:
     """The segment's rows with `columns`. Safety is applied in an inner query that the filter
     (checked to be one expression) cannot reach: rows only ever come from `allowed`."""
     cols = ", ".join(columns)
-    if segment.requires_opt_in:  # marketing: any suppression (no consent included) and an opt-in
-        safety = "NOT is_suppressed AND newsletter_opt_in IS TRUE"
-    else:  # service mail: unsubscribes, bounces, complaints and erasures still bar it; consent does not
-        safety = "NOT is_barred"
+    key = DEDUPE_KEYS.get(segment.dedupe)
+    dedupe = ""
+    if key:
+        winner = f"row_number() OVER (PARTITION BY {key} ORDER BY {DEDUPE_WINNER})"
+        dedupe = f" QUALIFY {key} IS NULL OR {winner} = 1"
     return (
-        f"SELECT {cols} FROM (SELECT * FROM segment_candidates WHERE {safety}) AS allowed "
-        f"WHERE ({segment.filter}) ORDER BY {segment.order_by}"
+        f"SELECT {cols} FROM (SELECT * FROM segment_candidates WHERE {safety_sql(segment)}) AS allowed "
+        f"WHERE ({segment.filter}){dedupe} ORDER BY {segment.order_by}"
     )
+
+
+def safety_sql(segment: Segment) -> str:
+    if segment.requires_opt_in:  # marketing: any suppression (no consent included) and an opt-in
+        return "NOT is_suppressed AND newsletter_opt_in IS TRUE"
+    return "NOT is_barred"  # service mail: unsubscribes, bounces, complaints, erasures; consent does not
 
 
 def quote(name: str) -> str:
@@ -160,6 +192,10 @@ def validate_segment(con: duckdb.DuckDBPyConnection, name: str, segment: Segment
     params = used_params(name, segment)
     sql = selection_sql(segment, export_columns(segment))
     where = f"exports.yaml: segments.{name}"
+    for key, text in (("filter", segment.filter), ("order_by", segment.order_by)):
+        reason = outside_reach(text, as_=key)
+        if reason:
+            raise ConfigError(f"{where}.{key}: {reason}")
     try:
         duckdb.SQLExpression(segment.filter)
     except duckdb.Error as e:
@@ -204,12 +240,24 @@ def build_segment(con: duckdb.DuckDBPyConnection, name: str, segment: Segment, t
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def excluded_counts(con: duckdb.DuckDBPyConnection, name: str, segment: Segment) -> dict[str, int]:
-    """How many customers the filter matched but safety removed: suppressed, and without opt-in."""
-    suppressed, no_opt_in = con.execute(
+def excluded_counts(con: duckdb.DuckDBPyConnection, name: str, segment: Segment, rows: int | None = None
+                    ) -> dict[str, int]:
+    """How many customers the filter matched but safety removed (suppressed, without opt-in), and
+    how many allowed rows `dedupe_by` left out because another customer has the same inbox or address:
+    the allowed rows the filter matched minus the `rows` the built segment holds (counted by distinct
+    keys when `rows` is not given)."""
+    key = DEDUPE_KEYS.get(segment.dedupe)
+    safe = safety_sql(segment)
+    kept = "0"  # what the QUALIFY of selection_sql keeps: rows without a key, one per distinct key
+    if key and rows is None:
+        kept = f"count(*) FILTER (WHERE {safe} AND {key} IS NULL) + count(DISTINCT {key}) FILTER (WHERE {safe})"
+    suppressed, no_opt_in, allowed, kept = con.execute(
         f"""SELECT count(*) FILTER (WHERE {'is_suppressed' if segment.requires_opt_in else 'is_barred'}),
-                   count(*) FILTER (WHERE NOT is_suppressed AND newsletter_opt_in IS NOT TRUE)
+                   count(*) FILTER (WHERE NOT is_suppressed AND newsletter_opt_in IS NOT TRUE),
+                   count(*) FILTER (WHERE {safe}), {kept}
             FROM segment_candidates WHERE ({segment.filter})""",
         used_params(name, segment),
     ).fetchone()
-    return {"suppressed": suppressed, "without_opt_in": no_opt_in if segment.requires_opt_in else 0}
+    deduplicated = 0 if not key else allowed - (rows if rows is not None else kept)
+    return {"suppressed": suppressed, "without_opt_in": no_opt_in if segment.requires_opt_in else 0,
+            "deduplicated": deduplicated}

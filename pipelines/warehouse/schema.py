@@ -17,6 +17,7 @@ _customer_columns = {
     "phone_status": "VARCHAR",
     "postcode_status": "VARCHAR",
     "birth_date_status": "VARCHAR",
+    "country_status": "VARCHAR",  # inferred: taken from another record of the customer
     "newsletter_opt_in_at": "TIMESTAMP",
     "newsletter_opt_in_source": "VARCHAR",
     "double_opt_in": "BOOLEAN",
@@ -47,12 +48,15 @@ TABLES: dict[str, dict[str, str]] = {
         "landed_at": "TIMESTAMP",
         "loaded_at": "TIMESTAMP",
         "purged_at": "TIMESTAMP",  # the landing file was deleted by retention (pipelines/privacy)
+        "exported_at": "TIMESTAMP",  # when the source exported it: the date in its name, else its mtime
+        "encoding_note": "VARCHAR",  # e.g. declared cp1252 but valid UTF-8, read as UTF-8
     },
     "rejected_rows": {
         "file_id": "VARCHAR NOT NULL",
         "source": "VARCHAR NOT NULL",
         "line_number": "BIGINT NOT NULL",
-        "raw_line": "VARCHAR",
+        "raw_line": "VARCHAR",  # cut to RAW_LINE_LIMIT characters (pipelines/ingest/stage.py)
+        "raw_length": "BIGINT",  # length of the whole raw record, in characters
         "reason": "VARCHAR NOT NULL",
         "field": "VARCHAR",
         "rejected_at": "TIMESTAMP",
@@ -104,6 +108,8 @@ TABLES: dict[str, dict[str, str]] = {
         "match_hash": "VARCHAR",
         "row_hash": "VARCHAR",
         "matched_at": "TIMESTAMP",
+        "value_hash": "VARCHAR",  # fingerprint of the values a golden record shows
+        "changed_at": "TIMESTAMP",  # export time of the drop in which those values last changed
         **{c: "VARCHAR" for c in ("fn", "fn_initial", "ln", "email", "email_local", "phone", "postcode",
                                   "house_number", "hn_base", "address_key", "street", "city")},
         "fn_is_initials": "BOOLEAN",
@@ -242,6 +248,7 @@ TABLES: dict[str, dict[str, str]] = {
         "segment_rows": "BIGINT",  # the whole segment's size (a delta file holds fewer rows)
         "mode": "VARCHAR",  # full, delta
         "location": "VARCHAR",  # where it went: a path, sftp://user@host/path, smtp://host or an .eml
+        "rows_deduplicated": "BIGINT",  # rows left out as a second customer of the same inbox / address
     },
     # Who was in a segment at its last successful export: per destination (the delta baseline)
     # and under destination '*' for the whole segment (the change shown in the asset metadata).

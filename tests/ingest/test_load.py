@@ -1,4 +1,4 @@
-"""Loading a staged drop: unreadable dates are row-level problems, counts still add up."""
+"""Loading a staged drop: a bad date is a field-level fault (flagged, counted), counts still add up."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ DROP = (
     "3;Anna;anna@example.nl;\r\n"  # missing is fine
     "4;Els;els@example.nl;gisteren\r\n"  # not a date at all
     "5;Kees;kees@example.nl;2090-01-01\r\n"  # readable, in the future: flagged, loaded
+    "6;Mies;mies@example.nl;00-00-0000\r\n"  # a CRM's placeholder for "unknown"
+    "7;Joop;joop@example.nl;01-01-1900\r\n"  # another one
 )
 
 
@@ -37,28 +39,40 @@ def load(tmp_path: Path, **options):
     return con, landed.file_id
 
 
-def test_unreadable_dates_reject_the_row_with_file_line_and_field(tmp_path):
+def test_by_default_nobody_is_dropped_for_a_date_and_the_fault_counts_in_validity(tmp_path):
     con, file_id = load(tmp_path)
+    assert con.execute(
+        "SELECT rows_read, rows_loaded, rows_rejected FROM ingest_log WHERE file_id = ?", [file_id]
+    ).fetchone() == (7, 7, 0)
+    assert con.execute("SELECT count(*) FROM rejected_rows").fetchone()[0] == 0
+    contacts = {r[0]: r[1:] for r in con.execute(
+        "SELECT source_record_id, birth_date, birth_date_status, birth_date_reason, birth_date_raw FROM contacts"
+    ).fetchall()}
+    assert contacts["2"] == (None, "invalid", "not_a_date", "31-13-1985")
+    assert contacts["4"] == (None, "invalid", "wrong_format", "gisteren")
+    assert contacts["5"][1:3] == ("invalid", "future_date")
+    assert contacts["6"] == (None, "missing", None, "00-00-0000") and contacts["7"] == (None, "missing", None, "01-01-1900")
+    # Validity of the field: valid among the present values (1 of the 4 rows that carry a date).
+    validity = con.execute(
+        "SELECT value FROM quality_metrics WHERE load_id = ? AND metric = 'validity' AND field = 'birth_date'", [file_id]
+    ).fetchone()[0]
+    assert abs(validity - 1 / 4) < 1e-9
+
+
+def test_a_source_may_reject_unreadable_dates_with_file_line_and_field(tmp_path):
+    con, file_id = load(tmp_path, unparseable_dates="reject")
     read, loaded, rejected = con.execute(
         "SELECT rows_read, rows_loaded, rows_rejected FROM ingest_log WHERE file_id = ?", [file_id]
     ).fetchone()
-    assert (read, loaded, rejected) == (5, 3, 2)
+    assert (read, loaded, rejected) == (7, 5, 2)
     rows = con.execute("SELECT line_number, field, reason, raw_line FROM rejected_rows ORDER BY line_number").fetchall()
     assert rows == [
         (3, "birth_date", "unparseable date in field birth_date (expected %d-%m-%Y)", "2;Piet;piet@example.nl;31-13-1985"),
         (5, "birth_date", "unparseable date in field birth_date (expected %d-%m-%Y)", "4;Els;els@example.nl;gisteren"),
     ]
     contacts = dict(con.execute("SELECT source_record_id, birth_date_status FROM contacts").fetchall())
-    assert contacts == {"1": "valid", "3": "missing", "5": "invalid"}
+    assert contacts == {"1": "valid", "3": "missing", "5": "invalid", "6": "missing", "7": "missing"}
     assert con.execute("SELECT count(*) FROM contacts").fetchone()[0] == loaded
-
-
-def test_a_source_may_flag_unreadable_dates_instead(tmp_path):
-    con, _ = load(tmp_path, unparseable_dates="flag")
-    assert con.execute("SELECT rows_loaded, rows_rejected FROM ingest_log").fetchone() == (5, 0)
-    reasons = dict(con.execute("SELECT source_record_id, birth_date_reason FROM contacts WHERE birth_date_status = 'invalid'").fetchall())
-    assert set(reasons) == {"2", "4", "5"} and reasons["5"] == "future_date"
-    assert con.execute("SELECT birth_date_raw FROM contacts WHERE source_record_id = '2'").fetchone()[0] == "31-13-1985"
 
 
 def test_an_unreadable_update_time_is_rejected_too_and_a_flagged_one_keeps_its_raw_text(tmp_path):

@@ -123,7 +123,8 @@ def test_gz_and_zip_drops(tmp_path):
     [
         (b"", "the file is empty"),
         (b"KlantID;Voornaam;Plaats\r\n", "header but no data rows"),
-        (b"\xff\xfeK\x00l\x00", "NUL bytes"),
+        ("KlantID;Voornaam;Plaats\r\n1;Jan;Q\r\n".encode("utf-16-le"), "UTF-16 without a byte-order mark"),
+        (b"KlantID;Voornaam" + b"\x00" * 5000, "mostly NUL bytes"),
     ],
 )
 def test_unloadable_files_are_rejected_whole(tmp_path, data, message):

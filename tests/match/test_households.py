@@ -68,7 +68,7 @@ def test_obvious_duplicates_merge_and_strangers_do_not(warehouse):
     assert result.contacts == len(rows)
 
 
-def test_golden_record_prefers_valid_then_priority_then_recent(warehouse):
+def test_golden_record_prefers_valid_then_recent_then_priority(warehouse):
     from datetime import datetime
 
     person = dict(first_name="Marloes", last_name="Kok", birth_date="1985-02-03", postcode="3511 AA",
@@ -89,11 +89,14 @@ def test_golden_record_prefers_valid_then_priority_then_recent(warehouse):
                   last_purchase_at, source_count, sources FROM customers WHERE customer_id = ?""", [cid]
     ).fetchall()[0]
     assert (email, email_status) == ("marloes.kok@gmail.com", "valid")  # valid beats invalid
-    assert phone == "+31611112222"  # both valid: crm has priority 1
+    assert phone == "+31633334444"  # both valid: the webshop record's update is newer
     assert (opt_in, opt_in_source, double) == (True, "webshop", True)  # the latest statement
     assert last_purchase == datetime(2026, 2, 10)
     assert (count, sources) == (2, "crm,webshop")
-    # with the webshop first, the phone follows the new priority (no record changed)
-    result = run(warehouse, priority={"crm": 5, "webshop": 1})
+    # configured to trust source priority first, the phone follows the CRM (no record changed)
+    from pipelines.match.settings import MatchSettings, Survivorship
+
+    settings = MatchSettings(survivorship=Survivorship(groups={"phone": ["status", "source_priority", "recency"]}))
+    result = run(warehouse, settings=settings)
     assert result.changed == 1
-    assert warehouse.execute("SELECT phone FROM customers WHERE customer_id = ?", [cid]).fetchall()[0][0] == "+31633334444"
+    assert warehouse.execute("SELECT phone FROM customers WHERE customer_id = ?", [cid]).fetchall()[0][0] == "+31611112222"

@@ -12,6 +12,7 @@ import pytest
 from pipelines.normalize import (
     normalize_address,
     normalize_bool,
+    normalize_city,
     normalize_country,
     normalize_date,
     normalize_email,
@@ -19,6 +20,7 @@ from pipelines.normalize import (
     normalize_last_name,
     normalize_phone,
     normalize_postcode,
+    normalize_record,
     normalize_staged,
 )
 from tests.normalize.conftest import DEFAULT_COUNTRY, TODAY, fetch_by_line, load_cases, source_for, stage_rows
@@ -88,6 +90,20 @@ GROUPS: dict[str, dict[str, Any]] = {
         "expect": lambda c: {"last_purchase_at": dt.datetime.fromisoformat(c[1]) if c[1] else None,
                              "last_purchase_at_status": c[2], "last_purchase_at_reason": c[3]},
     },
+    # The e-mail cases again, with the provider flags (closed, consumer) checked too.
+    "email_domains": {
+        "fields": ["email"],
+        "row": lambda c: {"email": c[0]},
+        "expect": lambda c: {"email": c[1], "email_status": c[2], "email_reason": c[3], "email_suggestion": c[4],
+                             "email_is_role": c[5], "email_is_disposable": c[6], "email_is_closed_provider": c[7],
+                             "email_is_personal_provider": c[8]},
+    },
+    # A country the file leaves empty, from the other fields of the row (the source's default is NL).
+    "country_inferred": {
+        "fields": ["country", "postcode", "city", "phone"],
+        "row": lambda c: {"country": c[0], "postcode": c[1], "city": c[2], "phone": c[3]},
+        "expect": lambda c: {"country": c[4], "country_status": c[5], "country_reason": c[6], "phone": c[7]},
+    },
     "newsletter_opt_in": {
         "fields": ["newsletter_opt_in"],
         "row": lambda c: {"newsletter_opt_in": c[0]},
@@ -96,8 +112,63 @@ GROUPS: dict[str, dict[str, Any]] = {
 }
 
 
+# Groups that reuse another group's row and expectations (a separate block of cases.yaml).
+SAME_AS = {"birth_date_placeholders": "birth_date", "last_purchase_at_placeholders": "last_purchase_at",
+           "first_name_markers": "first_name", "newsletter_opt_in_markers": "newsletter_opt_in"}
+GROUPS.update({alias: GROUPS[group] for alias, group in SAME_AS.items()})
+
+# Country-dependent depth: infixes and Belgian particles, street abbreviations, city names.
+GROUPS.update({
+    "names": {
+        "fields": ["first_name", "infix", "last_name", "country"],
+        "row": lambda c: {"first_name": c[0], "infix": c[1], "last_name": c[2], "country": c[3]},
+        "expect": lambda c: {"first_name": c[4], "infix": c[5], "last_name": c[6], "first_name_status": c[7],
+                             "last_name_status": c[8]},
+    },
+    "address_by_country": {
+        "fields": ["street", "house_number", "address_line", "country"],
+        "row": lambda c: {"street": c[0], "house_number": c[1], "address_line": c[2], "country": c[3]},
+        "expect": lambda c: {"street": c[4], "house_number": c[5], "house_number_suffix": c[6],
+                             "street_status": c[7], "house_number_status": c[8]},
+    },
+    "city": {
+        "fields": ["city", "country"],
+        "row": lambda c: {"city": c[0], "country": c[1]},
+        "expect": lambda c: {"city": c[2]},
+    },
+})
+
+
+def _per_value_depth(group: str, c: list[Any]) -> dict[str, Any]:
+    """The per-value functions of the country-dependent groups."""
+    if group == "names":
+        first = normalize_first_name(c[0], c[3])
+        last = normalize_last_name(c[2], c[1], c[3], first.infix)
+        return {"first_name": first.value, "infix": last.infix, "last_name": last.value,
+                "first_name_status": first.status, "last_name_status": last.status}
+    if group == "address_by_country":
+        r = normalize_address(c[0], c[1], c[2], c[3])
+        return {"street": r.street.value, "house_number": r.house.number,
+                "house_number_suffix": r.house.suffix, "street_status": r.street.status,
+                "house_number_status": r.house.status}
+    return {"city": normalize_city(c[0], c[1])}
+
+
 def _per_value(group: str, c: list[Any]) -> dict[str, Any]:
     """The same expectations, from the per-value functions."""
+    group = SAME_AS.get(group, group)
+    if group in ("names", "address_by_country", "city"):
+        return _per_value_depth(group, c)
+    if group == "email_domains":
+        r = normalize_email(c[0])
+        return {"email": r.value, "email_status": r.status, "email_reason": r.reason, "email_suggestion": r.suggestion,
+                "email_is_role": r.is_role, "email_is_disposable": r.is_disposable,
+                "email_is_closed_provider": r.is_closed_provider, "email_is_personal_provider": r.is_personal_provider}
+    if group == "country_inferred":
+        # Several fields decide together: the row-at-a-time reference is the per-value path here.
+        row = normalize_record({"country": c[0], "postcode": c[1], "city": c[2], "phone": c[3]},
+                               source=source_for(GROUPS[group]["fields"]), default_country=DEFAULT_COUNTRY, today=TODAY)
+        return {k: row[k] for k in ("country", "country_status", "country_reason", "phone")}
     if group == "email":
         r = normalize_email(c[0])
         return {"email": r.value, "email_status": r.status, "email_reason": r.reason, "email_suggestion": r.suggestion,
@@ -181,11 +252,16 @@ def test_batch(group: str, index: int, batch):
 
 def test_reasons_are_documented_and_go_with_invalid(batch):
     from pipelines.fields import VALIDATED_FIELDS
-    from pipelines.normalize.reasons import REASONS
+    from pipelines.normalize.reasons import CHANGING_CORRECTIONS, INFERRED_REASONS, REASONS
 
     for rows in batch.values():
         for row in rows.values():
             for field in VALIDATED_FIELDS:
                 status, reason = row[f"{field}_status"], row[f"{field}_reason"]
-                assert (reason is not None) == (status == "invalid"), (field, status, reason)
+                if status == "corrected":
+                    assert reason is None or reason in CHANGING_CORRECTIONS, (field, status, reason)
+                elif status == "inferred":
+                    assert reason in INFERRED_REASONS, (field, status, reason)
+                else:
+                    assert (reason is not None) == (status == "invalid"), (field, status, reason)
                 assert reason is None or reason in REASONS, reason

@@ -101,7 +101,10 @@ def test_email(raw):
     if first.value is None:
         return
     again = normalize_email(first.value)
-    assert again == first._replace(status="valid")
+    if first.is_closed_provider:  # kept for matching, still never the address to mail
+        assert again == first._replace(status="invalid", reason="closed_mail_provider")
+    else:  # a corrected domain reads as written the second time
+        assert again == first._replace(status="valid", reason=None)
 
 
 @settings(max_examples=300, deadline=None)
@@ -119,7 +122,8 @@ def test_first_name(raw, country):
     first = normalize_first_name(raw, country)
     if first.value is None:
         return
-    assert normalize_first_name(first.value, country) == first._replace(status="valid")
+    # (particles that ended the first name went to the infix: they are not in the value)
+    assert normalize_first_name(first.value, country) == first._replace(status="valid", infix=None)
 
 
 @settings(max_examples=300, deadline=None)

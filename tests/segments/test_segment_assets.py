@@ -29,7 +29,7 @@ def test_asset_metadata_shows_size_and_change(project):
     con.close()
     first = metadata(materialize(project, "newsletter"))
     assert first["dagster/row_count"] == 4
-    assert first["previous_rows"] == "first export"
+    assert first["first_export"] is True and "previous_rows" not in first
     assert first["left_out_without_opt_in"] == 1
     assert "newsletter_" in first["files"] and "| ok |" in first["files"]
 

@@ -37,14 +37,16 @@ def test_shipped_config_has_the_five_examples_and_they_validate(tmp_path):
         ("shoe_size > 40", 'segments.vip: Binder Error: Referenced column "shoe_size" not found'),
         ("country = 'NL' AND", "segments.vip.filter: not one SQL boolean expression"),
         ("true) OR (is_suppressed", "segments.vip.filter: not one SQL boolean expression"),
-        ("true; DELETE FROM customers", "segments.vip.filter: not one SQL boolean expression"),
+        ("true; DELETE FROM customers", "segments.vip.filter: ';' is not allowed"),
         ("age > $min_age", "segments.vip.filter: uses $min_age but params: has no such key"),
     ],
 )
 def test_bad_filter_is_a_config_error_naming_the_segment(tmp_path, filter_, expected):
     con = warehouse(tmp_path / "w.duckdb", [customer("c1")])
     with pytest.raises(ConfigError) as err:
-        validate_segment(con, "vip", Segment(filter=filter_, columns=["customer_id"]), date(2026, 11, 24))
+        # model_construct: validate_segment's own checks, whatever config loading checked before
+        validate_segment(con, "vip", Segment.model_construct(filter=filter_, columns=["customer_id"]),
+                         date(2026, 11, 24))
     assert expected in str(err.value)
     assert con.execute("SELECT count(*) FROM customers").fetchone()[0] == 1
 
@@ -183,16 +185,17 @@ def test_suppressed_by_id_email_or_phone_never_in_a_segment(tmp_path, reason):
 @pytest.mark.parametrize(
     "order_by, expected",
     [
-        ("customer_id -- newest first", "no ';' or comments"),
-        ("customer_id /* newest */", "no ';' or comments"),
+        ("customer_id -- newest first", "comments are not allowed"),
+        ("customer_id /* newest */", "comments are not allowed"),
         ("customer_id) AS _order, * FROM segment_candidates", "unbalanced parentheses"),
-        ("customer_id; DROP TABLE customers", "no ';' or comments"),
+        ("customer_id; DROP TABLE customers", "';' is not allowed"),
     ],
 )
 def test_order_by_cannot_escape_its_clause(tmp_path, order_by, expected):
     con = warehouse(tmp_path / "w.duckdb", [customer("c1")])
     with pytest.raises(ConfigError, match=rf"segments.vip.order_by: {re.escape(expected)}"):
-        validate_segment(con, "vip", Segment(filter="true", columns=["customer_id"], order_by=order_by), date(2026, 11, 24))
+        segment = Segment.model_construct(filter="true", columns=["customer_id"], order_by=order_by)
+        validate_segment(con, "vip", segment, date(2026, 11, 24))
 
 
 def test_order_by_may_use_expressions(tmp_path):
