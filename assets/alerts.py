@@ -46,7 +46,7 @@ def quality_alerts(context: dg.AssetExecutionContext, crmclean: CrmcleanResource
     })
 
 
-def _error_classes(error) -> set[str]:
+def error_classes(error) -> set[str]:
     """Class names along an error's cause/context chain."""
     names = set()
     while error is not None:
@@ -61,7 +61,7 @@ def step_errors(context: dg.RunFailureSensorContext) -> list[tuple[str, str, set
     for event in context.get_step_failure_events():
         error = event.event_specific_data.error if event.event_specific_data else None
         message = error.message.strip().splitlines()[-1] if error and error.message.strip() else "failed"
-        out.append((event.step_key or "", message, _error_classes(error)))
+        out.append((event.step_key or "", message, error_classes(error)))
     return out
 
 

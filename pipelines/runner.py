@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.alerts import error_classes
 from assets.resources import CrmcleanResource
 from assets.sensors import evaluate_sources
 from pipelines.definitions import build_definitions
@@ -95,14 +96,6 @@ def _file_of(key: str) -> tuple[str, str]:
     return source, name
 
 
-def _error_classes(error) -> set[str]:
-    names = set()
-    while error is not None:
-        names.add(error.cls_name)
-        error = error.cause or getattr(error, "context", None)
-    return names
-
-
 def _one_line(message: str) -> str:
     """The message without Python's `module.Class: ` prefix, on one line."""
     lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
@@ -118,9 +111,9 @@ def step_failures(result: dg.ExecuteInProcessResult, key: str | None = None) -> 
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             err = event.event_specific_data.error
-            if err and "DagsterAssetCheckFailedError" in _error_classes(err):
+            if err and "DagsterAssetCheckFailedError" in error_classes(err):
                 continue  # the failed check's own evaluation below says which check
-            expected = bool(err) and bool(_error_classes(err) & EXPECTED_FAILURES)
+            expected = bool(err) and bool(error_classes(err) & EXPECTED_FAILURES)
             out.append(StepFailure(key, event.step_key or "", _one_line(err.message) if err else "failed", expected))
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             ev = event.event_specific_data
