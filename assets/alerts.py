@@ -8,7 +8,6 @@ records the checks and sends the one alert about them. Mail settings are `export
 `smtp:` and `alerts:`; with no SMTP host the mails land as .eml files in `<data>/outbox/mail/`.
 """
 
-
 import dagster as dg
 
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource
@@ -29,21 +28,32 @@ DATA_FAILURES = {"FileRejected", "DagsterAssetCheckFailedError"}
     automation_condition=dg.AutomationCondition.eager(),
     description="Mails failed quality checks not reported yet (one message, report attached) and marks them alerted.",
 )
-def quality_alerts(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
+def quality_alerts(
+    context: dg.AssetExecutionContext, crmclean: CrmcleanResource
+) -> dg.MaterializeResult:
     exports = crmclean.exports()
     with crmclean.warehouse() as con:
         with transaction(con):
-            result = send_check_alerts(con, exports, crmclean.paths.outbox, report=latest_report(crmclean.paths.reports))
+            result = send_check_alerts(
+                con, exports, crmclean.paths.outbox, report=latest_report(crmclean.paths.reports)
+            )
     if result.location:
-        context.log.warning(f"alert about {len(result.checks)} failed check(s) sent: {result.location}")
+        context.log.warning(
+            f"alert about {len(result.checks)} failed check(s) sent: {result.location}"
+        )
     rows = ["| severity | source | file | check | detail |", "|---|---|---|---|---|"] + [
-        f"| {c.severity} | {c.source} | {c.file_name or ''} | {c.check_name} | {c.detail} |" for c in result.checks
+        f"| {c.severity} | {c.source} | {c.file_name or ''} | {c.check_name} | {c.detail} |"
+        for c in result.checks
     ]
-    return dg.MaterializeResult(metadata={
-        "alerted_checks": dg.MetadataValue.int(len(result.checks) if result.location else 0),
-        "sent_to": result.location or "nothing to send",
-        "checks": dg.MetadataValue.md("\n".join(rows) if result.checks else "no new failed check"),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "alerted_checks": dg.MetadataValue.int(len(result.checks) if result.location else 0),
+            "sent_to": result.location or "nothing to send",
+            "checks": dg.MetadataValue.md(
+                "\n".join(rows) if result.checks else "no new failed check"
+            ),
+        }
+    )
 
 
 def error_classes(error) -> set[str]:
@@ -60,7 +70,9 @@ def step_errors(context: dg.RunFailureSensorContext) -> list[tuple[str, str, set
     out = []
     for event in context.get_step_failure_events():
         error = event.event_specific_data.error if event.event_specific_data else None
-        message = error.message.strip().splitlines()[-1] if error and error.message.strip() else "failed"
+        message = (
+            error.message.strip().splitlines()[-1] if error and error.message.strip() else "failed"
+        )
         out.append((event.step_key or "", message, error_classes(error)))
     return out
 
@@ -68,7 +80,8 @@ def step_errors(context: dg.RunFailureSensorContext) -> list[tuple[str, str, set
 def definitions(paths: Paths) -> dg.Definitions:
     quality_watch = dg.define_asset_job(
         "quality_watch",
-        selection=dg.AssetSelection.groups("sources") | dg.AssetSelection.assets(dg.AssetKey("quality_report"), dg.AssetKey("quality_alerts")),
+        selection=dg.AssetSelection.groups("sources")
+        | dg.AssetSelection.assets(dg.AssetKey("quality_report"), dg.AssetKey("quality_alerts")),
         description="Late sources, checks of drops that failed to load, the report and the alert mail.",
     )
     watch_schedule = dg.ScheduleDefinition(
@@ -91,13 +104,25 @@ def definitions(paths: Paths) -> dg.Definitions:
         errors = step_errors(context)
         data_only = bool(errors) and all(classes & DATA_FAILURES for _, _, classes in errors)
         if not (run.job_name == "ingest_drop" and data_only):
-            lines = [f"{step}: {message}" for step, message, _ in errors] or [context.failure_event.message or "failed"]
-            where = send_run_failure_alert(crmclean.exports(), crmclean.paths.outbox, job=run.job_name, run_id=run.run_id,
-                                           errors=lines, partition=run.tags.get("dagster/partition"))
+            lines = [f"{step}: {message}" for step, message, _ in errors] or [
+                context.failure_event.message or "failed"
+            ]
+            where = send_run_failure_alert(
+                crmclean.exports(),
+                crmclean.paths.outbox,
+                job=run.job_name,
+                run_id=run.run_id,
+                errors=lines,
+                partition=run.tags.get("dagster/partition"),
+            )
             context.log.info(f"run failure alert: {where}")
         if run.job_name == "ingest_drop":
             return dg.RunRequest(run_key=f"after-failed-run-{run.run_id}")
         return dg.SkipReason(f"alerted about {run.job_name} {run.run_id}")
 
-    return dg.Definitions(assets=[quality_alerts], jobs=[quality_watch], schedules=[watch_schedule],
-                          sensors=[alert_on_run_failure])
+    return dg.Definitions(
+        assets=[quality_alerts],
+        jobs=[quality_watch],
+        schedules=[watch_schedule],
+        sensors=[alert_on_run_failure],
+    )

@@ -9,7 +9,6 @@ warn. Every result is also recorded in the warehouse (`quality_checks`), where t
 it: a failed ERROR check on a source's latest drop stops all exports (pipelines/quality/checks.py).
 """
 
-
 import warnings
 
 import dagster as dg
@@ -26,8 +25,13 @@ from pipelines.settings import Paths
 from pipelines.warehouse import transaction
 
 LANDED_FILE_CHECKS = [n for n, s in checks.SPECS.items() if s.target == "landed_file"]
-CONTACTS_CHECKS = ["rejected_share", "rows_vs_previous_load", "validity_vs_previous_load",
-                   "fill_rate_vs_previous_load", "schema_drift"]
+CONTACTS_CHECKS = [
+    "rejected_share",
+    "rows_vs_previous_load",
+    "validity_vs_previous_load",
+    "fill_rate_vs_previous_load",
+    "schema_drift",
+]
 
 
 def _drop(context: dg.AssetCheckExecutionContext, crmclean: CrmcleanResource):
@@ -44,7 +48,9 @@ def landed_file_check(name: str) -> dg.AssetChecksDefinition:
         pool=WAREHOUSE_POOL,
         description=checks.SPECS[name].description,
     )
-    def _check(context: dg.AssetCheckExecutionContext, crmclean: CrmcleanResource) -> dg.AssetCheckResult:
+    def _check(
+        context: dg.AssetCheckExecutionContext, crmclean: CrmcleanResource
+    ) -> dg.AssetCheckResult:
         _, source, file_id = _drop(context, crmclean)
         with crmclean.warehouse() as con:
             results = checks.inspect_landed_file(con, file_id, source)
@@ -65,22 +71,33 @@ def contacts_check(name: str) -> dg.AssetChecksDefinition:
         pool=WAREHOUSE_POOL,
         description=spec.description,
     )
-    def _check(context: dg.AssetCheckExecutionContext, crmclean: CrmcleanResource) -> dg.AssetCheckResult:
+    def _check(
+        context: dg.AssetCheckExecutionContext, crmclean: CrmcleanResource
+    ) -> dg.AssetCheckResult:
         source_name, source, file_id = _drop(context, crmclean)
         if source.kind not in spec.kinds:
-            return dg.AssetCheckResult(passed=True, description=f"not applicable to a {source.kind} source")
+            return dg.AssetCheckResult(
+                passed=True, description=f"not applicable to a {source.kind} source"
+            )
         with crmclean.warehouse() as con:
             with transaction(con):
                 results = checks.evaluate_load(con, file_id, source)
                 checks.record(con, results)
             base = previous_load(con, file_id)
-            figures = sorted(figures_of(con, file_id).items(), key=lambda kv: (kv[0][0], str(kv[0][1])))
+            figures = sorted(
+                figures_of(con, file_id).items(), key=lambda kv: (kv[0][0], str(kv[0][1]))
+            )
             rows = [(m, f, v) for (m, f), v in figures]
-            table = markdown_table(rows, f"{source_name} load {file_id}",
-                                   previous=figures_of(con, base) if base else None)
+            table = markdown_table(
+                rows,
+                f"{source_name} load {file_id}",
+                previous=figures_of(con, base) if base else None,
+            )
         result = next((r for r in results if r.check_name == name), None)
         if result is None:
-            return dg.AssetCheckResult(passed=True, description="nothing to check (the drop did not load)")
+            return dg.AssetCheckResult(
+                passed=True, description="nothing to check (the drop did not load)"
+            )
         # every figure of the load as a number too (fill_rate/email, validity/phone, rows_read ...)
         return check_result(result, figures=dg.MetadataValue.md(table), **figure_metadata(rows))
 
@@ -90,6 +107,10 @@ def contacts_check(name: str) -> dg.AssetChecksDefinition:
 def definitions(paths: Paths) -> dg.Definitions:
     with warnings.catch_warnings():
         # Partitioned asset checks are "preview" in dagster 1.13; they are what a per-file check needs.
-        warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")
-        asset_checks = [landed_file_check(n) for n in LANDED_FILE_CHECKS] + [contacts_check(n) for n in CONTACTS_CHECKS]
+        warnings.filterwarnings(
+            "ignore", message="Specifying a partitions_def on an AssetCheckSpec"
+        )
+        asset_checks = [landed_file_check(n) for n in LANDED_FILE_CHECKS] + [
+            contacts_check(n) for n in CONTACTS_CHECKS
+        ]
     return dg.Definitions(asset_checks=asset_checks)

@@ -1,7 +1,6 @@
 """Golden customers: contacts matched and merged, with stable ids and lineage."""
 
-
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -22,7 +21,9 @@ from pipelines.warehouse import transaction
     description="Golden customer records (customers, customer_sources, match_evidence, customer_merges).",
     metadata={"dagster/column_schema": table_schema("customers")},
 )
-def customers(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
+def customers(
+    context: dg.AssetExecutionContext, crmclean: CrmcleanResource
+) -> dg.MaterializeResult:
     cfg = crmclean.sources()
     paths = crmclean.paths
     settings = load_match_settings(paths.config_dir / "matching.yaml")
@@ -34,9 +35,11 @@ def customers(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> 
                 settings=settings,
                 source_priority=priority,
                 overrides_path=paths.overrides_file if paths.overrides_file.exists() else None,
-                now=datetime.now(timezone.utc).replace(tzinfo=None),
+                now=datetime.now(UTC).replace(tzinfo=None),
             )
-        n_contacts, n_customers = con.execute("SELECT (SELECT count(*) FROM contacts), (SELECT count(*) FROM customers)").fetchone()
+        n_contacts, n_customers = con.execute(
+            "SELECT (SELECT count(*) FROM contacts), (SELECT count(*) FROM customers)"
+        ).fetchone()
     context.log.info(f"{n_contacts} contacts -> {n_customers} customers")
     return dg.MaterializeResult(
         metadata={
@@ -54,7 +57,8 @@ def customers(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> 
 def definitions(paths: Paths) -> dg.Definitions:
     refresh_customers = dg.define_asset_job(
         "refresh_customers",
-        selection=dg.AssetSelection.assets(customers).downstream() - dg.AssetSelection.groups("segments"),
+        selection=dg.AssetSelection.assets(customers).downstream()
+        - dg.AssetSelection.groups("segments"),
         description="Match contacts into golden customers and measure warehouse quality.",
     )
     return dg.Definitions(assets=[customers], jobs=[refresh_customers])

@@ -1,6 +1,5 @@
 """One partition per dropped file: landed -> staged -> contacts, so the UI shows each file's fate."""
 
-
 import glob
 import json
 
@@ -33,20 +32,31 @@ def source_location(crmclean: CrmcleanResource, source_name: str) -> str:
     # A dropped connection is retried; refused credentials or host keys are not (Failure below).
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
 )
-def landed_file(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
+def landed_file(
+    context: dg.AssetExecutionContext, crmclean: CrmcleanResource
+) -> dg.MaterializeResult:
     source_name, name, _ = parse_partition_key(context.partition_key)
     cfg = crmclean.sources()
     source = cfg.sources[source_name]
     location = source_location(crmclean, source_name)
     try:
-        with open_transport(location, source.sftp, config_dir=crmclean.paths.config_dir) as transport:
+        with open_transport(
+            location, source.sftp, config_dir=crmclean.paths.config_dir
+        ) as transport:
             listing = {f.name: f for f in transport.list([glob.escape(name)])}
             if name not in listing:
-                raise dg.Failure(f"{source_name}/{name}: the file is no longer at {location}", allow_retries=False)
+                raise dg.Failure(
+                    f"{source_name}/{name}: the file is no longer at {location}",
+                    allow_retries=False,
+                )
             with crmclean.warehouse() as con:
                 landed = land(
-                    con, transport, landing_root=crmclean.paths.landing, source=source_name,
-                    remote=listing[name], partition_key=context.partition_key,
+                    con,
+                    transport,
+                    landing_root=crmclean.paths.landing,
+                    source=source_name,
+                    remote=listing[name],
+                    partition_key=context.partition_key,
                 )
     except TransportAuthError as e:
         raise dg.Failure(f"{source_name}: {e}", allow_retries=False) from e
@@ -72,13 +82,24 @@ def landed_file(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -
     description="The file parsed into staged_rows; bad rows quarantined in rejected_rows with a reason.",
     metadata={"dagster/column_schema": table_schema("staged_rows")},
 )
-def staged_rows(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
+def staged_rows(
+    context: dg.AssetExecutionContext, crmclean: CrmcleanResource
+) -> dg.MaterializeResult:
     source_name, name, _ = parse_partition_key(context.partition_key)
     source = crmclean.sources().sources[source_name]
     file_id = file_id_for(context.partition_key)
     with crmclean.warehouse() as con:
-        result = stage_drop(con, file_id=file_id, source_name=source_name, source=source, tmp_root=crmclean.paths.data_dir / "tmp")
-    reasons = "\n".join(["| reason | rows |", "|---|---|"] + [f"| {r} | {n} |" for r, n in result.reject_reasons.items()])
+        result = stage_drop(
+            con,
+            file_id=file_id,
+            source_name=source_name,
+            source=source,
+            tmp_root=crmclean.paths.data_dir / "tmp",
+        )
+    reasons = "\n".join(
+        ["| reason | rows |", "|---|---|"]
+        + [f"| {r} | {n} |" for r, n in result.reject_reasons.items()]
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(result.rows_loaded),
@@ -100,7 +121,9 @@ def archive_remote(crmclean: CrmcleanResource, partition_key: str) -> None:
     source = crmclean.sources().sources[source_name]
     if source.after_load != "move_to_processed":
         return
-    with open_transport(source_location(crmclean, source_name), source.sftp, config_dir=crmclean.paths.config_dir) as t:
+    with open_transport(
+        source_location(crmclean, source_name), source.sftp, config_dir=crmclean.paths.config_dir
+    ) as t:
         if t.exists(name):
             t.move(name, f"processed/{name}")
         if source.done_marker and t.exists(name + source.done_marker):
@@ -116,7 +139,9 @@ def archive_remote(crmclean: CrmcleanResource, partition_key: str) -> None:
     description="Normalized, validated source records (latest version of each wins), with per-field status.",
     metadata={"dagster/column_schema": table_schema("contacts")},
 )
-def contacts(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
+def contacts(
+    context: dg.AssetExecutionContext, crmclean: CrmcleanResource
+) -> dg.MaterializeResult:
     source_name, _, _ = parse_partition_key(context.partition_key)
     cfg = crmclean.sources()
     source = cfg.sources[source_name]
@@ -125,16 +150,30 @@ def contacts(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> d
         from pipelines.privacy.events import load_privacy_drop
 
         with crmclean.warehouse() as con:
-            summary = load_privacy_drop(con, file_id=file_id, source_name=source_name, source=source, config=cfg)
+            summary = load_privacy_drop(
+                con, file_id=file_id, source_name=source_name, source=source, config=cfg
+            )
         archive_remote(crmclean, context.partition_key)
-        return dg.MaterializeResult(metadata={
-            "kind": source.kind,
-            **{k: dg.MetadataValue.int(v) if isinstance(v, int) else v for k, v in summary.items()},
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "kind": source.kind,
+                **{
+                    k: dg.MetadataValue.int(v) if isinstance(v, int) else v
+                    for k, v in summary.items()
+                },
+            }
+        )
     with crmclean.warehouse() as con:
-        result = load_contacts(con, file_id=file_id, source_name=source_name, source=source, default_country=cfg.country_of(source_name))
+        result = load_contacts(
+            con,
+            file_id=file_id,
+            source_name=source_name,
+            source=source,
+            default_country=cfg.country_of(source_name),
+        )
         figures = con.execute(
-            "SELECT metric, field, value FROM quality_metrics WHERE load_id = ? ORDER BY metric, field", [file_id]
+            "SELECT metric, field, value FROM quality_metrics WHERE load_id = ? ORDER BY metric, field",
+            [file_id],
         ).fetchall()
         total = con.execute("SELECT count(*) FROM contacts").fetchone()[0]
     archive_remote(crmclean, context.partition_key)
@@ -145,8 +184,12 @@ def contacts(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> d
             "records_new": dg.MetadataValue.int(result.inserted),
             "records_updated": dg.MetadataValue.int(result.updated),
             "records_stale (older than held)": dg.MetadataValue.int(result.stale),
-            "quality": dg.MetadataValue.md(markdown_table(figures, f"Quality of {source_name} load {file_id}")),
-            **figure_metadata(figures),  # each figure as a number (fill_rate/email ...), plotted per load
+            "quality": dg.MetadataValue.md(
+                markdown_table(figures, f"Quality of {source_name} load {file_id}")
+            ),
+            **figure_metadata(
+                figures
+            ),  # each figure as a number (fill_rate/email ...), plotted per load
         }
     )
 

@@ -1,9 +1,8 @@
 """The one resource every asset uses: where the config, the data and the warehouse are."""
 
-
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import dagster as dg
 import duckdb
@@ -57,5 +56,7 @@ def table_schema(table: str) -> dg.TableSchema:
     for name, ddl in TABLES[table].items():
         required = "NOT NULL" in ddl or "PRIMARY KEY" in ddl
         typ = ddl.replace("PRIMARY KEY", "").replace("NOT NULL", "").strip()
-        columns.append(dg.TableColumn(name, typ, constraints=dg.TableColumnConstraints(nullable=not required)))
+        columns.append(
+            dg.TableColumn(name, typ, constraints=dg.TableColumnConstraints(nullable=not required))
+        )
     return dg.TableSchema(columns=columns)

@@ -5,14 +5,20 @@ Schedules: segments without their own `schedule`/`timezone` run together in the 
 a schedule `export_<segment>_schedule`. The engine is pipelines/export/run.py.
 """
 
-
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource
-from pipelines.config import ConfigError, EmailDestination, ExportsConfig, Segment, SftpDestination, load_exports
+from pipelines.config import (
+    ConfigError,
+    EmailDestination,
+    ExportsConfig,
+    Segment,
+    SftpDestination,
+    load_exports,
+)
 from pipelines.export.run import ExportFailed, ExportRefused, ExportResult, export_segment
 from pipelines.quality.report import latest_report
 from pipelines.segments.build import validate_segments
@@ -23,7 +29,13 @@ def _kinds(cfg: ExportsConfig, segment: Segment) -> set[str]:
     kinds = {"csv"}
     for d in segment.destinations:
         dest = cfg.destinations[d]
-        kinds.add("sftp" if isinstance(dest, SftpDestination) else "email" if isinstance(dest, EmailDestination) else "file")
+        kinds.add(
+            "sftp"
+            if isinstance(dest, SftpDestination)
+            else "email"
+            if isinstance(dest, EmailDestination)
+            else "file"
+        )
     return kinds
 
 
@@ -32,12 +44,15 @@ def result_metadata(result: ExportResult) -> dict:
     file. Every figure is numeric metadata (plotted over time); `previous_rows` is absent the first time."""
     c = result.change
     files = ["| file | destination | rows | status |", "|---|---|---|---|"] + [
-        f"| {f['file_name']} | {f['destination']} | {f['rows']:,} | {f['status']} |" for f in result.files
+        f"| {f['file_name']} | {f['destination']} | {f['rows']:,} | {f['status']} |"
+        for f in result.files
     ]
     meta = {
         "dagster/row_count": dg.MetadataValue.int(result.rows),
         "first_export": dg.MetadataValue.bool(c.previous is None),
-        "change_since_last_export": dg.MetadataValue.int(result.size_change if result.size_change is not None else result.rows),
+        "change_since_last_export": dg.MetadataValue.int(
+            result.size_change if result.size_change is not None else result.rows
+        ),
         "added": dg.MetadataValue.int(c.added),
         "changed": dg.MetadataValue.int(c.changed),
         "removed": dg.MetadataValue.int(c.removed),
@@ -62,14 +77,20 @@ def segment_asset(name: str, cfg: ExportsConfig) -> dg.AssetsDefinition:
         name=name,
         key_prefix=["segments"],
         # by key: what the segment reads (customers, suppressions) and the checks that may block it
-        deps=[dg.AssetKey("customers"), dg.AssetKey("suppressions"), dg.AssetKey("quality_metrics")],
+        deps=[
+            dg.AssetKey("customers"),
+            dg.AssetKey("suppressions"),
+            dg.AssetKey("quality_metrics"),
+        ],
         pool=WAREHOUSE_POOL,
         group_name="segments",
         kinds=_kinds(cfg, segment),
         description=segment.description or f"Segment {name}",
         metadata={"filter": segment.filter, "destinations": ", ".join(segment.destinations)},
     )
-    def _segment(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
+    def _segment(
+        context: dg.AssetExecutionContext, crmclean: CrmcleanResource
+    ) -> dg.MaterializeResult:
         cfg = crmclean.exports()
         seg = cfg.segments[name]
         tz = ZoneInfo(seg.timezone or cfg.defaults.timezone)
@@ -77,15 +98,25 @@ def segment_asset(name: str, cfg: ExportsConfig) -> dg.AssetsDefinition:
         paths = crmclean.paths
         with crmclean.warehouse() as con:
             try:
-                result = export_segment(con, name, seg, cfg, outbox=paths.outbox, now=now, config_dir=paths.config_dir,
-                                        quality_report=latest_report(paths.reports))
+                result = export_segment(
+                    con,
+                    name,
+                    seg,
+                    cfg,
+                    outbox=paths.outbox,
+                    now=now,
+                    config_dir=paths.config_dir,
+                    quality_report=latest_report(paths.reports),
+                )
             except ExportRefused as e:
                 # A safety rule, not a glitch: retrying now would refuse again.
                 raise dg.Failure(description=str(e), allow_retries=False) from e
             except ExportFailed as e:
                 raise dg.Failure(description=str(e)) from e
         for f in result.files:
-            context.log.info(f"{f['file_name']} -> {f['destination']}: {f['status']} ({f['rows']:,} rows)")
+            context.log.info(
+                f"{f['file_name']} -> {f['destination']}: {f['status']} ({f['rows']:,} rows)"
+            )
         return dg.MaterializeResult(metadata=result_metadata(result))
 
     return _segment
@@ -100,16 +131,23 @@ def own_schedule(cfg: ExportsConfig, segment: Segment) -> bool:
 def _schedule(name: str, job, cron: str, timezone: str, *, where: str) -> dg.ScheduleDefinition:
     try:
         return dg.ScheduleDefinition(
-            name=name, job=job, cron_schedule=cron, execution_timezone=timezone,
+            name=name,
+            job=job,
+            cron_schedule=cron,
+            execution_timezone=timezone,
             default_status=dg.DefaultScheduleStatus.RUNNING,
         )
     except dg.DagsterInvalidDefinitionError as e:
-        raise ConfigError(f"exports.yaml: {where}: {cron!r} is not a valid cron schedule ({e})") from None
+        raise ConfigError(
+            f"exports.yaml: {where}: {cron!r} is not a valid cron schedule ({e})"
+        ) from None
 
 
 def definitions(paths: Paths) -> dg.Definitions:
     cfg = load_exports(paths.exports_file)
-    validate_segments(cfg, datetime.now(ZoneInfo(cfg.defaults.timezone)).date())  # a bad filter fails the load, naming it
+    validate_segments(
+        cfg, datetime.now(ZoneInfo(cfg.defaults.timezone)).date()
+    )  # a bad filter fails the load, naming it
     assets = {name: segment_asset(name, cfg) for name in cfg.segments}
     daily = [a for name, a in assets.items() if not own_schedule(cfg, cfg.segments[name])]
     jobs = [
@@ -119,14 +157,31 @@ def definitions(paths: Paths) -> dg.Definitions:
             description="Build the segments on the default schedule and deliver them.",
         )
     ]
-    schedules = [_schedule("daily_exports_schedule", jobs[0], cfg.defaults.schedule, cfg.defaults.timezone, where="defaults.schedule")]
+    schedules = [
+        _schedule(
+            "daily_exports_schedule",
+            jobs[0],
+            cfg.defaults.schedule,
+            cfg.defaults.timezone,
+            where="defaults.schedule",
+        )
+    ]
     for name, segment in cfg.segments.items():
         if not own_schedule(cfg, segment):
             continue
         job = dg.define_asset_job(
-            f"export_{name}", selection=dg.AssetSelection.assets(assets[name]), description=f"Build and deliver segment {name}."
+            f"export_{name}",
+            selection=dg.AssetSelection.assets(assets[name]),
+            description=f"Build and deliver segment {name}.",
         )
         jobs.append(job)
-        schedules.append(_schedule(f"export_{name}_schedule", job, segment.schedule or cfg.defaults.schedule,
-                                   segment.timezone or cfg.defaults.timezone, where=f"segments.{name}.schedule"))
+        schedules.append(
+            _schedule(
+                f"export_{name}_schedule",
+                job,
+                segment.schedule or cfg.defaults.schedule,
+                segment.timezone or cfg.defaults.timezone,
+                where=f"segments.{name}.schedule",
+            )
+        )
     return dg.Definitions(assets=list(assets.values()), jobs=jobs, schedules=schedules)

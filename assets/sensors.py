@@ -4,7 +4,6 @@ It only lists sources (never opens the warehouse): the cursor remembers what was
 file is requested once, and only after it stopped changing for the source's settle time.
 """
 
-
 import json
 import time
 
@@ -23,7 +22,9 @@ drop_job = dg.define_asset_job(
 )
 
 
-def evaluate_sources(crmclean: CrmcleanResource, cursor: str | None, now: float | None = None) -> dg.SensorResult:
+def evaluate_sources(
+    crmclean: CrmcleanResource, cursor: str | None, now: float | None = None
+) -> dg.SensorResult:
     """List every source and request a run for each ready file. Shared by the sensor and the CLI."""
     cfg = crmclean.sources()
     state = json.loads(cursor) if cursor else {}
@@ -31,7 +32,9 @@ def evaluate_sources(crmclean: CrmcleanResource, cursor: str | None, now: float 
     problems: list[str] = []
     for name, source in cfg.sources.items():
         try:
-            transport = open_transport(source_location(crmclean, name), source.sftp, config_dir=crmclean.paths.config_dir)
+            transport = open_transport(
+                source_location(crmclean, name), source.sftp, config_dir=crmclean.paths.config_dir
+            )
             try:
                 listing = transport.list(listing_patterns(source.patterns, source.done_marker))
             finally:
@@ -53,7 +56,9 @@ def evaluate_sources(crmclean: CrmcleanResource, cursor: str | None, now: float 
         run_requests=[dg.RunRequest(partition_key=k, run_key=k) for k in keys],
         dynamic_partitions_requests=[drops.build_add_request(keys)] if keys else [],
         cursor=json.dumps(state, sort_keys=True),
-        skip_reason=None if keys else ("; ".join(problems) if problems else "no new complete files"),
+        skip_reason=None
+        if keys
+        else ("; ".join(problems) if problems else "no new complete files"),
     )
 
 

@@ -6,7 +6,6 @@ retention every morning before the exports, also on days without drops. The engi
 pipelines/privacy; see its docstring for what exports may rely on.
 """
 
-
 from datetime import datetime
 
 import dagster as dg
@@ -34,7 +33,9 @@ from pipelines.settings import Paths, private_umask
     ),
     metadata={"dagster/column_schema": table_schema("suppressions")},
 )
-def suppressions(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
+def suppressions(
+    context: dg.AssetExecutionContext, crmclean: CrmcleanResource
+) -> dg.MaterializeResult:
     cfg = crmclean.sources()
     key = tombstone_key(crmclean.paths.data_dir)
     with masked_errors(), crmclean.warehouse() as con:
@@ -67,11 +68,16 @@ def suppressions(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) 
     kinds={"file"},
     description="Landing and outbox files past their retention (sources.yaml `retention`) deleted.",
 )
-def file_retention(context: dg.AssetExecutionContext, crmclean: CrmcleanResource) -> dg.MaterializeResult:
+def file_retention(
+    context: dg.AssetExecutionContext, crmclean: CrmcleanResource
+) -> dg.MaterializeResult:
     cfg = crmclean.sources()
     with masked_errors(), crmclean.warehouse() as con:
         result = apply_retention(
-            con, crmclean.paths, cfg.retention, now=datetime.now(),
+            con,
+            crmclean.paths,
+            cfg.retention,
+            now=datetime.now(),
             local_inbox_sources={name for name, s in cfg.sources.items() if s.location is None},
         )
     return dg.MaterializeResult(
@@ -94,7 +100,10 @@ def definitions(paths: Paths) -> dg.Definitions:
         description="Rebuild suppressions and consent, and apply file retention.",
     )
     schedule = dg.ScheduleDefinition(
-        name="privacy_daily_schedule", job=job, cron_schedule="30 5 * * *", execution_timezone=timezone,
+        name="privacy_daily_schedule",
+        job=job,
+        cron_schedule="30 5 * * *",
+        execution_timezone=timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
     return dg.Definitions(assets=[suppressions, file_retention], jobs=[job], schedules=[schedule])

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import resource
 import shutil
 import subprocess
@@ -67,17 +66,18 @@ def _contacts_from_frame(con, frame) -> None:
     select = []
     for col, typ in CONTACT_COLUMNS.items():
         if col in present:
-            select.append(f"CAST(\"{col}\" AS {typ}) AS \"{col}\"")
+            select.append(f'CAST("{col}" AS {typ}) AS "{col}"')
         elif col.endswith("_status") and col[: -len("_status")] in VALIDATED_FIELDS:
             field = col[: -len("_status")]
             select.append(
                 f"CASE WHEN \"{field}\" IS NULL THEN 'missing' ELSE 'valid' END AS \"{col}\""
-                if field in present else f"'missing' AS \"{col}\""
+                if field in present
+                else f"'missing' AS \"{col}\""
             )
         elif col == "loaded_at":
             select.append(f"TIMESTAMP '{NOW:%Y-%m-%d %H:%M:%S}' AS loaded_at")
         else:
-            select.append(f"CAST(NULL AS {typ}) AS \"{col}\"")
+            select.append(f'CAST(NULL AS {typ}) AS "{col}"')
     con.execute(f"INSERT INTO contacts SELECT {', '.join(select)} FROM _bench_frame")
     con.unregister("_bench_frame")
 
@@ -90,21 +90,23 @@ def _febrl_frame(df, source: str):
         return s.where(s != "", None)
 
     birth = pd.to_datetime(df["date_of_birth"], format="%Y%m%d", errors="coerce")
-    return pd.DataFrame({
-        "source": source,
-        "source_record_id": df.index.astype(str),
-        "file_id": f"febrl-{source}",
-        "line_number": range(2, len(df) + 2),
-        "first_name": text("given_name"),
-        "last_name": text("surname"),
-        "house_number": text("street_number"),
-        "street": text("address_1"),
-        "city": text("suburb"),
-        "postcode": text("postcode"),
-        "country": "AU",
-        "birth_date": birth.dt.date.where(birth.notna(), None),
-        "phone": text("soc_sec_id"),
-    })
+    return pd.DataFrame(
+        {
+            "source": source,
+            "source_record_id": df.index.astype(str),
+            "file_id": f"febrl-{source}",
+            "line_number": range(2, len(df) + 2),
+            "first_name": text("given_name"),
+            "last_name": text("surname"),
+            "house_number": text("street_number"),
+            "street": text("address_1"),
+            "city": text("suburb"),
+            "postcode": text("postcode"),
+            "country": "AU",
+            "birth_date": birth.dt.date.where(birth.notna(), None),
+            "phone": text("soc_sec_id"),
+        }
+    )
 
 
 def _febrl_truth(con, frames) -> None:
@@ -114,7 +116,9 @@ def _febrl_truth(con, frames) -> None:
     for frame in frames:
         ids = frame["source_record_id"]
         person = ids.str.extract(r"rec-(\d+)-")[0].astype(int)
-        rows.append(pd.DataFrame({"source": frame["source"], "source_record_id": ids, "person_id": person}))
+        rows.append(
+            pd.DataFrame({"source": frame["source"], "source_record_id": ids, "person_id": person})
+        )
     truth = pd.concat(rows)
     con.register("_truth", truth)
     con.execute("CREATE TABLE truth AS SELECT * FROM _truth")
@@ -158,10 +162,15 @@ def prepare_demo(name: str, folder: Path, people: int, seed: int, holdout_rows: 
         return path
     work = folder / f"{name}-files"
     t = time.perf_counter()
-    summary = generate(work / "inbox", work / "truth.parquet", people=people, seed=seed, day=date(2026, 11, 23))
-    print(f"  {name}: generated {summary.total_rows:,} rows for {people:,} people in {time.perf_counter() - t:.0f} s; "
-          f"{summary.family_households:,} family households, {summary.twins:,} twins, "
-          f"{summary.shared_email_people:,} sharing an e-mail, {summary.namesakes:,} namesakes", flush=True)
+    summary = generate(
+        work / "inbox", work / "truth.parquet", people=people, seed=seed, day=date(2026, 11, 23)
+    )
+    print(
+        f"  {name}: generated {summary.total_rows:,} rows for {people:,} people in {time.perf_counter() - t:.0f} s; "
+        f"{summary.family_households:,} family households, {summary.twins:,} twins, "
+        f"{summary.shared_email_people:,} sharing an e-mail, {summary.namesakes:,} namesakes",
+        flush=True,
+    )
     cfg = load_sources(REPO / "sftp_config" / "sources.yaml")
     tmp = folder / f"{name}.building.duckdb"
     tmp.unlink(missing_ok=True)
@@ -172,12 +181,32 @@ def prepare_demo(name: str, folder: Path, people: int, seed: int, holdout_rows: 
             continue
         transport = LocalTransport(work / "inbox" / source_name)
         for remote in transport.list(source.patterns):
-            landed = land(con, transport, landing_root=work / "landing", source=source_name, remote=remote,
-                          partition_key=partition_key(source_name, remote))
-            stage_drop(con, file_id=landed.file_id, source_name=source_name, source=source, tmp_root=work / "tmp")
-            load_contacts(con, file_id=landed.file_id, source_name=source_name, source=source,
-                          default_country=cfg.country_of(source_name))
-    print(f"  {name}: ingested (land, stage, normalize, load) in {time.perf_counter() - t:.0f} s", flush=True)
+            landed = land(
+                con,
+                transport,
+                landing_root=work / "landing",
+                source=source_name,
+                remote=remote,
+                partition_key=partition_key(source_name, remote),
+            )
+            stage_drop(
+                con,
+                file_id=landed.file_id,
+                source_name=source_name,
+                source=source,
+                tmp_root=work / "tmp",
+            )
+            load_contacts(
+                con,
+                file_id=landed.file_id,
+                source_name=source_name,
+                source=source,
+                default_country=cfg.country_of(source_name),
+            )
+    print(
+        f"  {name}: ingested (land, stage, normalize, load) in {time.perf_counter() - t:.0f} s",
+        flush=True,
+    )
     con.execute(f"""CREATE TABLE truth AS SELECT DISTINCT source, source_record_id, person_id
                     FROM read_parquet('{work / "truth.parquet"}')""")
     con.execute(
@@ -211,8 +240,14 @@ def pair_metrics(con, clusters: str) -> dict:
     precision = tp / predicted if predicted else 1.0
     recall = tp / actual if actual else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "true_pairs": int(actual),
-            "predicted_pairs": int(predicted), "records": int(records)}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "true_pairs": int(actual),
+        "predicted_pairs": int(predicted),
+        "records": int(records),
+    }
 
 
 def crmclean_blocking_recall(con) -> tuple[float, int]:
@@ -225,7 +260,9 @@ def crmclean_blocking_recall(con) -> tuple[float, int]:
     build_features(con)
     con.execute("""CREATE OR REPLACE TEMP TABLE _m_rec AS
                    SELECT *, CAST(row_number() OVER () - 1 AS INTEGER) AS idx, true AS dirty FROM _m_feat""")
-    pairs = candidate_pairs(con, settings.blocking.rules, settings.blocking.max_block_size, dirty_only=False)
+    pairs = candidate_pairs(
+        con, settings.blocking.rules, settings.blocking.max_block_size, dirty_only=False
+    )
     found, actual = con.execute(
         """
         WITH p AS (SELECT tl.person_id AS pl, tr.person_id AS pr FROM _m_pairs x
@@ -251,28 +288,53 @@ def run_crmclean(db: Path, daily: bool) -> dict:
     from pipelines.warehouse import connect, transaction
 
     con = connect(db)
-    con.execute("CREATE TEMP TABLE _held AS SELECT c.* FROM contacts c JOIN holdout h USING (source, source_record_id)")
-    con.execute("DELETE FROM contacts WHERE (source, source_record_id) IN (SELECT source, source_record_id FROM holdout)")
+    con.execute(
+        "CREATE TEMP TABLE _held AS SELECT c.* FROM contacts c JOIN holdout h USING (source, source_record_id)"
+    )
+    con.execute(
+        "DELETE FROM contacts WHERE (source, source_record_id) IN (SELECT source, source_record_id FROM holdout)"
+    )
     priority = {"crm": 1, "webshop": 2}
     started = time.perf_counter()
     with transaction(con):
-        result = build_customers(con, settings=MatchSettings(), source_priority=priority, overrides_path=None, now=NOW)
+        result = build_customers(
+            con, settings=MatchSettings(), source_priority=priority, overrides_path=None, now=NOW
+        )
     seconds = time.perf_counter() - started
-    out = {"seconds": seconds, "peak_mb": peak_mb(), "pairs": result.pairs_scored, "customers": result.customers,
-           "steps": {k: round(v, 2) for k, v in result.steps.items()}}
-    con.execute("CREATE OR REPLACE TEMP VIEW _clusters AS SELECT source, source_record_id, customer_id AS cluster FROM customer_sources")
+    out = {
+        "seconds": seconds,
+        "peak_mb": peak_mb(),
+        "pairs": result.pairs_scored,
+        "customers": result.customers,
+        "steps": {k: round(v, 2) for k, v in result.steps.items()},
+    }
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW _clusters AS SELECT source, source_record_id, customer_id AS cluster FROM customer_sources"
+    )
     out.update(pair_metrics(con, "_clusters"))
     if daily:
         held = con.execute("SELECT count(*) FROM _held").fetchall()[0][0]
         con.execute("INSERT INTO contacts SELECT * FROM _held")
         started = time.perf_counter()
         with transaction(con):
-            inc = build_customers(con, settings=MatchSettings(), source_priority=priority, overrides_path=None,
-                                  now=NOW.replace(day=25))
-        out["daily"] = {"drop_records": held, "seconds": time.perf_counter() - started, "pairs": inc.pairs_scored,
-                        "reclustered": inc.records_reclustered, "new": inc.new, "merged": inc.merged,
-                        "split": inc.split, "full_run": inc.full_run,
-                        "steps": {k: round(v, 2) for k, v in inc.steps.items()}}
+            inc = build_customers(
+                con,
+                settings=MatchSettings(),
+                source_priority=priority,
+                overrides_path=None,
+                now=NOW.replace(day=25),
+            )
+        out["daily"] = {
+            "drop_records": held,
+            "seconds": time.perf_counter() - started,
+            "pairs": inc.pairs_scored,
+            "reclustered": inc.records_reclustered,
+            "new": inc.new,
+            "merged": inc.merged,
+            "split": inc.split,
+            "full_run": inc.full_run,
+            "steps": {k: round(v, 2) for k, v in inc.steps.items()},
+        }
         out["daily"].update(pair_metrics(con, "_clusters"))
     recall, _ = crmclean_blocking_recall(con)
     out["blocking_recall"] = recall
@@ -304,7 +366,9 @@ def run_splink(db: Path) -> dict:
 
     started = time.perf_counter()
     con = duckdb.connect(str(db), read_only=False)
-    con.execute("DELETE FROM contacts WHERE (source, source_record_id) IN (SELECT source, source_record_id FROM holdout)")
+    con.execute(
+        "DELETE FROM contacts WHERE (source, source_record_id) IN (SELECT source, source_record_id FROM holdout)"
+    )
     build_features(con)
     frame = con.execute(
         """SELECT source || ':' || source_record_id AS unique_id, source, source_record_id,
@@ -314,16 +378,21 @@ def run_splink(db: Path) -> dict:
     ).df()
     n = len(frame)
     present = {c: bool(frame[c].notna().any()) for c in frame.columns}
-    comparisons = [cl.NameComparison("fn").configure(term_frequency_adjustments=True),
-                   cl.NameComparison("ln").configure(term_frequency_adjustments=True),
-                   cl.DateOfBirthComparison("birth_date", input_is_string=False)]
+    comparisons = [
+        cl.NameComparison("fn").configure(term_frequency_adjustments=True),
+        cl.NameComparison("ln").configure(term_frequency_adjustments=True),
+        cl.DateOfBirthComparison("birth_date", input_is_string=False),
+    ]
     if present["email"]:
         comparisons.append(cl.EmailComparison("email"))
     if present["phone"]:
         comparisons.append(cl.DamerauLevenshteinAtThresholds("phone", [1]))
-    comparisons += [cl.DamerauLevenshteinAtThresholds("postcode", [1]), cl.ExactMatch("house_number"),
-                    cl.JaroWinklerAtThresholds("street", [0.9, 0.7]),
-                    cl.ExactMatch("city").configure(term_frequency_adjustments=True)]
+    comparisons += [
+        cl.DamerauLevenshteinAtThresholds("postcode", [1]),
+        cl.ExactMatch("house_number"),
+        cl.JaroWinklerAtThresholds("street", [0.9, 0.7]),
+        cl.ExactMatch("city").configure(term_frequency_adjustments=True),
+    ]
     rules = [r for r in SPLINK_BLOCKING if present["email"] or "email" not in r]
     settings = SettingsCreator(
         link_type="dedupe_only",
@@ -335,11 +404,16 @@ def run_splink(db: Path) -> dict:
     )
     api = DuckDBAPI()
     linker = Linker(api.register(frame), settings)
-    deterministic = [block_on("fn", "ln", "birth_date"), "l.postcode = r.postcode AND l.house_number = r.house_number AND l.fn = r.fn"]
+    deterministic = [
+        block_on("fn", "ln", "birth_date"),
+        "l.postcode = r.postcode AND l.house_number = r.house_number AND l.fn = r.fn",
+    ]
     if present["email"]:
         deterministic.append(block_on("email", "fn"))
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
-    linker.training.estimate_u_using_random_sampling(max_pairs=1e7 if n >= 1_000_000 else 5e6, seed=1)
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=1e7 if n >= 1_000_000 else 5e6, seed=1
+    )
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("fn", "ln"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("birth_date"))
     predictions = linker.inference.predict()
@@ -347,7 +421,9 @@ def run_splink(db: Path) -> dict:
     result = clusters.as_duckdbpyrelation().select("unique_id, cluster_id").to_arrow_table()
     seconds = time.perf_counter() - started
     out = {"seconds": seconds, "peak_mb": peak_mb()}
-    pairs_table = predictions.as_duckdbpyrelation().select("unique_id_l, unique_id_r").to_arrow_table()
+    pairs_table = (
+        predictions.as_duckdbpyrelation().select("unique_id_l, unique_id_r").to_arrow_table()
+    )
     con.register("_splink_clusters", result)
     con.register("_splink_pairs", pairs_table)
     con.execute(
@@ -385,7 +461,9 @@ def run_worker(engine: str, db: Path, folder: Path, daily: bool = False) -> dict
     """Run one engine on a fresh copy of the data set in its own process."""
     copy = folder / f"run-{engine}-{db.name}"
     shutil.copyfile(db, copy)
-    cmd = [sys.executable, __file__, "--worker", engine, "--db", str(copy)] + (["--daily"] if daily else [])
+    cmd = [sys.executable, __file__, "--worker", engine, "--db", str(copy)] + (
+        ["--daily"] if daily else []
+    )
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     copy.unlink(missing_ok=True)
@@ -402,36 +480,62 @@ def run_worker(engine: str, db: Path, folder: Path, daily: bool = False) -> dict
 
 def print_rows(name: str, ours: dict | None, theirs: dict | None) -> None:
     def row(engine, r):
-        return (f"{name:<8} {engine:<9} {r['records']:>10,} {r['precision']:>9.4f} {r['recall']:>8.4f} {r['f1']:>8.4f} "
-                f"{r['blocking_recall']:>8.4f} {r['pairs']:>12,} {r['seconds']:>9.1f} {r['peak_mb']:>9,.0f}")
+        return (
+            f"{name:<8} {engine:<9} {r['records']:>10,} {r['precision']:>9.4f} {r['recall']:>8.4f} {r['f1']:>8.4f} "
+            f"{r['blocking_recall']:>8.4f} {r['pairs']:>12,} {r['seconds']:>9.1f} {r['peak_mb']:>9,.0f}"
+        )
 
     if ours:
         print(row("crmclean", ours))
     if theirs:
         print(row("splink", theirs))
     if ours and theirs:
-        print(f"{name:<8} {'ratio':<9} {'':>10} {ours['precision'] / max(theirs['precision'], 1e-9):>9.3f} "
-              f"{ours['recall'] / max(theirs['recall'], 1e-9):>8.3f} {ours['f1'] / max(theirs['f1'], 1e-9):>8.3f} "
-              f"{'':>8} {'':>12} {ours['seconds'] / max(theirs['seconds'], 1e-9):>9.2f} "
-              f"{ours['peak_mb'] / max(theirs['peak_mb'], 1e-9):>9.2f}")
+        print(
+            f"{name:<8} {'ratio':<9} {'':>10} {ours['precision'] / max(theirs['precision'], 1e-9):>9.3f} "
+            f"{ours['recall'] / max(theirs['recall'], 1e-9):>8.3f} {ours['f1'] / max(theirs['f1'], 1e-9):>8.3f} "
+            f"{'':>8} {'':>12} {ours['seconds'] / max(theirs['seconds'], 1e-9):>9.2f} "
+            f"{ours['peak_mb'] / max(theirs['peak_mb'], 1e-9):>9.2f}"
+        )
     if ours and "daily" in ours:
         d = ours["daily"]
-        print(f"{name:<8} {'daily':<9} {d['drop_records']:>10,} {d['precision']:>9.4f} {d['recall']:>8.4f} {d['f1']:>8.4f} "
-              f"{'':>8} {d['pairs']:>12,} {d['seconds']:>9.1f}   (incremental: {d['drop_records']:,} new records against "
-              f"the existing customers; {d['reclustered']:,} records re-clustered)")
+        print(
+            f"{name:<8} {'daily':<9} {d['drop_records']:>10,} {d['precision']:>9.4f} {d['recall']:>8.4f} {d['f1']:>8.4f} "
+            f"{'':>8} {d['pairs']:>12,} {d['seconds']:>9.1f}   (incremental: {d['drop_records']:,} new records against "
+            f"the existing customers; {d['reclustered']:,} records re-clustered)"
+        )
     sys.stdout.flush()
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--people", type=int, default=100_000, help="people in the demo data set")
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--datasets", default="demo,febrl3,febrl4", help="comma-separated: demo, febrl3, febrl4, scale")
-    ap.add_argument("--scale-rows", type=int, default=0, help="contacts for the scale run (adds the `scale` data set)")
-    ap.add_argument("--daily-rows", type=int, default=50_000, help="records of the daily drop in the scale run")
+    ap.add_argument(
+        "--datasets",
+        default="demo,febrl3,febrl4",
+        help="comma-separated: demo, febrl3, febrl4, scale",
+    )
+    ap.add_argument(
+        "--scale-rows",
+        type=int,
+        default=0,
+        help="contacts for the scale run (adds the `scale` data set)",
+    )
+    ap.add_argument(
+        "--daily-rows", type=int, default=50_000, help="records of the daily drop in the scale run"
+    )
     ap.add_argument("--no-splink", action="store_true")
-    ap.add_argument("--prepare-only", action="store_true", help="only build the data sets (use with --workdir)")
-    ap.add_argument("--workdir", type=Path, default=None, help="keep prepared data sets here (reused if present)")
+    ap.add_argument(
+        "--prepare-only", action="store_true", help="only build the data sets (use with --workdir)"
+    )
+    ap.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="keep prepared data sets here (reused if present)",
+    )
     ap.add_argument("--worker", choices=["crmclean", "splink"], help=argparse.SUPPRESS)
     ap.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--daily", action="store_true", help=argparse.SUPPRESS)
@@ -455,15 +559,21 @@ def main() -> None:
             prepared[name] = prepare_demo("demo", folder, args.people, args.seed)
         elif name == "scale":
             rows = args.scale_rows or 1_000_000
-            people = int((rows + args.daily_rows) / 1.5)  # the demo drops hold about 1.5 rows per person
-            prepared[name] = prepare_demo(f"scale{rows}", folder, people, args.seed + 1, holdout_rows=args.daily_rows)
+            people = int(
+                (rows + args.daily_rows) / 1.5
+            )  # the demo drops hold about 1.5 rows per person
+            prepared[name] = prepare_demo(
+                f"scale{rows}", folder, people, args.seed + 1, holdout_rows=args.daily_rows
+            )
         print(f"  prepared {name} in {time.perf_counter() - t:.0f} s", flush=True)
     if args.prepare_only:
         return
 
     print()
-    print(f"{'data':<8} {'engine':<9} {'records':>10} {'precision':>9} {'recall':>8} {'F1':>8} {'blocking':>8} "
-          f"{'pairs':>12} {'seconds':>9} {'peak MB':>9}")
+    print(
+        f"{'data':<8} {'engine':<9} {'records':>10} {'precision':>9} {'recall':>8} {'F1':>8} {'blocking':>8} "
+        f"{'pairs':>12} {'seconds':>9} {'peak MB':>9}"
+    )
     results = {}
     for name, db in prepared.items():
         ours = run_worker("crmclean", db, folder, daily=(name == "scale"))

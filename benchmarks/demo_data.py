@@ -25,19 +25,31 @@ from pipelines.demo import generate  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=100_000, help="people to generate (rows are ~1.5x this)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rows", type=int, default=100_000, help="people to generate (rows are ~1.5x this)"
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--day", type=dt.date.fromisoformat, default=dt.date(2025, 11, 23))
     parser.add_argument("--keep", type=Path, default=None, help="write here and keep the files")
-    parser.add_argument("--older-drops", type=int, default=0, help="earlier exports per source to write as well")
+    parser.add_argument(
+        "--older-drops", type=int, default=0, help="earlier exports per source to write as well"
+    )
     args = parser.parse_args()
 
     target = args.keep or Path(tempfile.mkdtemp(prefix="crmclean-demo-bench-"))
     try:
         started, cpu_started = time.perf_counter(), time.process_time()
-        summary = generate(target / "inbox", target / "truth.parquet", people=args.rows, seed=args.seed, day=args.day,
-                           older_drops=args.older_drops)
+        summary = generate(
+            target / "inbox",
+            target / "truth.parquet",
+            people=args.rows,
+            seed=args.seed,
+            day=args.day,
+            older_drops=args.older_drops,
+        )
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         sizes = {s: p.stat().st_size for s, p in summary.files.items()}
         truth_size = summary.truth_path.stat().st_size
@@ -48,11 +60,17 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("\n".join(summary.lines()))
     print(f"people:        {args.rows:,}")
-    print(f"rows written:  {summary.total_rows:,} ({', '.join(f'{s} {n:,}' for s, n in summary.rows.items())})"
-          + (f" + {summary.older_rows:,} in earlier drops" if summary.older_rows else ""))
-    print(f"bytes written: {', '.join(f'{s} {b / 1e6:.1f} MB' for s, b in sizes.items())}, truth {truth_size / 1e6:.1f} MB")
+    print(
+        f"rows written:  {summary.total_rows:,} ({', '.join(f'{s} {n:,}' for s, n in summary.rows.items())})"
+        + (f" + {summary.older_rows:,} in earlier drops" if summary.older_rows else "")
+    )
+    print(
+        f"bytes written: {', '.join(f'{s} {b / 1e6:.1f} MB' for s, b in sizes.items())}, truth {truth_size / 1e6:.1f} MB"
+    )
     print(f"wall time:     {wall:.2f} s (cpu {cpu:.2f} s)")
-    print(f"throughput:    {summary.total_rows / wall:,.0f} rows/s ({args.rows / wall:,.0f} people/s)")
+    print(
+        f"throughput:    {summary.total_rows / wall:,.0f} rows/s ({args.rows / wall:,.0f} people/s)"
+    )
     print(f"peak memory:   {peak_mb:,.0f} MB (max RSS)")
 
 

@@ -119,7 +119,9 @@ def run_all(con, cfg, outbox: Path, now: datetime) -> list[tuple]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=100_000, help="customers in the warehouse")
     parser.add_argument("--keep", type=Path, default=None, help="work here and keep the files")
     args = parser.parse_args()
@@ -129,16 +131,25 @@ def main() -> None:
         cfg = load_exports(REPO / "sftp_config" / "exports.yaml")
         con = connect(work / "warehouse.duckdb")
         started = time.perf_counter()
-        con.execute("CREATE OR REPLACE TEMP MACRO h(x, k) AS CAST(hash(x, k) % 1000000007 AS BIGINT)")
+        con.execute(
+            "CREATE OR REPLACE TEMP MACRO h(x, k) AS CAST(hash(x, k) % 1000000007 AS BIGINT)"
+        )
         con.execute(CUSTOMERS, [args.rows])
         con.execute(SUPPRESSIONS, [args.rows])
         n_supp = con.execute("SELECT count(*) FROM suppressions").fetchone()[0]
-        print(f"warehouse: {args.rows:,} customers, {n_supp:,} suppressions, built in {time.perf_counter() - started:.1f}s")
+        print(
+            f"warehouse: {args.rows:,} customers, {n_supp:,} suppressions, built in {time.perf_counter() - started:.1f}s"
+        )
 
         outbox = work / "outbox"
-        for label, now in [("day 1", datetime(2026, 11, 23, 6)), ("day 2", datetime(2026, 11, 24, 6))]:
+        for label, now in [
+            ("day 1", datetime(2026, 11, 23, 6)),
+            ("day 2", datetime(2026, 11, 24, 6)),
+        ]:
             if label == "day 2":
-                con.execute("UPDATE customers SET email = 'new.' || email WHERE h(customer_id, 30) % 100 = 0")
+                con.execute(
+                    "UPDATE customers SET email = 'new.' || email WHERE h(customer_id, 30) % 100 = 0"
+                )
             t0 = time.perf_counter()
             results = run_all(con, cfg, outbox, now)
             wall = time.perf_counter() - t0
@@ -153,8 +164,10 @@ def main() -> None:
         size = sum(f.stat().st_size for f in files)
         print(f"\ndelivered: {len(files)} files, {size / 1e6:,.1f} MB")
         leaked, twice = leaks(con, files)
-        print(f"accuracy: {leaked} rows of suppressed or unconsented customers delivered (must be 0); "
-              f"{twice} email addresses twice in one file (must be 0)")
+        print(
+            f"accuracy: {leaked} rows of suppressed or unconsented customers delivered (must be 0); "
+            f"{twice} email addresses twice in one file (must be 0)"
+        )
         print(f"peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
         con.close()
     finally:

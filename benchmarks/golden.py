@@ -35,8 +35,21 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 # Golden field -> truth column (the same names); house_number compared as text.
-FIELDS = ("first_name", "infix", "last_name", "email", "phone", "street", "house_number", "house_number_suffix",
-          "postcode", "city", "country", "birth_date", "newsletter_opt_in")
+FIELDS = (
+    "first_name",
+    "infix",
+    "last_name",
+    "email",
+    "phone",
+    "street",
+    "house_number",
+    "house_number_suffix",
+    "postcode",
+    "city",
+    "country",
+    "birth_date",
+    "newsletter_opt_in",
+)
 
 
 def peak_mb() -> float:
@@ -47,17 +60,20 @@ def drop_days(inbox: Path) -> list[date]:
     """The export days of the drops in the inbox (from their names), oldest first."""
     from pipelines.ingest.land import export_time
 
-    return sorted({export_time(p.name, datetime.fromtimestamp(p.stat().st_mtime)).date()
-                   for p in inbox.rglob("*") if p.is_file()})
+    return sorted(
+        {
+            export_time(p.name, datetime.fromtimestamp(p.stat().st_mtime)).date()
+            for p in inbox.rglob("*")
+            if p.is_file()
+        }
+    )
 
 
 def ingest(con, inbox: Path, work: Path, day: date | None = None) -> dict[str, int]:
     """Land, stage, normalize and load every contacts drop under `inbox/<source>/` (of `day` only)."""
-    from pipelines.ingest.land import export_time
-
     from pipelines.config import load_sources
     from pipelines.ingest.discover import partition_key
-    from pipelines.ingest.land import land
+    from pipelines.ingest.land import export_time, land
     from pipelines.ingest.load import load_contacts, stage_drop
     from pipelines.transport import LocalTransport
 
@@ -67,13 +83,33 @@ def ingest(con, inbox: Path, work: Path, day: date | None = None) -> dict[str, i
             continue
         transport = LocalTransport(inbox / source_name)
         for remote in transport.list(source.patterns):
-            if day and export_time(remote.name, datetime.fromtimestamp(remote.mtime)).date() != day:
+            if (
+                day
+                and export_time(remote.name, datetime.fromtimestamp(remote.mtime)).date() != day
+            ):
                 continue
-            landed = land(con, transport, landing_root=work / "landing", source=source_name, remote=remote,
-                          partition_key=partition_key(source_name, remote))
-            stage_drop(con, file_id=landed.file_id, source_name=source_name, source=source, tmp_root=work / "tmp")
-            load_contacts(con, file_id=landed.file_id, source_name=source_name, source=source,
-                          default_country=cfg.country_of(source_name))
+            landed = land(
+                con,
+                transport,
+                landing_root=work / "landing",
+                source=source_name,
+                remote=remote,
+                partition_key=partition_key(source_name, remote),
+            )
+            stage_drop(
+                con,
+                file_id=landed.file_id,
+                source_name=source_name,
+                source=source,
+                tmp_root=work / "tmp",
+            )
+            load_contacts(
+                con,
+                file_id=landed.file_id,
+                source_name=source_name,
+                source=source,
+                default_country=cfg.country_of(source_name),
+            )
     return {name: s.priority for name, s in cfg.sources.items()}
 
 
@@ -83,7 +119,9 @@ def build_truth(con, truth_path: Path) -> None:
     con.execute(f"CREATE TEMP TABLE _truth_all AS SELECT * FROM read_parquet('{truth_path}')")
     cols = {r[0] for r in con.execute("DESCRIBE _truth_all").fetchall()}
     drop = "drop_date DESC, " if "drop_date" in cols else ""
-    con.execute("CREATE TEMP TABLE _truth_rows AS SELECT DISTINCT source, source_record_id, person_id FROM _truth_all")
+    con.execute(
+        "CREATE TEMP TABLE _truth_rows AS SELECT DISTINCT source, source_record_id, person_id FROM _truth_all"
+    )
     con.execute(
         f"""CREATE TEMP TABLE _truth_rec AS SELECT * FROM _truth_all
             QUALIFY row_number() OVER (PARTITION BY source, source_record_id ORDER BY {drop}line_number) = 1"""
@@ -112,7 +150,8 @@ def golden_accuracy(con) -> tuple[int, dict[str, float], dict[str, tuple[float, 
     # Attainable: some record of the customer carries the current value (its row shows the
     # value, however formatted: no `<field>_dirt`, and it was not stale on that field).
     carried = ", ".join(
-        f"bool_or(r.{f}_dirt IS NULL AND CAST(r.{f} AS VARCHAR) IS NOT DISTINCT FROM t.{f}) AS {f}" for f in FIELDS
+        f"bool_or(r.{f}_dirt IS NULL AND CAST(r.{f} AS VARCHAR) IS NOT DISTINCT FROM t.{f}) AS {f}"
+        for f in FIELDS
     )
     con.execute(
         f"""CREATE TEMP TABLE _attainable AS
@@ -133,7 +172,9 @@ def golden_accuracy(con) -> tuple[int, dict[str, float], dict[str, tuple[float, 
     ).fetchone()
     values = row[1:]
     current = {f: float(values[3 * i]) for i, f in enumerate(FIELDS)}
-    attainable = {f: (float(values[3 * i + 1] or 0.0), int(values[3 * i + 2])) for i, f in enumerate(FIELDS)}
+    attainable = {
+        f: (float(values[3 * i + 1] or 0.0), int(values[3 * i + 2])) for i, f in enumerate(FIELDS)
+    }
     return int(row[0]), current, attainable
 
 
@@ -143,7 +184,13 @@ def print_examples(con, k: int) -> None:
     def show(field, value):
         if value is None:
             return "NULL"
-        return mask_email(value) if field == "email" else mask_phone(value) if field == "phone" else value
+        return (
+            mask_email(value)
+            if field == "email"
+            else mask_phone(value)
+            if field == "phone"
+            else value
+        )
 
     for f in FIELDS:
         rows = con.execute(
@@ -155,8 +202,12 @@ def print_examples(con, k: int) -> None:
                 WHERE a.{f} AND CAST(c.{f} AS VARCHAR) IS DISTINCT FROM t.{f} ORDER BY hash(c.customer_id) LIMIT {int(k)}"""
         ).fetchall()
         for cid, got, want, seen in rows:
-            seen_shown = " | ".join(show(f, None if v == "NULL" else v) for v in (seen or "").split(" | "))
-            print(f"  {f:<20} {cid}: golden {show(f, got)!s:<28} true {show(f, want)!s:<28} records: {seen_shown}")
+            seen_shown = " | ".join(
+                show(f, None if v == "NULL" else v) for v in (seen or "").split(" | ")
+            )
+            print(
+                f"  {f:<20} {cid}: golden {show(f, got)!s:<28} true {show(f, want)!s:<28} records: {seen_shown}"
+            )
 
 
 def pair_metrics(con) -> dict:
@@ -172,20 +223,41 @@ def pair_metrics(con) -> dict:
     tp, predicted, actual = float(tp or 0), float(predicted or 0), float(actual or 0)
     precision = tp / predicted if predicted else 1.0
     recall = tp / actual if actual else 1.0
-    return {"precision": precision, "recall": recall,
-            "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+    }
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--people", "--rows", dest="people", type=int, default=100_000, help="people in the demo data")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--people",
+        "--rows",
+        dest="people",
+        type=int,
+        default=100_000,
+        help="people in the demo data",
+    )
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--day", type=date.fromisoformat, default=date(2026, 11, 23), help="day of the demo drops")
-    ap.add_argument("--older-drops", type=int, default=0, help="earlier exports per source, 28 days apart")
-    ap.add_argument("--examples", type=int, default=0, help="print this many wrong customers per field")
+    ap.add_argument(
+        "--day", type=date.fromisoformat, default=date(2026, 11, 23), help="day of the demo drops"
+    )
+    ap.add_argument(
+        "--older-drops", type=int, default=0, help="earlier exports per source, 28 days apart"
+    )
+    ap.add_argument(
+        "--examples", type=int, default=0, help="print this many wrong customers per field"
+    )
     ap.add_argument("--workdir", type=Path, default=None, help="keep the warehouse and files here")
-    ap.add_argument("--reuse", action="store_true",
-                    help="with --workdir: keep its loaded contacts, only re-match (after a survivorship change)")
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --workdir: keep its loaded contacts, only re-match (after a survivorship change)",
+    )
     args = ap.parse_args()
 
     from pipelines.demo import generate
@@ -207,8 +279,14 @@ def main() -> None:
         for old in ("inbox", "landing", "tmp"):
             shutil.rmtree(folder / old, ignore_errors=True)
         extra = {"older_drops": args.older_drops} if args.older_drops else {}
-        generate(folder / "inbox", folder / "truth.parquet", people=args.people, seed=args.seed, day=args.day,
-                 **extra)
+        generate(
+            folder / "inbox",
+            folder / "truth.parquet",
+            people=args.people,
+            seed=args.seed,
+            day=args.day,
+            **extra,
+        )
         steps["generate"] = time.perf_counter() - t
         db.unlink(missing_ok=True)
     con = connect(db)
@@ -219,8 +297,16 @@ def main() -> None:
 
         cfg = load_sources(REPO / "sftp_config" / "sources.yaml")
         priority = {name: s.priority for name, s in cfg.sources.items()}
-        for table in ("customers", "customer_sources", "match_evidence", "customer_merges", "match_records",
-                      "match_edges", "match_override_records", "match_model"):
+        for table in (
+            "customers",
+            "customer_sources",
+            "match_evidence",
+            "customer_merges",
+            "match_records",
+            "match_edges",
+            "match_override_records",
+            "match_model",
+        ):
             con.execute(f"DELETE FROM {table}")
         days = [args.day]
     else:
@@ -233,8 +319,13 @@ def main() -> None:
         steps["ingest"] += time.perf_counter() - t
         t = time.perf_counter()
         with transaction(con):
-            result = build_customers(con, settings=settings, source_priority=priority, overrides_path=None,
-                                     now=datetime.combine(day, datetime.min.time()).replace(hour=6))
+            result = build_customers(
+                con,
+                settings=settings,
+                source_priority=priority,
+                overrides_path=None,
+                now=datetime.combine(day, datetime.min.time()).replace(hour=6),
+            )
         steps["match"] += time.perf_counter() - t
     if reuse:
         del steps["ingest"]
@@ -242,21 +333,29 @@ def main() -> None:
     build_truth(con, folder / "truth.parquet")
     customers, accuracy, attainable = golden_accuracy(con)
     metrics = pair_metrics(con)
-    contacts, rows = con.execute("SELECT count(*), (SELECT count(*) FROM _truth_all) FROM contacts").fetchone()
+    contacts, rows = con.execute(
+        "SELECT count(*), (SELECT count(*) FROM _truth_all) FROM contacts"
+    ).fetchone()
     rejected = con.execute("SELECT count(*) FROM rejected_rows").fetchone()[0]
 
     print(f"golden-record benchmark ({os.cpu_count()} cores, load average {load:.1f}; {folder})")
-    print(f"demo data {args.day} seed {args.seed}: {args.people:,} people, {rows:,} rows, "
-          f"{contacts:,} contacts loaded ({rejected:,} rows rejected) -> {customers:,} customers")
+    print(
+        f"demo data {args.day} seed {args.seed}: {args.people:,} people, {rows:,} rows, "
+        f"{contacts:,} contacts loaded ({rejected:,} rows rejected) -> {customers:,} customers"
+    )
     print()
     print(f"{'golden field':<22} {'true current':>12} {'where attainable':>17} {'customers':>10}")
     for f in FIELDS:
         print(f"{f:<22} {accuracy[f]:>12.4f} {attainable[f][0]:>17.4f} {attainable[f][1]:>10,}")
     lowest = min((v, f) for f, v in accuracy.items())
     lowest_attainable = min((v[0], f) for f, v in attainable.items())
-    print(f"{'lowest':<22} {lowest[0]:>12.4f} {lowest_attainable[0]:>17.4f}  ({lowest[1]}; {lowest_attainable[1]})")
+    print(
+        f"{'lowest':<22} {lowest[0]:>12.4f} {lowest_attainable[0]:>17.4f}  ({lowest[1]}; {lowest_attainable[1]})"
+    )
     print()
-    print(f"pairwise precision {metrics['precision']:.4f}  recall {metrics['recall']:.4f}  F1 {metrics['f1']:.4f}")
+    print(
+        f"pairwise precision {metrics['precision']:.4f}  recall {metrics['recall']:.4f}  F1 {metrics['f1']:.4f}"
+    )
     if args.examples:
         print()
         print_examples(con, args.examples)
@@ -264,9 +363,13 @@ def main() -> None:
     con.close()
     print()
     print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()))
-    print(f"match steps (s){' of the last day' if len(days) > 1 else ''}: "
-          f"{', '.join(f'{k} {v:.1f}' for k, v in result.steps.items())}")
-    print(f"peak memory: {peak_mb():,.0f} MB (max RSS); load average after {os.getloadavg()[0]:.1f}")
+    print(
+        f"match steps (s){' of the last day' if len(days) > 1 else ''}: "
+        f"{', '.join(f'{k} {v:.1f}' for k, v in result.steps.items())}"
+    )
+    print(
+        f"peak memory: {peak_mb():,.0f} MB (max RSS); load average after {os.getloadavg()[0]:.1f}"
+    )
     if not args.workdir:
         import shutil
 

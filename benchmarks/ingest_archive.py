@@ -57,8 +57,16 @@ def make_csv(path: Path, mb: int) -> int:
 
 def measure(path: Path) -> tuple[int, float, float]:
     with tempfile.TemporaryDirectory() as work:
-        out = subprocess.run([sys.executable, "-c", CHILD, str(path), work, str(REPO)], check=True,
-                             capture_output=True, text=True).stdout.splitlines()[-1].split()
+        out = (
+            subprocess.run(
+                [sys.executable, "-c", CHILD, str(path), work, str(REPO)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.splitlines()[-1]
+            .split()
+        )
     return int(out[0]), float(out[1]), float(out[2])
 
 
@@ -73,7 +81,9 @@ def main() -> None:
         with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
             zf.write(plain, "klanten.csv")
         size, zsize = plain.stat().st_size, packed.stat().st_size
-        print(f"{rows:,} rows, {size / 1e6:.0f} MB plain, {zsize / 1e6:.1f} MB zipped ({size / zsize:.0f}x)")
+        print(
+            f"{rows:,} rows, {size / 1e6:.0f} MB plain, {zsize / 1e6:.1f} MB zipped ({size / zsize:.0f}x)"
+        )
         for label, path in (("plain", plain), ("zip", packed)):
             n, seconds, peak = measure(path)
             print(f"{label:5}: {n:,} rows in {seconds:.1f} s, peak {peak:,.0f} MB")

@@ -91,7 +91,7 @@ class RssSampler:
             total = self._rss_kb(me) + sum(self._rss_kb(c) for c in self._children(me))
             self.peak_kb = max(self.peak_kb, total)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._thread.start()
         return self
 
@@ -102,7 +102,10 @@ class RssSampler:
 
 def cpu_seconds() -> tuple[float, float]:
     """(user + system CPU seconds of this process, of its finished children such as pool workers)."""
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
 
 
@@ -112,7 +115,14 @@ def generate_in_child(folder: Path, people: int, seed: int) -> None:
         "from pipelines.demo import generate;"
         "s = generate(Path(%r), Path(%r), people=%d, seed=%d, day=dt.date.fromisoformat(%r));"
         "print(chr(10).join(s.lines()))"
-    ) % (str(REPO), str(folder / "inbox"), str(folder / "truth.parquet"), people, seed, DAY.isoformat())
+    ) % (
+        str(REPO),
+        str(folder / "inbox"),
+        str(folder / "truth.parquet"),
+        people,
+        seed,
+        DAY.isoformat(),
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -143,11 +153,16 @@ def case_accuracy(con) -> pd.DataFrame:
     parts = []
     for field, dirt in SCORED.items():
         value_right = f"n.{field} IS NOT DISTINCT FROM t.{field}::VARCHAR::{_type(field)}"
-        right = (value_right if field in INFERRED
-                 else f"CASE WHEN t.{dirt}_dirt = 'missing' THEN n.{field} IS NULL ELSE {value_right} END")
+        right = (
+            value_right
+            if field in INFERRED
+            else f"CASE WHEN t.{dirt}_dirt = 'missing' THEN n.{field} IS NULL ELSE {value_right} END"
+        )
         missing = "missing (expect inferred)" if field in INFERRED else "missing (expect NULL)"
-        base = (f"FROM truth t JOIN normalized_all n ON n.source = t.source AND n.line_number = t.line_number "
-                f"WHERE NOT t.is_broken AND (t.{dirt}_dirt IS NULL OR t.{dirt}_dirt = 'missing')")
+        base = (
+            f"FROM truth t JOIN normalized_all n ON n.source = t.source AND n.line_number = t.line_number "
+            f"WHERE NOT t.is_broken AND (t.{dirt}_dirt IS NULL OR t.{dirt}_dirt = 'missing')"
+        )
         parts.append(f"""SELECT '{field}' AS field, t.{dirt}_case::VARCHAR AS "case", count(*) AS scored,
                                 avg(CASE WHEN {right} THEN 1.0 ELSE 0.0 END) AS accuracy
                          {base} AND t.{dirt}_case IS NOT NULL GROUP BY ALL""")
@@ -168,24 +183,38 @@ def naive(con, sources, sample: int) -> tuple[float, int]:
     frames = []
     for name in ("crm", "webshop"):
         source = sources.sources[name]
-        df = con.execute(f"SELECT * FROM staged_{name} USING SAMPLE reservoir({sample // 2} ROWS) REPEATABLE (1)").df()
+        df = con.execute(
+            f"SELECT * FROM staged_{name} USING SAMPLE reservoir({sample // 2} ROWS) REPEATABLE (1)"
+        ).df()
         frames.append((name, source, df.astype(object).where(df.notna(), None)))
     started = time.perf_counter()
     rows = 0
     for name, source, df in frames:
         default = sources.country_of(name)
-        result = df.apply(lambda row: normalize_record(row.to_dict(), source=source, default_country=default, today=DAY),
-                          axis=1)
+        result = df.apply(
+            lambda row: normalize_record(
+                row.to_dict(), source=source, default_country=default, today=DAY
+            ),
+            axis=1,
+        )
         rows += len(result)
     return time.perf_counter() - started, rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=100_000, help="about this many rows (crm + webshop)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rows", type=int, default=100_000, help="about this many rows (crm + webshop)"
+    )
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--naive-sample", type=int, default=20_000, help="rows for the pandas-apply comparison")
-    parser.add_argument("--keep", type=Path, default=None, help="generate into (or reuse) this folder and keep it")
+    parser.add_argument(
+        "--naive-sample", type=int, default=20_000, help="rows for the pandas-apply comparison"
+    )
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="generate into (or reuse) this folder and keep it"
+    )
     args = parser.parse_args()
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="crmclean-bench-normalize-"))
@@ -194,7 +223,9 @@ def main() -> None:
         if not (folder / "truth.parquet").exists():
             t = time.perf_counter()
             generate_in_child(folder, people, args.seed)
-            print(f"generated demo data for {people:,} people in {time.perf_counter() - t:.1f} s (child process)")
+            print(
+                f"generated demo data for {people:,} people in {time.perf_counter() - t:.1f} s (child process)"
+            )
         sources = load_sources(REPO / "sftp_config" / "sources.yaml")
         con = connect(folder / "warehouse.duckdb")
         con.execute("SET enable_progress_bar = false")
@@ -203,11 +234,25 @@ def main() -> None:
         for name in ("crm", "webshop"):
             source = sources.sources[name]
             path = next((folder / "inbox" / name).glob("*.csv"))
-            decoded = decode_to_utf8(path, folder / f"{name}.utf8.csv", encoding=source.encoding,
-                                     delimiter=source.delimiter, display_name=path.name)
+            decoded = decode_to_utf8(
+                path,
+                folder / f"{name}.utf8.csv",
+                encoding=source.encoding,
+                delimiter=source.delimiter,
+                display_name=path.name,
+            )
             with transaction(con):
-                stage_file(con, file_id=name, source_name=name, source=source, decoded=decoded, file_name=path.name)
-            con.execute(f"CREATE OR REPLACE TEMP VIEW staged_{name} AS {staged_view_sql(name, source)}")
+                stage_file(
+                    con,
+                    file_id=name,
+                    source_name=name,
+                    source=source,
+                    decoded=decoded,
+                    file_name=path.name,
+                )
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW staged_{name} AS {staged_view_sql(name, source)}"
+            )
         staged_rows = con.execute("SELECT count(*) FROM staged_rows").fetchone()[0]
         print(f"staged {staged_rows:,} rows in {time.perf_counter() - t:.1f} s (not timed below)")
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -222,35 +267,59 @@ def main() -> None:
                 source = sources.sources[name]
                 t = time.perf_counter()
                 with transaction(con):
-                    normalize_staged(con, f"staged_{name}", f"normalized_{name}", source=source,
-                                     default_country=sources.country_of(name))
+                    normalize_staged(
+                        con,
+                        f"staged_{name}",
+                        f"normalized_{name}",
+                        source=source,
+                        default_country=sources.country_of(name),
+                    )
                 seconds[name] = time.perf_counter() - t
                 steps[name] = dict(STEP_SECONDS)
         total = sum(seconds.values())
-        cpu_self, cpu_workers = (after - before for after, before in zip(cpu_seconds(), cpu_before))
+        cpu_self, cpu_workers = (
+            after - before for after, before in zip(cpu_seconds(), cpu_before)
+        )
         load_after = os.getloadavg()[0]
         peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-        con.execute("CREATE OR REPLACE TEMP TABLE normalized_all AS "
-                    "SELECT * FROM normalized_crm UNION ALL SELECT * FROM normalized_webshop")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE normalized_all AS "
+            "SELECT * FROM normalized_crm UNION ALL SELECT * FROM normalized_webshop"
+        )
         out_rows = con.execute("SELECT count(*) FROM normalized_all").fetchone()[0]
         assert out_rows == staged_rows, f"{out_rows} output rows for {staged_rows} staged rows"
 
         print()
-        print(f"rows normalized: {out_rows:,} ({', '.join(f'{n} {seconds[n]:.2f} s' for n in seconds)})")
+        print(
+            f"rows normalized: {out_rows:,} ({', '.join(f'{n} {seconds[n]:.2f} s' for n in seconds)})"
+        )
         print(f"wall time:       {total:.2f} s  ->  {out_rows / total:,.0f} rows/s")
         per_million = total / out_rows * 1_000_000
-        scaled = ("" if out_rows >= 950_000 else
-                  f", scaled linearly from {out_rows:,} rows: fixed costs weigh more in small runs")
-        print(f"per 1M rows:     {per_million:.1f} s (target < {TARGET_SECONDS_PER_MILLION:.0f} s: "
-              f"{'OK' if per_million < TARGET_SECONDS_PER_MILLION else 'MISSED'}{scaled})")
-        print(f"cpu time:        {cpu_self:.2f} s this process (all DuckDB threads) + {cpu_workers:.2f} s pool workers; "
-              f"{cores()} cores shared with other work: load average {load_before:.1f} before, {load_after:.1f} after "
-              f"(above {cores()} means this run waited for a core)")
-        print(f"peak memory:     {peak_self:,.0f} MB max RSS of this process ({rss_before:,.0f} MB before normalizing); "
-              f"{sampler.peak_kb / 1024:,.0f} MB sampled incl. pool workers (shared pages counted twice)")
-        print("time per step:   " + "; ".join(
-            f"{n}: " + ", ".join(f"{k} {v:.2f}" for k, v in steps[n].items()) for n in steps))
+        scaled = (
+            ""
+            if out_rows >= 950_000
+            else f", scaled linearly from {out_rows:,} rows: fixed costs weigh more in small runs"
+        )
+        print(
+            f"per 1M rows:     {per_million:.1f} s (target < {TARGET_SECONDS_PER_MILLION:.0f} s: "
+            f"{'OK' if per_million < TARGET_SECONDS_PER_MILLION else 'MISSED'}{scaled})"
+        )
+        print(
+            f"cpu time:        {cpu_self:.2f} s this process (all DuckDB threads) + {cpu_workers:.2f} s pool workers; "
+            f"{cores()} cores shared with other work: load average {load_before:.1f} before, {load_after:.1f} after "
+            f"(above {cores()} means this run waited for a core)"
+        )
+        print(
+            f"peak memory:     {peak_self:,.0f} MB max RSS of this process ({rss_before:,.0f} MB before normalizing); "
+            f"{sampler.peak_kb / 1024:,.0f} MB sampled incl. pool workers (shared pages counted twice)"
+        )
+        print(
+            "time per step:   "
+            + "; ".join(
+                f"{n}: " + ", ".join(f"{k} {v:.2f}" for k, v in steps[n].items()) for n in steps
+            )
+        )
 
         acc = accuracy(con, folder / "truth.parquet")
         print()
@@ -265,24 +334,34 @@ def main() -> None:
                 worst = min(worst, a)
                 cells.append(f"{s} {a * 100:7.3f}% of {int(counts.loc[field, s]):>9,}")
             print(f"  {field:20s} " + "   ".join(cells))
-        print(f"  lowest: {worst * 100:.3f}% (target >= {TARGET_ACCURACY * 100:.0f}%: "
-              f"{'OK' if worst >= TARGET_ACCURACY else 'MISSED'})")
+        print(
+            f"  lowest: {worst * 100:.3f}% (target >= {TARGET_ACCURACY * 100:.0f}%: "
+            f"{'OK' if worst >= TARGET_ACCURACY else 'MISSED'})"
+        )
 
         cases = case_accuracy(con)
         print()
-        print("accuracy per special case (both sources; right = the true value, or NULL where missing; "
-              "the truth's <field>_case):")
+        print(
+            "accuracy per special case (both sources; right = the true value, or NULL where missing; "
+            "the truth's <field>_case):"
+        )
         for row in cases.itertuples():
-            print(f"  {row.field:20s} {row.case:26s} {row.accuracy * 100:7.3f}% of {int(row.scored):>9,}")
+            print(
+                f"  {row.field:20s} {row.case:26s} {row.accuracy * 100:7.3f}% of {int(row.scored):>9,}"
+            )
 
         sample = min(args.naive_sample, out_rows)
         naive_seconds, naive_rows = naive(con, sources, sample)
         naive_total = naive_seconds / naive_rows * out_rows
         print()
-        print(f"naive (pandas apply + the same per-value functions, row by row): {naive_rows:,} sampled rows in "
-              f"{naive_seconds:.1f} s -> extrapolated to {out_rows:,} rows: {naive_total:.1f} s")
+        print(
+            f"naive (pandas apply + the same per-value functions, row by row): {naive_rows:,} sampled rows in "
+            f"{naive_seconds:.1f} s -> extrapolated to {out_rows:,} rows: {naive_total:.1f} s"
+        )
         ratio = naive_total / total
-        print(f"speed-up:        {ratio:.1f}x (target >= {TARGET_SPEEDUP:.0f}x: {'OK' if ratio >= TARGET_SPEEDUP else 'MISSED'})")
+        print(
+            f"speed-up:        {ratio:.1f}x (target >= {TARGET_SPEEDUP:.0f}x: {'OK' if ratio >= TARGET_SPEEDUP else 'MISSED'})"
+        )
         con.close()
     finally:
         if args.keep is None:

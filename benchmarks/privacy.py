@@ -99,15 +99,23 @@ def phone_pattern(e164: str) -> str:
 def rows_holding(con, email: str, e164: str, customer_id: str) -> dict[str, int]:
     """Rows of any table whose text (all columns) holds the email, the phone or the customer id."""
     out = {}
-    for (table,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall():
+    for (table,) in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+    ).fetchall():
         if table == "erasure_log":
             continue
-        cols = [c for (c,) in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?", [table]).fetchall()]
-        text = " || '|' || ".join(f'coalesce(CAST("{c}" AS VARCHAR), \'\')' for c in cols)
+        cols = [
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?",
+                [table],
+            ).fetchall()
+        ]
+        text = " || '|' || ".join(f"coalesce(CAST(\"{c}\" AS VARCHAR), '')" for c in cols)
         n = con.execute(
             f"""SELECT count(*) FROM "{table}" WHERE contains(lower({text}), ?) OR contains({text}, ?)
-                OR regexp_matches({text}, ?)""", [email, customer_id, phone_pattern(e164)]
+                OR regexp_matches({text}, ?)""",
+            [email, customer_id, phone_pattern(e164)],
         ).fetchone()[0]
         if n:
             out[table] = n
@@ -134,13 +142,26 @@ def generate_events(n: int, seed: int) -> tuple[list[str], dict[int, list[tuple[
         kind = rnd.choice(["unsubscribe", "complaint", "hard", "soft", "soft", "resub"])
         if kind == "soft":
             start = DAY - timedelta(days=rnd.randrange(90))
-            todo = [("soft_bounce", min(DAY, start + timedelta(days=rnd.randrange(0, 45)))) for _ in range(rnd.randint(1, 4))]
+            todo = [
+                ("soft_bounce", min(DAY, start + timedelta(days=rnd.randrange(0, 45))))
+                for _ in range(rnd.randint(1, 4))
+            ]
         elif kind == "resub":
-            todo = [("unsubscribe", DAY - timedelta(days=20)), ("resubscribe", DAY - timedelta(days=5))]
+            todo = [
+                ("unsubscribe", DAY - timedelta(days=20)),
+                ("resubscribe", DAY - timedelta(days=5)),
+            ]
         else:
-            todo = [({"hard": "hard_bounce"}.get(kind, kind), DAY - timedelta(days=rnd.randrange(30)))]
-        words = {"unsubscribe": "Unsubscribed", "complaint": "Spam Complaint", "hard_bounce": "Hard Bounce",
-                 "soft_bounce": "Soft Bounce", "resubscribe": "Resubscribed"}
+            todo = [
+                ({"hard": "hard_bounce"}.get(kind, kind), DAY - timedelta(days=rnd.randrange(30)))
+            ]
+        words = {
+            "unsubscribe": "Unsubscribed",
+            "complaint": "Spam Complaint",
+            "hard_bounce": "Hard Bounce",
+            "soft_bounce": "Soft Bounce",
+            "resubscribe": "Resubscribed",
+        }
         for event, at in todo:
             email = f" P{i}@EXAMPLE.nl " if event == "unsubscribe" else f"p{i}@example.nl"
             lines.append(f"{email},,{words[event]},{at:%Y-%m-%d %H:%M:%S},bench")
@@ -148,14 +169,21 @@ def generate_events(n: int, seed: int) -> tuple[list[str], dict[int, list[tuple[
     return lines, events
 
 
-def expected(events: dict[int, list[tuple[str, datetime]]], soft_n: int = 3, window: int = 30, hard_n: int = 1) -> dict[str, set[str]]:
+def expected(
+    events: dict[int, list[tuple[str, datetime]]],
+    soft_n: int = 3,
+    window: int = 30,
+    hard_n: int = 1,
+) -> dict[str, set[str]]:
     """The rules of pipelines/privacy/rules.py, computed in plain Python."""
     out: dict[str, set[str]] = defaultdict(set)
     for i, evs in events.items():
         evs = sorted(set(evs), key=lambda e: e[1])
         resets = [at for e, at in evs if e == "resubscribe"]
         reset = max(resets) if resets else None
-        active = [(e, at) for e, at in evs if e != "resubscribe" and (reset is None or at >= reset)]
+        active = [
+            (e, at) for e, at in evs if e != "resubscribe" and (reset is None or at >= reset)
+        ]
         cid = f"K{100000000 + i}"
         if any(e == "unsubscribe" for e, _ in active):
             out["unsubscribe"].add(cid)
@@ -164,7 +192,9 @@ def expected(events: dict[int, list[tuple[str, datetime]]], soft_n: int = 3, win
         if sum(e == "hard_bounce" for e, _ in active) >= hard_n:
             out["hard_bounce"].add(cid)
         soft = [at for e, at in active if e == "soft_bounce"]
-        if any(sum(1 for b in soft if a - timedelta(days=window) <= b <= a) >= soft_n for a in soft):
+        if any(
+            sum(1 for b in soft if a - timedelta(days=window) <= b <= a) >= soft_n for a in soft
+        ):
             out["soft_bounce"].add(cid)
     return out
 
@@ -184,7 +214,9 @@ def main() -> None:
         t = time.perf_counter()
         build_warehouse(con, n)
         landing = write_landing(paths, con, n)
-        print(f"setup: {n:,} contacts/customers and a {landing.stat().st_size / 1e6:.1f} MB landing file in {time.perf_counter() - t:.1f}s")
+        print(
+            f"setup: {n:,} contacts/customers and a {landing.stat().st_size / 1e6:.1f} MB landing file in {time.perf_counter() - t:.1f}s"
+        )
 
         lines, events = generate_events(n, args.seed)
         inbox = paths.inbox / "email_platform"
@@ -194,48 +226,99 @@ def main() -> None:
         transport = LocalTransport(inbox)
         remote = transport.list(["suppressions_20261123.csv"])[0]
         key = partition_key("email_platform", remote)
-        land(con, transport, landing_root=paths.landing, source="email_platform", remote=remote, partition_key=key)
-        stage_drop(con, file_id=file_id_for(key), source_name="email_platform", source=cfg.sources["email_platform"], tmp_root=paths.data_dir / "tmp")
-        figures = load_privacy_drop(con, file_id=file_id_for(key), source_name="email_platform",
-                                    source=cfg.sources["email_platform"], config=cfg, paths=paths, now=DAY)
+        land(
+            con,
+            transport,
+            landing_root=paths.landing,
+            source="email_platform",
+            remote=remote,
+            partition_key=key,
+        )
+        stage_drop(
+            con,
+            file_id=file_id_for(key),
+            source_name="email_platform",
+            source=cfg.sources["email_platform"],
+            tmp_root=paths.data_dir / "tmp",
+        )
+        figures = load_privacy_drop(
+            con,
+            file_id=file_id_for(key),
+            source_name="email_platform",
+            source=cfg.sources["email_platform"],
+            config=cfg,
+            paths=paths,
+            now=DAY,
+        )
         s = time.perf_counter() - t
         events_n = len(lines) - 1
-        print(f"suppression drop: {events_n:,} events loaded in {s:.2f}s ({events_n / s:,.0f} events/s), rejected {figures['rows_rejected_at_load']}")
+        print(
+            f"suppression drop: {events_n:,} events loaded in {s:.2f}s ({events_n / s:,.0f} events/s), rejected {figures['rows_rejected_at_load']}"
+        )
 
         t = time.perf_counter()
         summary = refresh_suppressions(con, cfg, tombstone_key=KEY)
         s = time.perf_counter() - t
-        print(f"refresh_suppressions: {n:,} customers in {s:.2f}s ({n / s:,.0f} customers/s); rows by reason {summary.by_reason}")
+        print(
+            f"refresh_suppressions: {n:,} customers in {s:.2f}s ({n / s:,.0f} customers/s); rows by reason {summary.by_reason}"
+        )
         want = expected(events)
         total = correct = 0
         for reason in ("unsubscribe", "complaint", "hard_bounce", "soft_bounce"):
-            got = {c for (c,) in con.execute("SELECT customer_id FROM suppressions WHERE reason = ?", [reason]).fetchall()}
+            got = {
+                c
+                for (c,) in con.execute(
+                    "SELECT customer_id FROM suppressions WHERE reason = ?", [reason]
+                ).fetchall()
+            }
             total += len(want[reason] | got)
             correct += len(want[reason] & got)
-            print(f"  {reason}: expected {len(want[reason]):,}, got {len(got):,}, in both {len(want[reason] & got):,}")
-        print(f"accuracy (suppressed per reason vs an independent computation): {100 * correct / max(total, 1):.2f}%")
+            print(
+                f"  {reason}: expected {len(want[reason]):,}, got {len(got):,}, in both {len(want[reason] & got):,}"
+            )
+        print(
+            f"accuracy (suppressed per reason vs an independent computation): {100 * correct / max(total, 1):.2f}%"
+        )
 
         person = n // 2
-        before_rows = rows_holding(con, f"p{person}@example.nl", phone(person), f"K{100000000 + person}")
+        before_rows = rows_holding(
+            con, f"p{person}@example.nl", phone(person), f"K{100000000 + person}"
+        )
         before_files = files_holding(paths.data_dir, f"p{person}@example.nl", phone(person))
-        print(f"the person before erasure (the search is not blind): rows {before_rows}, files {len(before_files)}")
+        print(
+            f"the person before erasure (the search is not blind): rows {before_rows}, files {len(before_files)}"
+        )
         t = time.perf_counter()
-        result = erase(con, [ErasureRequest(email=f"p{person}@example.nl")], paths=paths, config=cfg, key=KEY, now=DAY, origin="benchmark")
+        result = erase(
+            con,
+            [ErasureRequest(email=f"p{person}@example.nl")],
+            paths=paths,
+            config=cfg,
+            key=KEY,
+            now=DAY,
+            origin="benchmark",
+        )
         s_erase = time.perf_counter() - t
         con.close()
         t = time.perf_counter()
         compact_warehouse(paths.warehouse)
         s_compact = time.perf_counter() - t
-        print(f"erase one person: {s_erase:.2f}s (files rewritten {result.files_rewritten}, warehouse rows {result.rows_deleted}), "
-              f"compaction {s_compact:.2f}s ({paths.warehouse.stat().st_size / 1e6:.1f} MB file)")
+        print(
+            f"erase one person: {s_erase:.2f}s (files rewritten {result.files_rewritten}, warehouse rows {result.rows_deleted}), "
+            f"compaction {s_compact:.2f}s ({paths.warehouse.stat().st_size / 1e6:.1f} MB file)"
+        )
         t = time.perf_counter()
         con = connect(paths.warehouse, read_only=True)
         left = rows_holding(con, f"p{person}@example.nl", phone(person), f"K{100000000 + person}")
         con.close()
         files = files_holding(paths.data_dir, f"p{person}@example.nl", phone(person))
-        print(f"traces after erasure (every table, every file under data/, searched independently in "
-              f"{time.perf_counter() - t:.1f}s): rows {left or 0}, files {files or 0}, residue reported {len(result.residue_files)}")
-        print(f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        print(
+            f"traces after erasure (every table, every file under data/, searched independently in "
+            f"{time.perf_counter() - t:.1f}s): rows {left or 0}, files {files or 0}, residue reported {len(result.residue_files)}"
+        )
+        print(
+            f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        )
     finally:
         if os.environ.get("KEEP"):
             print(tmp)

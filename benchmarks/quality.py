@@ -71,15 +71,19 @@ def build(con, rows: int) -> dict[str, float]:
     con.execute(f"""INSERT INTO contacts (file_id, {cols}, phone_status, postcode_status, birth_date_status, country)
                     SELECT CASE WHEN source = 'crm' THEN 'load-crm' ELSE 'load-webshop' END, {cols}, 'valid', 'valid',
                            CASE WHEN birth_date IS NULL THEN 'missing' ELSE 'valid' END, 'NL' FROM _synthetic""")
-    con.execute("INSERT INTO customer_sources (customer_id, source, source_record_id) SELECT customer_id, source, source_record_id FROM _synthetic")
+    con.execute(
+        "INSERT INTO customer_sources (customer_id, source, source_record_id) SELECT customer_id, source, source_record_id FROM _synthetic"
+    )
     con.execute(f"""INSERT INTO customers (customer_id, first_name, last_name, email, email_status, phone, postcode,
                                            house_number, country, birth_date, updated_at)
                     SELECT customer_id, first_name, last_name, email, email_status, phone, postcode, house_number, 'NL',
                            birth_date, updated_at FROM _synthetic WHERE i < {people}""")
-    con.execute("""INSERT INTO ingest_log (file_id, source, file_name, status, rows_read, rows_loaded, rows_rejected, landed_at) VALUES
+    con.execute(
+        """INSERT INTO ingest_log (file_id, source, file_name, status, rows_read, rows_loaded, rows_rejected, landed_at) VALUES
                    ('load-crm', 'crm', 'klanten.csv', 'staged', ?, ?, 0, now()),
                    ('load-webshop', 'webshop', 'customers.csv', 'loaded', ?, ?, 0, now())""",
-                [people, people, rows - people, rows - people])
+        [people, people, rows - people, rows - people],
+    )
     copies = rows - people
 
     def share(where: str, n: int) -> float:
@@ -114,7 +118,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="crmclean-bench-quality-"))
     t = time.perf_counter()
     child = multiprocessing.get_context("spawn").Process(
-        target=build_file, args=(str(work / "warehouse.duckdb"), args.rows, str(work / "truth.json")))
+        target=build_file,
+        args=(str(work / "warehouse.duckdb"), args.rows, str(work / "truth.json")),
+    )
     child.start()
     child.join()
     if child.exitcode != 0:
@@ -125,18 +131,28 @@ def main() -> None:
     con = connect(work / "warehouse.duckdb")
     config = load_sources(REPO / "sftp_config" / "sources.yaml")
     crm_rows = con.execute("SELECT count(*) FROM contacts WHERE source = 'crm'").fetchone()[0]
-    con.execute("CREATE OR REPLACE TEMP VIEW _normalized AS SELECT * FROM contacts WHERE source = 'crm'")
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW _normalized AS SELECT * FROM contacts WHERE source = 'crm'"
+    )
 
     timings = {}
     t = time.perf_counter()
     with transaction(con):
-        record_load_metrics(con, "_normalized", load_id="load-crm", source="crm", fields=list(config.sources["crm"].columns))
+        record_load_metrics(
+            con,
+            "_normalized",
+            load_id="load-crm",
+            source="crm",
+            fields=list(config.sources["crm"].columns),
+        )
     timings["per-load figures (crm drop)"] = (time.perf_counter() - t, crm_rows)
     peaks = {"per-load figures (crm drop)": peak_mb()}
     con.execute("UPDATE ingest_log SET status = 'loaded' WHERE file_id = 'load-crm'")
     t = time.perf_counter()
     with transaction(con):
-        snapshot = {(m, f): v for m, f, v in record_warehouse_metrics(con, load_id="warehouse-bench")}
+        snapshot = {
+            (m, f): v for m, f, v in record_warehouse_metrics(con, load_id="warehouse-bench")
+        }
     timings["warehouse snapshot"] = (time.perf_counter() - t, args.rows)
     peaks["warehouse snapshot"] = peak_mb()
     t = time.perf_counter()
@@ -156,9 +172,11 @@ def main() -> None:
     print(f"{'step':<30} {'seconds':>9} {'rows/s':>14} {'peak RSS so far':>16}")
     for name, (seconds, n) in timings.items():
         print(f"{name:<30} {seconds:7.2f} s  {n / seconds:>12,.0f}  {peaks[name]:>12,.0f} MB")
-    print(f"peak memory {peak_mb():,.0f} MB (process before measuring: {start_mb:,.0f} MB); "
-          f"report {report.stat().st_size / 1e3:,.0f} kB; "
-          f"{sum(not r.passed for r in results)} failed check(s); blocking: {len(blocking)}")
+    print(
+        f"peak memory {peak_mb():,.0f} MB (process before measuring: {start_mb:,.0f} MB); "
+        f"report {report.stat().st_size / 1e3:,.0f} kB; "
+        f"{sum(not r.passed for r in results)} failed check(s); blocking: {len(blocking)}"
+    )
 
     crm = figures_of(con, "load-crm")
     measured = {

@@ -1,23 +1,22 @@
 """`crmclean`: the daily job and its tools, headless.
 
-    crmclean demo-data --people 10000      write dirty demo drops into the inbox
-    crmclean run                           the daily job: new drops -> customers -> quality -> exports
-    crmclean validate-config               check sftp_config/*.yaml and every segment filter
-    crmclean quality [--report]            the latest quality figures per source (and the HTML report)
-    crmclean quality --accept FILE         accept a drop's failed checks so exports run again
-    crmclean explain CUSTOMER_ID           the source records of a customer and why they merged
-    crmclean ui                            the Dagster UI on this project (dagster dev)
-    crmclean erase --email ADDRESS         erase a person everywhere (GDPR; also --phone, --customer-id)
-    crmclean export-person --email ADDRESS everything held about a person, as JSON (right of access)
+crmclean demo-data --people 10000      write dirty demo drops into the inbox
+crmclean run                           the daily job: new drops -> customers -> quality -> exports
+crmclean validate-config               check sftp_config/*.yaml and every segment filter
+crmclean quality [--report]            the latest quality figures per source (and the HTML report)
+crmclean quality --accept FILE         accept a drop's failed checks so exports run again
+crmclean explain CUSTOMER_ID           the source records of a customer and why they merged
+crmclean ui                            the Dagster UI on this project (dagster dev)
+crmclean erase --email ADDRESS         erase a person everywhere (GDPR; also --phone, --customer-id)
+crmclean export-person --email ADDRESS everything held about a person, as JSON (right of access)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 from pipelines.config import ConfigError
@@ -51,8 +50,14 @@ def cmd_demo_data(args: argparse.Namespace, paths: Paths) -> int:
     from pipelines.demo import generate
 
     day = date.fromisoformat(args.date) if args.date else None
-    summary = generate(paths.inbox, paths.data_dir / "demo" / "truth.parquet", people=args.people, seed=args.seed, day=day,
-                       older_drops=args.older_drops)
+    summary = generate(
+        paths.inbox,
+        paths.data_dir / "demo" / "truth.parquet",
+        people=args.people,
+        seed=args.seed,
+        day=day,
+        older_drops=args.older_drops,
+    )
     print(summary)
     return 0
 
@@ -73,8 +78,11 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
     except Exception as e:
         if args.verbose:
             raise
-        print(f"crmclean run failed: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''} "
-              "(`crmclean run --verbose` shows the stack trace)", file=sys.stderr)
+        print(
+            f"crmclean run failed: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''} "
+            "(`crmclean run --verbose` shows the stack trace)",
+            file=sys.stderr,
+        )
         return 1
     print(summary.render())
     if not summary.ok:
@@ -91,8 +99,11 @@ def run_quality_watch(paths: Paths, log_level: str = "INFO") -> list[str]:
     from pipelines.runner import _failure_messages
 
     job = build_definitions(paths).resolve_job_def("quality_watch")
-    result = job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False,
-                                    run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.get(),
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    )
     return _failure_messages(result)
 
 
@@ -113,7 +124,13 @@ def alert_run_failures(paths: Paths, failures: list[str]) -> None:
     if not lines:
         return
     try:
-        where = send_run_failure_alert(load_exports(paths.exports_file), paths.outbox, job="crmclean run", run_id="cli", errors=lines)
+        where = send_run_failure_alert(
+            load_exports(paths.exports_file),
+            paths.outbox,
+            job="crmclean run",
+            run_id="cli",
+            errors=lines,
+        )
     except MailError as e:
         print(f"could not send the failure alert: {e}", file=sys.stderr)
         return
@@ -128,8 +145,12 @@ def cmd_validate_config(args: argparse.Namespace, paths: Paths) -> int:
     sources = load_sources(paths.sources_file)
     exports = load_exports(paths.exports_file)
     validate_segments(exports, date.today())
-    print(f"{paths.sources_file}: {len(sources.sources)} sources OK ({', '.join(sources.sources)})")
-    print(f"{paths.exports_file}: {len(exports.segments)} segments OK ({', '.join(exports.segments)})")
+    print(
+        f"{paths.sources_file}: {len(sources.sources)} sources OK ({', '.join(sources.sources)})"
+    )
+    print(
+        f"{paths.exports_file}: {len(exports.segments)} segments OK ({', '.join(exports.segments)})"
+    )
     return 0
 
 
@@ -152,8 +173,12 @@ def cmd_quality(args: argparse.Namespace, paths: Paths) -> int:
             still = blocking_failures(con)
         finally:
             con.close()
-        print(f"accepted {len(accepted)} failed check(s) of {args.accept}: {', '.join(accepted) or 'none'}")
-        print("exports blocked by: " + "; ".join(still) if still else "exports are no longer blocked")
+        print(
+            f"accepted {len(accepted)} failed check(s) of {args.accept}: {', '.join(accepted) or 'none'}"
+        )
+        print(
+            "exports blocked by: " + "; ".join(still) if still else "exports are no longer blocked"
+        )
         return 0
     if not paths.warehouse.exists():
         print("no warehouse yet: run `crmclean run` first")
@@ -199,7 +224,7 @@ def cmd_erase(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _erase(args: argparse.Namespace, paths: Paths) -> int:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from pipelines.config import load_sources
     from pipelines.privacy.erasure import ErasureRequest, compact_warehouse, erase
@@ -211,11 +236,24 @@ def _erase(args: argparse.Namespace, paths: Paths) -> int:
     if not _person_given(args):
         return 2
     config = load_sources(paths.sources_file)
-    request = ErasureRequest(email=args.email, phone=args.phone, customer_id=args.customer_id, request_id=args.request_id)
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    request = ErasureRequest(
+        email=args.email,
+        phone=args.phone,
+        customer_id=args.customer_id,
+        request_id=args.request_id,
+    )
+    now = datetime.now(UTC).replace(tzinfo=None)
     con = connect(paths.warehouse)
     try:
-        result = erase(con, [request], paths=paths, config=config, key=tombstone_key(paths.data_dir), now=now, origin="cli")
+        result = erase(
+            con,
+            [request],
+            paths=paths,
+            config=config,
+            key=tombstone_key(paths.data_dir),
+            now=now,
+            origin="cli",
+        )
     finally:
         con.close()
     compact_warehouse(paths.warehouse)
@@ -224,13 +262,25 @@ def _erase(args: argparse.Namespace, paths: Paths) -> int:
         con.execute("UPDATE erasure_log SET compacted_at = now() WHERE compacted_at IS NULL")
     finally:
         con.close()
-    who = ", ".join(v for v in (mask_email(args.email.strip().lower()) if args.email else None,
-                                mask_phone(args.phone) if args.phone else None, args.customer_id) if v)
-    print(f"erased {who}: {result.customers} customer(s), {result.source_records} source record(s), "
-          f"{result.rows_deleted} warehouse row(s), {result.rows_removed_from_files} row(s) in "
-          f"{result.files_rewritten} file(s); tombstones added: {result.tombstones}; erasure id {result.erasure_ids[0]}")
+    who = ", ".join(
+        v
+        for v in (
+            mask_email(args.email.strip().lower()) if args.email else None,
+            mask_phone(args.phone) if args.phone else None,
+            args.customer_id,
+        )
+        if v
+    )
+    print(
+        f"erased {who}: {result.customers} customer(s), {result.source_records} source record(s), "
+        f"{result.rows_deleted} warehouse row(s), {result.rows_removed_from_files} row(s) in "
+        f"{result.files_rewritten} file(s); tombstones added: {result.tombstones}; erasure id {result.erasure_ids[0]}"
+    )
     if result.residue_files:
-        print("WARNING: these files still hold a value of the person; remove them by hand:", file=sys.stderr)
+        print(
+            "WARNING: these files still hold a value of the person; remove them by hand:",
+            file=sys.stderr,
+        )
         for f in result.residue_files:
             print(f"  {paths.data_dir / f}", file=sys.stderr)
         return 1
@@ -257,8 +307,13 @@ def _export_person(args: argparse.Namespace, paths: Paths) -> int:
     con = connect(paths.warehouse, read_only=True)
     try:
         document = export_person(
-            con, paths=paths, config=load_sources(paths.sources_file), key=existing_tombstone_key(paths.data_dir),
-            email=args.email, phone=args.phone, customer_id=args.customer_id,
+            con,
+            paths=paths,
+            config=load_sources(paths.sources_file),
+            key=existing_tombstone_key(paths.data_dir),
+            email=args.email,
+            phone=args.phone,
+            customer_id=args.customer_id,
         )
     finally:
         con.close()
@@ -267,24 +322,40 @@ def _export_person(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="crmclean", description="Keep a customer database clean and current.")
+    p = argparse.ArgumentParser(
+        prog="crmclean", description="Keep a customer database clean and current."
+    )
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo-data", help="write realistic dirty demo drops into the inbox")
     d.add_argument("--people", type=int, default=10_000)
     d.add_argument("--seed", type=int, default=42)
     d.add_argument("--date", help="drop date YYYY-MM-DD (default today)")
-    d.add_argument("--older-drops", type=int, default=0,
-                   help="also write this many earlier exports per source, 28 days apart (dated file names)")
+    d.add_argument(
+        "--older-drops",
+        type=int,
+        default=0,
+        help="also write this many earlier exports per source, 28 days apart (dated file names)",
+    )
     d.set_defaults(func=cmd_demo_data)
     r = sub.add_parser("run", help="the daily job, end to end, in-process")
     r.add_argument("--no-exports", action="store_true", help="ingest and match only")
-    r.add_argument("--verbose", action="store_true", help="print every Dagster event, not only INFO and up")
+    r.add_argument(
+        "--verbose", action="store_true", help="print every Dagster event, not only INFO and up"
+    )
     r.set_defaults(func=cmd_run)
     v = sub.add_parser("validate-config", help="check the YAML config and the segment filters")
     v.set_defaults(func=cmd_validate_config)
     q = sub.add_parser("quality", help="print the latest quality figures per source")
-    q.add_argument("--report", action="store_true", help="also write the HTML report (data/reports/quality_<date>.html)")
-    q.add_argument("--accept", metavar="FILE", help="accept the failed checks of a drop (file name or id): exports run again")
+    q.add_argument(
+        "--report",
+        action="store_true",
+        help="also write the HTML report (data/reports/quality_<date>.html)",
+    )
+    q.add_argument(
+        "--accept",
+        metavar="FILE",
+        help="accept the failed checks of a drop (file name or id): exports run again",
+    )
     q.set_defaults(func=cmd_quality)
     e = sub.add_parser("explain", help="why the records of a customer were merged")
     e.add_argument("customer_id")
@@ -292,13 +363,19 @@ def build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser("ui", help="start the Dagster UI (dagster dev) for this project")
     u.add_argument("--port", type=int, default=3000)
     u.set_defaults(func=cmd_ui)
-    er = sub.add_parser("erase", help="erase a person from the warehouse and every file under data/ (GDPR)")
+    er = sub.add_parser(
+        "erase", help="erase a person from the warehouse and every file under data/ (GDPR)"
+    )
     er.add_argument("--email")
     er.add_argument("--phone")
     er.add_argument("--customer-id")
-    er.add_argument("--request-id", help="your ticket reference, kept in the audit log (no personal data)")
+    er.add_argument(
+        "--request-id", help="your ticket reference, kept in the audit log (no personal data)"
+    )
     er.set_defaults(func=cmd_erase)
-    xp = sub.add_parser("export-person", help="print everything held about a person as JSON (right of access)")
+    xp = sub.add_parser(
+        "export-person", help="print everything held about a person as JSON (right of access)"
+    )
     xp.add_argument("--email")
     xp.add_argument("--phone")
     xp.add_argument("--customer-id")

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pipelines.fields import ERASURE_FIELDS, MAPPABLE_FIELDS, SUPPRESSION_FIELDS
 
@@ -51,7 +58,9 @@ class QualityThresholds(Strict):
     max_rejected_share: float = Field(0.10, ge=0, le=1)
     min_rows_ratio: float = Field(0.5, ge=0, le=1)
     max_validity_drop_points: float = Field(10, ge=0, le=100)
-    block_validity_drop_points: float | None = Field(25, ge=0, le=100)  # a drop this large blocks exports; null: never
+    block_validity_drop_points: float | None = Field(
+        25, ge=0, le=100
+    )  # a drop this large blocks exports; null: never
     max_fill_drop_points: float = Field(10, ge=0, le=100)
     max_duplicate_rate_rise_points: float = Field(5, ge=0, le=100)
     expected_every_hours: float = Field(26, gt=0)
@@ -63,7 +72,9 @@ class Source(Strict):
     kind: Literal["contacts", "suppressions", "erasure_requests"] = "contacts"
     description: str = ""
     location: str | None = None  # default: <data_dir>/inbox/<source name>
-    patterns: list[str] = Field(default_factory=lambda: ["*.csv", "*.txt", "*.csv.gz", "*.txt.gz", "*.gz", "*.zip"])
+    patterns: list[str] = Field(
+        default_factory=lambda: ["*.csv", "*.txt", "*.csv.gz", "*.txt.gz", "*.gz", "*.zip"]
+    )
     encoding: str = "auto"  # auto = strict UTF-8 (BOM stripped), else cp1252
     delimiter: Literal["auto", ",", ";", "\t", "|"] = "auto"
     quotechar: str = '"'
@@ -74,8 +85,12 @@ class Source(Strict):
     columns: dict[str, str]
     required: list[str] = Field(default_factory=lambda: ["source_record_id"])
     extra_columns: Literal["keep", "ignore"] = "keep"
-    true_values: list[str] = Field(default_factory=lambda: ["1", "true", "yes", "y", "ja", "j", "waar", "oui", "ja tack"])
-    false_values: list[str] = Field(default_factory=lambda: ["0", "false", "no", "n", "nee", "onwaar", "non", "nej"])
+    true_values: list[str] = Field(
+        default_factory=lambda: ["1", "true", "yes", "y", "ja", "j", "waar", "oui", "ja tack"]
+    )
+    false_values: list[str] = Field(
+        default_factory=lambda: ["0", "false", "no", "n", "nee", "onwaar", "non", "nej"]
+    )
     event_values: dict[str, str] = Field(default_factory=dict)  # raw event text -> canonical event
     settle_seconds: float | None = None
     done_marker: str | None = None  # e.g. ".done": take `x.csv` only once `x.csv.done` exists
@@ -135,7 +150,7 @@ class Source(Strict):
         return v
 
     @model_validator(mode="after")
-    def _fields_fit_kind(self) -> "Source":
+    def _fields_fit_kind(self) -> Source:
         allowed = {
             "contacts": MAPPABLE_FIELDS,
             "suppressions": SUPPRESSION_FIELDS,
@@ -179,7 +194,9 @@ class SourceDefaults(Strict):
     @classmethod
     def _reference_exists(cls, v: str | None) -> str | None:
         if v is not None and not Path(v).is_file():
-            raise ValueError(f"{v!r}: no such file (a relative path is read from the working directory)")
+            raise ValueError(
+                f"{v!r}: no such file (a relative path is read from the working directory)"
+            )
         return v
 
 
@@ -203,26 +220,30 @@ class SourcesConfig(Strict):
     retention: Retention = Field(default_factory=Retention)
 
     @model_validator(mode="after")
-    def _mail_domain_defaults(self) -> "SourcesConfig":
+    def _mail_domain_defaults(self) -> SourcesConfig:
         """Every source carries the default closed/open mail domains too (the normalizer reads the source)."""
         d = self.defaults
         if d.closed_mail_domains or d.open_mail_domains:
             for name, s in self.sources.items():
-                self.sources[name] = s.model_copy(update={
-                    "closed_mail_domains": [*d.closed_mail_domains, *s.closed_mail_domains],
-                    "open_mail_domains": [*d.open_mail_domains, *s.open_mail_domains],
-                })
+                self.sources[name] = s.model_copy(
+                    update={
+                        "closed_mail_domains": [*d.closed_mail_domains, *s.closed_mail_domains],
+                        "open_mail_domains": [*d.open_mail_domains, *s.open_mail_domains],
+                    }
+                )
         return self
 
     @model_validator(mode="after")
-    def _place_defaults(self) -> "SourcesConfig":
+    def _place_defaults(self) -> SourcesConfig:
         """Every source carries the Brussels names and postcode table in force (the normalizer reads the source)."""
         d = self.defaults
         for name, s in self.sources.items():
-            self.sources[name] = s.model_copy(update={
-                "brussels_names": s.brussels_names or d.brussels_names,
-                "postcode_reference": s.postcode_reference or d.postcode_reference,
-            })
+            self.sources[name] = s.model_copy(
+                update={
+                    "brussels_names": s.brussels_names or d.brussels_names,
+                    "postcode_reference": s.postcode_reference or d.postcode_reference,
+                }
+            )
         return self
 
     def country_of(self, source: str) -> str:
@@ -250,13 +271,17 @@ class ExportFormat(Strict):
     @classmethod
     def _one_character(cls, v: str) -> str:
         if len(v) != 1 or v in ('"', "\r", "\n"):
-            raise ValueError(f"{v!r}: the delimiter must be one character, not a quote or line break")
+            raise ValueError(
+                f"{v!r}: the delimiter must be one character, not a quote or line break"
+            )
         return v
 
 
 class Guards(Strict):
     min_rows: int = Field(0, ge=0)
-    max_change_share: float | None = Field(None, ge=0)  # refuse when |size change| / last size exceeds it
+    max_change_share: float | None = Field(
+        None, ge=0
+    )  # refuse when |size change| / last size exceeds it
 
 
 class Segment(Strict):
@@ -272,8 +297,12 @@ class Segment(Strict):
     guards: Guards = Field(default_factory=Guards)
     manifest: Literal["none", "json", "done"] = "none"
     timezone: str | None = None  # of the schedule; default from `defaults.timezone`
-    params: dict[str, int | float | bool | str] = Field(default_factory=dict)  # `$name` in the filter
-    requires_opt_in: bool = True  # marketing: only customers with newsletter_opt_in, whatever the filter
+    params: dict[str, int | float | bool | str] = Field(
+        default_factory=dict
+    )  # `$name` in the filter
+    requires_opt_in: bool = (
+        True  # marketing: only customers with newsletter_opt_in, whatever the filter
+    )
     # One row per inbox (`email`), per postal address (`household`) or none; unset: `email` when
     # the segment exports the email column, else `none` (see `dedupe`).
     dedupe_by: Literal["email", "household", "none"] | None = None
@@ -314,11 +343,15 @@ class Segment(Strict):
         return _check_timezone(v) if v is not None else v
 
     @model_validator(mode="after")
-    def _delta_needs_key(self) -> "Segment":
+    def _delta_needs_key(self) -> Segment:
         if self.format.mode == "delta" and "customer_id" not in self.columns:
-            raise ValueError("format.mode: delta needs customer_id in columns (it identifies removed rows)")
+            raise ValueError(
+                "format.mode: delta needs customer_id in columns (it identifies removed rows)"
+            )
         if self.format.mode == "delta" and self.format.change_column in self.columns:
-            raise ValueError(f"format.change_column: {self.format.change_column!r} is also an exported column")
+            raise ValueError(
+                f"format.change_column: {self.format.change_column!r} is also an exported column"
+            )
         return self
 
 
@@ -345,11 +378,15 @@ class EmailDestination(Strict):
         try:
             v.format(segment="segment", rows=1, files=1)
         except (KeyError, IndexError, ValueError) as e:
-            raise ValueError(f"{v!r}: {type(e).__name__}: {e}; fields are segment, rows, files") from None
+            raise ValueError(
+                f"{v!r}: {type(e).__name__}: {e}; fields are segment, rows, files"
+            ) from None
         return v
 
 
-Destination = Annotated[LocalDestination | SftpDestination | EmailDestination, Field(discriminator="type")]
+Destination = Annotated[
+    LocalDestination | SftpDestination | EmailDestination, Field(discriminator="type")
+]
 
 
 class Smtp(Strict):
@@ -383,7 +420,9 @@ def _check_timezone(v: str) -> str:
     try:
         ZoneInfo(v)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{v!r}: unknown time zone; use an IANA name such as Europe/Amsterdam") from None
+        raise ValueError(
+            f"{v!r}: unknown time zone; use an IANA name such as Europe/Amsterdam"
+        ) from None
     return v
 
 
@@ -406,11 +445,13 @@ class ExportsConfig(Strict):
     defaults: ExportDefaults = Field(default_factory=ExportDefaults)
     smtp: Smtp = Field(default_factory=Smtp)
     alerts: Alerts = Field(default_factory=Alerts)
-    destinations: dict[str, Destination] = Field(default_factory=lambda: {"outbox": LocalDestination(type="local")})
+    destinations: dict[str, Destination] = Field(
+        default_factory=lambda: {"outbox": LocalDestination(type="local")}
+    )
     segments: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], Segment]
 
     @model_validator(mode="after")
-    def _destinations_exist(self) -> "ExportsConfig":
+    def _destinations_exist(self) -> ExportsConfig:
         for name, seg in self.segments.items():
             for d in seg.destinations:
                 if d not in self.destinations:
@@ -442,7 +483,10 @@ def _read_yaml(path: Path) -> Any:
 def format_validation_error(path: Path, err: ValidationError) -> str:
     lines = []
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-after")) or "(top level)"
+        key = (
+            ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-after"))
+            or "(top level)"
+        )
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see the configuration reference in README.md)"

@@ -20,7 +20,11 @@ MODULES = [drops, sensors, customers, quality, checks, alerts, segments, suppres
 def build_definitions(paths: Paths | None = None) -> dg.Definitions:
     paths = paths or Paths.from_env()
     resources = dg.Definitions(
-        resources={"crmclean": CrmcleanResource(data_dir=str(paths.data_dir), config_dir=str(paths.config_dir))}
+        resources={
+            "crmclean": CrmcleanResource(
+                data_dir=str(paths.data_dir), config_dir=str(paths.config_dir)
+            )
+        }
     )
     return dg.Definitions.merge(*(m.definitions(paths) for m in MODULES), resources)
 

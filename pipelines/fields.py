@@ -42,7 +42,9 @@ SUPPRESSION_FIELDS: tuple[str, ...] = ("email", "phone", "event", "at", "campaig
 ERASURE_FIELDS: tuple[str, ...] = ("email", "phone", "customer_id", "requested_at", "request_id")
 
 # Columns of `staged_rows`: every field any source kind can map, as raw text.
-STAGED_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(MAPPABLE_FIELDS + SUPPRESSION_FIELDS + ERASURE_FIELDS))
+STAGED_FIELDS: tuple[str, ...] = tuple(
+    dict.fromkeys(MAPPABLE_FIELDS + SUPPRESSION_FIELDS + ERASURE_FIELDS)
+)
 
 # Fields that get `<field>_raw`, `<field>_status` and `<field>_reason` columns in `contacts`.
 VALIDATED_FIELDS: tuple[str, ...] = (
@@ -112,8 +114,27 @@ CONTACT_COLUMNS: dict[str, str] = {
 
 # Missing-value markers seen in real exports; compared case-insensitively after trimming.
 MISSING_MARKERS: tuple[str, ...] = (
-    "", "null", "none", "nil", "nan", "-", "--", "n.v.t.", "nvt", "n.v.t", "onbekend",
-    "unknown", "n/a", "na", "#n/a", "?", "ej tillämpligt", "saknas", "okänd",
+    "",
+    "null",
+    "none",
+    "nil",
+    "nan",
+    "-",
+    "--",
+    "n.v.t.",
+    "nvt",
+    "n.v.t",
+    "onbekend",
+    "unknown",
+    "n/a",
+    "na",
+    "#n/a",
+    "?",
+    "ej tillämpligt",
+    "saknas",
+    "okänd",
     # Letters typed to get past a required field; an initial is written with its dot (`X.`).
-    "x", "xx", "xxx",
+    "x",
+    "xx",
+    "xxx",
 )

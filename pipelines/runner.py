@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import dagster as dg
 
@@ -24,11 +23,16 @@ from pipelines.ingest.land import file_id_for
 from pipelines.settings import Paths, private_dir
 from pipelines.warehouse import connect
 
-
 # Exceptions that are the input's fault (a bad file, a refused login, a failed check), not a bug:
 # one line on the terminal, never a stack trace.
-EXPECTED_FAILURES = {"FileRejected", "Failure", "DagsterAssetCheckFailedError", "TransportError",
-                     "TransportAuthError", "ConfigError"}
+EXPECTED_FAILURES = {
+    "FileRejected",
+    "Failure",
+    "DagsterAssetCheckFailedError",
+    "TransportError",
+    "TransportAuthError",
+    "ConfigError",
+}
 
 
 @dataclass
@@ -84,7 +88,9 @@ class RunSummary:
             if sf.expected:
                 lines.append(f"FAILED: {sf}")
             else:
-                lines.append(f"ERROR (a bug; `crmclean run --verbose` shows the stack trace): {sf}")
+                lines.append(
+                    f"ERROR (a bug; `crmclean run --verbose` shows the stack trace): {sf}"
+                )
         for failure in self.failures:
             if failure not in explained:
                 lines.append(f"FAILED: {failure}")
@@ -114,12 +120,25 @@ def step_failures(result: dg.ExecuteInProcessResult, key: str | None = None) -> 
             if err and "DagsterAssetCheckFailedError" in error_classes(err):
                 continue  # the failed check's own evaluation below says which check
             expected = bool(err) and bool(error_classes(err) & EXPECTED_FAILURES)
-            out.append(StepFailure(key, event.step_key or "", _one_line(err.message) if err else "failed", expected))
+            out.append(
+                StepFailure(
+                    key,
+                    event.step_key or "",
+                    _one_line(err.message) if err else "failed",
+                    expected,
+                )
+            )
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             ev = event.event_specific_data
             if not ev.passed and ev.severity == dg.AssetCheckSeverity.ERROR:
-                out.append(StepFailure(key, f"check {ev.check_name} on {ev.asset_key.to_user_string()}",
-                                       "failed (ERROR severity: exports wait)", True))
+                out.append(
+                    StepFailure(
+                        key,
+                        f"check {ev.check_name} on {ev.asset_key.to_user_string()}",
+                        "failed (ERROR severity: exports wait)",
+                        True,
+                    )
+                )
     return out
 
 
@@ -132,7 +151,11 @@ def _landed(paths: Paths, key: str) -> bool:
         return False
     con = connect(paths.warehouse, read_only=True)
     try:
-        return bool(con.execute("SELECT count(*) FROM ingest_log WHERE file_id = ?", [file_id_for(key)]).fetchone()[0])
+        return bool(
+            con.execute(
+                "SELECT count(*) FROM ingest_log WHERE file_id = ?", [file_id_for(key)]
+            ).fetchone()[0]
+        )
     finally:
         con.close()
 
@@ -163,8 +186,9 @@ def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO"
     ingest = defs.resolve_job_def("ingest_drop")
     not_landed: list[str] = []
     for key in keys:
-        result = ingest.execute_in_process(partition_key=key, instance=instance, raise_on_error=False,
-                                           run_config=console)
+        result = ingest.execute_in_process(
+            partition_key=key, instance=instance, raise_on_error=False, run_config=console
+        )
         failed = step_failures(result, key)
         summary.step_failures += failed
         summary.failures += [str(f) for f in failed]
@@ -176,7 +200,9 @@ def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO"
     # morning's privacy job runs: consent and suppressions, and file retention, also on quiet days.
     jobs = ["refresh_customers", "privacy_daily"] if keys else ["privacy_daily"]
     for job in jobs:
-        result = defs.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False, run_config=console)
+        result = defs.resolve_job_def(job).execute_in_process(
+            instance=instance, raise_on_error=False, run_config=console
+        )
         summary.step_failures += step_failures(result)
         summary.failures += _failure_messages(result)
     if exports:
@@ -193,11 +219,19 @@ def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO"
             if ids:
                 rows = con.execute(
                     f"""SELECT source, file_name, status, rows_read, rows_loaded, rows_rejected, error, encoding_note
-                        FROM ingest_log WHERE file_id IN ({', '.join('?' * len(ids))}) ORDER BY landed_at""",
+                        FROM ingest_log WHERE file_id IN ({", ".join("?" * len(ids))}) ORDER BY landed_at""",
                     ids,
                 ).fetchall()
-                cols = ["source", "file_name", "status", "rows_read", "rows_loaded", "rows_rejected", "error",
-                        "encoding_note"]
+                cols = [
+                    "source",
+                    "file_name",
+                    "status",
+                    "rows_read",
+                    "rows_loaded",
+                    "rows_rejected",
+                    "error",
+                    "encoding_note",
+                ]
                 summary.files = [dict(zip(cols, r)) for r in rows]
                 for f in summary.files:
                     for c in ("rows_read", "rows_loaded", "rows_rejected"):

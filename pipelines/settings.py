@@ -18,7 +18,7 @@ class Paths:
     config_dir: Path
 
     @classmethod
-    def from_env(cls) -> "Paths":
+    def from_env(cls) -> Paths:
         data = Path(os.environ.get("CRMCLEAN_DATA_DIR", "data"))
         config = Path(os.environ.get("CRMCLEAN_CONFIG_DIR", "sftp_config"))
         return cls(data_dir=data.absolute(), config_dir=config.absolute())

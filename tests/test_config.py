@@ -29,13 +29,34 @@ def write(tmp_path: Path, text: str) -> Path:
 @pytest.mark.parametrize(
     "yaml_text, expected",
     [
-        ("sources:\n  crm:\n    columns: {source_record_id: id}\n    delimitr: ';'\n", "sources.crm.delimitr: unknown key"),
-        ("sources:\n  crm:\n    columns: {source_record_id: id}\n    delimiter: ':'\n", "sources.crm.delimiter: Input should be"),
-        ("sources:\n  crm:\n    columns: {source_record_id: id, shoe_size: Maat}\n", "unknown field(s) shoe_size"),
-        ("sources:\n  crm:\n    columns: {email: Email}\n", "required: field(s) source_record_id have no column mapping"),
-        ("sources:\n  crm:\n    columns: {source_record_id: id}\n    default_country: Nederland\n", "not an ISO 3166-1 alpha-2 code"),
-        ("sources:\n  crm:\n    columns: {source_record_id: id}\n    encoding: klingon\n", "unknown encoding 'klingon'"),
-        ("sources:\n  CRM Export:\n    columns: {source_record_id: id}\n", "String should match pattern"),
+        (
+            "sources:\n  crm:\n    columns: {source_record_id: id}\n    delimitr: ';'\n",
+            "sources.crm.delimitr: unknown key",
+        ),
+        (
+            "sources:\n  crm:\n    columns: {source_record_id: id}\n    delimiter: ':'\n",
+            "sources.crm.delimiter: Input should be",
+        ),
+        (
+            "sources:\n  crm:\n    columns: {source_record_id: id, shoe_size: Maat}\n",
+            "unknown field(s) shoe_size",
+        ),
+        (
+            "sources:\n  crm:\n    columns: {email: Email}\n",
+            "required: field(s) source_record_id have no column mapping",
+        ),
+        (
+            "sources:\n  crm:\n    columns: {source_record_id: id}\n    default_country: Nederland\n",
+            "not an ISO 3166-1 alpha-2 code",
+        ),
+        (
+            "sources:\n  crm:\n    columns: {source_record_id: id}\n    encoding: klingon\n",
+            "unknown encoding 'klingon'",
+        ),
+        (
+            "sources:\n  CRM Export:\n    columns: {source_record_id: id}\n",
+            "String should match pattern",
+        ),
         ("defaults: {country: NL}\n", "sources: required key is missing"),
         ("sources:\n  crm:\n    columns: [a, b\n", "line 4"),
     ],
@@ -56,8 +77,12 @@ def test_missing_config_file_is_named(tmp_path):
 
 def test_export_to_unknown_destination(tmp_path):
     p = tmp_path / "exports.yaml"
-    p.write_text("segments:\n  nl:\n    filter: \"country = 'NL'\"\n    columns: [customer_id]\n    destinations: [mailchimp]\n")
-    with pytest.raises(ConfigError, match="segments.nl.destinations: unknown destination 'mailchimp'"):
+    p.write_text(
+        "segments:\n  nl:\n    filter: \"country = 'NL'\"\n    columns: [customer_id]\n    destinations: [mailchimp]\n"
+    )
+    with pytest.raises(
+        ConfigError, match="segments.nl.destinations: unknown destination 'mailchimp'"
+    ):
         load_exports(p)
 
 
@@ -74,7 +99,7 @@ def test_bad_segment_filter_is_named(project, capsys):
     from pipelines.cli import main
 
     (project.config_dir / "exports.yaml").write_text(
-        "segments:\n  vip:\n    filter: \"shoe_size > 40\"\n    columns: [customer_id]\n"
+        'segments:\n  vip:\n    filter: "shoe_size > 40"\n    columns: [customer_id]\n'
     )
     assert main(["validate-config"]) == 2
     err = capsys.readouterr().err

@@ -38,16 +38,24 @@ def test_daily_job_end_to_end_and_rerun_is_a_no_op(project, capsys):
     assert "rows: read" in out
 
     con = connect(project.warehouse, read_only=True)
-    files = con.execute("SELECT source, status, rows_read, rows_loaded, rows_rejected FROM ingest_log").fetchall()
+    files = con.execute(
+        "SELECT source, status, rows_read, rows_loaded, rows_rejected FROM ingest_log"
+    ).fetchall()
     assert {f[0] for f in files} == {"crm", "webshop"}
     for source, status, read, loaded, rejected in files:
         assert status == "loaded", source
         assert read > 0 and read == loaded + rejected
-        assert rejected == con.execute(
-            "SELECT count(*) FROM rejected_rows r JOIN ingest_log l USING (file_id) WHERE l.source = ?", [source]
-        ).fetchone()[0]
+        assert (
+            rejected
+            == con.execute(
+                "SELECT count(*) FROM rejected_rows r JOIN ingest_log l USING (file_id) WHERE l.source = ?",
+                [source],
+            ).fetchone()[0]
+        )
     # Every loaded row is a contact, unless a later row of the same file superseded it.
-    staged_ids = con.execute("SELECT count(DISTINCT (source, source_record_id)) FROM contacts").fetchone()[0]
+    staged_ids = con.execute(
+        "SELECT count(DISTINCT (source, source_record_id)) FROM contacts"
+    ).fetchone()[0]
     n_contacts, n_customers, linked = con.execute(
         "SELECT (SELECT count(*) FROM contacts), (SELECT count(*) FROM customers), (SELECT count(*) FROM customer_sources)"
     ).fetchone()
@@ -57,17 +65,28 @@ def test_daily_job_end_to_end_and_rerun_is_a_no_op(project, capsys):
     assert con.execute("SELECT count(*) FROM staged_rows").fetchone()[0] == 0
     statuses = con.execute("SELECT DISTINCT email_status FROM contacts").fetchall()
     assert {s[0] for s in statuses} <= {"valid", "corrected", "invalid", "missing"}
-    assert con.execute("SELECT count(*) FROM contacts WHERE phone_status = 'valid' AND phone NOT LIKE '+%'").fetchone()[0] == 0
+    assert (
+        con.execute(
+            "SELECT count(*) FROM contacts WHERE phone_status = 'valid' AND phone NOT LIKE '+%'"
+        ).fetchone()[0]
+        == 0
+    )
 
     metrics = con.execute("SELECT DISTINCT metric FROM quality_metrics").fetchall()
     assert {"fill_rate", "validity", "rows_read", "duplicate_rate"} <= {m[0] for m in metrics}
 
-    exported = con.execute("SELECT segment, file_name, destination, rows, sha256 FROM export_log WHERE status = 'ok'").fetchall()
+    exported = con.execute(
+        "SELECT segment, file_name, destination, rows, sha256 FROM export_log WHERE status = 'ok'"
+    ).fetchall()
     con.close()
     segments = load_exports(project.config_dir / "exports.yaml").segments
     daily = {name for name, segment in segments.items() if segment.schedule is None}
-    assert "newsletter" in daily and {e[0] for e in exported} == daily  # the rest have their own schedule
-    segment, file_name, destination, rows, digest = next(e for e in exported if e[0] == "newsletter")
+    assert (
+        "newsletter" in daily and {e[0] for e in exported} == daily
+    )  # the rest have their own schedule
+    segment, file_name, destination, rows, digest = next(
+        e for e in exported if e[0] == "newsletter"
+    )
     path = project.outbox / "newsletter" / file_name
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
     with open(path, newline="", encoding="utf-8") as fh:
@@ -90,11 +109,15 @@ def test_same_content_under_a_new_name_is_a_duplicate(project):
     assert main(["demo-data", "--people", "300", "--seed", "1", "--date", DAY.isoformat()]) == 0
     assert main(["run", "--no-exports"]) == 0
     crm = next((project.inbox / "crm").glob("*.csv"))
-    (project.inbox / "crm" / ("klanten_copy_" + crm.name.split("_", 1)[1])).write_bytes(crm.read_bytes())
+    (project.inbox / "crm" / ("klanten_copy_" + crm.name.split("_", 1)[1])).write_bytes(
+        crm.read_bytes()
+    )
     before = fingerprint(project)["contacts"]
     assert main(["run", "--no-exports"]) == 0
     con = connect(project.warehouse, read_only=True)
-    statuses = sorted(s for (s,) in con.execute("SELECT status FROM ingest_log WHERE source = 'crm'").fetchall())
+    statuses = sorted(
+        s for (s,) in con.execute("SELECT status FROM ingest_log WHERE source = 'crm'").fetchall()
+    )
     con.close()
     assert statuses == ["duplicate", "loaded"]
     assert fingerprint(project)["contacts"] == before

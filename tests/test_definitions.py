@@ -11,8 +11,19 @@ def test_code_location_loads_and_validates(project):
     defs = build_definitions(project)
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"landed_file", "staged_rows", "contacts", "customers", "quality_metrics", "segments/newsletter"} <= keys
-    assert {j.name for j in defs.resolve_all_job_defs()} >= {"ingest_drop", "refresh_customers", "daily_exports"}
+    assert {
+        "landed_file",
+        "staged_rows",
+        "contacts",
+        "customers",
+        "quality_metrics",
+        "segments/newsletter",
+    } <= keys
+    assert {j.name for j in defs.resolve_all_job_defs()} >= {
+        "ingest_drop",
+        "refresh_customers",
+        "daily_exports",
+    }
     assert defs.resolve_sensor_def("new_drops")
     schedule = defs.resolve_schedule_def("daily_exports_schedule")
     assert schedule.execution_timezone == "Europe/Amsterdam"
@@ -51,22 +62,32 @@ def test_figures_are_numeric_metadata(project):
     path = write_crm(project.inbox / "crm" / "klanten_20261122.csv", crm_rows(60, seed=3))
     key = partition_key("crm", next(iter(LocalTransport(path.parent).list([path.name]))))
     defs = build_definitions(project)
-    checks = [c for c in defs.asset_checks if any(k.asset_key == contacts.key for k in c.check_keys)]
+    checks = [
+        c for c in defs.asset_checks if any(k.asset_key == contacts.key for k in c.check_keys)
+    ]
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("drops", [key])
     resource = CrmcleanResource(data_dir=str(project.data_dir), config_dir=str(project.config_dir))
-    result = dg.materialize([landed_file, staged_rows, contacts, *checks], partition_key=key,
-                            instance=instance, resources={"crmclean": resource})
+    result = dg.materialize(
+        [landed_file, staged_rows, contacts, *checks],
+        partition_key=key,
+        instance=instance,
+        resources={"crmclean": resource},
+    )
     assert result.success
 
     numeric = (dg.IntMetadataValue, dg.FloatMetadataValue)
-    loaded = next(e for e in result.get_asset_materialization_events() if e.asset_key == contacts.key)
+    loaded = next(
+        e for e in result.get_asset_materialization_events() if e.asset_key == contacts.key
+    )
     meta = loaded.materialization.metadata
     assert isinstance(meta["fill_rate/email"], dg.FloatMetadataValue)
     assert isinstance(meta["validity/email"], dg.FloatMetadataValue)
     assert isinstance(meta["rows_read"], dg.IntMetadataValue) and meta["rows_read"].value == 60
     evaluations = {e.check_name: e.metadata for e in result.get_asset_check_evaluations()}
-    assert {"rejected_share", "validity_vs_previous_load", "fill_rate_vs_previous_load"} <= set(evaluations)
+    assert {"rejected_share", "validity_vs_previous_load", "fill_rate_vs_previous_load"} <= set(
+        evaluations
+    )
     share = evaluations["rejected_share"]
     assert isinstance(share["value"], dg.FloatMetadataValue)
     assert isinstance(share["threshold"], dg.FloatMetadataValue)
@@ -81,7 +102,12 @@ def test_figures_are_numeric_metadata(project):
     warehouse(project.warehouse, [customer("c1"), customer("c2", email="C1@example.nl")]).close()
     exported = dg.materialize([segment], instance=instance, resources={"crmclean": resource})
     meta = exported.get_asset_materialization_events()[0].materialization.metadata
-    for k in ("dagster/row_count", "change_since_last_export", "added", "left_out_suppressed",
-              "left_out_deduplicated"):
+    for k in (
+        "dagster/row_count",
+        "change_since_last_export",
+        "added",
+        "left_out_suppressed",
+        "left_out_deduplicated",
+    ):
         assert isinstance(meta[k], dg.IntMetadataValue), k
     assert meta["left_out_deduplicated"].value == 1

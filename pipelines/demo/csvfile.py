@@ -42,7 +42,11 @@ def encode_lines(header: str, lines: pa.Array, *, eol: str, encoding: str, bom: 
     ended = pc.binary_join_element_wise(lines.cast(big), pa.scalar(eol, big), pa.scalar("", big))
     offsets = np.frombuffer(ended.buffers()[1], dtype=np.int64)
     body = ended.buffers()[2]
-    text_bytes = body.slice(int(offsets[0]), int(offsets[len(ended)] - offsets[0])).to_pybytes() if len(ended) else b""
+    text_bytes = (
+        body.slice(int(offsets[0]), int(offsets[len(ended)] - offsets[0])).to_pybytes()
+        if len(ended)
+        else b""
+    )
     head = (header + eol).encode(encoding)
     if encoding.replace("-", "").lower() == "utf8":
         payload = head + text_bytes

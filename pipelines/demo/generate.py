@@ -59,7 +59,9 @@ class DemoSummary:
     twins: int  # people with a twin born the same day in the same household
     namesakes: int  # people carrying their group's very common name (Jan de Vries, ...)
     shared_email_people: int  # people using a family member's e-mail address
-    older_files: dict[str, list[Path]] = field(default_factory=dict)  # source -> earlier drops, oldest first
+    older_files: dict[str, list[Path]] = field(
+        default_factory=dict
+    )  # source -> earlier drops, oldest first
     older_rows: int = 0  # data rows in the earlier drops
     seconds: float = field(default=0.0, compare=False)
 
@@ -68,8 +70,10 @@ class DemoSummary:
         return sum(self.rows.values())
 
     def lines(self) -> list[str]:
-        out = [f"demo data for {self.day.isoformat()} (seed {self.seed}): {self.people:,} people, "
-               f"{self.total_rows:,} rows in {self.seconds:.1f} s"]
+        out = [
+            f"demo data for {self.day.isoformat()} (seed {self.seed}): {self.people:,} people, "
+            f"{self.total_rows:,} rows in {self.seconds:.1f} s"
+        ]
         for source, path in self.files.items():
             out.append(
                 f"  {source:8s} {self.rows[source]:>10,} rows  {path}  "
@@ -90,14 +94,23 @@ class DemoSummary:
         return out
 
 
-def generate(inbox: Path, truth_path: Path, people: int, seed: int = 42, day: dt.date | None = None,
-             older_drops: int = 0, drop_interval: int = 28) -> DemoSummary:
+def generate(
+    inbox: Path,
+    truth_path: Path,
+    people: int,
+    seed: int = 42,
+    day: dt.date | None = None,
+    older_drops: int = 0,
+    drop_interval: int = 28,
+) -> DemoSummary:
     """Write `inbox/crm/klanten_YYYYMMDD.csv`, `inbox/webshop/customers_YYYYMMDD.csv` and the truth
     (plus `older_drops` earlier exports per source, `drop_interval` days apart)."""
     if people < 1:
         raise ValueError(f"people must be at least 1, got {people}")
     if older_drops < 0 or drop_interval < 1:
-        raise ValueError(f"older_drops must be >= 0 and drop_interval >= 1, got {older_drops} and {drop_interval}")
+        raise ValueError(
+            f"older_drops must be >= 0 and drop_interval >= 1, got {older_drops} and {drop_interval}"
+        )
     started = time.perf_counter()
     day = day or dt.date.today()
     inbox, truth_path = Path(inbox), Path(truth_path)
@@ -174,7 +187,9 @@ def _write_drops(draws: Draws, pools, inbox: Path, day: dt.date, people: int) ->
     for source, render in RENDERERS.items():
         records = build_records(draws, population, source)
         values = record_values(draws, population, records)
-        context = Context(draws=draws, pools=pools, people=population, records=records, values=values, text=text)
+        context = Context(
+            draws=draws, pools=pools, people=population, records=records, values=values, text=text
+        )
         rendered = render(context)
         fmt = FORMATS[source]
         data = encode_lines(

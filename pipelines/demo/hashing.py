@@ -57,7 +57,9 @@ class Draws:
 
     def _stream(self, name: str) -> np.uint64:
         if name not in self._streams:
-            self._streams[name] = splitmix64(np.asarray([zlib.crc32(name.encode())], dtype=np.uint64))[0]
+            self._streams[name] = splitmix64(
+                np.asarray([zlib.crc32(name.encode())], dtype=np.uint64)
+            )[0]
         return self._streams[name]
 
     def bits(self, key: np.ndarray, stream: str) -> np.ndarray:
@@ -83,4 +85,6 @@ class Draws:
     def pick(self, key: np.ndarray, stream: str, weights: Sequence[float]) -> np.ndarray:
         """Index into `weights`, drawn with those relative weights."""
         cumulative = np.cumsum(np.asarray(weights, dtype=np.float64))
-        return np.searchsorted(cumulative / cumulative[-1], self.uniform(key, stream), side="right").astype(np.int64)
+        return np.searchsorted(
+            cumulative / cumulative[-1], self.uniform(key, stream), side="right"
+        ).astype(np.int64)

@@ -23,9 +23,11 @@ CALLING_CODES = {"NL": "31", "BE": "32", "SE": "46"}
 # (area code, subscriber length, allowed first subscriber digits)
 _NL_AREAS_2 = "10 13 15 20 23 24 26 30 33 35 36 38 40 43 45 46 50 53 55 58 70 71 72 73 74 75 76 77 78 79".split()
 _NL_AREAS_3 = "111 113 162 172 180 222 251 294 313 341 411 475 492 511 521 541 561 570 591".split()
-_BE_MOBILE = ["456", "460", "465", "466", "467", "468"] + [f"4{n}" for n in range(70, 81)] + [
-    f"4{n}" for n in range(84, 100)
-]
+_BE_MOBILE = (
+    ["456", "460", "465", "466", "467", "468"]
+    + [f"4{n}" for n in range(70, 81)]
+    + [f"4{n}" for n in range(84, 100)]
+)
 _BE_AREAS_2 = "10 11 12 13 14 15 16 19 50 51 52 53 54 55 56 57 58 59 60 61 63 64 65 67 69 71 81 82 83 84 85 86 87 89".split()
 _SE_AREAS_2 = "31 40 18 13 19 21 11 16 36 35 42 46 54 63".split()
 
@@ -36,8 +38,10 @@ MOBILE_PLANS: dict[str, list[tuple[str, int, str]]] = {
 }
 FIXED_PLANS: dict[str, list[tuple[str, int, str]]] = {
     "NL": [(a, 7, "23456789") for a in _NL_AREAS_2] + [(a, 6, "23456789") for a in _NL_AREAS_3],
-    "BE": [("2", 7, "2345678"), ("3", 7, "2345678"), ("9", 7, "234")] + [(a, 6, "23456789") for a in _BE_AREAS_2],
-    "SE": [("8", 7, "23456789"), ("31", 7, "23456789")] + [(a, 6, "23456789") for a in _SE_AREAS_2],
+    "BE": [("2", 7, "2345678"), ("3", 7, "2345678"), ("9", 7, "234")]
+    + [(a, 6, "23456789") for a in _BE_AREAS_2],
+    "SE": [("8", 7, "23456789"), ("31", 7, "23456789")]
+    + [(a, 6, "23456789") for a in _SE_AREAS_2],
 }
 
 # Writing styles, in order. "n" = national significant number parts: trunk 0 + area + subscriber.
@@ -90,7 +94,9 @@ def _plan_table(plans: dict[str, list[tuple[str, int, str]]]):
     return areas, np.array(lengths), firsts, starts, sizes
 
 
-def make_phones(draws: Draws, key: np.ndarray, country: np.ndarray, present: np.ndarray, mobile: bool) -> Phones:
+def make_phones(
+    draws: Draws, key: np.ndarray, country: np.ndarray, present: np.ndarray, mobile: bool
+) -> Phones:
     """One valid number per key (mobile or fixed line) in the element's country."""
     areas, lengths, firsts, starts, sizes = _plan_table(MOBILE_PLANS if mobile else FIXED_PLANS)
     plan = starts[country] + draws.below(key, "phone.plan", sizes[country])
@@ -139,7 +145,9 @@ def write_phones(phones: Phones, style: np.ndarray) -> pa.Array:
     length = pc.utf8_length(s).to_numpy()
     spaced = _groups(s, length, " ")
     dotted = _groups(s, length, ".")
-    seven_split = pc.binary_join_element_wise(pc.utf8_slice_codeunits(s, 0, 3), pc.utf8_slice_codeunits(s, 3), " ")
+    seven_split = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(s, 0, 3), pc.utf8_slice_codeunits(s, 3), " "
+    )
     area_style = pc.if_else(pa.array(length == 7), seven_split, spaced)  # "(020) 123 4567"
     j = pc.binary_join_element_wise
     rendered = pc.choose(
@@ -158,12 +166,16 @@ def write_phones(phones: Phones, style: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(phones.present), rendered, "")
 
 
-def pick_styles(draws: Draws, key: np.ndarray, country: np.ndarray, international_only: np.ndarray) -> np.ndarray:
+def pick_styles(
+    draws: Draws, key: np.ndarray, country: np.ndarray, international_only: np.ndarray
+) -> np.ndarray:
     """A writing style per number, by country habit; international where the country is unknown."""
     style = np.zeros(len(key), dtype=np.int64)
     for c, name in enumerate(COUNTRIES):
         rows = country == c
         style[rows] = draws.pick(key[rows], "phone.style", STYLE_WEIGHTS[name])
     force = international_only & ~np.isin(style, INTERNATIONAL_STYLES)
-    style[force] = INTERNATIONAL_STYLES[draws.below(key[force], "phone.intl", len(INTERNATIONAL_STYLES))]
+    style[force] = INTERNATIONAL_STYLES[
+        draws.below(key[force], "phone.intl", len(INTERNATIONAL_STYLES))
+    ]
     return style

@@ -37,60 +37,131 @@ FORMAL_NAME_SHARE = 0.15  # people named from the nickname table (Johannes, Corn
 
 # Dutch tussenvoegsels that Faker's nl_NL surnames start with, plus extra surnames that make
 # sure the rarer infixes appear.
-INFIX_WORDS = frozenset({"van", "de", "der", "den", "het", "'t", "ter", "ten", "te", "in", "op", "la", "le"})
+INFIX_WORDS = frozenset(
+    {"van", "de", "der", "den", "het", "'t", "ter", "ten", "te", "in", "op", "la", "le"}
+)
 EXTRA_NL_SURNAMES: tuple[tuple[str, str], ...] = (
-    ("de", "Vries"), ("van der", "Berg"), ("van den", "Broek"), ("van", "Dijk"), ("de", "Jong"),
-    ("ter", "Horst"), ("'t", "Hart"), ("de la", "Rie"), ("van 't", "Hof"), ("in 't", "Veld"),
-    ("ten", "Cate"), ("op den", "Kamp"), ("van de", "Ven"), ("den", "Uyl"), ("te", "Riele"),
-    ("van der", "Linden"), ("de la", "Court"), ("van der", "Meer"), ("ter", "Beek"), ("'t", "Hooft"),
+    ("de", "Vries"),
+    ("van der", "Berg"),
+    ("van den", "Broek"),
+    ("van", "Dijk"),
+    ("de", "Jong"),
+    ("ter", "Horst"),
+    ("'t", "Hart"),
+    ("de la", "Rie"),
+    ("van 't", "Hof"),
+    ("in 't", "Veld"),
+    ("ten", "Cate"),
+    ("op den", "Kamp"),
+    ("van de", "Ven"),
+    ("den", "Uyl"),
+    ("te", "Riele"),
+    ("van der", "Linden"),
+    ("de la", "Court"),
+    ("van der", "Meer"),
+    ("ter", "Beek"),
+    ("'t", "Hooft"),
 )
 
 # Formal first names and the call names people use instead (in one source, or on a duplicate).
 NICKNAMES: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("NL", "M"): {
-        "Johannes": ("Hans", "Jan", "Johan"), "Cornelis": ("Kees", "Cor"), "Jacobus": ("Koos", "Jaap"),
-        "Hendrik": ("Henk", "Henny"), "Wilhelmus": ("Wim", "Willem"), "Petrus": ("Piet", "Peter"),
-        "Gerardus": ("Gerard", "Gert"), "Adrianus": ("Adrie", "Arie"), "Theodorus": ("Theo", "Ruud"),
-        "Franciscus": ("Frans", "Frank"), "Antonius": ("Toon", "Ton"), "Nicolaas": ("Klaas", "Niek"),
-        "Hubertus": ("Huub", "Bert"), "William": ("Bill", "Will"), "Robert": ("Bob", "Rob"),
+        "Johannes": ("Hans", "Jan", "Johan"),
+        "Cornelis": ("Kees", "Cor"),
+        "Jacobus": ("Koos", "Jaap"),
+        "Hendrik": ("Henk", "Henny"),
+        "Wilhelmus": ("Wim", "Willem"),
+        "Petrus": ("Piet", "Peter"),
+        "Gerardus": ("Gerard", "Gert"),
+        "Adrianus": ("Adrie", "Arie"),
+        "Theodorus": ("Theo", "Ruud"),
+        "Franciscus": ("Frans", "Frank"),
+        "Antonius": ("Toon", "Ton"),
+        "Nicolaas": ("Klaas", "Niek"),
+        "Hubertus": ("Huub", "Bert"),
+        "William": ("Bill", "Will"),
+        "Robert": ("Bob", "Rob"),
     },
     ("NL", "F"): {
-        "Johanna": ("Anneke", "Hanneke", "Jo"), "Cornelia": ("Corrie", "Nel"), "Elisabeth": ("Lies", "Els", "Betty"),
-        "Catharina": ("Toos", "Tineke", "Karin"), "Margaretha": ("Greet", "Margriet"), "Wilhelmina": ("Mien", "Wilma"),
-        "Maria": ("Marie", "Ria"), "Petronella": ("Nel", "Ellie"), "Geertruida": ("Truus", "Trudy"),
-        "Jacoba": ("Coby", "Co"), "Elizabeth": ("Liz", "Betty"),
+        "Johanna": ("Anneke", "Hanneke", "Jo"),
+        "Cornelia": ("Corrie", "Nel"),
+        "Elisabeth": ("Lies", "Els", "Betty"),
+        "Catharina": ("Toos", "Tineke", "Karin"),
+        "Margaretha": ("Greet", "Margriet"),
+        "Wilhelmina": ("Mien", "Wilma"),
+        "Maria": ("Marie", "Ria"),
+        "Petronella": ("Nel", "Ellie"),
+        "Geertruida": ("Truus", "Trudy"),
+        "Jacoba": ("Coby", "Co"),
+        "Elizabeth": ("Liz", "Betty"),
     },
     ("BE-nl", "M"): {
-        "Jozef": ("Jef", "Jos"), "Franciscus": ("Frans", "Sus"), "Ludovicus": ("Lode", "Louis"),
-        "Petrus": ("Piet", "Pieter"), "Wilhelmus": ("Wim",), "Alexander": ("Alex", "Sander"),
-        "Nicolaas": ("Klaas", "Nico"), "William": ("Bill",), "Johannes": ("Jan", "Hans"),
+        "Jozef": ("Jef", "Jos"),
+        "Franciscus": ("Frans", "Sus"),
+        "Ludovicus": ("Lode", "Louis"),
+        "Petrus": ("Piet", "Pieter"),
+        "Wilhelmus": ("Wim",),
+        "Alexander": ("Alex", "Sander"),
+        "Nicolaas": ("Klaas", "Nico"),
+        "William": ("Bill",),
+        "Johannes": ("Jan", "Hans"),
     },
     ("BE-nl", "F"): {
-        "Maria": ("Mia", "Marieke"), "Elisabeth": ("Els", "Liesbeth"), "Josephina": ("Fien", "José"),
-        "Catharina": ("Katrien", "Trien"), "Margaretha": ("Griet", "Greet"), "Isabelle": ("Isa", "Belle"),
+        "Maria": ("Mia", "Marieke"),
+        "Elisabeth": ("Els", "Liesbeth"),
+        "Josephina": ("Fien", "José"),
+        "Catharina": ("Katrien", "Trien"),
+        "Margaretha": ("Griet", "Greet"),
+        "Isabelle": ("Isa", "Belle"),
     },
     ("BE-fr", "M"): {
-        "Philippe": ("Phil",), "Guillaume": ("Guy",), "Alexandre": ("Alex",), "Nicolas": ("Nico",),
-        "Frédéric": ("Fred",), "Christophe": ("Chris",), "William": ("Bill",),
+        "Philippe": ("Phil",),
+        "Guillaume": ("Guy",),
+        "Alexandre": ("Alex",),
+        "Nicolas": ("Nico",),
+        "Frédéric": ("Fred",),
+        "Christophe": ("Chris",),
+        "William": ("Bill",),
     },
     ("BE-fr", "F"): {
-        "Isabelle": ("Isa", "Belle"), "Catherine": ("Cathy",), "Véronique": ("Véro",), "Dominique": ("Domi",),
-        "Elisabeth": ("Babette", "Lisa"), "Marie-Christine": ("Marie",),
+        "Isabelle": ("Isa", "Belle"),
+        "Catherine": ("Cathy",),
+        "Véronique": ("Véro",),
+        "Dominique": ("Domi",),
+        "Elisabeth": ("Babette", "Lisa"),
+        "Marie-Christine": ("Marie",),
     },
     ("SE", "M"): {
-        "Lars": ("Lasse",), "Karl": ("Kalle",), "Nils": ("Nisse",), "Johan": ("Janne",), "Hans": ("Hasse",),
-        "Per": ("Pelle",), "Mikael": ("Micke",), "Stefan": ("Steffe",), "Anders": ("Acke",),
-        "Kristoffer": ("Krille",), "Magnus": ("Manne",), "Robert": ("Robban",), "William": ("Bill", "Wille"),
+        "Lars": ("Lasse",),
+        "Karl": ("Kalle",),
+        "Nils": ("Nisse",),
+        "Johan": ("Janne",),
+        "Hans": ("Hasse",),
+        "Per": ("Pelle",),
+        "Mikael": ("Micke",),
+        "Stefan": ("Steffe",),
+        "Anders": ("Acke",),
+        "Kristoffer": ("Krille",),
+        "Magnus": ("Manne",),
+        "Robert": ("Robban",),
+        "William": ("Bill", "Wille"),
     },
     ("SE", "F"): {
-        "Elisabet": ("Lisa", "Elsa"), "Margareta": ("Maggan", "Greta"), "Katarina": ("Kajsa", "Karin"),
-        "Kristina": ("Stina", "Kicki"), "Birgitta": ("Gittan", "Britt"), "Johanna": ("Hanna",), "Barbro": ("Bibbi",),
+        "Elisabet": ("Lisa", "Elsa"),
+        "Margareta": ("Maggan", "Greta"),
+        "Katarina": ("Kajsa", "Karin"),
+        "Kristina": ("Stina", "Kicki"),
+        "Birgitta": ("Gittan", "Britt"),
+        "Johanna": ("Hanna",),
+        "Barbro": ("Bibbi",),
     },
 }
 MAX_NICKNAMES = 3
 
 # Hard negative: many different people with the same very common name, one per group.
-NAMESAKES: dict[str, tuple[str, str, str, str]] = {  # group -> (first name, gender, infix, last name)
+NAMESAKES: dict[
+    str, tuple[str, str, str, str]
+] = {  # group -> (first name, gender, infix, last name)
     "NL": ("Jan", "M", "de", "Vries"),
     "BE-nl": ("Marc", "M", "", "Peeters"),
     "BE-fr": ("Jean", "M", "", "Dubois"),
@@ -99,38 +170,104 @@ NAMESAKES: dict[str, tuple[str, str, str, str]] = {  # group -> (first name, gen
 
 FR_STREET_TYPES = ("Rue", "Rue", "Rue", "Avenue", "Place", "Boulevard", "Chaussée")
 FR_CLASSIC_STREETS = (
-    "Rue de la Loi", "Rue du Marché", "Rue de l'Église", "Rue de la Station", "Rue du Moulin",
-    "Chaussée de Wavre", "Chaussée de Louvain", "Avenue Louise", "Rue Haute", "Rue Neuve", "Rue de la Gare",
-    "Rue du Château", "Place Saint-Lambert", "Rue des Écoles", "Rue du Centre", "Avenue de la Couronne",
-    "Chaussée de Charleroi", "Rue des Champs", "Rue de Namur", "Rue Royale",
+    "Rue de la Loi",
+    "Rue du Marché",
+    "Rue de l'Église",
+    "Rue de la Station",
+    "Rue du Moulin",
+    "Chaussée de Wavre",
+    "Chaussée de Louvain",
+    "Avenue Louise",
+    "Rue Haute",
+    "Rue Neuve",
+    "Rue de la Gare",
+    "Rue du Château",
+    "Place Saint-Lambert",
+    "Rue des Écoles",
+    "Rue du Centre",
+    "Avenue de la Couronne",
+    "Chaussée de Charleroi",
+    "Rue des Champs",
+    "Rue de Namur",
+    "Rue Royale",
 )
 
 # Classic Dutch street names, found in every town (Kerkstraat, Marktplein, Dorpslaan, ...).
 NL_CLASSIC_STREETS = (
-    "Kerkstraat", "Dorpsstraat", "Schoolstraat", "Molenstraat", "Nieuwstraat", "Stationsstraat", "Marktplein",
-    "Kerkplein", "Stationsplein", "Dorpslaan", "Julianalaan", "Beatrixlaan", "Molenweg", "Kerkweg", "Raadhuisplein",
+    "Kerkstraat",
+    "Dorpsstraat",
+    "Schoolstraat",
+    "Molenstraat",
+    "Nieuwstraat",
+    "Stationsstraat",
+    "Marktplein",
+    "Kerkplein",
+    "Stationsplein",
+    "Dorpslaan",
+    "Julianalaan",
+    "Beatrixlaan",
+    "Molenweg",
+    "Kerkweg",
+    "Raadhuisplein",
 )
 NL_CLASSIC_SHARE = 0.2
 
 # Where people have their address today. Closed providers (below) are only where they had it.
 EMAIL_DOMAINS: dict[str, tuple[tuple[str, int], ...]] = {
-    "NL": (("gmail.com", 30), ("hotmail.com", 14), ("outlook.com", 9), ("ziggo.nl", 10), ("kpnmail.nl", 8),
-           ("live.nl", 5), ("icloud.com", 5), ("yahoo.com", 3), ("xs4all.nl", 3), ("home.nl", 2)),
-    "BE": (("gmail.com", 35), ("hotmail.com", 12), ("telenet.be", 15), ("outlook.com", 8),
-           ("proximus.be", 8), ("yahoo.fr", 4), ("icloud.com", 4), ("live.be", 4)),
-    "SE": (("gmail.com", 35), ("hotmail.com", 12), ("telia.com", 12), ("outlook.com", 10), ("live.se", 6),
-           ("icloud.com", 6), ("yahoo.se", 4), ("bredband.net", 3), ("spray.se", 2)),
+    "NL": (
+        ("gmail.com", 30),
+        ("hotmail.com", 14),
+        ("outlook.com", 9),
+        ("ziggo.nl", 10),
+        ("kpnmail.nl", 8),
+        ("live.nl", 5),
+        ("icloud.com", 5),
+        ("yahoo.com", 3),
+        ("xs4all.nl", 3),
+        ("home.nl", 2),
+    ),
+    "BE": (
+        ("gmail.com", 35),
+        ("hotmail.com", 12),
+        ("telenet.be", 15),
+        ("outlook.com", 8),
+        ("proximus.be", 8),
+        ("yahoo.fr", 4),
+        ("icloud.com", 4),
+        ("live.be", 4),
+    ),
+    "SE": (
+        ("gmail.com", 35),
+        ("hotmail.com", 12),
+        ("telia.com", 12),
+        ("outlook.com", 10),
+        ("live.se", 6),
+        ("icloud.com", 6),
+        ("yahoo.se", 4),
+        ("bredband.net", 3),
+        ("spray.se", 2),
+    ),
 }
 # Mail providers that closed (their addresses bounce): people had an address there years ago.
 CLOSED_PROVIDERS: dict[str, tuple[tuple[str, int], ...]] = {
-    "NL": (("hetnet.nl", 25), ("planet.nl", 25), ("zonnet.nl", 12), ("chello.nl", 12), ("wanadoo.nl", 10),
-           ("tiscali.nl", 8), ("quicknet.nl", 8)),
+    "NL": (
+        ("hetnet.nl", 25),
+        ("planet.nl", 25),
+        ("zonnet.nl", 12),
+        ("chello.nl", 12),
+        ("wanadoo.nl", 10),
+        ("tiscali.nl", 8),
+        ("quicknet.nl", 8),
+    ),
     "BE": (("skynet.be", 60), ("pandora.be", 40)),
     "SE": (("swipnet.se", 55), ("passagen.se", 45)),
 }
 # Misspellings so common that a normalizer knows them (the truth counts them as recoverable).
 KNOWN_DOMAIN_TYPOS: dict[str, str] = {
-    "gmial.com": "gmail.com", "gmail.con": "gmail.com", "hotmial.com": "hotmail.com", "ziggo.com": "ziggo.nl",
+    "gmial.com": "gmail.com",
+    "gmail.con": "gmail.com",
+    "hotmial.com": "hotmail.com",
+    "ziggo.com": "ziggo.nl",
 }
 # Typical misspellings users type; other domains get generated typos.
 DOMAIN_TYPOS: dict[str, tuple[str, str]] = {
@@ -150,41 +287,100 @@ ROLE_MAILBOXES: dict[str, tuple[str, ...]] = {
 }
 COMPANY_DRAWS = 300  # per country
 COMPANY_TLD = {"NL": "nl", "BE": "be", "SE": "se"}
-_LEGAL_FORMS = frozenset({"bv", "nv", "vof", "commv", "bvba", "sprl", "sa", "ab", "hb", "kb", "en", "and", "et", "och"})
+_LEGAL_FORMS = frozenset(
+    {"bv", "nv", "vof", "commv", "bvba", "sprl", "sa", "ab", "hb", "kb", "en", "and", "et", "och"}
+)
 
 # Belgian surnames with a particle, kept whole in last_name ("Van Tournay"), with extra weight so
 # that the particle forms are common enough to measure.
 EXTRA_BE_SURNAMES: dict[str, tuple[str, ...]] = {
-    "BE-nl": ("Van Tournay", "De Backer", "Vanden Bossche", "Van Damme", "De Smet", "Van de Velde",
-              "Van den Broeck", "Vander Elst", "De Clercq", "Van Acker", "Vanden Berghe", "De Wilde"),
+    "BE-nl": (
+        "Van Tournay",
+        "De Backer",
+        "Vanden Bossche",
+        "Van Damme",
+        "De Smet",
+        "Van de Velde",
+        "Van den Broeck",
+        "Vander Elst",
+        "De Clercq",
+        "Van Acker",
+        "Vanden Berghe",
+        "De Wilde",
+    ),
     "BE-fr": ("Van Hove", "De Coster", "Le Jeune", "Du Bois", "De Lannoy", "Van Roy"),
 }
-BE_PARTICLES = frozenset({"van", "vanden", "vander", "vande", "de", "den", "der", "le", "la", "du", "d'"})
+BE_PARTICLES = frozenset(
+    {"van", "vanden", "vander", "vande", "de", "den", "der", "le", "la", "du", "d'"}
+)
 
 # Big cities (drawn more often) and the other names people write for them; cities with
 # diacritics are also written without (Goteborg for Göteborg).
 BIG_CITIES: dict[str, tuple[str, ...]] = {
     "NL": (),
     "BE": ("Gent", "Antwerpen", "Mechelen", "Liège", "Brugge", "Leuven", "Namur", "Mons"),
-    "SE": ("Göteborg", "Malmö", "Jönköping", "Lidingö", "Västerås", "Norrköping", "Linköping", "Umeå"),
+    "SE": (
+        "Göteborg",
+        "Malmö",
+        "Jönköping",
+        "Lidingö",
+        "Västerås",
+        "Norrköping",
+        "Linköping",
+        "Umeå",
+    ),
 }
 BIG_CITY_ENTRIES = 6  # pool entries per big city (each with its own postcode area)
 CITY_VARIANTS: dict[str, tuple[str, ...]] = {
-    "Gent": ("Gand", "Ghent"), "Antwerpen": ("Anvers", "Antwerp"), "Mechelen": ("Malines",),
-    "Liège": ("Luik", "Luik"), "Brugge": ("Bruges",), "Leuven": ("Louvain",), "Namur": ("Namen",),
-    "Mons": ("Bergen",), "Göteborg": ("Goteborg", "Gothenburg"),
+    "Gent": ("Gand", "Ghent"),
+    "Antwerpen": ("Anvers", "Antwerp"),
+    "Mechelen": ("Malines",),
+    "Liège": ("Luik", "Luik"),
+    "Brugge": ("Bruges",),
+    "Leuven": ("Louvain",),
+    "Namur": ("Namen",),
+    "Mons": ("Bergen",),
+    "Göteborg": ("Goteborg", "Gothenburg"),
 }
 
 # Street-name endings and their abbreviations (Kerkstraat -> Kerkstr., Storgatan -> Storg.).
 STREET_ABBREVIATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("straat", ("str.", "str.", "str")), ("laan", ("ln.",)), ("plein", ("pl.",)), ("weg", ("wg.",)),
-    ("boulevard", ("blvd.",)), ("gatan", ("g.",)), ("vägen", ("v.",)),
+    ("straat", ("str.", "str.", "str")),
+    ("laan", ("ln.",)),
+    ("plein", ("pl.",)),
+    ("weg", ("wg.",)),
+    ("boulevard", ("blvd.",)),
+    ("gatan", ("g.",)),
+    ("vägen", ("v.",)),
 )
 
 _QWERTY_NEIGHBOURS = {
-    "a": "qsz", "b": "vn", "c": "xv", "d": "sf", "e": "wr", "f": "dg", "g": "fh", "h": "gj", "i": "uo",
-    "j": "hk", "k": "jl", "l": "k", "m": "n", "n": "bm", "o": "ip", "p": "o", "q": "wa", "r": "et",
-    "s": "ad", "t": "ry", "u": "yi", "v": "cb", "w": "qe", "x": "zc", "y": "tu", "z": "xa",
+    "a": "qsz",
+    "b": "vn",
+    "c": "xv",
+    "d": "sf",
+    "e": "wr",
+    "f": "dg",
+    "g": "fh",
+    "h": "gj",
+    "i": "uo",
+    "j": "hk",
+    "k": "jl",
+    "l": "k",
+    "m": "n",
+    "n": "bm",
+    "o": "ip",
+    "p": "o",
+    "q": "wa",
+    "r": "et",
+    "s": "ad",
+    "t": "ry",
+    "u": "yi",
+    "v": "cb",
+    "w": "qe",
+    "x": "zc",
+    "y": "tu",
+    "z": "xa",
 }
 
 
@@ -237,7 +433,9 @@ class LastNames:
     mojibake: pa.Array  # of `last`; "" where plain ASCII
     plain: pa.Array  # `last` without diacritics; "" where there are none
     short_infix: pa.Array  # "v.d." for van de/der/den, "v." for van; "" otherwise
-    be_particle: pa.Array  # Belgian particle as a Dutch CRM splits it off ("Van" of "Van Tournay"); "" if none
+    be_particle: (
+        pa.Array
+    )  # Belgian particle as a Dutch CRM splits it off ("Van" of "Van Tournay"); "" if none
     be_rest: pa.Array  # the rest ("Tournay")
     has_be_particle: np.ndarray
 
@@ -291,7 +489,9 @@ class Pools:
 def ascii_fold(text: str) -> str:
     """Lower-case ASCII letters and digits only: 'Daniël' -> 'daniel', "'t Hart" -> 'thart'."""
     decomposed = unicodedata.normalize("NFKD", text)
-    return re.sub(r"[^a-z0-9]", "", "".join(c for c in decomposed if not unicodedata.combining(c)).lower())
+    return re.sub(
+        r"[^a-z0-9]", "", "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    )
 
 
 def mojibake(text: str) -> str:
@@ -361,10 +561,16 @@ def _first_names(fakers: dict[str, Faker], rng: random.Random) -> FirstNames:
     for g, group in enumerate(GROUPS):
         for gender in ("M", "F"):
             fake = fakers[group]
-            drawn = _draw(fake.first_name_male if gender == "M" else fake.first_name_female, FIRST_NAME_DRAWS)
+            drawn = _draw(
+                fake.first_name_male if gender == "M" else fake.first_name_female, FIRST_NAME_DRAWS
+            )
             drawn = [n for n in drawn if " " not in n]
             formal = list(NICKNAMES.get((group, gender), {}))
-            repeats = int(round(FORMAL_NAME_SHARE / (1 - FORMAL_NAME_SHARE) * len(drawn) / max(len(formal), 1)))
+            repeats = int(
+                round(
+                    FORMAL_NAME_SHARE / (1 - FORMAL_NAME_SHARE) * len(drawn) / max(len(formal), 1)
+                )
+            )
             segment = drawn + formal * repeats
             first_name, namesake_gender = NAMESAKES[group][0], NAMESAKES[group][1]
             if gender == namesake_gender:
@@ -414,7 +620,9 @@ def _last_names(fakers: dict[str, Faker], rng: random.Random) -> LastNames:
             segment = [p for p in map(_split_dutch_surname, drawn) if p is not None]
             segment += list(EXTRA_NL_SURNAMES) * 3
         else:  # Belgian "Van Damme", "De Smet": the particle is part of the surname
-            segment = [("", n) for n in drawn] + [("", n) for n in EXTRA_BE_SURNAMES.get(group, ())] * 8
+            segment = [("", n) for n in drawn] + [
+                ("", n) for n in EXTRA_BE_SURNAMES.get(group, ())
+            ] * 8
         _, _, infix, last = NAMESAKES[group]
         namesake_index[g] = len(pairs) + len(segment)
         segment.append((infix, last))
@@ -449,13 +657,18 @@ def _streets(fakers: dict[str, Faker], rng: random.Random) -> tuple[pa.Array, Se
         if group == "BE-fr":
             surnames = _draw(fakers[group].last_name, STREET_DRAWS)
             segment = [
-                rng.choice(FR_CLASSIC_STREETS) if rng.random() < 0.3 else f"{rng.choice(FR_STREET_TYPES)} {s}"
+                rng.choice(FR_CLASSIC_STREETS)
+                if rng.random() < 0.3
+                else f"{rng.choice(FR_STREET_TYPES)} {s}"
                 for s in surnames
             ]
         else:
             segment = _draw(fakers[group].street_name, STREET_DRAWS)
             if group in ("NL", "BE-nl"):
-                segment = [rng.choice(NL_CLASSIC_STREETS) if rng.random() < NL_CLASSIC_SHARE else s for s in segment]
+                segment = [
+                    rng.choice(NL_CLASSIC_STREETS) if rng.random() < NL_CLASSIC_SHARE else s
+                    for s in segment
+                ]
         streets.extend(segment)
         sizes.append(len(segment))
     return pa.array(streets), Segments.of(sizes)
@@ -482,9 +695,16 @@ def _localities(seed: int, rng: random.Random) -> Localities:
         cities.extend(unique)
         areas.extend(rng.randint(low, high) for _ in unique)
         sizes.append(len(unique))
-    variants = [rng.choice(CITY_VARIANTS[c]) if c in CITY_VARIANTS else strip_marks(c) for c in cities]
-    return Localities(segments=Segments.of(sizes), city=pa.array(cities), postcode_area=np.array(areas, dtype=np.int64),
-                      variant=pa.array(variants), mojibake=pa.array([mojibake(c) for c in cities]))
+    variants = [
+        rng.choice(CITY_VARIANTS[c]) if c in CITY_VARIANTS else strip_marks(c) for c in cities
+    ]
+    return Localities(
+        segments=Segments.of(sizes),
+        city=pa.array(cities),
+        postcode_area=np.array(areas, dtype=np.int64),
+        variant=pa.array(variants),
+        mojibake=pa.array([mojibake(c) for c in cities]),
+    )
 
 
 def _companies(seed: int) -> Companies:
@@ -502,8 +722,12 @@ def _companies(seed: int) -> Companies:
         domains.extend(found)
         sizes.append(len(found))
     roles = [r for c in COUNTRIES for r in ROLE_MAILBOXES[c]]
-    return Companies(segments=Segments.of(sizes), domain=pa.array(domains),
-                     role_segments=Segments.of([len(ROLE_MAILBOXES[c]) for c in COUNTRIES]), role=pa.array(roles))
+    return Companies(
+        segments=Segments.of(sizes),
+        domain=pa.array(domains),
+        role_segments=Segments.of([len(ROLE_MAILBOXES[c]) for c in COUNTRIES]),
+        role=pa.array(roles),
+    )
 
 
 def _domains(rng: random.Random) -> Domains:
@@ -516,14 +740,22 @@ def _domains(rng: random.Random) -> Domains:
     typo_pairs = {}
     for domain in dict.fromkeys(domains):
         label, _, tld = domain.partition(".")
-        typo_pairs[domain] = DOMAIN_TYPOS.get(domain) or (f"{typo(label, rng)}.{tld}", f"{typo(label, rng)}.{tld}")
+        typo_pairs[domain] = DOMAIN_TYPOS.get(domain) or (
+            f"{typo(label, rng)}.{tld}",
+            f"{typo(label, rng)}.{tld}",
+        )
     closed = [d for c in COUNTRIES for d, weight in CLOSED_PROVIDERS[c] for _ in range(weight)]
     closed_sizes = [sum(w for _, w in CLOSED_PROVIDERS[c]) for c in COUNTRIES]
     return Domains(
         segments=Segments.of(sizes),
         domain=pa.array(domains),
-        typos=(pa.array([typo_pairs[d][0] for d in domains]), pa.array([typo_pairs[d][1] for d in domains])),
-        known_typo=tuple(np.array([typo_pairs[d][k] in KNOWN_DOMAIN_TYPOS for d in domains]) for k in (0, 1)),
+        typos=(
+            pa.array([typo_pairs[d][0] for d in domains]),
+            pa.array([typo_pairs[d][1] for d in domains]),
+        ),
+        known_typo=tuple(
+            np.array([typo_pairs[d][k] in KNOWN_DOMAIN_TYPOS for d in domains]) for k in (0, 1)
+        ),
         closed=pa.array(closed),
         closed_segments=Segments.of(closed_sizes),
     )

@@ -30,7 +30,15 @@ import pyarrow.compute as pc
 
 from pipelines.demo.hashing import Draws
 from pipelines.demo.phones import Phones, make_phones
-from pipelines.demo.pools import COUNTRIES, GROUP_COUNTRY, GROUP_SHARE, GROUPS, NAMESAKES, Pools, Segments
+from pipelines.demo.pools import (
+    COUNTRIES,
+    GROUP_COUNTRY,
+    GROUP_SHARE,
+    GROUPS,
+    NAMESAKES,
+    Pools,
+    Segments,
+)
 
 EPOCH = dt.date(2000, 1, 1)
 DAILY_TURNOVER = 0.003  # share of the population that joins (and leaves) per day
@@ -64,14 +72,24 @@ SUFFIXES = {
 }
 # Dutch postcode letters: no F, I, O, Q, U, Y, and never SA, SD or SS.
 _NL_LETTERS = "ABCDEGHJKLMNPRSTVWXZ"
-NL_LETTER_PAIRS = tuple(a + b for a in _NL_LETTERS for b in _NL_LETTERS if a + b not in ("SA", "SD", "SS"))
+NL_LETTER_PAIRS = tuple(
+    a + b for a in _NL_LETTERS for b in _NL_LETTERS if a + b not in ("SA", "SD", "SS")
+)
 
 # E-mail local-part patterns: (first part, separator, second part, digits) and weight.
 # parts: 0 first name, 1 initial, 2 surname, 3 nothing; digits: 0 none, 1 two digits, 2 birth year,
 # 3 three digits, 4 two-digit birth year.
 EMAIL_PATTERNS = (
-    ((0, ".", 2, 0), 22), ((0, "", 2, 0), 10), ((1, ".", 2, 0), 8), ((0, "_", 2, 0), 4), ((0, ".", 2, 1), 12),
-    ((0, "", 3, 2), 8), ((0, "", 2, 3), 10), ((1, "", 2, 1), 8), ((2, ".", 0, 0), 6), ((0, "", 2, 4), 12),
+    ((0, ".", 2, 0), 22),
+    ((0, "", 2, 0), 10),
+    ((1, ".", 2, 0), 8),
+    ((0, "_", 2, 0), 4),
+    ((0, ".", 2, 1), 12),
+    ((0, "", 3, 2), 8),
+    ((0, "", 2, 3), 10),
+    ((1, "", 2, 1), 8),
+    ((2, ".", 0, 0), 6),
+    ((0, "", 2, 4), 12),
 )
 
 
@@ -150,28 +168,40 @@ class People:
         household = self.household[index]
         period, phase = self._timeline(self.draws.key(household), "move", MOVER_SHARE, MOVE_PERIOD)
         version = (day + phase) // period
-        return make_addresses(self.draws, self.pools, self.draws.key(household, version, 3), self.group[index], version)
+        return make_addresses(
+            self.draws,
+            self.pools,
+            self.draws.key(household, version, 3),
+            self.group[index],
+            version,
+        )
 
     def email_at(self, index: np.ndarray, day: np.ndarray) -> tuple[pa.Array, np.ndarray]:
         """(address on `day`, True where that is the old address at a closed provider)."""
         old = day < self.email_switch[index]
         email = self.email.take(pa.array(index))
         if old.any():
-            email = pc.replace_with_mask(email, pa.array(old), self.old_email.take(pa.array(index[old])))
+            email = pc.replace_with_mask(
+                email, pa.array(old), self.old_email.take(pa.array(index[old]))
+            )
         return email, old
 
     def mobile_at(self, index: np.ndarray, day: np.ndarray) -> Phones:
         pid = self.pid[index]
         period, phase = self._timeline(self.draws.key(pid), "mobile", 1.0, MOBILE_PERIOD)
         key = self.draws.key(pid, (day + phase) // period, 1)
-        return make_phones(self.draws, key, self.country[index], self.has_mobile[index], mobile=True)
+        return make_phones(
+            self.draws, key, self.country[index], self.has_mobile[index], mobile=True
+        )
 
     def landline_at(self, index: np.ndarray, day: np.ndarray) -> Phones:
         """A household's landline; it changes when the household moves."""
         household = self.household[index]
         period, phase = self._timeline(self.draws.key(household), "move", MOVER_SHARE, MOVE_PERIOD)
         key = self.draws.key(household, (day + phase) // period, 2)
-        return make_phones(self.draws, key, self.country[index], self.has_landline[index], mobile=False)
+        return make_phones(
+            self.draws, key, self.country[index], self.has_landline[index], mobile=False
+        )
 
     def newsletter_at(self, index: np.ndarray, day: np.ndarray) -> Newsletter:
         key = self.draws.key(self.pid[index])
@@ -181,21 +211,31 @@ class People:
         opt_in = base ^ (toggles % 2 == 1)
         toggler = period < NEVER
         confirm_phase = self.draws.below(key, "newsletter.confirm", CONFIRM_PERIOD)
-        confirmed = np.where(toggler, day - (day + phase) % period, day - (day + confirm_phase) % CONFIRM_PERIOD)
-        second = self.draws.between(self.draws.key(self.pid[index], confirmed), "newsletter.second", 6 * 3600, 23 * 3600)
+        confirmed = np.where(
+            toggler, day - (day + phase) % period, day - (day + confirm_phase) % CONFIRM_PERIOD
+        )
+        second = self.draws.between(
+            self.draws.key(self.pid[index], confirmed), "newsletter.second", 6 * 3600, 23 * 3600
+        )
         return Newsletter(opt_in=opt_in, confirmed_day=confirmed, confirmed_second=second)
 
-    def last_purchase_at(self, index: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def last_purchase_at(
+        self, index: np.ndarray, day: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(has bought, day number, second of day) of the latest purchase on or before `day`."""
         key = self.draws.key(self.pid[index])
         period, phase = self._timeline(key, "purchase", BUYER_SHARE, PURCHASE_PERIOD)
         buyer = period < NEVER
         last = day - (day + phase) % np.where(buyer, period, 1)
-        second = self.draws.between(self.draws.key(self.pid[index], last), "purchase.second", 7 * 3600, 23 * 3600 + 3599)
+        second = self.draws.between(
+            self.draws.key(self.pid[index], last), "purchase.second", 7 * 3600, 23 * 3600 + 3599
+        )
         return buyer, last, second
 
 
-def make_addresses(draws: Draws, pools: Pools, key: np.ndarray, group: np.ndarray, version: np.ndarray) -> Addresses:
+def make_addresses(
+    draws: Draws, pools: Pools, key: np.ndarray, group: np.ndarray, version: np.ndarray
+) -> Addresses:
     """One address per key: a street of the group, a city of the country, a postcode of the city."""
     country = GROUP_COUNTRY[group]
     street_index = pools.street_segments.index(group, draws.uniform(key, "address.street"))
@@ -210,13 +250,23 @@ def make_addresses(draws: Draws, pools: Pools, key: np.ndarray, group: np.ndarra
     suffix_index = np.zeros(len(key), dtype=np.int64)
     for c in range(len(COUNTRIES)):
         rows = country == c
-        weights = suffix_weights[suffix_segments.start[c] : suffix_segments.start[c] + suffix_segments.size[c]]
-        suffix_index[rows] = suffix_segments.start[c] + draws.pick(key[rows], "address.suffix", weights)
-    suffix = pc.if_else(pa.array(has_suffix), pa.array(suffix_values).take(pa.array(suffix_index)), "")
+        weights = suffix_weights[
+            suffix_segments.start[c] : suffix_segments.start[c] + suffix_segments.size[c]
+        ]
+        suffix_index[rows] = suffix_segments.start[c] + draws.pick(
+            key[rows], "address.suffix", weights
+        )
+    suffix = pc.if_else(
+        pa.array(has_suffix), pa.array(suffix_values).take(pa.array(suffix_index)), ""
+    )
 
     area = pa.array(pools.localities.postcode_area[locality]).cast(pa.string())
-    letters = pa.array(NL_LETTER_PAIRS).take(pa.array(draws.below(key, "address.letters", len(NL_LETTER_PAIRS))))
-    digits = pc.utf8_lpad(pa.array(draws.below(key, "address.digits", 100)).cast(pa.string()), 2, "0")
+    letters = pa.array(NL_LETTER_PAIRS).take(
+        pa.array(draws.below(key, "address.letters", len(NL_LETTER_PAIRS)))
+    )
+    digits = pc.utf8_lpad(
+        pa.array(draws.below(key, "address.digits", 100)).cast(pa.string()), 2, "0"
+    )
     postcode = pc.choose(
         pa.array(country),
         pc.binary_join_element_wise(area, letters, " "),
@@ -241,8 +291,16 @@ def _chain_source(starts_chain: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(np.where(starts_chain, position, 0))
 
 
-def _emails(draws: Draws, pools: Pools, key: np.ndarray, country: np.ndarray, first: np.ndarray,
-            last: np.ndarray, birth_year: np.ndarray, stream: str) -> pa.Array:
+def _emails(
+    draws: Draws,
+    pools: Pools,
+    key: np.ndarray,
+    country: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    birth_year: np.ndarray,
+    stream: str,
+) -> pa.Array:
     f = pools.first.ascii.take(pa.array(first))
     initial = pc.utf8_slice_codeunits(f, 0, 1)
     surname = pc.if_else(
@@ -261,10 +319,20 @@ def _emails(draws: Draws, pools: Pools, key: np.ndarray, country: np.ndarray, fi
     year = pa.array(birth_year).cast(pa.string())
     two = pc.utf8_lpad(pa.array(draws.below(key, f"{stream}.two", 100)).cast(pa.string()), 2, "0")
     three = pa.array(draws.between(key, f"{stream}.three", 100, 999)).cast(pa.string())
-    digits = pc.choose(pa.array(digit_kind), empty, two, year, three, pc.utf8_slice_codeunits(year, 2, 4))
-    domain = pools.domains.domain.take(pa.array(pools.domains.segments.index(country, draws.uniform(key, f"{stream}.domain"))))
+    digits = pc.choose(
+        pa.array(digit_kind), empty, two, year, three, pc.utf8_slice_codeunits(year, 2, 4)
+    )
+    domain = pools.domains.domain.take(
+        pa.array(pools.domains.segments.index(country, draws.uniform(key, f"{stream}.domain")))
+    )
     return pc.binary_join_element_wise(
-        pc.choose(pa.array(head_kind), *parts), separator, pc.choose(pa.array(tail_kind), *parts), digits, "@", domain, ""
+        pc.choose(pa.array(head_kind), *parts),
+        separator,
+        pc.choose(pa.array(tail_kind), *parts),
+        digits,
+        "@",
+        domain,
+        "",
     )
 
 
@@ -286,7 +354,9 @@ def build_people(draws: Draws, pools: Pools, day: int, people: int) -> People:
     gender = draws.below(key, "gender", 2).astype(np.int8)
     namesake_gender = np.array([0 if NAMESAKES[g][1] == "M" else 1 for g in GROUPS], dtype=np.int8)
     gender = np.where(namesake, namesake_gender[group], gender).astype(np.int8)
-    first = pools.first.segments.index(group.astype(np.int64) * 2 + gender, draws.uniform(key, "first"))
+    first = pools.first.segments.index(
+        group.astype(np.int64) * 2 + gender, draws.uniform(key, "first")
+    )
     first = np.where(namesake, pools.first.namesake[group], first)
     head_last = pools.last.segments.index(group, draws.uniform(head_key, "last"))
     head_last = np.where(namesake[head_position], pools.last.namesake[group], head_last)
@@ -302,11 +372,14 @@ def build_people(draws: Draws, pools: Pools, day: int, people: int) -> People:
     names = pools.first.name
     for attempt in range(8):
         previous = np.concatenate([[0], first[:-1]])
-        clash = is_twin & pc.equal(names.take(pa.array(first)), names.take(pa.array(previous))).to_numpy(zero_copy_only=False)
+        clash = is_twin & pc.equal(
+            names.take(pa.array(first)), names.take(pa.array(previous))
+        ).to_numpy(zero_copy_only=False)
         if not clash.any():
             break
         redraw = pools.first.segments.index(
-            group[clash].astype(np.int64) * 2 + gender[clash], draws.uniform(key[clash], f"first.retry{attempt}")
+            group[clash].astype(np.int64) * 2 + gender[clash],
+            draws.uniform(key[clash], f"first.retry{attempt}"),
         )
         first[clash] = redraw
 
@@ -343,8 +416,14 @@ def build_people(draws: Draws, pools: Pools, day: int, people: int) -> People:
     )
 
 
-def _old_emails(draws: Draws, pools: Pools, key: np.ndarray, country: np.ndarray, email: pa.Array,
-                owner_position: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+def _old_emails(
+    draws: Draws,
+    pools: Pools,
+    key: np.ndarray,
+    country: np.ndarray,
+    email: pa.Array,
+    owner_position: np.ndarray,
+) -> tuple[pa.Array, np.ndarray]:
     """Per person: the address at a closed provider they had before (same local part), and the
     day they switched. Only owners draw one; a clash between two owners gets digits appended."""
     owner = owner_position == np.arange(len(key))
@@ -353,17 +432,29 @@ def _old_emails(draws: Draws, pools: Pools, key: np.ndarray, country: np.ndarray
     switch = np.where(had, draws.between(key, "old_isp.switch", low, high), 0)
     rows = np.flatnonzero(had)
     local = pc.list_element(pc.split_pattern(email.take(pa.array(rows)), "@"), 0)
-    closed = pools.domains.closed.take(pa.array(pools.domains.closed_segments.index(
-        country[rows], draws.uniform(key[rows], "old_isp.domain"))))
+    closed = pools.domains.closed.take(
+        pa.array(
+            pools.domains.closed_segments.index(
+                country[rows], draws.uniform(key[rows], "old_isp.domain")
+            )
+        )
+    )
     values = pc.binary_join_element_wise(local, closed, "@").to_numpy(zero_copy_only=False)
     clash = np.flatnonzero(pd.Series(values).duplicated(keep="first").to_numpy())
     if len(clash):
-        digits = pa.array(draws.between(key[rows[clash]], "old_isp.digits", 10, 99)).cast(pa.string())
+        digits = pa.array(draws.between(key[rows[clash]], "old_isp.digits", 10, 99)).cast(
+            pa.string()
+        )
         values = values.copy()
-        values[clash] = pc.binary_join_element_wise(local.take(pa.array(clash)), digits, "@",
-                                                    closed.take(pa.array(clash)), "").to_numpy(zero_copy_only=False)
+        values[clash] = pc.binary_join_element_wise(
+            local.take(pa.array(clash)), digits, "@", closed.take(pa.array(clash)), ""
+        ).to_numpy(zero_copy_only=False)
     empty = pa.array(np.full(len(key), "", dtype=object), pa.string())
-    old = pc.replace_with_mask(empty, pa.array(had), pa.array(values, pa.string())) if len(rows) else empty
+    old = (
+        pc.replace_with_mask(empty, pa.array(had), pa.array(values, pa.string()))
+        if len(rows)
+        else empty
+    )
     return old, switch
 
 
@@ -376,11 +467,20 @@ def _unique_emails(draws, pools, key, country, first, last, email, owner_positio
         if not len(rows):
             break
         k = key[rows]
-        number = pa.array(draws.between(k, f"email.unique{attempt}", 1000, 999999)).cast(pa.string())
-        domain = pools.domains.domain.take(pa.array(pools.domains.segments.index(country[rows], draws.uniform(k, "email.domain"))))
+        number = pa.array(draws.between(k, f"email.unique{attempt}", 1000, 999999)).cast(
+            pa.string()
+        )
+        domain = pools.domains.domain.take(
+            pa.array(pools.domains.segments.index(country[rows], draws.uniform(k, "email.domain")))
+        )
         fresh = pc.binary_join_element_wise(
-            pools.first.ascii.take(pa.array(first[rows])), ".", pools.last.ascii_last.take(pa.array(last[rows])),
-            number, "@", domain, "",
+            pools.first.ascii.take(pa.array(first[rows])),
+            ".",
+            pools.last.ascii_last.take(pa.array(last[rows])),
+            number,
+            "@",
+            domain,
+            "",
         )
         values = values.copy()
         values[rows] = fresh.to_numpy(zero_copy_only=False)

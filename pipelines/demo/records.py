@@ -98,25 +98,47 @@ def build_records(draws: Draws, people: People, source: str) -> Records:
     key = draws.key(pid, copy, SOURCE_TAG[source])
     serial = _permute(pid * 4 + copy, 34, SOURCE_TAG[source])
     order = np.argsort(serial, kind="stable")
-    person, copy, key, pid, serial = person[order], copy[order], key[order], pid[order], serial[order]
+    person, copy, key, pid, serial = (
+        person[order],
+        copy[order],
+        key[order],
+        pid[order],
+        serial[order],
+    )
     digits = pa.array(serial).cast(pa.string())
-    record_id = digits if source == "crm" else pc.binary_join_element_wise("WS", pc.utf8_lpad(digits, 11, "0"), "")
+    record_id = (
+        digits
+        if source == "crm"
+        else pc.binary_join_element_wise("WS", pc.utf8_lpad(digits, 11, "0"), "")
+    )
 
     main_period, old_period = REFRESH_PERIOD[source]
     period = np.where(
-        copy == 0, draws.between(key, "refresh.main", *main_period), draws.between(key, "refresh.old", *old_period)
+        copy == 0,
+        draws.between(key, "refresh.main", *main_period),
+        draws.between(key, "refresh.old", *old_period),
     )
     day = people.day
     as_of = day - (day + draws.below(key, "refresh.phase", period)) % period
     broken = draws.chance(draws.key(key, day), "broken", BROKEN_SHARE)
-    return Records(source=source, person=person, copy=copy, key=key, record_id=record_id, as_of=as_of, broken=broken)
+    return Records(
+        source=source,
+        person=person,
+        copy=copy,
+        key=key,
+        record_id=record_id,
+        as_of=as_of,
+        broken=broken,
+    )
 
 
 def record_values(draws: Draws, people: People, records: Records) -> Values:
     index, as_of = records.person, records.as_of
     mobile = people.mobile_at(index, as_of)
     landline = people.landline_at(index, as_of)
-    prefer_landline = draws.chance(records.key, "phone.landline", LANDLINE_PREFERENCE[records.source])
+    prefer_landline = draws.chance(
+        records.key, "phone.landline", LANDLINE_PREFERENCE[records.source]
+    )
     use_landline = landline.present & (~mobile.present | prefer_landline)
     choose = pa.array(use_landline)
     phone = Phones(
@@ -137,5 +159,7 @@ def record_values(draws: Draws, people: People, records: Records) -> Values:
         has_purchase=has_purchase,
         purchase_day=purchase_day,
         purchase_second=purchase_second,
-        update_second=draws.between(draws.key(records.key, as_of), "update.second", 6 * 3600, 23 * 3600 + 3599),
+        update_second=draws.between(
+            draws.key(records.key, as_of), "update.second", 6 * 3600, 23 * 3600 + 3599
+        ),
     )

@@ -85,8 +85,11 @@ def _null_if_empty(values: pa.Array) -> pa.Array:
 
 def current_values(truth: pd.DataFrame) -> pd.DataFrame:
     """One row per person: the truth row with the newest `as_of` (ties broken as documented above)."""
-    ordered = truth.sort_values(["person_id", "as_of", "drop_date", "copy_index", "source", "source_record_id"],
-                                ascending=[True, False, False, True, True, True], kind="stable")
+    ordered = truth.sort_values(
+        ["person_id", "as_of", "drop_date", "copy_index", "source", "source_record_id"],
+        ascending=[True, False, False, True, True, True],
+        kind="stable",
+    )
     return ordered.drop_duplicates("person_id", keep="first").reset_index(drop=True)
 
 
@@ -117,7 +120,9 @@ def truth_table(ctx: Context, rendered: Rendered, file_name: str, drop_date: dt.
         "last_name": ctx.pools.last.last.take(pa.array(ctx.last)),
         "email": values.email,
         "phone": values.phone.e164(),
-        "phone_type": _codes(np.where(phone_present, np.where(values.phone_is_landline, 2, 1), 0), PHONE_TYPES),
+        "phone_type": _codes(
+            np.where(phone_present, np.where(values.phone_is_landline, 2, 1), 0), PHONE_TYPES
+        ),
         "street": address.street,
         "house_number": pa.array(address.house_number).cast(pa.string()),
         "house_number_suffix": _null_if_empty(address.suffix),

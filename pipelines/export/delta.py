@@ -42,15 +42,21 @@ def _baseline(segment: str, destination: str) -> tuple[str, list[str]]:
     )
 
 
-def compare(con: duckdb.DuckDBPyConnection, table: str, segment: str, destination: str = WHOLE_SEGMENT) -> Change:
+def compare(
+    con: duckdb.DuckDBPyConnection, table: str, segment: str, destination: str = WHOLE_SEGMENT
+) -> Change:
     """Counts of added, changed and removed rows against the baseline of `destination`."""
     base, params = _baseline(segment, destination)
     previous = con.execute(
         "SELECT count(*) FROM segment_members WHERE segment = ? AND destination = ?", params
     ).fetchone()[0]
-    has_baseline = previous > 0 or con.execute(
-        "SELECT count(*) FROM export_log WHERE segment = ? AND status = 'ok'", [segment]
-    ).fetchone()[0] > 0
+    has_baseline = (
+        previous > 0
+        or con.execute(
+            "SELECT count(*) FROM export_log WHERE segment = ? AND status = 'ok'", [segment]
+        ).fetchone()[0]
+        > 0
+    )
     added, changed = con.execute(
         f"""SELECT count(*) FILTER (WHERE m.customer_id IS NULL), count(*) FILTER (WHERE m.row_hash <> r._hash)
             FROM {table} r LEFT JOIN {base} m ON m.customer_id = r._customer_id AND m.part = r._part""",
@@ -61,17 +67,26 @@ def compare(con: duckdb.DuckDBPyConnection, table: str, segment: str, destinatio
             WHERE NOT EXISTS (SELECT 1 FROM {table} r WHERE r._customer_id = m.customer_id AND r._part = m.part)""",
         params,
     ).fetchone()[0]
-    return Change(previous=previous if has_baseline else None, added=added, changed=changed, removed=removed)
+    return Change(
+        previous=previous if has_baseline else None, added=added, changed=changed, removed=removed
+    )
 
 
 def build_delta(
-    con: duckdb.DuckDBPyConnection, table: str, delta: str, *, segment: str, destination: str, columns: list[str]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    delta: str,
+    *,
+    segment: str,
+    destination: str,
+    columns: list[str],
 ) -> int:
     """Temp table `delta`: the exported columns, `_part`, `_order` and `_change`; returns its size."""
     base, params = _baseline(segment, destination)
     current = ", ".join(f"r.{sql_name(c)}" for c in columns)
     removed = ", ".join(
-        f"m.customer_id AS {sql_name(c)}" if c == "customer_id" else f"NULL AS {sql_name(c)}" for c in columns
+        f"m.customer_id AS {sql_name(c)}" if c == "customer_id" else f"NULL AS {sql_name(c)}"
+        for c in columns
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {delta} AS
@@ -88,7 +103,9 @@ def build_delta(
     return con.execute(f"SELECT count(*) FROM {delta}").fetchone()[0]
 
 
-def save_members(con: duckdb.DuckDBPyConnection, table: str, *, segment: str, destination: str, at: datetime) -> None:
+def save_members(
+    con: duckdb.DuckDBPyConnection, table: str, *, segment: str, destination: str, at: datetime
+) -> None:
     """Replace the baseline of (segment, destination) with the rows of `table` (when they differ)."""
     changed = con.execute(
         f"""SELECT count(*) FROM (
@@ -101,7 +118,9 @@ def save_members(con: duckdb.DuckDBPyConnection, table: str, *, segment: str, de
     ).fetchone()[0]
     if not changed:
         return
-    con.execute("DELETE FROM segment_members WHERE segment = ? AND destination = ?", [segment, destination])
+    con.execute(
+        "DELETE FROM segment_members WHERE segment = ? AND destination = ?", [segment, destination]
+    )
     con.execute(
         f"""INSERT INTO segment_members (segment, destination, customer_id, part, row_hash, exported_at)
             SELECT ?, ?, _customer_id, _part, _hash, ? FROM {table}""",

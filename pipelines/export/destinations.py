@@ -37,7 +37,9 @@ def _put_all(transport, delivery: Delivery, where: str) -> dict[str, str]:
     return out
 
 
-def deliver_local(dest: LocalDestination, delivery: Delivery, *, outbox: Path, segment: str) -> dict[str, str]:
+def deliver_local(
+    dest: LocalDestination, delivery: Delivery, *, outbox: Path, segment: str
+) -> dict[str, str]:
     """Into `dest.path`, or the embedded default `<outbox>/<segment>/`; owner-only."""
     root = Path(dest.path) if dest.path else outbox / segment
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -48,7 +50,9 @@ def deliver_local(dest: LocalDestination, delivery: Delivery, *, outbox: Path, s
     return out
 
 
-def deliver_sftp(dest: SftpDestination, delivery: Delivery, *, config_dir: Path | None) -> dict[str, str]:
+def deliver_sftp(
+    dest: SftpDestination, delivery: Delivery, *, config_dir: Path | None
+) -> dict[str, str]:
     """Same transport, host-key and secret rules as the sources (see pipelines/transport/sftp.py)."""
     transport = open_transport(dest.location, dest.sftp, config_dir=config_dir)
     try:

@@ -63,18 +63,24 @@ class WrittenFile:
         return self.path.name
 
 
-def render_file_name(template: str, *, segment: str, now: datetime, part: str | None = None, mode: str = "full") -> str:
+def render_file_name(
+    template: str, *, segment: str, now: datetime, part: str | None = None, mode: str = "full"
+) -> str:
     """`newsletter_{date:%Y%m%d}.csv` -> `newsletter_20261124.csv`.
 
     Fields: `{segment}`, `{date}` (the export time, with any strftime format), `{part}` (the split
     value) and `{mode}`. A split segment whose template has no `{part}` gets `_<part>` before the
     extension, so parts never overwrite each other.
     """
-    safe_part = re.sub(r"[^A-Za-z0-9_-]+", "_", part or "").strip("_") or ("unknown" if part is not None else "")
+    safe_part = re.sub(r"[^A-Za-z0-9_-]+", "_", part or "").strip("_") or (
+        "unknown" if part is not None else ""
+    )
     try:
         name = template.format(segment=segment, date=now, part=safe_part, mode=mode)
     except (KeyError, IndexError, ValueError) as e:
-        raise ValueError(f"file_name {template!r}: {type(e).__name__}: {e}; fields are segment, date, part, mode") from None
+        raise ValueError(
+            f"file_name {template!r}: {type(e).__name__}: {e}; fields are segment, date, part, mode"
+        ) from None
     if part is not None and "{part}" not in template:
         stem, dot, ext = name.rpartition(".")
         name = f"{stem}_{safe_part}.{ext}" if dot else f"{name}_{safe_part}"
@@ -108,7 +114,9 @@ def formatted_columns(types: dict[str, str], columns: list[str], fmt: ExportForm
     return out
 
 
-def write_csv(con: duckdb.DuckDBPyConnection, query: str, path: Path, fmt: ExportFormat, *, part: str = "") -> WrittenFile:
+def write_csv(
+    con: duckdb.DuckDBPyConnection, query: str, path: Path, fmt: ExportFormat, *, part: str = ""
+) -> WrittenFile:
     """Write the rows of `query` (already formatted) to `path` atomically; sha256 of the final bytes."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     raw = path.with_name("." + path.name + ".utf8.part")
@@ -126,7 +134,14 @@ def write_csv(con: duckdb.DuckDBPyConnection, query: str, path: Path, fmt: Expor
     finally:
         raw.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
-    return WrittenFile(path=path, part=part, rows=int(rows), sha256=digest.hexdigest(), size_bytes=path.stat().st_size, replaced_characters=replaced)
+    return WrittenFile(
+        path=path,
+        part=part,
+        rows=int(rows),
+        sha256=digest.hexdigest(),
+        size_bytes=path.stat().st_size,
+        replaced_characters=replaced,
+    )
 
 
 _replaced = threading.local()
@@ -136,7 +151,7 @@ def _transliterate(err: UnicodeEncodeError) -> tuple[str, int]:
     """Codec error handler: `Ĳ` -> `IJ`, `ł` -> `?`; counts what it replaced."""
     _replaced.count = getattr(_replaced, "count", 0) + (err.end - err.start)
     out = []
-    for ch in err.object[err.start:err.end]:
+    for ch in err.object[err.start : err.end]:
         alt = unicodedata.normalize("NFKD", ch).encode(err.encoding, "ignore").decode(err.encoding)
         out.append(alt or "?")
     return "".join(out), err.end
@@ -162,7 +177,9 @@ def _encode(src: Path, dest: Path, encoding: str) -> int:
     return _replaced.count
 
 
-def write_manifest(file: WrittenFile, kind: str, *, segment: str, mode: str, created_at: datetime) -> Path:
+def write_manifest(
+    file: WrittenFile, kind: str, *, segment: str, mode: str, created_at: datetime
+) -> Path:
     """`<file>.json` (JSON) or `<file>.done` (key=value lines): file name, rows, sha256."""
     info = {
         "file": file.name,

@@ -14,7 +14,7 @@ import os
 import re
 import smtplib
 import ssl
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
 from pathlib import Path
@@ -33,7 +33,13 @@ def mask_address(address: str) -> str:
 
 
 def recipients_of(message: EmailMessage) -> list[str]:
-    return [addr for _, addr in getaddresses(message.get_all("To", []) + message.get_all("Cc", []) + message.get_all("Bcc", [])) if addr]
+    return [
+        addr
+        for _, addr in getaddresses(
+            message.get_all("To", []) + message.get_all("Cc", []) + message.get_all("Bcc", [])
+        )
+        if addr
+    ]
 
 
 def deliver_mail(smtp: Smtp, message: EmailMessage, outbox: Path) -> str:
@@ -59,8 +65,11 @@ def deliver_mail(smtp: Smtp, message: EmailMessage, outbox: Path) -> str:
 def write_eml(message: EmailMessage, folder: Path) -> Path:
     """Write the message atomically as `<UTC timestamp>_<subject slug>.eml`, owner-only."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", str(message["Subject"] or "message")).strip("_")[:60] or "message"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    slug = (
+        re.sub(r"[^A-Za-z0-9]+", "_", str(message["Subject"] or "message")).strip("_")[:60]
+        or "message"
+    )
     path = folder / f"{stamp}_{slug}.eml"
     n = 1
     while path.exists():
@@ -86,18 +95,28 @@ def _credentials(smtp: Smtp) -> tuple[str, str] | None:
     if user and password:
         return user, password
     if user and not password:
-        raise MailError(f"SMTP user is set in {smtp.username_env} but {smtp.password_env} is empty")
+        raise MailError(
+            f"SMTP user is set in {smtp.username_env} but {smtp.password_env} is empty"
+        )
     return None
 
 
 def _send_smtp(smtp: Smtp, message: EmailMessage) -> str:
     where = f"smtp://{smtp.host}:{smtp.port}"
     credentials = _credentials(smtp)
-    if credentials and smtp.security == "none" and smtp.host not in ("localhost", "127.0.0.1", "::1"):
-        raise MailError(f"{where}: refusing to send a password without TLS; set smtp.security to starttls or tls")
+    if (
+        credentials
+        and smtp.security == "none"
+        and smtp.host not in ("localhost", "127.0.0.1", "::1")
+    ):
+        raise MailError(
+            f"{where}: refusing to send a password without TLS; set smtp.security to starttls or tls"
+        )
     try:
         if smtp.security == "tls":
-            client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout_seconds, context=_tls_context(smtp))
+            client = smtplib.SMTP_SSL(
+                smtp.host, smtp.port, timeout=smtp.timeout_seconds, context=_tls_context(smtp)
+            )
         else:
             client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds)
         with client:

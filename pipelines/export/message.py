@@ -16,7 +16,16 @@ from pipelines.config import EmailDestination, Segment
 from pipelines.export.files import WrittenFile, zip_files
 
 # Fields whose fill rate the summary shows, in this order.
-SUMMARY_FIELDS = ("email", "phone", "birth_date", "postcode", "street", "city", "newsletter_opt_in", "last_purchase_at")
+SUMMARY_FIELDS = (
+    "email",
+    "phone",
+    "birth_date",
+    "postcode",
+    "street",
+    "city",
+    "newsletter_opt_in",
+    "last_purchase_at",
+)
 
 
 def _pct(value: float | None) -> str:
@@ -32,9 +41,12 @@ def quality_summary(con: duckdb.DuckDBPyConnection) -> list[str]:
     if snapshot is None:
         return ["No quality figures have been measured yet."]
     load_id, measured_at = snapshot
-    figures = {(m, f): v for m, f, v in con.execute(
-        "SELECT metric, field, value FROM quality_metrics WHERE load_id = ?", [load_id]
-    ).fetchall()}
+    figures = {
+        (m, f): v
+        for m, f, v in con.execute(
+            "SELECT metric, field, value FROM quality_metrics WHERE load_id = ?", [load_id]
+        ).fetchall()
+    }
     lines = [f"Data quality (measured {measured_at:%Y-%m-%d %H:%M} UTC):"]
     customers, contacts = figures.get(("customers", None)), figures.get(("contacts", None))
     if customers is not None:
@@ -42,10 +54,18 @@ def quality_summary(con: duckdb.DuckDBPyConnection) -> list[str]:
             f"  customers {int(customers):,} from {int(contacts or 0):,} source records, "
             f"duplicate rate {_pct(figures.get(('duplicate_rate', None)))}"
         )
-    fill = [f"{f} {_pct(figures[('customer_fill_rate', f)])}" for f in SUMMARY_FIELDS if ("customer_fill_rate", f) in figures]
+    fill = [
+        f"{f} {_pct(figures[('customer_fill_rate', f)])}"
+        for f in SUMMARY_FIELDS
+        if ("customer_fill_rate", f) in figures
+    ]
     if fill:
         lines.append("  filled: " + ", ".join(fill))
-    valid = [f"{f} {_pct(v)}" for (m, f), v in sorted(figures.items(), key=lambda kv: str(kv[0][1])) if m == "customer_validity"]
+    valid = [
+        f"{f} {_pct(v)}"
+        for (m, f), v in sorted(figures.items(), key=lambda kv: str(kv[0][1]))
+        if m == "customer_validity"
+    ]
     if valid:
         lines.append("  valid: " + ", ".join(valid))
     per_source = con.execute(
@@ -63,12 +83,16 @@ def quality_summary(con: duckdb.DuckDBPyConnection) -> list[str]:
     return lines
 
 
-def export_body(name: str, segment: Segment, summary: dict, files: list[WrittenFile], quality: list[str]) -> str:
+def export_body(
+    name: str, segment: Segment, summary: dict, files: list[WrittenFile], quality: list[str]
+) -> str:
     """The text of the mail: what the segment is, how big, what changed, which files."""
     lines = [f"Segment {name}: {segment.description}".rstrip(": "), ""]
     lines.append(f"Customers in the segment: {summary['rows']:,}")
     if summary.get("previous") is not None:
-        lines.append(f"At the previous export: {summary['previous']:,} (change {summary['rows'] - summary['previous']:+,})")
+        lines.append(
+            f"At the previous export: {summary['previous']:,} (change {summary['rows'] - summary['previous']:+,})"
+        )
     lines.append(
         f"Since the previous export: {summary['added']:,} added, {summary['changed']:,} changed, {summary['removed']:,} removed"
     )
@@ -83,7 +107,10 @@ def export_body(name: str, segment: Segment, summary: dict, files: list[WrittenF
             f"Sent once per {'address' if segment.dedupe == 'household' else 'inbox'}: "
             f"{excluded['deduplicated']:,} customers left out who share it with a customer in the list"
         )
-    lines.append(f"File format: {segment.format.mode} export" + (", one file per " + segment.split_by if segment.split_by else ""))
+    lines.append(
+        f"File format: {segment.format.mode} export"
+        + (", one file per " + segment.split_by if segment.split_by else "")
+    )
     lines += ["", "Files:"]
     lines += [f"  {f.name}: {f.rows:,} rows, sha256 {f.sha256}" for f in files]
     lines += ["", *quality, "", "Sent by crmclean."]
@@ -102,19 +129,30 @@ def export_message(
     zip_name: str,
     quality_report: Path | None = None,
 ) -> EmailMessage:
-    report = quality_report if quality_report is not None and Path(quality_report).is_file() else None
+    report = (
+        quality_report if quality_report is not None and Path(quality_report).is_file() else None
+    )
     if report is not None:
-        quality = [*quality, f"  the full quality report is attached: {report.name} (open it in a browser)"]
+        quality = [
+            *quality,
+            f"  the full quality report is attached: {report.name} (open it in a browser)",
+        ]
     msg = EmailMessage()
     msg["To"] = ", ".join(dest.to)
     msg["Subject"] = dest.subject.format(segment=name, rows=summary["rows"], files=len(files))
     msg.set_content(export_body(name, segment, summary, files, quality))
     if sum(f.size_bytes for f in files) > dest.zip_above_bytes:
         archive = zip_files([f.path for f in files], work_dir / zip_name)
-        msg.add_attachment(archive.read_bytes(), maintype="application", subtype="zip", filename=archive.name)
+        msg.add_attachment(
+            archive.read_bytes(), maintype="application", subtype="zip", filename=archive.name
+        )
     else:
         for f in files:
-            msg.add_attachment(f.path.read_bytes(), maintype="text", subtype="csv", filename=f.name)
+            msg.add_attachment(
+                f.path.read_bytes(), maintype="text", subtype="csv", filename=f.name
+            )
     if report is not None:
-        msg.add_attachment(report.read_bytes(), maintype="text", subtype="html", filename=report.name)
+        msg.add_attachment(
+            report.read_bytes(), maintype="text", subtype="html", filename=report.name
+        )
     return msg

@@ -21,14 +21,33 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from pipelines.config import EmailDestination, ExportsConfig, LocalDestination, Segment, SftpDestination
-from pipelines.export.delta import WHOLE_SEGMENT, Change, add_row_hash, build_delta, compare, save_members
-from pipelines.export.destinations import Delivery, deliver_email, deliver_local, deliver_sftp, describe
+from pipelines.config import (
+    EmailDestination,
+    ExportsConfig,
+    LocalDestination,
+    Segment,
+    SftpDestination,
+)
+from pipelines.export.delta import (
+    WHOLE_SEGMENT,
+    Change,
+    add_row_hash,
+    build_delta,
+    compare,
+    save_members,
+)
+from pipelines.export.destinations import (
+    Delivery,
+    deliver_email,
+    deliver_local,
+    deliver_sftp,
+    describe,
+)
 from pipelines.export.files import (
     WrittenFile,
     column_types,
@@ -62,7 +81,9 @@ class ExportResult:
     rows: int
     change: Change
     excluded: dict[str, int]
-    files: list[dict] = field(default_factory=list)  # file_name, part, destination, rows, sha256, status, location
+    files: list[dict] = field(
+        default_factory=list
+    )  # file_name, part, destination, rows, sha256, status, location
     replaced_characters: int = 0
     dedupe_by: str = "none"  # email, household or none: what one row is kept per
 
@@ -99,32 +120,83 @@ def _log(con, rows: list[tuple]) -> None:
     )
 
 
-def _refuse(con, name: str, segment: Segment, now: datetime, logged_at: datetime, rows: int | None, reason: str,
-            deduplicated: int | None = None) -> None:
-    file_name = render_file_name(segment.file_name, segment=name, now=now, mode=segment.format.mode)
-    _log(con, [
-        (name, file_name, d, None, None, "refused", reason, logged_at, rows, segment.format.mode, None, deduplicated)
-        for d in segment.destinations
-    ])
+def _refuse(
+    con,
+    name: str,
+    segment: Segment,
+    now: datetime,
+    logged_at: datetime,
+    rows: int | None,
+    reason: str,
+    deduplicated: int | None = None,
+) -> None:
+    file_name = render_file_name(
+        segment.file_name, segment=name, now=now, mode=segment.format.mode
+    )
+    _log(
+        con,
+        [
+            (
+                name,
+                file_name,
+                d,
+                None,
+                None,
+                "refused",
+                reason,
+                logged_at,
+                rows,
+                segment.format.mode,
+                None,
+                deduplicated,
+            )
+            for d in segment.destinations
+        ],
+    )
     raise ExportRefused(f"segment {name}: not exported: {reason}")
 
 
 def write_files(
-    con: duckdb.DuckDBPyConnection, table: str, folder: Path, name: str, segment: Segment, now: datetime,
-    types: dict[str, str], *, delta: bool,
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    folder: Path,
+    name: str,
+    segment: Segment,
+    now: datetime,
+    types: dict[str, str],
+    *,
+    delta: bool,
 ) -> list[WrittenFile]:
     """One CSV per part (one in all when the segment is not split)."""
     fmt = segment.format
     cols = formatted_columns(types, segment.columns, fmt)
     if delta:
         cols.append(f"_change AS {sql_name(fmt.header.get(fmt.change_column, fmt.change_column))}")
-    parts = [p for (p,) in con.execute(f"SELECT DISTINCT _part FROM {table} ORDER BY 1").fetchall()] if segment.split_by else [""]
+    parts = (
+        [p for (p,) in con.execute(f"SELECT DISTINCT _part FROM {table} ORDER BY 1").fetchall()]
+        if segment.split_by
+        else [""]
+    )
     order = "_order NULLS LAST" + (', "customer_id"' if delta else "")
     files = []
     for part in parts:
-        file_name = render_file_name(segment.file_name, segment=name, now=now, part=part if segment.split_by else None, mode=fmt.mode)
+        file_name = render_file_name(
+            segment.file_name,
+            segment=name,
+            now=now,
+            part=part if segment.split_by else None,
+            mode=fmt.mode,
+        )
         where = f"WHERE _part = {sql_literal(part)}" if segment.split_by else ""
-        files.append(write_csv(con, f"SELECT {', '.join(cols)} FROM {table} {where} ORDER BY {order}", folder / file_name, fmt, part=part))
+        files.append(
+            write_csv(
+                con,
+                f"SELECT {', '.join(cols)} FROM {table} {where} ORDER BY {order}",
+                folder / file_name,
+                fmt,
+                part=part,
+            )
+        )
     return files
 
 
@@ -137,7 +209,9 @@ def _delivered(con, name: str, dest: str, file_name: str, sha256: str | None = N
     return con.execute(sql + " LIMIT 1", params).fetchone() is not None
 
 
-def _pending(con, name: str, dest_name: str, files: list[WrittenFile], *, delta: bool) -> tuple[list[WrittenFile], list[WrittenFile]]:
+def _pending(
+    con, name: str, dest_name: str, files: list[WrittenFile], *, delta: bool
+) -> tuple[list[WrittenFile], list[WrittenFile]]:
     """(files this destination still needs, files it already has). A delta whose name was already
     used gets `_2`, `_3`... (it must not replace a delta not yet read); an empty delta is sent
     once per file name."""
@@ -152,11 +226,20 @@ def _pending(con, name: str, dest_name: str, files: list[WrittenFile], *, delta:
                 continue
             stem, dot, ext = f.name.rpartition(".")
             n = 2
-            while _delivered(con, name, dest_name, f"{stem}_{n}{dot}{ext}" if dot else f"{f.name}_{n}"):
+            while _delivered(
+                con, name, dest_name, f"{stem}_{n}{dot}{ext}" if dot else f"{f.name}_{n}"
+            ):
                 n += 1
             new = f.path.with_name(f"{stem}_{n}{dot}{ext}" if dot else f"{f.name}_{n}")
             os.replace(f.path, new)
-            f = WrittenFile(path=new, part=f.part, rows=f.rows, sha256=f.sha256, size_bytes=f.size_bytes, replaced_characters=f.replaced_characters)
+            f = WrittenFile(
+                path=new,
+                part=f.part,
+                rows=f.rows,
+                sha256=f.sha256,
+                size_bytes=f.size_bytes,
+                replaced_characters=f.replaced_characters,
+            )
         out.append(f)
     return out, skipped
 
@@ -175,21 +258,37 @@ def export_segment(
     """Build, guard and deliver one segment. `now` is the local export time (for file names and
     date helpers). `quality_report` (the latest HTML quality report) is attached to export mails.
     Runs its own short transactions: do not call inside one."""
-    logged_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    logged_at = datetime.now(UTC).replace(tzinfo=None)
     mode = segment.format.mode
 
     blockers = blocking_failures(con)
     if blockers:
-        _refuse(con, name, segment, now, logged_at, None, "blocking quality check(s) failed: " + "; ".join(blockers))
+        _refuse(
+            con,
+            name,
+            segment,
+            now,
+            logged_at,
+            None,
+            "blocking quality check(s) failed: " + "; ".join(blockers),
+        )
 
     stage = (outbox / ".staging").absolute() / name
-    lock_down(con, stage.parent)  # from here on no SQL can read files, the environment or extensions
+    lock_down(
+        con, stage.parent
+    )  # from here on no SQL can read files, the environment or extensions
 
     rows = build_segment(con, name, segment, now.date(), table=ROWS)
     add_row_hash(con, ROWS, segment.columns)
     change = compare(con, ROWS, name)
-    result = ExportResult(segment=name, mode=mode, rows=rows, change=change,
-                          excluded=excluded_counts(con, name, segment, rows), dedupe_by=segment.dedupe)
+    result = ExportResult(
+        segment=name,
+        mode=mode,
+        rows=rows,
+        change=change,
+        excluded=excluded_counts(con, name, segment, rows),
+        dedupe_by=segment.dedupe,
+    )
     reason = guard_reason(segment, rows, change)
     if reason:
         _refuse(con, name, segment, now, logged_at, rows, reason, result.deduplicated)
@@ -205,70 +304,166 @@ def export_segment(
             dest = config.destinations[dest_name]
             if mode == "full":
                 if full_files is None:
-                    full_files = write_files(con, ROWS, stage / "full", name, segment, now, types, delta=False)
+                    full_files = write_files(
+                        con, ROWS, stage / "full", name, segment, now, types, delta=False
+                    )
                 files = full_files
             else:
-                build_delta(con, ROWS, DELTA, segment=name, destination=dest_name, columns=segment.columns)
-                files = write_files(con, DELTA, stage / dest_name, name, segment, now, types, delta=True)
-            result.replaced_characters = max(result.replaced_characters, sum(f.replaced_characters for f in files))
+                build_delta(
+                    con, ROWS, DELTA, segment=name, destination=dest_name, columns=segment.columns
+                )
+                files = write_files(
+                    con, DELTA, stage / dest_name, name, segment, now, types, delta=True
+                )
+            result.replaced_characters = max(
+                result.replaced_characters, sum(f.replaced_characters for f in files)
+            )
             pending, skipped = _pending(con, name, dest_name, files, delta=mode == "delta")
             result.files += [_file_entry(f, dest_name, "unchanged", None) for f in skipped]
             if not pending:
                 continue
             try:
-                locations = _deliver(dest, pending, name, segment, config, result, quality,
-                                     outbox=outbox, now=now, stage=stage / dest_name, config_dir=config_dir,
-                                     quality_report=quality_report)
+                locations = _deliver(
+                    dest,
+                    pending,
+                    name,
+                    segment,
+                    config,
+                    result,
+                    quality,
+                    outbox=outbox,
+                    now=now,
+                    stage=stage / dest_name,
+                    config_dir=config_dir,
+                    quality_report=quality_report,
+                )
             except Exception as e:  # logged, the other destinations tried, then raised below
                 error = f"{type(e).__name__}: {e}"
                 errors.append(f"{dest_name} ({describe(dest)}): {error}")
-                _log(con, [(name, f.name, dest_name, f.rows, f.sha256, "failed", error, logged_at, rows, mode, None,
-                      result.deduplicated) for f in pending])
+                _log(
+                    con,
+                    [
+                        (
+                            name,
+                            f.name,
+                            dest_name,
+                            f.rows,
+                            f.sha256,
+                            "failed",
+                            error,
+                            logged_at,
+                            rows,
+                            mode,
+                            None,
+                            result.deduplicated,
+                        )
+                        for f in pending
+                    ],
+                )
                 result.files += [_file_entry(f, dest_name, "failed", None) for f in pending]
                 continue
             with transaction(con):
-                _log(con, [
-                    (name, f.name, dest_name, f.rows, f.sha256, "ok", None, logged_at, rows, mode,
-                     locations.get(f.name), result.deduplicated)
-                    for f in pending
-                ])
+                _log(
+                    con,
+                    [
+                        (
+                            name,
+                            f.name,
+                            dest_name,
+                            f.rows,
+                            f.sha256,
+                            "ok",
+                            None,
+                            logged_at,
+                            rows,
+                            mode,
+                            locations.get(f.name),
+                            result.deduplicated,
+                        )
+                        for f in pending
+                    ],
+                )
                 if mode == "delta":
                     save_members(con, ROWS, segment=name, destination=dest_name, at=logged_at)
-            result.files += [_file_entry(f, dest_name, "ok", locations.get(f.name)) for f in pending]
+            result.files += [
+                _file_entry(f, dest_name, "ok", locations.get(f.name)) for f in pending
+            ]
         if not errors:
             with transaction(con):
                 save_members(con, ROWS, segment=name, destination=WHOLE_SEGMENT, at=logged_at)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     if errors:
-        raise ExportFailed(f"segment {name}: not delivered to " + "; ".join(errors) + "; the next run retries")
+        raise ExportFailed(
+            f"segment {name}: not delivered to " + "; ".join(errors) + "; the next run retries"
+        )
     return result
 
 
 def _file_entry(f: WrittenFile, destination: str, status: str, location: str | None) -> dict:
-    return {"file_name": f.name, "part": f.part, "destination": destination, "rows": f.rows,
-            "sha256": f.sha256, "status": status, "location": location}
+    return {
+        "file_name": f.name,
+        "part": f.part,
+        "destination": destination,
+        "rows": f.rows,
+        "sha256": f.sha256,
+        "status": status,
+        "location": location,
+    }
 
 
 def _deliver(
-    dest, files: list[WrittenFile], name: str, segment: Segment, config: ExportsConfig, result: ExportResult,
-    quality: list[str], *, outbox: Path, now: datetime, stage: Path, config_dir: Path | None,
+    dest,
+    files: list[WrittenFile],
+    name: str,
+    segment: Segment,
+    config: ExportsConfig,
+    result: ExportResult,
+    quality: list[str],
+    *,
+    outbox: Path,
+    now: datetime,
+    stage: Path,
+    config_dir: Path | None,
     quality_report: Path | None = None,
 ) -> dict[str, str]:
     """Deliver `files` to one destination; returns file name -> where it went. Raises on failure."""
     if isinstance(dest, EmailDestination):
         summary = {
-            "rows": result.rows, "previous": result.change.previous, "added": result.change.added,
-            "changed": result.change.changed, "removed": result.change.removed, "excluded": result.excluded,
+            "rows": result.rows,
+            "previous": result.change.previous,
+            "added": result.change.added,
+            "changed": result.change.changed,
+            "removed": result.change.removed,
+            "excluded": result.excluded,
         }
         stage.mkdir(parents=True, exist_ok=True, mode=0o700)
-        zip_name = render_file_name(segment.file_name, segment=name, now=now, mode=segment.format.mode).rsplit(".", 1)[0] + ".zip"
-        message = export_message(dest, name, segment, summary, files, quality, work_dir=stage, zip_name=zip_name,
-                                 quality_report=quality_report)
+        zip_name = (
+            render_file_name(
+                segment.file_name, segment=name, now=now, mode=segment.format.mode
+            ).rsplit(".", 1)[0]
+            + ".zip"
+        )
+        message = export_message(
+            dest,
+            name,
+            segment,
+            summary,
+            files,
+            quality,
+            work_dir=stage,
+            zip_name=zip_name,
+            quality_report=quality_report,
+        )
         return deliver_email(config.smtp, message, Delivery(files, {}), outbox=outbox)
     manifests = {}
     if segment.manifest != "none":
-        manifests = {f.name: write_manifest(f, segment.manifest, segment=name, mode=segment.format.mode, created_at=now) for f in files}
+        manifests = {
+            f.name: write_manifest(
+                f, segment.manifest, segment=name, mode=segment.format.mode, created_at=now
+            )
+            for f in files
+        }
     delivery = Delivery(files, manifests)
     if isinstance(dest, SftpDestination):
         return deliver_sftp(dest, delivery, config_dir=config_dir)

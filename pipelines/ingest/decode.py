@@ -40,7 +40,16 @@ LINE_COLUMN = "__line"  # the column holding each record's physical line number
 BLOCK = 1 << 20
 SAMPLE = 65536
 MIN_UNPACK_ALLOWANCE = 16 << 20  # a tiny archive may always expand this far, whatever its ratio
-SINGLE_BYTE = {"cp1252", "latin-1", "iso8859-1", "iso8859-15", "cp1250", "cp1257", "cp850", "mac-roman"}
+SINGLE_BYTE = {
+    "cp1252",
+    "latin-1",
+    "iso8859-1",
+    "iso8859-15",
+    "cp1250",
+    "cp1257",
+    "cp850",
+    "mac-roman",
+}
 
 
 @dataclass(frozen=True)
@@ -55,11 +64,14 @@ class ReadLimits:
     max_unpack_ratio: float = 200
 
     @classmethod
-    def of(cls, source) -> "ReadLimits":
+    def of(cls, source) -> ReadLimits:
         return cls(
-            quotechar=source.quotechar, max_quoted_lines=source.max_quoted_lines,
-            max_record_length=source.max_record_length, utf8_in_declared_encoding=source.utf8_in_declared_encoding,
-            max_unpacked_bytes=source.max_unpacked_bytes, max_unpack_ratio=source.max_unpack_ratio,
+            quotechar=source.quotechar,
+            max_quoted_lines=source.max_quoted_lines,
+            max_record_length=source.max_record_length,
+            utf8_in_declared_encoding=source.utf8_in_declared_encoding,
+            max_unpacked_bytes=source.max_unpacked_bytes,
+            max_unpack_ratio=source.max_unpack_ratio,
         )
 
 
@@ -73,12 +85,16 @@ class Quarantined:
     reason: str
 
 
-RAW_LINE_LIMIT = 2000  # characters of a rejected record kept in rejected_rows.raw_line (length: raw_length)
+RAW_LINE_LIMIT = (
+    2000  # characters of a rejected record kept in rejected_rows.raw_line (length: raw_length)
+)
 
 
 @dataclass(frozen=True)
 class Decoded:
-    path: Path  # UTF-8, no BOM; each record prefixed with its physical line number and the delimiter
+    path: (
+        Path  # UTF-8, no BOM; each record prefixed with its physical line number and the delimiter
+    )
     encoding: str  # what the source bytes were read as
     delimiter: str
     newline: str  # "\r\n" or "\n"
@@ -94,16 +110,31 @@ class Decoded:
 
 def _unsafe_member(name: str) -> bool:
     posix, win = PurePosixPath(name), PureWindowsPath(name)
-    return posix.is_absolute() or win.is_absolute() or bool(win.drive) or ".." in posix.parts or ".." in win.parts
+    return (
+        posix.is_absolute()
+        or win.is_absolute()
+        or bool(win.drive)
+        or ".." in posix.parts
+        or ".." in win.parts
+    )
 
 
-def _zip_member(zf: zipfile.ZipFile, display_name: str, limits: ReadLimits, packed: int) -> zipfile.ZipInfo:
-    members = [m for m in zf.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")]
+def _zip_member(
+    zf: zipfile.ZipFile, display_name: str, limits: ReadLimits, packed: int
+) -> zipfile.ZipInfo:
+    members = [
+        m for m in zf.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")
+    ]
     for m in zf.infolist():
         if _unsafe_member(m.filename):
-            raise FileRejected(display_name, f"zip member name {m.filename!r} is absolute or contains '..': refused")
+            raise FileRejected(
+                display_name,
+                f"zip member name {m.filename!r} is absolute or contains '..': refused",
+            )
     if len(members) != 1:
-        raise FileRejected(display_name, f"a zip drop must hold exactly one data file, found {len(members)}")
+        raise FileRejected(
+            display_name, f"a zip drop must hold exactly one data file, found {len(members)}"
+        )
     member = members[0]
     _check_unpacked(member.file_size, packed, display_name, limits)
     return member
@@ -113,13 +144,15 @@ def _check_unpacked(unpacked: int, packed: int, display_name: str, limits: ReadL
     allowed_by_ratio = max(packed * limits.max_unpack_ratio, MIN_UNPACK_ALLOWANCE)
     if unpacked > limits.max_unpacked_bytes:
         raise FileRejected(
-            display_name, f"the archive unpacks to more than {limits.max_unpacked_bytes:,} bytes "
-            "(max_unpacked_bytes): refused"
+            display_name,
+            f"the archive unpacks to more than {limits.max_unpacked_bytes:,} bytes "
+            "(max_unpacked_bytes): refused",
         )
     if unpacked > allowed_by_ratio:
         raise FileRejected(
-            display_name, f"the archive expands more than {limits.max_unpack_ratio:g} times its {packed:,} bytes "
-            "(max_unpack_ratio): refused as a possible zip bomb"
+            display_name,
+            f"the archive expands more than {limits.max_unpack_ratio:g} times its {packed:,} bytes "
+            "(max_unpack_ratio): refused as a possible zip bomb",
         )
 
 
@@ -176,7 +209,10 @@ def _inspect(path: Path, display_name: str, limits: ReadLimits, check_utf8: bool
                     try:
                         decoder.decode(block)
                     except UnicodeDecodeError as e:
-                        out.utf8_error = (out.size - len(block) + e.start, newlines + block.count(b"\n", 0, e.start) + 1)
+                        out.utf8_error = (
+                            out.size - len(block) + e.start,
+                            newlines + block.count(b"\n", 0, e.start) + 1,
+                        )
                     newlines += block.count(b"\n")
             if check_utf8 and out.utf8_error is None:
                 try:
@@ -201,17 +237,30 @@ def _nul_verdict(sample: bytes) -> str | None:
     return None
 
 
-def _choose_encoding(path: Path, encoding: str, display_name: str, limits: ReadLimits) -> tuple[str, str, str | None]:
+def _choose_encoding(
+    path: Path, encoding: str, display_name: str, limits: ReadLimits
+) -> tuple[str, str, str | None]:
     """(codec for the second pass, name to record, note) for the file."""
     with open_bytes(path, display_name, limits) as fh:
         head = fh.read(4)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not head.startswith(codecs.BOM_UTF32_LE):
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not head.startswith(
+        codecs.BOM_UTF32_LE
+    ):
         _inspect(path, display_name, limits, check_utf8=False)  # the limits
         if encoding == "auto" or codecs.lookup(encoding).name.startswith("utf-16"):
             return "utf-16", "utf-16", None
-        return "utf-16", "utf-16", f"declared {encoding}, but the file starts with a UTF-16 byte-order mark: read as UTF-16"
+        return (
+            "utf-16",
+            "utf-16",
+            f"declared {encoding}, but the file starts with a UTF-16 byte-order mark: read as UTF-16",
+        )
     declared = "auto" if encoding == "auto" else codecs.lookup(encoding).name
-    info = _inspect(path, display_name, limits, check_utf8=declared in ("auto", "utf-8") or declared in SINGLE_BYTE)
+    info = _inspect(
+        path,
+        display_name,
+        limits,
+        check_utf8=declared in ("auto", "utf-8") or declared in SINGLE_BYTE,
+    )
     if info.blank:
         raise FileRejected(display_name, "the file is empty")
     verdict = _nul_verdict(info.sample)
@@ -226,13 +275,16 @@ def _choose_encoding(path: Path, encoding: str, display_name: str, limits: ReadL
     if declared == "utf-8":
         if info.utf8_error is not None:
             offset, line = info.utf8_error
-            raise FileRejected(display_name, f"the byte at offset {offset} is not valid {encoding}", line=line)
+            raise FileRejected(
+                display_name, f"the byte at offset {offset} is not valid {encoding}", line=line
+            )
         return "utf-8-sig", encoding, None
     if declared in SINGLE_BYTE and info.utf8_error is None and info.non_ascii:
         if limits.utf8_in_declared_encoding == "refuse":
             raise FileRejected(
-                display_name, f"declared {encoding}, but the file is valid UTF-8 with multi-byte characters: "
-                "set `encoding: utf-8` for this source (or utf8_in_declared_encoding: read_as_utf8)"
+                display_name,
+                f"declared {encoding}, but the file is valid UTF-8 with multi-byte characters: "
+                "set `encoding: utf-8` for this source (or utf8_in_declared_encoding: read_as_utf8)",
             )
         note = f"declared {encoding}, but the file is valid UTF-8 with multi-byte characters: read as UTF-8"
         return "utf-8-sig", "utf-8-sig" if bom else "utf-8", note
@@ -281,7 +333,11 @@ class _Lines:
                 length += len(last)
                 if not last or last.endswith(("\n", "\r")):
                     break
-        return self.number, text, length - (len(last) - len(_strip_eol(last)))  # without its line end
+        return (
+            self.number,
+            text,
+            length - (len(last) - len(_strip_eol(last))),
+        )  # without its line end
 
     def push_back(self, items: list[tuple[int, str, int]]) -> None:
         self.back.extendleft(reversed(items))
@@ -294,16 +350,35 @@ def _cut(text: str) -> str:
 class _Splitter:
     """Cuts a text stream into records and writes them, numbered, to `out`."""
 
-    def __init__(self, fh: io.TextIOBase, out: io.TextIOBase, delimiter: str, limits: ReadLimits, display_name: str):
+    def __init__(
+        self,
+        fh: io.TextIOBase,
+        out: io.TextIOBase,
+        delimiter: str,
+        limits: ReadLimits,
+        display_name: str,
+    ):
         self.lines = _Lines(fh, limits.max_record_length)
-        self.out, self.delimiter, self.limits, self.display_name = out, delimiter, limits, display_name
+        self.out, self.delimiter, self.limits, self.display_name = (
+            out,
+            delimiter,
+            limits,
+            display_name,
+        )
         self.complete = _record_pattern(delimiter, limits.quotechar).fullmatch
         self.width: int | None = None  # fields of the header
         self.records = 0
         self.quarantined: list[Quarantined] = []
 
     def _fields(self, record: str) -> int:
-        return len(next(csv.reader(io.StringIO(record), delimiter=self.delimiter, quotechar=self.limits.quotechar), []))
+        return len(
+            next(
+                csv.reader(
+                    io.StringIO(record), delimiter=self.delimiter, quotechar=self.limits.quotechar
+                ),
+                [],
+            )
+        )
 
     def _looks_like_a_record(self, line: str) -> bool:
         """Whether a line inside a quoted field would be a whole record by itself: then the quote
@@ -350,7 +425,12 @@ class _Splitter:
             why = f"closes only on line {parts[-1][0]}, in a record of {fields} fields instead of {self.width}"
         else:
             why = f"does not close within {limits.max_quoted_lines} lines (max_quoted_lines)"
-        self._reject(first[0], first[1], first[2], f"unbalanced quote: a quoted field opens on this line and {why}")
+        self._reject(
+            first[0],
+            first[1],
+            first[2],
+            f"unbalanced quote: a quoted field opens on this line and {why}",
+        )
         self.lines.push_back(parts[1:])
         return None
 
@@ -377,7 +457,9 @@ class _Splitter:
             out.write(text if text.endswith(("\n", "\r")) else text + "\n")
 
 
-def _first_bad_byte(path: Path, codec: str, display_name: str, limits: ReadLimits) -> tuple[int, int, int]:
+def _first_bad_byte(
+    path: Path, codec: str, display_name: str, limits: ReadLimits
+) -> tuple[int, int, int]:
     """(offset, line, byte) of the first byte `codec` cannot decode."""
     decoder = codecs.getincrementaldecoder(codec)("strict")
     offset = newlines = 0
@@ -386,7 +468,11 @@ def _first_bad_byte(path: Path, codec: str, display_name: str, limits: ReadLimit
             try:
                 decoder.decode(block)
             except UnicodeDecodeError as e:
-                return offset + e.start, newlines + block.count(b"\n", 0, e.start) + 1, block[e.start]
+                return (
+                    offset + e.start,
+                    newlines + block.count(b"\n", 0, e.start) + 1,
+                    block[e.start],
+                )
             offset += len(block)
             newlines += block.count(b"\n")
     return offset, newlines + 1, 0
@@ -406,7 +492,13 @@ def sniff_delimiter(text: str, configured: str) -> str:
 
 
 def decode_to_utf8(
-    path: Path, dest: Path, *, encoding: str, delimiter: str, display_name: str, limits: ReadLimits | None = None
+    path: Path,
+    dest: Path,
+    *,
+    encoding: str,
+    delimiter: str,
+    display_name: str,
+    limits: ReadLimits | None = None,
 ) -> Decoded:
     """Write the records of `path` as UTF-8 to `dest` (line numbers in front), returning what was found."""
     limits = limits or ReadLimits()
@@ -416,7 +508,10 @@ def decode_to_utf8(
     text_sample = sample.decode(codec, errors="ignore")
     newline = "\r\n" if "\r\n" in text_sample else "\n"
     delim = sniff_delimiter(text_sample, delimiter)
-    with open_bytes(path, display_name, limits) as raw, io.open(dest, "w", encoding="utf-8", newline="") as out:
+    with (
+        open_bytes(path, display_name, limits) as raw,
+        open(dest, "w", encoding="utf-8", newline="") as out,
+    ):
         fh = io.TextIOWrapper(raw, encoding=codec, errors="strict", newline="")
         try:
             splitter = _Splitter(fh, out, delim, limits, display_name)
@@ -425,11 +520,23 @@ def decode_to_utf8(
             from charset_normalizer import from_bytes
 
             best = from_bytes(sample).best()
-            hint = f"; it looks like {best.encoding}: set `encoding` for this source" if best else ""
+            hint = (
+                f"; it looks like {best.encoding}: set `encoding` for this source" if best else ""
+            )
             what = "neither UTF-8 nor cp1252" if encoding == "auto" else f"not valid {encoding}"
             offset, line, byte = _first_bad_byte(path, codec, display_name, limits)
-            raise FileRejected(display_name, f"{what} (byte 0x{byte:02x} at offset {offset:,}){hint}", line=line) from None
+            raise FileRejected(
+                display_name, f"{what} (byte 0x{byte:02x} at offset {offset:,}){hint}", line=line
+            ) from None
     if splitter.width is None:
         raise FileRejected(display_name, "the file is empty")
-    return Decoded(path=dest, encoding=used, delimiter=delim, newline=newline, lines=splitter.lines.number,
-                   records=splitter.records, quarantined=splitter.quarantined, encoding_note=note)
+    return Decoded(
+        path=dest,
+        encoding=used,
+        delimiter=delim,
+        newline=newline,
+        lines=splitter.lines.number,
+        records=splitter.records,
+        quarantined=splitter.quarantined,
+        encoding_note=note,
+    )

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from pipelines.transport.base import RemoteFile, is_temporary
@@ -59,7 +59,9 @@ def _checked(state: dict | None) -> dict:
     if not state:
         return empty_state()
     if state.get("version") != STATE_VERSION:
-        raise ValueError(f"discover state version {state.get('version')!r}; expected {STATE_VERSION}")
+        raise ValueError(
+            f"discover state version {state.get('version')!r}; expected {STATE_VERSION}"
+        )
     return {
         "version": STATE_VERSION,
         "requested": {k: list(v) for k, v in state.get("requested", {}).items()},
@@ -126,7 +128,12 @@ def discover(
         horizon = newest - forget_after_seconds
         requested = {n: v for n, v in requested.items() if n in by_name or v[1] >= horizon}
 
-    new_state = {"version": STATE_VERSION, "requested": requested, "pending": pending, "newest_mtime": newest}
+    new_state = {
+        "version": STATE_VERSION,
+        "requested": requested,
+        "pending": pending,
+        "newest_mtime": newest,
+    }
     return sorted(ready, key=lambda f: (f.mtime, f.name)), new_state
 
 
@@ -148,7 +155,7 @@ def partition_key(source: str, f: RemoteFile) -> str:
 
     The mtime is truncated to whole seconds (what SFTP reports). Names are escaped reversibly.
     """
-    stamp = datetime.fromtimestamp(int(f.mtime // 1), tz=timezone.utc).strftime(KEY_TIME_FORMAT)
+    stamp = datetime.fromtimestamp(int(f.mtime // 1), tz=UTC).strftime(KEY_TIME_FORMAT)
     return f"{source}/{_escape(f.name)}@{stamp}"
 
 
@@ -157,9 +164,11 @@ def parse_partition_key(key: str) -> tuple[str, str, float]:
     head, sep, stamp = key.rpartition("@")
     source, slash, name = head.partition("/")
     if not sep or not slash or not source or not name:
-        raise ValueError(f"{key!r} is not a file partition key (<source>/<name>@<YYYYmmddTHHMMSS>)")
+        raise ValueError(
+            f"{key!r} is not a file partition key (<source>/<name>@<YYYYmmddTHHMMSS>)"
+        )
     try:
-        when = datetime.strptime(stamp, KEY_TIME_FORMAT).replace(tzinfo=timezone.utc)
+        when = datetime.strptime(stamp, KEY_TIME_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise ValueError(f"{key!r}: {stamp!r} is not a {KEY_TIME_FORMAT} UTC time") from None
     return source, unquote(name), when.timestamp()

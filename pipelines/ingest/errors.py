@@ -6,7 +6,9 @@ from __future__ import annotations
 class FileRejected(ValueError):
     """The file cannot be loaded at all (missing required column, undecodable bytes, empty)."""
 
-    def __init__(self, file_name: str, reason: str, *, line: int | None = None, field: str | None = None):
+    def __init__(
+        self, file_name: str, reason: str, *, line: int | None = None, field: str | None = None
+    ):
         where = file_name
         if line is not None:
             where += f", line {line}"

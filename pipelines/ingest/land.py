@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -26,7 +26,9 @@ def file_id_for(partition_key: str) -> str:
 
 
 # A date in a drop's name: 2026-12-01, 2026_12_01, 20261201 (year first) or 01-12-2026.
-_NAME_DATE_YMD = re.compile(r"(?<!\d)(20\d\d)[-_.]?(0[1-9]|1[0-2])[-_.]?(0[1-9]|[12]\d|3[01])(?!\d)")
+_NAME_DATE_YMD = re.compile(
+    r"(?<!\d)(20\d\d)[-_.]?(0[1-9]|1[0-2])[-_.]?(0[1-9]|[12]\d|3[01])(?!\d)"
+)
 _NAME_DATE_DMY = re.compile(r"(?<!\d)(0[1-9]|[12]\d|3[01])[-_.](0[1-9]|1[0-2])[-_.](20\d\d)(?!\d)")
 
 
@@ -83,12 +85,26 @@ def land(
     """Download `remote` unless this drop was landed before; idempotent per partition key."""
     file_id = file_id_for(partition_key)
     row = con.execute(
-        "SELECT status, landing_path, sha256, size_bytes, duplicate_of FROM ingest_log WHERE file_id = ?", [file_id]
+        "SELECT status, landing_path, sha256, size_bytes, duplicate_of FROM ingest_log WHERE file_id = ?",
+        [file_id],
     ).fetchone()
-    if row and row[0] in ("landed", "loaded", "duplicate", "staged") and (row[0] == "duplicate" or Path(row[1]).exists()):
-        return Landed(file_id, source, remote.name, Path(row[1]) if row[1] else None, row[2], row[3] or 0, row[0], row[4])
+    if (
+        row
+        and row[0] in ("landed", "loaded", "duplicate", "staged")
+        and (row[0] == "duplicate" or Path(row[1]).exists())
+    ):
+        return Landed(
+            file_id,
+            source,
+            remote.name,
+            Path(row[1]) if row[1] else None,
+            row[2],
+            row[3] or 0,
+            row[0],
+            row[4],
+        )
 
-    mtime = datetime.fromtimestamp(remote.mtime, tz=timezone.utc)
+    mtime = datetime.fromtimestamp(remote.mtime, tz=UTC)
     day_dir = private_dir(landing_root / source / mtime.strftime("%Y-%m-%d"))
     base = remote.name.rsplit("/", 1)[-1]
     dest = day_dir / base
@@ -100,7 +116,9 @@ def land(
         transport.fetch(remote.name, tmp)
         size = tmp.stat().st_size
         if size != remote.size:
-            raise OSError(f"{remote.name}: downloaded {size} bytes, the server listed {remote.size}")
+            raise OSError(
+                f"{remote.name}: downloaded {size} bytes, the server listed {remote.size}"
+            )
         os.chmod(tmp, 0o600)
         digest = sha256_of(tmp)
         os.replace(tmp, dest)
@@ -121,7 +139,26 @@ def land(
                                    status, duplicate_of, rows_read, rows_loaded, rows_rejected, landed_at,
                                    exported_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, now(), ?)""",
-        [file_id, source, remote.name, digest, size, mtime.replace(tzinfo=None), None if dup else str(dest), status,
-         dup[0] if dup else None, export_time(remote.name, mtime)],
+        [
+            file_id,
+            source,
+            remote.name,
+            digest,
+            size,
+            mtime.replace(tzinfo=None),
+            None if dup else str(dest),
+            status,
+            dup[0] if dup else None,
+            export_time(remote.name, mtime),
+        ],
     )
-    return Landed(file_id, source, remote.name, None if dup else dest, digest, size, status, dup[0] if dup else None)
+    return Landed(
+        file_id,
+        source,
+        remote.name,
+        None if dup else dest,
+        digest,
+        size,
+        status,
+        dup[0] if dup else None,
+    )

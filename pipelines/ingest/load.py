@@ -22,10 +22,20 @@ from pipelines.warehouse import sql_literal, transaction
 
 
 def _log_failure(con: duckdb.DuckDBPyConnection, file_id: str, error: str) -> None:
-    con.execute("UPDATE ingest_log SET status = 'failed', error = ? WHERE file_id = ?", [error[:2000], file_id])
+    con.execute(
+        "UPDATE ingest_log SET status = 'failed', error = ? WHERE file_id = ?",
+        [error[:2000], file_id],
+    )
 
 
-def stage_drop(con: duckdb.DuckDBPyConnection, *, file_id: str, source_name: str, source: Source, tmp_root: Path) -> StageResult:
+def stage_drop(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    file_id: str,
+    source_name: str,
+    source: Source,
+    tmp_root: Path,
+) -> StageResult:
     """Parse a landed file into `staged_rows` / `rejected_rows` and record the counts."""
     status, path, file_name = con.execute(
         "SELECT status, landing_path, file_name FROM ingest_log WHERE file_id = ?", [file_id]
@@ -42,25 +52,47 @@ def stage_drop(con: duckdb.DuckDBPyConnection, *, file_id: str, source_name: str
     try:
         with tempfile.TemporaryDirectory(dir=private_dir(tmp_root)) as tmp:
             decoded = decode_to_utf8(
-                Path(path), Path(tmp) / "drop.csv", encoding=source.encoding, delimiter=source.delimiter,
-                display_name=display, limits=ReadLimits.of(source),
+                Path(path),
+                Path(tmp) / "drop.csv",
+                encoding=source.encoding,
+                delimiter=source.delimiter,
+                display_name=display,
+                limits=ReadLimits.of(source),
             )
             with transaction(con):
                 con.execute("DELETE FROM staged_rows WHERE file_id = ?", [file_id])
                 con.execute("DELETE FROM rejected_rows WHERE file_id = ?", [file_id])
-                result = stage_file(con, file_id=file_id, source_name=source_name, source=source, decoded=decoded, file_name=display)
+                result = stage_file(
+                    con,
+                    file_id=file_id,
+                    source_name=source_name,
+                    source=source,
+                    decoded=decoded,
+                    file_name=display,
+                )
                 con.execute(
                     """UPDATE ingest_log SET status = 'staged', encoding = ?, encoding_note = ?, delimiter = ?,
                               rows_read = ?, rows_loaded = ?, rows_rejected = ?, columns_missing = ?,
                               columns_extra = ?, error = NULL
                        WHERE file_id = ?""",
-                    [decoded.encoding, decoded.encoding_note, decoded.delimiter, result.rows_read, result.rows_loaded,
-                     result.rows_rejected, json_list(result.columns_missing), json_list(result.columns_extra), file_id],
+                    [
+                        decoded.encoding,
+                        decoded.encoding_note,
+                        decoded.delimiter,
+                        result.rows_read,
+                        result.rows_loaded,
+                        result.rows_rejected,
+                        json_list(result.columns_missing),
+                        json_list(result.columns_extra),
+                        file_id,
+                    ],
                 )
     except FileRejected as e:
         _log_failure(con, file_id, str(e))
         raise
-    except Exception as e:  # a bug, not the file's fault: still never leave the file looking `landed`
+    except (
+        Exception
+    ) as e:  # a bug, not the file's fault: still never leave the file looking `landed`
         _log_failure(con, file_id, f"{display}: internal error ({type(e).__name__}): {e}")
         raise
     result.encoding, result.encoding_note = decoded.encoding, decoded.encoding_note
@@ -71,20 +103,34 @@ UNREADABLE_DATE_REASONS = ("wrong_format", "not_a_date")
 DATE_FIELDS = ("birth_date", "last_purchase_at", "updated_at", "newsletter_opt_in_at")
 
 
-
-def _reject_unparseable_dates(con: duckdb.DuckDBPyConnection, file_id: str, source_name: str, source: Source) -> None:
+def _reject_unparseable_dates(
+    con: duckdb.DuckDBPyConnection, file_id: str, source_name: str, source: Source
+) -> None:
     """Move rows with a date nobody can read from `_normalized` to `rejected_rows` (issue: a row-level
     problem, like a wrong field count), and move their count from loaded to rejected."""
     fields = [f for f in DATE_FIELDS if f in source.columns]
     if not fields:
         return
     reasons = ", ".join(f"'{r}'" for r in UNREADABLE_DATE_REASONS)
-    first_bad = "CASE " + " ".join(
-        f"WHEN {f}_status = 'invalid' AND {f}_reason IN ({reasons}) THEN '{f}'" for f in fields
-    ) + " END"
-    delimiter = con.execute("SELECT delimiter FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()[0] or ","
-    raw_line = f" || {sql_literal(delimiter)} || ".join(f'coalesce(s."{f}", \'\')' for f in source.columns)
-    expected = f"expected {source.date_format}" if source.date_format != "auto" else "no unambiguous reading"
+    first_bad = (
+        "CASE "
+        + " ".join(
+            f"WHEN {f}_status = 'invalid' AND {f}_reason IN ({reasons}) THEN '{f}'" for f in fields
+        )
+        + " END"
+    )
+    delimiter = (
+        con.execute("SELECT delimiter FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()[0]
+        or ","
+    )
+    raw_line = f" || {sql_literal(delimiter)} || ".join(
+        f"coalesce(s.\"{f}\", '')" for f in source.columns
+    )
+    expected = (
+        f"expected {source.date_format}"
+        if source.date_format != "auto"
+        else "no unambiguous reading"
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _bad_dates AS
             SELECT line_number, {first_bad} AS field FROM _normalized WHERE {first_bad} IS NOT NULL"""
@@ -98,7 +144,9 @@ def _reject_unparseable_dates(con: duckdb.DuckDBPyConnection, file_id: str, sour
                 FROM _bad_dates b JOIN staged_rows s ON s.file_id = ? AND s.line_number = b.line_number""",
             [file_id, source_name, expected, file_id],
         )
-        con.execute("DELETE FROM _normalized WHERE line_number IN (SELECT line_number FROM _bad_dates)")
+        con.execute(
+            "DELETE FROM _normalized WHERE line_number IN (SELECT line_number FROM _bad_dates)"
+        )
         con.execute(
             "UPDATE ingest_log SET rows_loaded = rows_loaded - ?, rows_rejected = rows_rejected + ? WHERE file_id = ?",
             [bad, bad, file_id],
@@ -115,7 +163,12 @@ class LoadResult:
 
 
 def load_contacts(
-    con: duckdb.DuckDBPyConnection, *, file_id: str, source_name: str, source: Source, default_country: str
+    con: duckdb.DuckDBPyConnection,
+    *,
+    file_id: str,
+    source_name: str,
+    source: Source,
+    default_country: str,
 ) -> LoadResult:
     """Normalize a staged contacts drop and upsert it into `contacts` (the latest version wins).
 
@@ -125,15 +178,23 @@ def load_contacts(
     from pipelines.normalize import normalize_staged
     from pipelines.quality.metrics import record_load_metrics
 
-    status = con.execute("SELECT status FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()[0]
+    status = con.execute("SELECT status FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()[
+        0
+    ]
     if status != "staged":
         return LoadResult(0, 0, 0, 0)
     with transaction(con):
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _staged_drop AS {staged_view_sql(file_id, source)}")
-        normalize_staged(con, "_staged_drop", "_normalized", source=source, default_country=default_country)
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW _staged_drop AS {staged_view_sql(file_id, source)}"
+        )
+        normalize_staged(
+            con, "_staged_drop", "_normalized", source=source, default_country=default_country
+        )
         if source.unparseable_dates == "reject":
             _reject_unparseable_dates(con, file_id, source_name, source)
-        record_load_metrics(con, "_normalized", load_id=file_id, source=source_name, fields=list(source.columns))
+        record_load_metrics(
+            con, "_normalized", load_id=file_id, source=source_name, fields=list(source.columns)
+        )
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _incoming AS
@@ -170,7 +231,10 @@ def load_contacts(
                 WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.source = i.source AND c.source_record_id = i.source_record_id)"""
         ).fetchone()[0]
         con.execute("DELETE FROM staged_rows WHERE file_id = ?", [file_id])
-        con.execute("UPDATE ingest_log SET status = 'loaded', loaded_at = now() WHERE file_id = ?", [file_id])
+        con.execute(
+            "UPDATE ingest_log SET status = 'loaded', loaded_at = now() WHERE file_id = ?",
+            [file_id],
+        )
         for t in ("_incoming", "_current", "_normalized"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
         con.execute("DROP VIEW IF EXISTS _staged_drop")

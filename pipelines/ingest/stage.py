@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 
@@ -19,7 +18,6 @@ from pipelines.config import Source
 from pipelines.ingest.decode import RAW_LINE_LIMIT, Decoded
 from pipelines.ingest.errors import FileRejected
 from pipelines.warehouse import sql_literal
-
 
 
 @dataclass
@@ -48,7 +46,9 @@ def read_header(decoded: Decoded, quotechar: str) -> list[str]:
             return []
 
 
-def map_columns(header: list[str], source: Source, file_name: str) -> tuple[dict[str, int], list[str], list[str]]:
+def map_columns(
+    header: list[str], source: Source, file_name: str
+) -> tuple[dict[str, int], list[str], list[str]]:
     """Match the file's header to the source's mapping, ignoring case and surrounding spaces.
 
     Returns field -> column index, the optional mapped fields missing, and unmapped extra headers.
@@ -63,14 +63,17 @@ def map_columns(header: list[str], source: Source, file_name: str) -> tuple[dict
         if mapping:  # a header row with renamed or dropped columns: show it, it names columns
             seen = f"header is: {', '.join(h.strip() for h in header)}"
         else:  # probably no header row at all: the first line is somebody's record, not shown
-            seen = (f"the first line ({len(header)} fields) matches none of the mapped headers: is the header row "
-                    "missing? (its values are not shown: they may be personal data)")
-        raise FileRejected(file_name, f"missing required column(s): {', '.join(missing_required)}; {seen}", line=1)
+            seen = (
+                f"the first line ({len(header)} fields) matches none of the mapped headers: is the header row "
+                "missing? (its values are not shown: they may be personal data)"
+            )
+        raise FileRejected(
+            file_name, f"missing required column(s): {', '.join(missing_required)}; {seen}", line=1
+        )
     missing = [source.columns[f] for f in source.columns if f not in mapping]
     used = set(mapping.values())
     extra = [h for i, h in enumerate(header) if i not in used and h.strip()]
     return mapping, missing, extra
-
 
 
 def stage_file(
@@ -89,7 +92,9 @@ def stage_file(
     mapping, missing, extra = map_columns(header, source, file_name)
     n = len(header)
     cols = {"line_number": "BIGINT", **{f"c{i}": "VARCHAR" for i in range(n)}}
-    col_spec = "{" + ", ".join(f"{sql_literal(k)}: {sql_literal(v)}" for k, v in cols.items()) + "}"
+    col_spec = (
+        "{" + ", ".join(f"{sql_literal(k)}: {sql_literal(v)}" for k, v in cols.items()) + "}"
+    )
     quote = sql_literal(source.quotechar)
     delim = sql_literal(decoded.delimiter)
     for t in ("_parsed", "_rejects", "_reject_scans"):
@@ -109,7 +114,7 @@ def stage_file(
     )
     # Records DuckDB rejected, once each; their physical line is the number decode put in front.
     con.execute(
-        f"""
+        """
         CREATE TEMP TABLE _bad AS
         SELECT line AS record_no,
                arg_min(CASE WHEN error_type IN ('TOO MANY COLUMNS', 'MISSING COLUMNS')
@@ -132,15 +137,21 @@ def stage_file(
         SELECT line_number, raw AS raw_line, length(raw) AS raw_length, reason, NULL::VARCHAR AS field FROM b
         """
     )
-    unnumbered = con.execute("SELECT count(*) FROM _bad_lines WHERE line_number IS NULL").fetchone()[0]
+    unnumbered = con.execute(
+        "SELECT count(*) FROM _bad_lines WHERE line_number IS NULL"
+    ).fetchone()[0]
     if unnumbered:
-        raise RuntimeError(f"{file_name}: {unnumbered} rejected record(s) without their line number")
+        raise RuntimeError(
+            f"{file_name}: {unnumbered} rejected record(s) without their line number"
+        )
     if decoded.quarantined:
         con.executemany(
             "INSERT INTO _bad_lines VALUES (?, ?, ?, ?, NULL)",
             [[q.line, q.raw, q.length, q.reason] for q in decoded.quarantined],
         )
-    good_count, bad_count = con.execute("SELECT (SELECT count(*) FROM _parsed), (SELECT count(*) FROM _bad)").fetchone()
+    good_count, bad_count = con.execute(
+        "SELECT (SELECT count(*) FROM _parsed), (SELECT count(*) FROM _bad)"
+    ).fetchone()
     # Row-level checks on good rows, in SQL: required fields, control characters, lengths. A cheap
     # flag over all mapped fields first; the per-field reason only for the (rare) flagged rows.
     mapped = [f"c{i}" for i in mapping.values()]
@@ -150,7 +161,9 @@ def stage_file(
     flag += [f"trim(coalesce(c{mapping[f]}, '')) = ''" for f in source.required]
     checks = []
     for f in source.required:
-        checks.append(f"WHEN trim(coalesce(c{mapping[f]}, '')) = '' THEN {sql_literal(f'required field {f} is empty')}")
+        checks.append(
+            f"WHEN trim(coalesce(c{mapping[f]}, '')) = '' THEN {sql_literal(f'required field {f} is empty')}"
+        )
     for f, i in mapping.items():
         checks.append(
             f"WHEN regexp_matches(c{i}, '[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F]') "
@@ -163,11 +176,12 @@ def stage_file(
     reason_sql = "CASE " + " ".join(checks) + " END" if checks else "NULL"
     con.execute(
         f"""CREATE TEMP TABLE _flagged AS
-            SELECT ordinal, {reason_sql} AS reason FROM _parsed WHERE {' OR '.join(flag)}"""
+            SELECT ordinal, {reason_sql} AS reason FROM _parsed WHERE {" OR ".join(flag)}"""
     )
 
     raw_cols = " || ".join(
-        f"coalesce(c{i}, '')" + (f" || {sql_literal(decoded.delimiter)}" if i < n - 1 else "") for i in range(n)
+        f"coalesce(c{i}, '')" + (f" || {sql_literal(decoded.delimiter)}" if i < n - 1 else "")
+        for i in range(n)
     )
     con.execute(
         f"""
@@ -192,8 +206,8 @@ def stage_file(
         extra_sql = "NULL"
     con.execute(
         f"""
-        INSERT INTO staged_rows (file_id, source, line_number{', ' + field_cols if field_cols else ''}, extra)
-        SELECT {sql_literal(file_id)}, {sql_literal(source_name)}, line_number{', ' + field_vals if field_vals else ''}, {extra_sql}
+        INSERT INTO staged_rows (file_id, source, line_number{", " + field_cols if field_cols else ""}, extra)
+        SELECT {sql_literal(file_id)}, {sql_literal(source_name)}, line_number{", " + field_vals if field_vals else ""}, {extra_sql}
         FROM _parsed ANTI JOIN _flagged USING (ordinal)
         """
     )

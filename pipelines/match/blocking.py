@@ -26,7 +26,7 @@ RULES: dict[str, str] = {
     "email_local_part": "CASE WHEN length(email_local) >= 6 THEN email_local END",
     # first and last name in either order (a form filled in the wrong way round)
     "birth_date_name_pair": "CAST(birth_date AS VARCHAR) || ' ' || least(left(fn, 2), left(ln, 2))"
-                            " || greatest(left(fn, 2), left(ln, 2))",
+    " || greatest(left(fn, 2), left(ln, 2))",
 }
 
 # The comparisons a rule's key decides: pairs found by the rule agree on them, matches or not,
@@ -50,22 +50,29 @@ def rule_names(mask: int, rules: list[str]) -> str:
     return ",".join(r for i, r in enumerate(rules) if mask >> i & 1)
 
 
-def candidate_pairs(con: duckdb.DuckDBPyConnection, rules: list[str], max_block_size: int, dirty_only: bool) -> int:
+def candidate_pairs(
+    con: duckdb.DuckDBPyConnection, rules: list[str], max_block_size: int, dirty_only: bool
+) -> int:
     """Create `_m_pairs(l, r, rules)` over `_m_rec.idx` (l < r); return the number of pairs.
 
     `rules` is a bit mask of the rules (in the given order) that found the pair.
     """
     selects = [
-        f"SELECT idx, dirty, {i} AS rule_id, {RULES[name]} AS bk FROM _m_rec" for i, name in enumerate(rules)
+        f"SELECT idx, dirty, {i} AS rule_id, {RULES[name]} AS bk FROM _m_rec"
+        for i, name in enumerate(rules)
     ]
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _m_keys AS
-        SELECT idx, dirty, rule_id, bk FROM ({' UNION ALL '.join(selects)}) k WHERE bk IS NOT NULL
+        SELECT idx, dirty, rule_id, bk FROM ({" UNION ALL ".join(selects)}) k WHERE bk IS NOT NULL
         """
     )
     # On a daily run only the blocks holding a dirty record matter: count just those.
-    dirty_keys = ("WHERE (rule_id, bk) IN (SELECT rule_id, bk FROM _m_keys WHERE dirty)" if dirty_only else "")
+    dirty_keys = (
+        "WHERE (rule_id, bk) IN (SELECT rule_id, bk FROM _m_keys WHERE dirty)"
+        if dirty_only
+        else ""
+    )
     dirty_pair = "AND (a.dirty OR b.dirty)" if dirty_only else ""
     con.execute(
         f"""

@@ -20,8 +20,8 @@ link whatever else. Overrides win.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -30,7 +30,9 @@ import numpy as np
 class Clusters:
     records: np.ndarray  # the record indices that were clustered
     labels: np.ndarray  # per record: the smallest record index of its cluster
-    links: list[tuple[int, int, int]]  # (a, b, edge position or -1 for an override) that joined clusters
+    links: list[
+        tuple[int, int, int]
+    ]  # (a, b, edge position or -1 for an override) that joined clusters
 
 
 def cluster(
@@ -67,25 +69,41 @@ def cluster(
     overridden = np.array([x for pair in (*always, *never) for x in pair], dtype=np.int64)
     ends = np.concatenate([edge_l, edge_r, overridden])
     degree = np.bincount(ends, minlength=int(ends.max()) + 1 if len(ends) else 0)
-    lone = (degree[edge_l] == 1) & (degree[edge_r] == 1) if len(edge_l) else np.zeros(0, dtype=bool)
+    lone = (
+        (degree[edge_l] == 1) & (degree[edge_r] == 1) if len(edge_l) else np.zeros(0, dtype=bool)
+    )
     lone_pos = np.flatnonzero(lone)
     # A lone pair's only cross pair is its own link: blocked by a contradiction nobody vouches for.
-    lone_join = np.array([not (contradicts(a, b) and not vouches(a, b))
-                          for a, b in zip(edge_l[lone_pos].tolist(), edge_r[lone_pos].tolist())], dtype=bool)
+    lone_join = np.array(
+        [
+            not (contradicts(a, b) and not vouches(a, b))
+            for a, b in zip(edge_l[lone_pos].tolist(), edge_r[lone_pos].tolist())
+        ],
+        dtype=bool,
+    )
     lone_pos = lone_pos[lone_join] if len(lone_pos) else lone_pos
     lone_l, lone_r = edge_l[lone_pos], edge_r[lone_pos]
 
     always_links, group_links, members = _cluster_groups(
-        np.flatnonzero(~lone), edge_l, edge_r, rank, contradicts=contradicts, vouches=vouches,
-        always=always, never=never)
+        np.flatnonzero(~lone),
+        edge_l,
+        edge_r,
+        rank,
+        contradicts=contradicts,
+        vouches=vouches,
+        always=always,
+        never=never,
+    )
 
     # Links in the order they were made: overrides, then by strength (lone pairs among the rest).
     group_rank = np.array([rank[pos] for _, _, pos in group_links], dtype=np.int64)
     merged = np.argsort(np.concatenate([group_rank, rank[lone_pos]]), kind="stable")
     group_rows = list(group_links)
     lone_rows = list(zip(lone_l.tolist(), lone_r.tolist(), lone_pos.tolist()))
-    links = always_links + [group_rows[i] if i < len(group_rows) else lone_rows[i - len(group_rows)]
-                            for i in merged.tolist()]
+    links = always_links + [
+        group_rows[i] if i < len(group_rows) else lone_rows[i - len(group_rows)]
+        for i in merged.tolist()
+    ]
 
     # A label that does not depend on union order: the smallest member of each cluster.
     joined, joined_label = [lone_l, lone_r], [np.minimum(lone_l, lone_r)] * 2
@@ -118,8 +136,11 @@ def _cluster_groups(
     of every cluster of more than one record.
     """
     sub_l, sub_r = edge_l[positions], edge_r[positions]
-    linked_records = np.unique(np.concatenate([
-        sub_l, sub_r, np.array([x for pair in always for x in pair], dtype=np.int64)])).tolist()
+    linked_records = np.unique(
+        np.concatenate(
+            [sub_l, sub_r, np.array([x for pair in always for x in pair], dtype=np.int64)]
+        )
+    ).tolist()
     parent: dict[int, int] = {x: x for x in linked_records}
     members: dict[int, list[int]] = {x: [x] for x in linked_records}
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
@@ -31,16 +30,39 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "birth_date": ("different", "two digits off", "one digit off or day/month swapped", "exact"),
     "email": ("different", "domain typo", "exact"),
     "phone": ("different", "one digit off or two swapped", "exact"),
-    "address": ("different", "same postcode or city and street", "same street and number", "same number, near",
-                "exact"),
+    "address": (
+        "different",
+        "same postcode or city and street",
+        "same street and number",
+        "same number, near",
+        "exact",
+    ),
 }
 COMPARISONS: tuple[str, ...] = tuple(LEVELS)
 # Which encoded column carries the value whose frequency adjusts an exact agreement.
-TF_COLUMN = {"first_name": "fn", "last_name": "ln", "email": "email", "phone": "phone", "address": "address_key",
-             "birth_date": "birth_key"}
+TF_COLUMN = {
+    "first_name": "fn",
+    "last_name": "ln",
+    "email": "email",
+    "phone": "phone",
+    "address": "address_key",
+    "birth_date": "birth_key",
+}
 
-_STRING_COLUMNS = ("fn", "fn_initial", "ln", "email", "email_local", "phone", "postcode", "house_number",
-                   "hn_base", "street", "city", "address_key")
+_STRING_COLUMNS = (
+    "fn",
+    "fn_initial",
+    "ln",
+    "email",
+    "email_local",
+    "phone",
+    "postcode",
+    "house_number",
+    "hn_base",
+    "street",
+    "city",
+    "address_key",
+)
 
 
 @dataclass
@@ -51,10 +73,14 @@ class RecordArrays:
     codes: dict[str, np.ndarray]  # column -> int32 code per record, -1 when missing
     values: dict[str, np.ndarray]  # column -> the distinct values (object array), indexed by code
     fn_is_initials: np.ndarray
-    phone_is_personal: np.ndarray  # a mobile number (or an identifier of unknown type), not a household line
+    phone_is_personal: (
+        np.ndarray
+    )  # a mobile number (or an identifier of unknown type), not a household line
     birth: np.ndarray  # yyyymmdd as int32, -1 when missing
     keys: np.ndarray  # the stable record_key per idx
-    order: np.ndarray  # rank of (source, source_record_id) per idx: a tie-break independent of run history
+    order: (
+        np.ndarray
+    )  # rank of (source, source_record_id) per idx: a tie-break independent of run history
 
     def _counts(self, column: str) -> tuple[np.ndarray, np.ndarray, int]:
         codes = self.codes[column]
@@ -87,7 +113,7 @@ class RecordArrays:
 def load_records(con: duckdb.DuckDBPyConnection) -> RecordArrays:
     """Read `_m_rec` (ordered by idx) into dictionary-encoded numpy arrays."""
     table = con.sql(
-        f"""SELECT idx, record_key, ord, {', '.join(_STRING_COLUMNS)}, fn_is_initials, phone_is_personal,
+        f"""SELECT idx, record_key, ord, {", ".join(_STRING_COLUMNS)}, fn_is_initials, phone_is_personal,
                    CAST(strftime(birth_date, '%Y%m%d') AS INTEGER) AS birth
             FROM _m_rec ORDER BY idx"""
     ).to_arrow_table()
@@ -101,22 +127,37 @@ def load_records(con: duckdb.DuckDBPyConnection) -> RecordArrays:
         values[col] = np.array(encoded.dictionary.to_pylist(), dtype=object)
     birth = table["birth"].fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
     encoded = pc.dictionary_encode(table["birth"]).combine_chunks()
-    codes["birth_key"] = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+    codes["birth_key"] = (
+        encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+    )
     values["birth_key"] = np.array(encoded.dictionary.to_pylist(), dtype=object)
     return RecordArrays(
         n=n,
         codes=codes,
         values=values,
-        fn_is_initials=table["fn_is_initials"].fill_null(False).to_numpy(zero_copy_only=False).astype(bool),
-        phone_is_personal=table["phone_is_personal"].fill_null(True).to_numpy(zero_copy_only=False).astype(bool),
+        fn_is_initials=table["fn_is_initials"]
+        .fill_null(False)
+        .to_numpy(zero_copy_only=False)
+        .astype(bool),
+        phone_is_personal=table["phone_is_personal"]
+        .fill_null(True)
+        .to_numpy(zero_copy_only=False)
+        .astype(bool),
         birth=birth,
         keys=table["record_key"].to_numpy(zero_copy_only=False).astype(np.int64),
         order=table["ord"].to_numpy(zero_copy_only=False).astype(np.int64),
     )
 
 
-def _distinct_pair_scores(rec: RecordArrays, column: str, l: np.ndarray, r: np.ndarray, mask: np.ndarray,
-                          scorer, dtype=np.float32) -> np.ndarray:
+def _distinct_pair_scores(
+    rec: RecordArrays,
+    column: str,
+    l: np.ndarray,
+    r: np.ndarray,
+    mask: np.ndarray,
+    scorer,
+    dtype=np.float32,
+) -> np.ndarray:
     """scorer(value_l, value_r) for the pairs in `mask`, computed once per distinct value pair."""
     out = np.zeros(len(l), dtype=dtype)
     if not mask.any():
@@ -128,12 +169,16 @@ def _distinct_pair_scores(rec: RecordArrays, column: str, l: np.ndarray, r: np.n
     combo, inverse = np.unique(lo * width + hi, return_inverse=True)
     vals = rec.values[column]
     a, b = vals[combo // width], vals[combo % width]
-    scores = process.cpdist(a, b, scorer=scorer, workers=-1, dtype=dtype if dtype != np.float32 else None)
+    scores = process.cpdist(
+        a, b, scorer=scorer, workers=-1, dtype=dtype if dtype != np.float32 else None
+    )
     out[mask] = np.asarray(scores, dtype=dtype)[inverse.ravel()]
     return out
 
 
-def _nickname_mask(rec: RecordArrays, l: np.ndarray, r: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def _nickname_mask(
+    rec: RecordArrays, l: np.ndarray, r: np.ndarray, mask: np.ndarray
+) -> np.ndarray:
     out = np.zeros(len(l), dtype=bool)
     if not mask.any():
         return out
@@ -142,7 +187,11 @@ def _nickname_mask(rec: RecordArrays, l: np.ndarray, r: np.ndarray, mask: np.nda
     width = len(rec.values["fn"]) + 1
     combo, inverse = np.unique(cl * width + cr, return_inverse=True)
     vals = rec.values["fn"]
-    hit = np.fromiter(((vals[c // width], vals[c % width]) in NICKNAME_PAIRS for c in combo), dtype=bool, count=len(combo))
+    hit = np.fromiter(
+        ((vals[c // width], vals[c % width]) in NICKNAME_PAIRS for c in combo),
+        dtype=bool,
+        count=len(combo),
+    )
     out[mask] = hit[inverse.ravel()]
     return out
 
@@ -152,7 +201,7 @@ def _digits_off(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     off = np.zeros(len(a), dtype=np.int8)
     x, y = a.astype(np.int64), b.astype(np.int64)
     for _ in range(8):
-        off += (x % 10 != y % 10)
+        off += x % 10 != y % 10
         x, y = x // 10, y // 10
     return off
 
@@ -164,19 +213,29 @@ class Compared:
     personal_number: np.ndarray  # bool per pair: agree on a personal number (mobile, identifier)
 
 
-def _cross_similarity(rec: RecordArrays, a_col: str, a: np.ndarray, b_col: str, b: np.ndarray) -> np.ndarray:
+def _cross_similarity(
+    rec: RecordArrays, a_col: str, a: np.ndarray, b_col: str, b: np.ndarray
+) -> np.ndarray:
     """Jaro-Winkler of rec[a_col][a[i]] against rec[b_col][b[i]] (two different columns), per pair."""
     out = np.zeros(len(a), dtype=np.float32)
     if len(a) == 0:
         return out
     left = rec.values[a_col][rec.codes[a_col][a]]
     right = rec.values[b_col][rec.codes[b_col][b]]
-    out[:] = np.asarray(process.cpdist(left, right, scorer=JaroWinkler.normalized_similarity, workers=-1))
+    out[:] = np.asarray(
+        process.cpdist(left, right, scorer=JaroWinkler.normalized_similarity, workers=-1)
+    )
     return out
 
 
-def compare(rec: RecordArrays, l: np.ndarray, r: np.ndarray, *, first_name_max_similarity: float = 0.78,
-            birth_date_must_agree: bool = True) -> Compared:
+def compare(
+    rec: RecordArrays,
+    l: np.ndarray,
+    r: np.ndarray,
+    *,
+    first_name_max_similarity: float = 0.78,
+    birth_date_must_agree: bool = True,
+) -> Compared:
     """Levels of every comparison for the pairs (l[i], r[i]) of record indices."""
     p = len(l)
     levels = np.full((p, len(COMPARISONS)), -1, dtype=np.int8)
@@ -223,7 +282,9 @@ def compare(rec: RecordArrays, l: np.ndarray, r: np.ndarray, *, first_name_max_s
         crossed[at] = ~swapped[at] & ((one >= 0.95) | (two >= 0.95))
     fn_lv[swapped] = 3
     ln_lv[swapped] = 2
-    fn_lv[crossed] = 2  # one record's first name is the other's surname: a swap with a changed name
+    fn_lv[crossed] = (
+        2  # one record's first name is the other's surname: a swap with a changed name
+    )
     ln_lv[crossed] = 1
     fn_differs &= ~(swapped | crossed)
     levels[:, 0] = fn_lv
@@ -233,7 +294,11 @@ def compare(rec: RecordArrays, l: np.ndarray, r: np.ndarray, *, first_name_max_s
     bl, br = rec.birth[l], rec.birth[r]
     both = (bl >= 0) & (br >= 0)
     off = _digits_off(bl, br)
-    day_month = (bl // 10000 == br // 10000) & ((bl // 100) % 100 == br % 100) & (bl % 100 == (br // 100) % 100)
+    day_month = (
+        (bl // 10000 == br // 10000)
+        & ((bl // 100) % 100 == br % 100)
+        & (bl % 100 == (br // 100) % 100)
+    )
     bd_lv = np.zeros(p, dtype=np.int8)
     bd_lv[off == 2] = 1
     bd_lv[(off == 1) | day_month] = 2
@@ -247,8 +312,12 @@ def compare(rec: RecordArrays, l: np.ndarray, r: np.ndarray, *, first_name_max_s
     el, er = c["email"][l], c["email"][r]
     both = (el >= 0) & (er >= 0)
     exact = both & (el == er)
-    same_local = both & ~exact & (c["email_local"][l] == c["email_local"][r]) & (c["email_local"][l] >= 0)
-    dist = _distinct_pair_scores(rec, "email", l, r, same_local, Levenshtein.distance, dtype=np.int32)
+    same_local = (
+        both & ~exact & (c["email_local"][l] == c["email_local"][r]) & (c["email_local"][l] >= 0)
+    )
+    dist = _distinct_pair_scores(
+        rec, "email", l, r, same_local, Levenshtein.distance, dtype=np.int32
+    )
     lv = np.zeros(p, dtype=np.int8)
     lv[same_local & (dist <= 2)] = 1
     lv[exact] = 2
@@ -266,7 +335,9 @@ def compare(rec: RecordArrays, l: np.ndarray, r: np.ndarray, *, first_name_max_s
     lv[exact] = 2
     lv[~both] = -1
     levels[:, 4] = lv
-    personal_number = (exact | (fuzzy & (dist <= 1))) & rec.phone_is_personal[l] & rec.phone_is_personal[r]
+    personal_number = (
+        (exact | (fuzzy & (dist <= 1))) & rec.phone_is_personal[l] & rec.phone_is_personal[r]
+    )
 
     # address: postcode, house number, street, city together
     def eq(col: str) -> np.ndarray:
@@ -276,8 +347,15 @@ def compare(rec: RecordArrays, l: np.ndarray, r: np.ndarray, *, first_name_max_s
     pc_eq, hn_eq, base_eq, city_eq = eq("postcode"), eq("house_number"), eq("hn_base"), eq("city")
     pcl, pcr = c["postcode"][l], c["postcode"][r]
     pc_fuzzy = (pcl >= 0) & (pcr >= 0) & ~pc_eq
-    pc_close = pc_eq | (pc_fuzzy & (_distinct_pair_scores(rec, "postcode", l, r, pc_fuzzy, Levenshtein.distance,
-                                                          dtype=np.int32) <= 1))
+    pc_close = pc_eq | (
+        pc_fuzzy
+        & (
+            _distinct_pair_scores(
+                rec, "postcode", l, r, pc_fuzzy, Levenshtein.distance, dtype=np.int32
+            )
+            <= 1
+        )
+    )
     sl, sr = c["street"][l], c["street"][r]
     st_both = (sl >= 0) & (sr >= 0)
     st_fuzzy = st_both & (sl != sr)
@@ -303,7 +381,9 @@ def compare(rec: RecordArrays, l: np.ndarray, r: np.ndarray, *, first_name_max_s
     return Compared(levels=levels, contradiction=contradiction, personal_number=personal_number)
 
 
-def component_pairs(records: np.ndarray, edge_l: np.ndarray, edge_r: np.ndarray, max_size: int = 2_000):
+def component_pairs(
+    records: np.ndarray, edge_l: np.ndarray, edge_r: np.ndarray, max_size: int = 2_000
+):
     """All record pairs (i < j) inside each connected component of the edges among `records`.
 
     Clustering needs to know about every pair it could put in one customer, not only the
@@ -333,11 +413,17 @@ def component_pairs(records: np.ndarray, edge_l: np.ndarray, edge_r: np.ndarray,
     for size in np.unique(sizes):
         if size < 2 or size > max_size:
             continue
-        groups = order[starts[sizes == size][:, None] + np.arange(size)[None, :]]  # (n_groups, size)
+        groups = order[
+            starts[sizes == size][:, None] + np.arange(size)[None, :]
+        ]  # (n_groups, size)
         i, j = np.triu_indices(size, k=1)
         lefts.append(records[groups[:, i].ravel()])
         rights.append(records[groups[:, j].ravel()])
-    big = np.isin(label, sorted_labels[starts[sizes > max_size]]) if (sizes > max_size).any() else None
+    big = (
+        np.isin(label, sorted_labels[starts[sizes > max_size]])
+        if (sizes > max_size).any()
+        else None
+    )
     if big is not None:
         keep = big[a]
         lefts.append(records[a[keep]])

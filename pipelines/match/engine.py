@@ -67,7 +67,9 @@ class MatchResult:
     full_run: bool = False  # everything re-matched (first run, new settings, model re-estimated)
     retrained: bool = False
     steps: dict[str, float] = field(default_factory=dict)
-    step_peak_mb: dict[str, float] = field(default_factory=dict)  # process peak memory after each step
+    step_peak_mb: dict[str, float] = field(
+        default_factory=dict
+    )  # process peak memory after each step
 
     def lines(self) -> list[str]:
         kind = "full" if self.full_run else "incremental"
@@ -86,8 +88,17 @@ class MatchResult:
 DUCKDB_MEMORY_LIMIT_BYTES = 1 << 30
 
 
-_UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30,
-          "TIB": 1 << 40}
+_UNITS = {
+    "B": 1,
+    "KB": 1e3,
+    "MB": 1e6,
+    "GB": 1e9,
+    "TB": 1e12,
+    "KIB": 1 << 10,
+    "MIB": 1 << 20,
+    "GIB": 1 << 30,
+    "TIB": 1 << 40,
+}
 
 
 def _bytes(text: str) -> float | None:
@@ -147,13 +158,27 @@ def build_customers(
     now: datetime,
 ) -> MatchResult:
     """Bring customers, customer_sources, match_evidence and customer_merges up to date with contacts."""
-    con.execute("SELECT 1").fetchall()  # finish a result the caller left open (DuckDB 2 refuses arrow work then)
+    con.execute(
+        "SELECT 1"
+    ).fetchall()  # finish a result the caller left open (DuckDB 2 refuses arrow work then)
     with _bounded_memory(con):
-        return _build(con, settings=settings, source_priority=source_priority, overrides_path=overrides_path, now=now)
+        return _build(
+            con,
+            settings=settings,
+            source_priority=source_priority,
+            overrides_path=overrides_path,
+            now=now,
+        )
 
 
-def _build(con: duckdb.DuckDBPyConnection, *, settings: MatchSettings, source_priority: dict[str, int],
-           overrides_path: Path | None, now: datetime) -> MatchResult:
+def _build(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    settings: MatchSettings,
+    source_priority: dict[str, int],
+    overrides_path: Path | None,
+    now: datetime,
+) -> MatchResult:
     started = time.perf_counter()
     timer = _Timer()
     result = MatchResult()
@@ -206,9 +231,19 @@ def _build(con: duckdb.DuckDBPyConnection, *, settings: MatchSettings, source_pr
         probability = scores.probability(model)
         linkable = (probability >= settings.thresholds.link_probability) & ~compared.contradiction
         result.linked_pairs = int(linkable.sum())
-        _store_edges(con, rec, l[linkable], r[linkable], masks[linkable], compared.levels[linkable],
-                     scores.weights[linkable], scores.total[linkable],
-                     probability[linkable], settings.blocking.rules, now)
+        _store_edges(
+            con,
+            rec,
+            l[linkable],
+            r[linkable],
+            masks[linkable],
+            compared.levels[linkable],
+            scores.weights[linkable],
+            scores.total[linkable],
+            probability[linkable],
+            settings.blocking.rules,
+            now,
+        )
         del compared, scores, probability, l, r, masks
     with timer.step("affected"):
         result.records_reclustered = _affected_records(con, overrides, full)
@@ -275,7 +310,7 @@ def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
         f"""
         INSERT INTO match_records (record_key, source, source_record_id, match_hash, row_hash, matched_at, {cols})
         SELECT k.record_key, f.source, f.source_record_id, f.match_hash, f.row_hash, ?,
-               {', '.join(f'f.{c}' for c in FEATURE_COLUMNS)}
+               {", ".join(f"f.{c}" for c in FEATURE_COLUMNS)}
         FROM _m_feat f JOIN _m_new_keys k ON k.source = f.source AND k.source_record_id = f.source_record_id
         ORDER BY k.record_key
         """,
@@ -284,7 +319,7 @@ def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
     con.execute(
         f"""
         UPDATE match_records SET match_hash = f.match_hash, row_hash = f.row_hash, matched_at = ?,
-               {', '.join(f'{c} = f.{c}' for c in FEATURE_COLUMNS)}
+               {", ".join(f"{c} = f.{c}" for c in FEATURE_COLUMNS)}
         FROM _m_feat f WHERE f.record_key IS NOT NULL AND match_records.record_key = f.record_key
         """,
         [now],
@@ -317,7 +352,7 @@ def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
             FROM match_records r
             WHERE NOT EXISTS (SELECT 1 FROM _m_removed x WHERE x.record_key = r.record_key)
         )
-        SELECT r.source, r.source_record_id, {', '.join(f'r.{c}' for c in FEATURE_COLUMNS)}, r.match_hash,
+        SELECT r.source, r.source_record_id, {", ".join(f"r.{c}" for c in FEATURE_COLUMNS)}, r.match_hash,
                r.record_key, k.idx, k.ord,
                ((c.source IS NOT NULL AND c.old_match_hash IS DISTINCT FROM r.match_hash)
                 OR NOT EXISTS (SELECT 1 FROM customer_sources cs
@@ -329,7 +364,9 @@ def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
         """
     )
     contacts = con.execute("SELECT count(*) FROM _m_seen").fetchall()[0][0]
-    con.execute("DROP TABLE _m_feat; DROP TABLE _m_seen; DROP TABLE _m_changed; DROP TABLE _m_new_keys")
+    con.execute(
+        "DROP TABLE _m_feat; DROP TABLE _m_seen; DROP TABLE _m_changed; DROP TABLE _m_new_keys"
+    )
     # Pairs of records that are gone (a GDPR erasure removes their match_records rows too).
     con.execute(
         """
@@ -342,7 +379,9 @@ def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
     return contacts
 
 
-def _current_model(con: duckdb.DuckDBPyConnection, settings: MatchSettings, records: int) -> tuple[Model | None, bool]:
+def _current_model(
+    con: duckdb.DuckDBPyConnection, settings: MatchSettings, records: int
+) -> tuple[Model | None, bool]:
     """The stored model, or None (and a full run) when there is none or it is out of date."""
     row = con.execute(
         "SELECT model, settings_hash, records FROM match_model ORDER BY trained_at DESC LIMIT 1"
@@ -350,7 +389,10 @@ def _current_model(con: duckdb.DuckDBPyConnection, settings: MatchSettings, reco
     row = row[0] if row else None
     if row is None or row[1] != _settings_hash(settings):
         return None, True
-    if records >= (1.0 + settings.training.retrain_growth) * max(row[2] or 0, 1) and records > 1_000:
+    if (
+        records >= (1.0 + settings.training.retrain_growth) * max(row[2] or 0, 1)
+        and records > 1_000
+    ):
         return None, True
     return Model.from_json(row[0]), False
 
@@ -364,21 +406,40 @@ def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: da
     """
     t = settings.training
     usable = ~compared.contradiction
-    sessions = [(bit, [COMPARISONS.index(c) for c in DETERMINES[rule]])
-                for bit, rule in enumerate(settings.blocking.rules)]
+    sessions = [
+        (bit, [COMPARISONS.index(c) for c in DETERMINES[rule]])
+        for bit, rule in enumerate(settings.blocking.rules)
+    ]
     per_person = 1.0
     for _ in range(2):
         u = estimate_u(rec, t.random_pairs, t.seed, per_person, **options)
-        m, rounds = estimate_m(compared.levels[usable], masks[usable], sessions, u, t.em_iterations, t.em_tolerance)
+        m, rounds = estimate_m(
+            compared.levels[usable], masks[usable], sessions, u, t.em_iterations, t.em_tolerance
+        )
         prior = estimate_prior(compared.levels, m, u, rec.n)
         per_person = float(min(max(1.0 + prior * (rec.n - 1), 1.0), 5.0))
-    model = Model(m=m, u=u, prior=prior, records=rec.n, pairs=int(usable.sum()), iterations=rounds,
-                  trained_at=now.isoformat(), term_frequency=list(settings.term_frequency),
-                  records_per_person=per_person)
+    model = Model(
+        m=m,
+        u=u,
+        prior=prior,
+        records=rec.n,
+        pairs=int(usable.sum()),
+        iterations=rounds,
+        trained_at=now.isoformat(),
+        term_frequency=list(settings.term_frequency),
+        records_per_person=per_person,
+    )
     weights = model.level_weights()
-    log.info("match model estimated on %s records, %s pairs, %s EM rounds, prior %.3g, %.2f records per person; "
-             "weights: %s", rec.n, model.pairs, rounds, prior, per_person,
-             {f: [round(float(w), 1) for w in weights[f]] for f in COMPARISONS})
+    log.info(
+        "match model estimated on %s records, %s pairs, %s EM rounds, prior %.3g, %.2f records per person; "
+        "weights: %s",
+        rec.n,
+        model.pairs,
+        rounds,
+        prior,
+        per_person,
+        {f: [round(float(w), 1) for w in weights[f]] for f in COMPARISONS},
+    )
     return model
 
 
@@ -386,7 +447,9 @@ def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: da
 # pairs
 
 
-def _store_edges(con, rec, l, r, masks, levels, weights, total, probability, rules: list[str], now: datetime) -> None:
+def _store_edges(
+    con, rec, l, r, masks, levels, weights, total, probability, rules: list[str], now: datetime
+) -> None:
     """Append the linkable pairs to `match_edges` (by record key)."""
     distinct = np.unique(masks)
     names = {int(m): rule_names(int(m), rules) for m in distinct}
@@ -403,19 +466,25 @@ def _store_edges(con, rec, l, r, masks, levels, weights, total, probability, rul
     table = pa.table(columns)
     con.register("_m_new_edges", table)
     cols = ", ".join(columns)
-    con.execute(f"INSERT INTO match_edges ({cols}, scored_at) SELECT {cols}, ? FROM _m_new_edges", [now])
+    con.execute(
+        f"INSERT INTO match_edges ({cols}, scored_at) SELECT {cols}, ? FROM _m_new_edges", [now]
+    )
     con.unregister("_m_new_edges")
 
 
 def _remember_overrides(con: duckdb.DuckDBPyConnection, overrides: Overrides) -> None:
     con.execute("DELETE FROM match_override_records")
     if overrides.records:
-        con.executemany("INSERT INTO match_override_records VALUES (?, ?)", sorted(overrides.records))
+        con.executemany(
+            "INSERT INTO match_override_records VALUES (?, ?)", sorted(overrides.records)
+        )
 
 
 def _override_keys(con: duckdb.DuckDBPyConnection, overrides: Overrides) -> None:
     """`_m_override(kind, left_key, right_key)` for the override pairs whose records both exist."""
-    con.execute("CREATE OR REPLACE TEMP TABLE _m_override_text (kind VARCHAR, ls VARCHAR, lr VARCHAR, rs VARCHAR, rr VARCHAR)")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _m_override_text (kind VARCHAR, ls VARCHAR, lr VARCHAR, rs VARCHAR, rr VARCHAR)"
+    )
     rows = [("always", a[0], a[1], b[0], b[1]) for a, b in overrides.always]
     rows += [("never", a[0], a[1], b[0], b[1]) for a, b in overrides.never]
     if rows:
@@ -488,11 +557,18 @@ def _affected_records(con: duckdb.DuckDBPyConnection, overrides: Overrides, full
     return con.execute("SELECT count(*) FROM _m_affected").fetchall()[0][0]
 
 
-def _cluster_affected(con: duckdb.DuckDBPyConnection, rec, overrides: Overrides, options: dict) -> None:
+def _cluster_affected(
+    con: duckdb.DuckDBPyConnection, rec, overrides: Overrides, options: dict
+) -> None:
     """Cluster the affected records; create `_m_assign(record_key, cluster, ord, match_score)` and `_m_links`."""
-    records = con.sql(
-        "SELECT r.idx FROM _m_rec r JOIN _m_affected a ON a.record_key = r.record_key ORDER BY r.idx"
-    ).to_arrow_table()["idx"].to_numpy().astype(np.int64)
+    records = (
+        con.sql(
+            "SELECT r.idx FROM _m_rec r JOIN _m_affected a ON a.record_key = r.record_key ORDER BY r.idx"
+        )
+        .to_arrow_table()["idx"]
+        .to_numpy()
+        .astype(np.int64)
+    )
     edges = con.sql(
         """
         SELECT a.idx AS l, b.idx AS r, e.match_weight AS w, e.match_probability AS p
@@ -523,8 +599,17 @@ def _cluster_affected(con: duckdb.DuckDBPyConnection, rec, overrides: Overrides,
     def vouches(i: int, j: int) -> bool:
         return ((i, j) if i < j else (j, i)) in personal
 
-    result = cluster(records, el, er, ew, rec.order, contradicts=contradicts, vouches=vouches, always=always,
-                     never=never)
+    result = cluster(
+        records,
+        el,
+        er,
+        ew,
+        rec.order,
+        contradicts=contradicts,
+        vouches=vouches,
+        always=always,
+        never=never,
+    )
 
     # Each record's match score: the strongest link that joined it (an override counts as 1).
     made = np.array(result.links, dtype=np.int64).reshape(-1, 3)
@@ -535,20 +620,24 @@ def _cluster_affected(con: duckdb.DuckDBPyConnection, rec, overrides: Overrides,
     match_score = np.full(rec.n, np.nan)
     np.fmax.at(match_score, link_a, link_p)
     np.fmax.at(match_score, link_b, link_p)
-    assign = pa.table({
-        "record_key": pa.array(rec.keys[result.records]),
-        "cluster": pa.array(result.labels),
-        "ord": pa.array(rec.order[result.records]),
-        "match_score": pa.array(match_score[result.records], from_pandas=True),
-    })
+    assign = pa.table(
+        {
+            "record_key": pa.array(rec.keys[result.records]),
+            "cluster": pa.array(result.labels),
+            "ord": pa.array(rec.order[result.records]),
+            "match_score": pa.array(match_score[result.records], from_pandas=True),
+        }
+    )
     con.register("_m_assign_rows", assign)
     con.execute("CREATE OR REPLACE TEMP TABLE _m_assign AS SELECT * FROM _m_assign_rows")
     con.unregister("_m_assign_rows")
-    links = pa.table({
-        "left_key": pa.array(np.asarray(rec.keys[link_a], dtype=np.int64), pa.int64()),
-        "right_key": pa.array(np.asarray(rec.keys[link_b], dtype=np.int64), pa.int64()),
-        "kind": pa.array(np.where(scored, "score", "override").tolist(), pa.string()),
-    })
+    links = pa.table(
+        {
+            "left_key": pa.array(np.asarray(rec.keys[link_a], dtype=np.int64), pa.int64()),
+            "right_key": pa.array(np.asarray(rec.keys[link_b], dtype=np.int64), pa.int64()),
+            "kind": pa.array(np.where(scored, "score", "override").tolist(), pa.string()),
+        }
+    )
     con.register("_m_link_rows", links)
     con.execute("CREATE OR REPLACE TEMP TABLE _m_links AS SELECT * FROM _m_link_rows")
     con.unregister("_m_link_rows")
@@ -609,7 +698,9 @@ def _write_links(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
         """,
         [now, now],
     )
-    con.execute("DELETE FROM match_evidence WHERE customer_id IN (SELECT customer_id FROM _m_old_ids)")
+    con.execute(
+        "DELETE FROM match_evidence WHERE customer_id IN (SELECT customer_id FROM _m_old_ids)"
+    )
     con.execute(
         f"""
         INSERT INTO match_evidence (customer_id, left_source, left_record_id, right_source, right_record_id,
@@ -617,7 +708,7 @@ def _write_links(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
         SELECT i.customer_id, ra.source, ra.source_record_id, rb.source, rb.source_record_id,
                e.match_weight, CASE WHEN k.kind = 'override' THEN 1.0 ELSE e.match_probability END,
                CASE WHEN k.kind = 'override' THEN 'override: always_merge' ELSE e.rules END,
-               CASE WHEN k.kind = 'override' THEN NULL ELSE {_comparison_json_sql('e')} END,
+               CASE WHEN k.kind = 'override' THEN NULL ELSE {_comparison_json_sql("e")} END,
                ?
         FROM _m_links k
         JOIN _m_assign a ON a.record_key = k.left_key
@@ -630,28 +721,48 @@ def _write_links(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
         [now],
     )
     con.execute(
-        "INSERT INTO customer_merges (old_customer_id, new_customer_id, kind, \"at\") "
+        'INSERT INTO customer_merges (old_customer_id, new_customer_id, kind, "at") '
         "SELECT old_customer_id, new_customer_id, kind, ? FROM _m_id_changes",
         [now],
     )
 
 
 # The values whose change dates a record (match_records.changed_at).
-_SHOWN_VALUES = ("first_name", "infix", "last_name", "email", "phone", "street", "house_number",
-                 "house_number_suffix", "postcode", "city", "country", "birth_date", "newsletter_opt_in")
+_SHOWN_VALUES = (
+    "first_name",
+    "infix",
+    "last_name",
+    "email",
+    "phone",
+    "street",
+    "house_number",
+    "house_number_suffix",
+    "postcode",
+    "city",
+    "country",
+    "birth_date",
+    "newsletter_opt_in",
+)
 
 # Raised when the survivorship rules themselves change, so every golden record is recomputed once.
 SURVIVORSHIP_VERSION = 2
 
 
 def _survivorship_hash(settings: MatchSettings, source_priority: dict[str, int]) -> str:
-    text = (f"v{SURVIVORSHIP_VERSION}" + settings.survivorship.model_dump_json()
-            + repr(sorted(source_priority.items())))
+    text = (
+        f"v{SURVIVORSHIP_VERSION}"
+        + settings.survivorship.model_dump_json()
+        + repr(sorted(source_priority.items()))
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _write_customers(con: duckdb.DuckDBPyConnection, settings: MatchSettings, source_priority: dict[str, int],
-                     now: datetime) -> int:
+def _write_customers(
+    con: duckdb.DuckDBPyConnection,
+    settings: MatchSettings,
+    source_priority: dict[str, int],
+    now: datetime,
+) -> int:
     """Recompute golden records of re-clustered customers and of customers whose rows changed.
 
     When the survivorship settings or the source priorities changed since the last run, every
@@ -669,7 +780,7 @@ def _write_customers(con: duckdb.DuckDBPyConnection, settings: MatchSettings, so
         UNION
         SELECT cs.customer_id FROM customer_sources cs
         JOIN _m_rec r ON r.source = cs.source AND r.source_record_id = cs.source_record_id
-        WHERE r.row_dirty {'OR true' if everyone else ''}
+        WHERE r.row_dirty {"OR true" if everyone else ""}
         UNION
         -- a customer whose shown email bounced since: another of its addresses may take over
         SELECT c.customer_id FROM customers c
@@ -691,12 +802,15 @@ def _write_customers(con: duckdb.DuckDBPyConnection, settings: MatchSettings, so
     )
     build_golden(con, "_m_target_members", settings, source_priority)
     value_cols = [c for c in GOLDEN_COLUMNS if c != "customer_id"]
-    fingerprint = "md5(concat_ws('|', " + ", ".join(
-        f"coalesce(CAST({c} AS VARCHAR), '\x01')" for c in value_cols) + "))"
+    fingerprint = (
+        "md5(concat_ws('|', "
+        + ", ".join(f"coalesce(CAST({c} AS VARCHAR), '\x01')" for c in value_cols)
+        + "))"
+    )
     changed = con.execute(
         f"""
         SELECT count(*) FROM _m_golden g JOIN customers c ON c.customer_id = g.customer_id
-        WHERE {fingerprint.replace('coalesce(CAST(', 'coalesce(CAST(g.')} <> {fingerprint.replace('coalesce(CAST(', 'coalesce(CAST(c.')}
+        WHERE {fingerprint.replace("coalesce(CAST(", "coalesce(CAST(g.")} <> {fingerprint.replace("coalesce(CAST(", "coalesce(CAST(c.")}
         """
     ).fetchall()[0][0]
     con.execute(
@@ -704,8 +818,8 @@ def _write_customers(con: duckdb.DuckDBPyConnection, settings: MatchSettings, so
         CREATE OR REPLACE TEMP TABLE _m_golden_rows AS
         SELECT g.*, coalesce(c.created_at, ?) AS created_at,
                CASE WHEN c.customer_id IS NOT NULL
-                         AND {fingerprint.replace('coalesce(CAST(', 'coalesce(CAST(g.')}
-                           = {fingerprint.replace('coalesce(CAST(', 'coalesce(CAST(c.')}
+                         AND {fingerprint.replace("coalesce(CAST(", "coalesce(CAST(g.")}
+                           = {fingerprint.replace("coalesce(CAST(", "coalesce(CAST(c.")}
                     THEN c.updated_at ELSE ? END AS updated_at
         FROM _m_golden g LEFT JOIN customers c ON c.customer_id = g.customer_id
         """,
@@ -727,12 +841,17 @@ def _write_customers(con: duckdb.DuckDBPyConnection, settings: MatchSettings, so
 
 def _finish_records(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
     """Forget records that are gone (the fingerprints of the others were kept by `_sync_records`)."""
-    con.execute("DELETE FROM match_records WHERE record_key IN (SELECT record_key FROM _m_removed)")
+    con.execute(
+        "DELETE FROM match_records WHERE record_key IN (SELECT record_key FROM _m_removed)"
+    )
 
 
 def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
-    names = [row[0] for row in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE '\\_m\\_%' ESCAPE '\\'"
-    ).fetchall()]
+    names = [
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE '\\_m\\_%' ESCAPE '\\'"
+        ).fetchall()
+    ]
     for name in names:
         con.execute(f"DROP TABLE IF EXISTS {name}")

@@ -37,14 +37,31 @@ def explain(con: duckdb.DuckDBPyConnection, customer_id: str) -> str:
             lines += [f"  {kind}d into {new} at {at:%Y-%m-%d %H:%M}" for _, new, kind, at in moved]
             return "\n".join(lines)
         return f"{customer_id}: no such customer"
-    (first, infix, last, email, phone, street, number, suffix, postcode, city, country, birth, count,
-     created, updated) = row
+    (
+        first,
+        infix,
+        last,
+        email,
+        phone,
+        street,
+        number,
+        suffix,
+        postcode,
+        city,
+        country,
+        birth,
+        count,
+        created,
+        updated,
+    ) = row
     lines = [
         f"customer {customer_id}: {_name(first, infix, last)}",
         f"  e-mail {mask_email(email) or '-'}, phone {mask_phone(phone) or '-'}, born {birth or '-'}",
         f"  address {' '.join(str(p) for p in (street, number, suffix) if p) or '-'}, "
         f"{' '.join(str(p) for p in (postcode, city, country) if p) or '-'}",
-        f"  created {created:%Y-%m-%d %H:%M}, updated {updated:%Y-%m-%d %H:%M}" if created and updated else "",
+        f"  created {created:%Y-%m-%d %H:%M}, updated {updated:%Y-%m-%d %H:%M}"
+        if created and updated
+        else "",
         "",
         f"source records ({count}):",
     ]
@@ -57,7 +74,7 @@ def explain(con: duckdb.DuckDBPyConnection, customer_id: str) -> str:
            WHERE cs.customer_id = ? ORDER BY cs.source, cs.source_record_id""",
         [customer_id],
     ).fetchall()
-    for (source, rid, score, linked, f, i, ln, em, ph, pc, hn, sfx, bd, upd) in records:
+    for source, rid, score, linked, f, i, ln, em, ph, pc, hn, sfx, bd, upd in records:
         score_text = f"score {score:.4f}" if score is not None else "alone"
         lines.append(
             f"  {source}:{rid:<14} {_name(f, i, ln):<28} {mask_email(em) or '-':<24} {mask_phone(ph) or '-':<16} "
@@ -70,8 +87,11 @@ def explain(con: duckdb.DuckDBPyConnection, customer_id: str) -> str:
            FROM match_evidence WHERE customer_id = ? ORDER BY match_weight DESC NULLS FIRST""",
         [customer_id],
     ).fetchall()
-    lines += ["", "why they were merged:" if evidence else "why: a single source record, nothing merged"]
-    for (ls, lr, rs, rr, weight, prob, rule, comparison) in evidence:
+    lines += [
+        "",
+        "why they were merged:" if evidence else "why: a single source record, nothing merged",
+    ]
+    for ls, lr, rs, rr, weight, prob, rule, comparison in evidence:
         if comparison is None:
             lines.append(f"  {ls}:{lr} + {rs}:{rr}: {rule}")
             continue

@@ -24,8 +24,21 @@ _USABLE = "coalesce({f}_status, 'valid') IN ('valid', 'corrected')"
 # The columns of `_m_feat` besides (source, source_record_id, match_hash, row_hash); kept in
 # `match_records` so that a daily run derives them only for new and changed contacts.
 FEATURE_COLUMNS = (
-    "fn", "fn_initial", "fn_is_initials", "ln", "email", "email_local", "phone", "phone_is_personal",
-    "postcode", "house_number", "hn_base", "address_key", "street", "city", "birth_date",
+    "fn",
+    "fn_initial",
+    "fn_is_initials",
+    "ln",
+    "email",
+    "email_local",
+    "phone",
+    "phone_is_personal",
+    "postcode",
+    "house_number",
+    "hn_base",
+    "address_key",
+    "street",
+    "city",
+    "birth_date",
 )
 
 
@@ -44,7 +57,11 @@ def _row_hash_sql() -> str:
     a DuckDB upgrade change it, every record looks changed once and is simply matched again.
     """
     skip = {"file_id", "line_number", "loaded_at"}
-    return "CAST(hash(" + ", ".join(f'"{c}"' for c in CONTACT_COLUMNS if c not in skip) + ") AS VARCHAR)"
+    return (
+        "CAST(hash("
+        + ", ".join(f'"{c}"' for c in CONTACT_COLUMNS if c not in skip)
+        + ") AS VARCHAR)"
+    )
 
 
 def build_row_hashes(con: duckdb.DuckDBPyConnection) -> None:
@@ -54,7 +71,9 @@ def build_row_hashes(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def build_features(con: duckdb.DuckDBPyConnection, only: str | None = None, carry: tuple[str, ...] = ()) -> int:
+def build_features(
+    con: duckdb.DuckDBPyConnection, only: str | None = None, carry: tuple[str, ...] = ()
+) -> int:
     """Create `_m_feat` (one row per contact) and return its row count (one pass over `contacts`).
 
     With `only` (a table of source, source_record_id), just for those contacts, and with the
@@ -63,29 +82,42 @@ def build_features(con: duckdb.DuckDBPyConnection, only: str | None = None, carr
     source = "contacts"
     if only:
         extra = "".join(f", o.{c}" for c in carry)
-        source = (f"(SELECT c.*{extra} FROM contacts c JOIN {only} o "
-                  f"ON o.source = c.source AND o.source_record_id = c.source_record_id)")
+        source = (
+            f"(SELECT c.*{extra} FROM contacts c JOIN {only} o "
+            f"ON o.source = c.source AND o.source_record_id = c.source_record_id)"
+        )
     carried = "".join(f", {c}" for c in carry)
-    usable = {f: _USABLE.format(f=f) for f in ("email", "phone", "postcode", "first_name", "last_name",
-                                                "street", "house_number", "birth_date")}
+    usable = {
+        f: _USABLE.format(f=f)
+        for f in (
+            "email",
+            "phone",
+            "postcode",
+            "first_name",
+            "last_name",
+            "street",
+            "house_number",
+            "birth_date",
+        )
+    }
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _m_feat AS
         WITH named AS (
             SELECT source, source_record_id,
-                   CASE WHEN {usable['first_name']} THEN {_letters('first_name', True)} END AS fn_full,
+                   CASE WHEN {usable["first_name"]} THEN {_letters("first_name", True)} END AS fn_full,
                    coalesce(first_name_is_initials, false) AS fn_flag_initials,
-                   CASE WHEN {usable['last_name']} THEN {_letters("concat_ws(' ', infix, last_name)", False)} END AS ln,
-                   CASE WHEN {usable['email']} OR coalesce(email_is_closed_provider, false)
+                   CASE WHEN {usable["last_name"]} THEN {_letters("concat_ws(' ', infix, last_name)", False)} END AS ln,
+                   CASE WHEN {usable["email"]} OR coalesce(email_is_closed_provider, false)
                         THEN nullif(lower(trim(email)), '') END AS email,
-                   CASE WHEN {usable['phone']} THEN nullif(trim(phone), '') END AS phone,
-                   CASE WHEN {usable['postcode']} THEN nullif(upper(replace(postcode, ' ', '')), '') END AS postcode,
-                   CASE WHEN {usable['house_number']}
+                   CASE WHEN {usable["phone"]} THEN nullif(trim(phone), '') END AS phone,
+                   CASE WHEN {usable["postcode"]} THEN nullif(upper(replace(postcode, ' ', '')), '') END AS postcode,
+                   CASE WHEN {usable["house_number"]}
                         THEN nullif(upper(concat(trim(house_number), coalesce(trim(house_number_suffix), ''))), '') END
                        AS house_number,
-                   CASE WHEN {usable['street']} THEN {_letters('street', True)} END AS street,
-                   {_letters('city', True)} AS city,
-                   CASE WHEN {usable['birth_date']} THEN birth_date END AS birth_date,
+                   CASE WHEN {usable["street"]} THEN {_letters("street", True)} END AS street,
+                   {_letters("city", True)} AS city,
+                   CASE WHEN {usable["birth_date"]} THEN birth_date END AS birth_date,
                    coalesce(phone_type = 'mobile', phone_type IS NULL) AS phone_is_personal,
                    {_row_hash_sql()} AS row_hash{carried}
             FROM {source} c

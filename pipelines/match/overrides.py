@@ -24,7 +24,9 @@ Record = tuple[str, str]  # (source, source_record_id)
 def _parse_record(text: str) -> Record:
     source, sep, record_id = str(text).partition(":")
     if not sep or not source.strip() or not record_id.strip():
-        raise ValueError(f"{text!r}: write a record as <source>:<source_record_id>, e.g. crm:K1001")
+        raise ValueError(
+            f"{text!r}: write a record as <source>:<source_record_id>, e.g. crm:K1001"
+        )
     return source.strip(), record_id.strip()
 
 
@@ -66,7 +68,9 @@ def load_overrides(path: Path | None) -> Overrides:
     never_set = {frozenset(p) for p in never}
     for a, b in always:
         if frozenset((a, b)) in never_set:
-            raise ConfigError(f"{path}: {a[0]}:{a[1]} and {b[0]}:{b[1]} are in both never_merge and always_merge")
+            raise ConfigError(
+                f"{path}: {a[0]}:{a[1]} and {b[0]}:{b[1]} are in both never_merge and always_merge"
+            )
     # An always-merge group must not contain a never-merge pair.
     group: dict[Record, Record] = {}
 

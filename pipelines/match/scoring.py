@@ -67,7 +67,7 @@ class Model:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "Model":
+    def from_json(cls, text: str) -> Model:
         return cls(**json.loads(text))
 
     def level_weights(self) -> dict[str, np.ndarray]:
@@ -100,12 +100,15 @@ def score(model: Model, rec: RecordArrays, l: np.ndarray, levels: np.ndarray) ->
             if exact.any():
                 tf = rec.tf(TF_COLUMN[f], model.records_per_person)[l[exact]]
                 adjust = np.log2(model.u[f][-1] / np.maximum(tf, 1e-12))
-                weights[exact, k] += np.clip(adjust, -TF_ADJUSTMENT_LIMIT, TF_ADJUSTMENT_LIMIT).astype(np.float32)
+                weights[exact, k] += np.clip(
+                    adjust, -TF_ADJUSTMENT_LIMIT, TF_ADJUSTMENT_LIMIT
+                ).astype(np.float32)
     return Scores(weights=weights, total=weights.sum(axis=1, dtype=np.float64))
 
 
-def estimate_u(rec: RecordArrays, random_pairs: int, seed: int, per_person: float = 1.0,
-               **compare_options) -> dict[str, list[float]]:
+def estimate_u(
+    rec: RecordArrays, random_pairs: int, seed: int, per_person: float = 1.0, **compare_options
+) -> dict[str, list[float]]:
     """u per level: exact agreement from value frequencies, the other levels from random pairs."""
     rng = np.random.default_rng(seed)
     n = rec.n
@@ -129,7 +132,9 @@ def estimate_u(rec: RecordArrays, random_pairs: int, seed: int, per_person: floa
             counts *= n_pairs_exact / observed
             observed = counts.sum()
         below = (counts[:-1] + PRIOR_PAIRS_U * prior[:-1]) / (observed + PRIOR_PAIRS_U)
-        exact = (rec.exact_u(TF_COLUMN[f], per_person) * n_pairs_exact + PRIOR_PAIRS_U * prior[-1]) / (n_pairs_exact + PRIOR_PAIRS_U)
+        exact = (
+            rec.exact_u(TF_COLUMN[f], per_person) * n_pairs_exact + PRIOR_PAIRS_U * prior[-1]
+        ) / (n_pairs_exact + PRIOR_PAIRS_U)
         below = below / below.sum() * (1.0 - exact)
         u[f] = [float(x) for x in below] + [float(exact)]
     return u
@@ -152,11 +157,19 @@ def _patterns(levels: np.ndarray, active: list[int]) -> tuple[np.ndarray, np.nda
 
 
 def _log_table(probabilities) -> np.ndarray:
-    return np.append(np.log(np.asarray(probabilities, dtype=np.float64)), 0.0)  # index -1: no information
+    return np.append(
+        np.log(np.asarray(probabilities, dtype=np.float64)), 0.0
+    )  # index -1: no information
 
 
-def em_session(levels: np.ndarray, active: list[int], m: dict[str, np.ndarray], u: dict[str, list[float]],
-               iterations: int, tolerance: float) -> tuple[dict[str, np.ndarray], float, int]:
+def em_session(
+    levels: np.ndarray,
+    active: list[int],
+    m: dict[str, np.ndarray],
+    u: dict[str, list[float]],
+    iterations: int,
+    tolerance: float,
+) -> tuple[dict[str, np.ndarray], float, int]:
     """EM over the `active` comparisons of some candidate pairs, u fixed: (m of the active ones, share, rounds)."""
     pat, counts = _patterns(levels, active)
     names = [COMPARISONS[k] for k in active]
@@ -188,8 +201,14 @@ def em_session(levels: np.ndarray, active: list[int], m: dict[str, np.ndarray], 
     return m, share, rounds
 
 
-def estimate_m(levels: np.ndarray, masks: np.ndarray, sessions: list[tuple[int, list[int]]],
-               u: dict[str, list[float]], iterations: int, tolerance: float) -> tuple[dict[str, list[float]], int]:
+def estimate_m(
+    levels: np.ndarray,
+    masks: np.ndarray,
+    sessions: list[tuple[int, list[int]]],
+    u: dict[str, list[float]],
+    iterations: int,
+    tolerance: float,
+) -> tuple[dict[str, list[float]], int]:
     """m per comparison level from one EM session per blocking rule (as Splink trains).
 
     `sessions` holds (rule bit, comparisons the rule's key determines). A session sees only the
@@ -210,12 +229,20 @@ def estimate_m(levels: np.ndarray, masks: np.ndarray, sessions: list[tuple[int, 
         total_rounds += rounds
         for f, values in m.items():
             estimates[f].append(values)
-    out = {f: [float(x) for x in (np.mean(estimates[f], axis=0) if estimates[f] else start[f])] for f in COMPARISONS}
+    out = {
+        f: [float(x) for x in (np.mean(estimates[f], axis=0) if estimates[f] else start[f])]
+        for f in COMPARISONS
+    }
     return out, total_rounds
 
 
-def estimate_prior(levels: np.ndarray, m: dict[str, list[float]], u: dict[str, list[float]], records: int,
-                   iterations: int = 100) -> float:
+def estimate_prior(
+    levels: np.ndarray,
+    m: dict[str, list[float]],
+    u: dict[str, list[float]],
+    records: int,
+    iterations: int = 100,
+) -> float:
     """The probability that two random records match, from the share of matches among candidates.
 
     m and u fixed, the share is the fixed point of "average posterior"; blocking is assumed to
@@ -230,7 +257,9 @@ def estimate_prior(levels: np.ndarray, m: dict[str, list[float]], u: dict[str, l
     share = 0.5
     for _ in range(iterations):
         logit = math.log(share) - math.log1p(-share) + bayes
-        new = float((counts / (1.0 + np.exp(-np.clip(logit, -700, 700)))).sum() / max(counts.sum(), 1.0))
+        new = float(
+            (counts / (1.0 + np.exp(-np.clip(logit, -700, 700)))).sum() / max(counts.sum(), 1.0)
+        )
         new = min(max(new, 1e-9), 1 - 1e-9)
         if abs(new - share) < 1e-7:
             share = new

@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.config import ConfigError, _load
 
-SurvivorshipRule = Literal["status", "source_priority", "recency", "consensus", "personal", "consumer"]
+SurvivorshipRule = Literal[
+    "status", "source_priority", "recency", "consensus", "personal", "consumer"
+]
 BLOCKING_RULE_NAMES = (
     "email",
     "phone",
@@ -54,13 +56,17 @@ class Blocking(Strict):
     """Which candidate pairs get compared: the union of these rules (see blocking.py)."""
 
     rules: list[str] = Field(default_factory=lambda: list(BLOCKING_RULE_NAMES))
-    max_block_size: int = Field(300, ge=2, description="larger blocks of one key are left out (too common to tell)")
+    max_block_size: int = Field(
+        300, ge=2, description="larger blocks of one key are left out (too common to tell)"
+    )
 
     @model_validator(mode="after")
-    def _known_rules(self) -> "Blocking":
+    def _known_rules(self) -> Blocking:
         unknown = [r for r in self.rules if r not in BLOCKING_RULE_NAMES]
         if unknown:
-            raise ValueError(f"rules: unknown rule(s) {', '.join(unknown)}; known: {', '.join(BLOCKING_RULE_NAMES)}")
+            raise ValueError(
+                f"rules: unknown rule(s) {', '.join(unknown)}; known: {', '.join(BLOCKING_RULE_NAMES)}"
+            )
         if not self.rules:
             raise ValueError("rules: at least one blocking rule is needed")
         return self
@@ -73,7 +79,9 @@ class Training(Strict):
     em_iterations: int = Field(40, ge=1, le=1000)
     em_tolerance: float = Field(1e-5, gt=0)
     retrain_growth: float = Field(
-        0.5, ge=0, description="re-estimate when the records grew by this share since the last estimate"
+        0.5,
+        ge=0,
+        description="re-estimate when the records grew by this share since the last estimate",
     )
     seed: int = 42
 
@@ -82,7 +90,10 @@ class Households(Strict):
     """Strong contradictions that keep two records apart whatever their weight (household members, twins)."""
 
     first_name_max_similarity: float = Field(
-        0.78, ge=0, le=1, description="first names below this Jaro-Winkler similarity (and no nickname or initial) differ"
+        0.78,
+        ge=0,
+        le=1,
+        description="first names below this Jaro-Winkler similarity (and no nickname or initial) differ",
     )
     birth_date_must_agree: bool = True
 
@@ -96,16 +107,21 @@ class Survivorship(Strict):
 
     default: list[SurvivorshipRule] | None = None
     groups: dict[str, list[SurvivorshipRule]] = Field(default_factory=dict)
-    b2c: bool = Field(True, description="consumers: a consumer mail provider beats a company domain (`consumer`)")
+    b2c: bool = Field(
+        True, description="consumers: a consumer mail provider beats a company domain (`consumer`)"
+    )
     export_date_counts_as_update: bool = Field(
-        False, description="recency: compare a drop's export date with update times (default: own evidence first)"
+        False,
+        description="recency: compare a drop's export date with update times (default: own evidence first)",
     )
 
     @model_validator(mode="after")
-    def _known_groups(self) -> "Survivorship":
+    def _known_groups(self) -> Survivorship:
         unknown = [g for g in self.groups if g not in SURVIVORSHIP_GROUPS]
         if unknown:
-            raise ValueError(f"groups: unknown group(s) {', '.join(unknown)}; known: {', '.join(SURVIVORSHIP_GROUPS)}")
+            raise ValueError(
+                f"groups: unknown group(s) {', '.join(unknown)}; known: {', '.join(SURVIVORSHIP_GROUPS)}"
+            )
         return self
 
     def rules_for(self, group: str) -> list[SurvivorshipRule]:
@@ -126,7 +142,7 @@ class MatchSettings(Strict):
     )
 
     @model_validator(mode="after")
-    def _known_comparisons(self) -> "MatchSettings":
+    def _known_comparisons(self) -> MatchSettings:
         unknown = [c for c in self.term_frequency if c not in COMPARISON_NAMES]
         if unknown:
             raise ValueError(

@@ -18,6 +18,7 @@ a salt that is bumped until the id was never used before (not by a customer, not
 from __future__ import annotations
 
 import hashlib
+
 import duckdb
 import pyarrow as pa
 
@@ -73,7 +74,12 @@ def assign_ids(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         WHERE a.cluster NOT IN (SELECT cluster FROM _m_kept)
         """
     ).to_arrow_table()
-    pending = dict(zip(fresh["cluster"].to_pylist(), zip(fresh["source"].to_pylist(), fresh["source_record_id"].to_pylist())))
+    pending = dict(
+        zip(
+            fresh["cluster"].to_pylist(),
+            zip(fresh["source"].to_pylist(), fresh["source_record_id"].to_pylist()),
+        )
+    )
     salt = dict.fromkeys(pending, 0)
     con.execute("CREATE OR REPLACE TEMP TABLE _m_fresh (cluster BIGINT, customer_id VARCHAR)")
     taken: set[str] = set()
@@ -88,20 +94,27 @@ def assign_ids(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             taken.add(cid)
             clusters.append(c)
             ids.append(cid)
-        attempt = pa.table({"cluster": pa.array(clusters, pa.int64()), "customer_id": pa.array(ids, pa.string())})
+        attempt = pa.table(
+            {"cluster": pa.array(clusters, pa.int64()), "customer_id": pa.array(ids, pa.string())}
+        )
         con.register("_m_attempt", attempt)
-        clash = {c for (c,) in con.execute(
-            """
+        clash = {
+            c
+            for (c,) in con.execute(
+                """
             SELECT cluster FROM _m_attempt
             WHERE customer_id IN (SELECT customer_id FROM customers)
                OR customer_id IN (SELECT old_customer_id FROM customer_merges)
                OR customer_id IN (SELECT new_customer_id FROM customer_merges)
             """
-        ).fetchall()}
+            ).fetchall()
+        }
         con.execute("INSERT INTO _m_fresh SELECT cluster, customer_id FROM _m_attempt")
         con.unregister("_m_attempt")
         if clash:
-            con.execute(f"DELETE FROM _m_fresh WHERE cluster IN ({','.join(str(int(c)) for c in clash)})")
+            con.execute(
+                f"DELETE FROM _m_fresh WHERE cluster IN ({','.join(str(int(c)) for c in clash)})"
+            )
         for c in clash:
             salt[c] += 1
         pending = {c: pending[c] for c in clash}
@@ -132,4 +145,3 @@ def assign_ids(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
                   (SELECT count(*) FROM _m_id_changes WHERE kind = 'split')"""
     ).fetchall()[0]
     return {"new": new, "merged": merged, "split": split}
-

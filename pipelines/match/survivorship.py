@@ -42,8 +42,10 @@ from pipelines.match.nicknames import GROUPS as GROUPS_OF_NAMES
 from pipelines.match.settings import MatchSettings
 
 # corrected (a typo or format repaired) is as usable as valid; inferred less; invalid least.
-_STATUS_RANK = ("CASE {s} WHEN 'valid' THEN 0 WHEN 'corrected' THEN 0 WHEN 'inferred' THEN 1 "
-                "WHEN 'invalid' THEN 2 ELSE 3 END")
+_STATUS_RANK = (
+    "CASE {s} WHEN 'valid' THEN 0 WHEN 'corrected' THEN 0 WHEN 'inferred' THEN 1 "
+    "WHEN 'invalid' THEN 2 ELSE 3 END"
+)
 
 
 def _rank(col: str) -> str:
@@ -61,34 +63,87 @@ _MOJIBAKE = "regexp_matches({c}, 'Ã|Â[\\xA0-\\xBF]|â€')"
 # group -> (fields taken together, "has a value" test, status rank, safeguard rank, consensus key)
 GROUPS: dict[str, tuple[tuple[str, ...], str, str, str, str]] = {
     "first_name": (
-        ("first_name",), "first_name IS NOT NULL", _rank("first_name_status"), "first_name_demoted",
+        ("first_name",),
+        "first_name IS NOT NULL",
+        _rank("first_name_status"),
+        "first_name_demoted",
         "first_name_fold",
     ),
     "last_name": (
-        ("infix", "last_name"), "last_name IS NOT NULL", _rank("last_name_status"),
-        f"CASE WHEN {_MOJIBAKE.format(c='last_name')} THEN 1 ELSE 0 END", "last_name_fold",
+        ("infix", "last_name"),
+        "last_name IS NOT NULL",
+        _rank("last_name_status"),
+        f"CASE WHEN {_MOJIBAKE.format(c='last_name')} THEN 1 ELSE 0 END",
+        "last_name_fold",
     ),
-    "email": (("email", "email_status"), "email IS NOT NULL", _rank("email_status"), "email_blocked", "email"),
+    "email": (
+        ("email", "email_status"),
+        "email IS NOT NULL",
+        _rank("email_status"),
+        "email_blocked",
+        "email",
+    ),
     "phone": (("phone", "phone_status"), "phone IS NOT NULL", _rank("phone_status"), "0", "phone"),
     "address": (
-        ("street", "house_number", "house_number_suffix", "postcode", "city", "country", "country_status",
-         "postcode_status"),
+        (
+            "street",
+            "house_number",
+            "house_number_suffix",
+            "postcode",
+            "city",
+            "country",
+            "country_status",
+            "postcode_status",
+        ),
         "(postcode IS NOT NULL OR street IS NOT NULL)",
         f"{_rank('postcode_status')} + {_rank('street_status')} + {_rank('house_number_status')}",
-        "0", "concat_ws('|', postcode, house_number, house_number_suffix)",
+        "0",
+        "concat_ws('|', postcode, house_number, house_number_suffix)",
     ),
-    "birth_date": (("birth_date", "birth_date_status"), "birth_date IS NOT NULL", _rank("birth_date_status"), "0",
-                   "birth_date"),
+    "birth_date": (
+        ("birth_date", "birth_date_status"),
+        "birth_date IS NOT NULL",
+        _rank("birth_date_status"),
+        "0",
+        "birth_date",
+    ),
 }
 # The settings group each pick follows.
-SETTINGS_GROUP = {"first_name": "name", "last_name": "name", "email": "email", "phone": "phone",
-                  "address": "address", "birth_date": "birth_date"}
+SETTINGS_GROUP = {
+    "first_name": "name",
+    "last_name": "name",
+    "email": "email",
+    "phone": "phone",
+    "address": "address",
+    "birth_date": "birth_date",
+}
 
 GOLDEN_COLUMNS: tuple[str, ...] = (
-    "customer_id", "first_name", "infix", "last_name", "email", "phone", "street", "house_number",
-    "house_number_suffix", "postcode", "city", "country", "birth_date", "newsletter_opt_in", "last_purchase_at",
-    "email_status", "phone_status", "postcode_status", "birth_date_status", "newsletter_opt_in_at",
-    "newsletter_opt_in_source", "double_opt_in", "source_count", "sources", "country_status",
+    "customer_id",
+    "first_name",
+    "infix",
+    "last_name",
+    "email",
+    "phone",
+    "street",
+    "house_number",
+    "house_number_suffix",
+    "postcode",
+    "city",
+    "country",
+    "birth_date",
+    "newsletter_opt_in",
+    "last_purchase_at",
+    "email_status",
+    "phone_status",
+    "postcode_status",
+    "birth_date_status",
+    "newsletter_opt_in_at",
+    "newsletter_opt_in_source",
+    "double_opt_in",
+    "source_count",
+    "sources",
+    "country_status",
 )
 
 
@@ -104,28 +159,61 @@ def _sort_terms(rules: list[str], b2c: bool, export_date_counts_as_update: bool)
         "personal": ["CASE WHEN email_is_role THEN 1 ELSE 0 END"],
         "consumer": ["consumer_rank" if b2c else "0"],
     }
-    return [t for r in rules for t in terms[r]] + ["priority", newest, "source", "source_record_id"]
+    return [t for r in rules for t in terms[r]] + [
+        "priority",
+        newest,
+        "source",
+        "source_record_id",
+    ]
 
 
 # The contact columns survivorship reads (copying whole contact rows would cost more than the picks).
-_MEMBER_COLUMNS = sorted({f for fields, *_ in GROUPS.values() for f in fields} | {
-    "source", "source_record_id", "first_name_status", "last_name_status", "first_name_is_initials", "street_status",
-    "house_number_status", "newsletter_opt_in", "newsletter_opt_in_at", "double_opt_in", "last_purchase_at",
-    "updated_at", "loaded_at", "email_is_role",
-})
+_MEMBER_COLUMNS = sorted(
+    {f for fields, *_ in GROUPS.values() for f in fields}
+    | {
+        "source",
+        "source_record_id",
+        "first_name_status",
+        "last_name_status",
+        "first_name_is_initials",
+        "street_status",
+        "house_number_status",
+        "newsletter_opt_in",
+        "newsletter_opt_in_at",
+        "double_opt_in",
+        "last_purchase_at",
+        "updated_at",
+        "loaded_at",
+        "email_is_role",
+    }
+)
 
 
 def _contact_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'contacts'").fetchall()}
+    return {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'contacts'"
+        ).fetchall()
+    }
 
 
 def _email_flags(columns: set[str]) -> tuple[str, str]:
     """(closed provider test, consumer rank) from the normalizer's flags, where it writes them."""
-    closed = "coalesce(c.email_is_closed_provider, false)" if "email_is_closed_provider" in columns else "false"
+    closed = (
+        "coalesce(c.email_is_closed_provider, false)"
+        if "email_is_closed_provider" in columns
+        else "false"
+    )
     closed += " OR coalesce(c.email_reason ILIKE '%closed%', false)"
-    consumer = ("CASE WHEN c.email_is_personal_provider THEN 0 WHEN c.email_is_personal_provider IS NULL THEN 1 "
-                "ELSE 2 END") if "email_is_personal_provider" in columns else "1"
+    consumer = (
+        (
+            "CASE WHEN c.email_is_personal_provider THEN 0 WHEN c.email_is_personal_provider IS NULL THEN 1 "
+            "ELSE 2 END"
+        )
+        if "email_is_personal_provider" in columns
+        else "1"
+    )
     return closed, consumer
 
 
@@ -151,8 +239,12 @@ def _nicknames(con: duckdb.DuckDBPyConnection) -> None:
     con.unregister("_m_nick_arrow")
 
 
-def build_golden(con: duckdb.DuckDBPyConnection, members: str, settings: MatchSettings,
-                 source_priority: dict[str, int]) -> None:
+def build_golden(
+    con: duckdb.DuckDBPyConnection,
+    members: str,
+    settings: MatchSettings,
+    source_priority: dict[str, int],
+) -> None:
     """Create `_m_golden` (GOLDEN_COLUMNS) for the customers in `members(customer_id, source, source_record_id)`."""
     con.execute("CREATE OR REPLACE TEMP TABLE _m_priority (source VARCHAR, priority INTEGER)")
     if source_priority:
@@ -170,7 +262,7 @@ def build_golden(con: duckdb.DuckDBPyConnection, members: str, settings: MatchSe
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _m_member_rows AS
-        SELECT m.customer_id, {', '.join(f'c.{col}' for col in _MEMBER_COLUMNS)}, coalesce(p.priority, 100) AS priority,
+        SELECT m.customer_id, {", ".join(f"c.{col}" for col in _MEMBER_COLUMNS)}, coalesce(p.priority, 100) AS priority,
                coalesce(c.updated_at, greatest(c.last_purchase_at, c.newsletter_opt_in_at, mr.changed_at),
                         l.exported_at, l.remote_mtime, c.loaded_at) AS recency,
                CASE WHEN c.updated_at IS NOT NULL OR c.last_purchase_at IS NOT NULL
@@ -178,7 +270,7 @@ def build_golden(con: duckdb.DuckDBPyConnection, members: str, settings: MatchSe
                     WHEN l.exported_at IS NOT NULL OR l.remote_mtime IS NOT NULL THEN 1 ELSE 2 END AS evidence_tier,
                CASE WHEN b.email IS NOT NULL THEN 2 WHEN {closed} THEN 1 ELSE 0 END AS email_blocked,
                {consumer} AS consumer_rank,
-               {_fold('c.first_name')} AS first_name_fold,
+               {_fold("c.first_name")} AS first_name_fold,
                {_fold("concat_ws(' ', c.infix, c.last_name)")} AS last_name_fold, n.members
         FROM {members} m
         JOIN (SELECT customer_id, count(*) AS members FROM {members} GROUP BY customer_id) n USING (customer_id)
@@ -190,7 +282,9 @@ def build_golden(con: duckdb.DuckDBPyConnection, members: str, settings: MatchSe
         """
     )
     # A customer of one record shows that record: only customers of several go through the picks.
-    con.execute("CREATE OR REPLACE TEMP VIEW _m_multi AS SELECT * FROM _m_member_rows WHERE members > 1")
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW _m_multi AS SELECT * FROM _m_member_rows WHERE members > 1"
+    )
     # A first name loses to another record's fuller form of it: an initial to any written-out
     # name, a call name to the full name it stands for (Piet -> Pieter), mojibake to a clean one.
     con.execute(
@@ -208,7 +302,7 @@ def build_golden(con: duckdb.DuckDBPyConnection, members: str, settings: MatchSe
         SELECT n.customer_id, n.source, n.source_record_id,
                CASE WHEN n.initials AND n.has_written THEN 3
                     WHEN c.customer_id IS NOT NULL THEN 2
-                    WHEN {_MOJIBAKE.format(c='n.first_name')} THEN 1 ELSE 0 END AS first_name_demoted
+                    WHEN {_MOJIBAKE.format(c="n.first_name")} THEN 1 ELSE 0 END AS first_name_demoted
         FROM names n LEFT JOIN call_names c USING (customer_id, first_name_fold)
         """
     )
@@ -228,15 +322,26 @@ def build_golden(con: duckdb.DuckDBPyConnection, members: str, settings: MatchSe
     picks = []
     for pick, (fields, present, status_rank, safeguard, key) in GROUPS.items():
         rules = settings.survivorship.rules_for(SETTINGS_GROUP[pick])
-        order = ", ".join(_sort_terms(rules, settings.survivorship.b2c,
-                                      settings.survivorship.export_date_counts_as_update))
+        order = ", ".join(
+            _sort_terms(
+                rules,
+                settings.survivorship.b2c,
+                settings.survivorship.export_date_counts_as_update,
+            )
+        )
         cols = ", ".join(fields)
         named = pick in ("first_name", "last_name")
-        joins = "LEFT JOIN _m_first_demoted d USING (customer_id, source, source_record_id)" if pick == "first_name" else ""
+        joins = (
+            "LEFT JOIN _m_first_demoted d USING (customer_id, source, source_record_id)"
+            if pick == "first_name"
+            else ""
+        )
         if named and "consensus" in rules:
             joins += f" LEFT JOIN _m_names_seen g ON g.kind = '{pick}' AND g.fold = r.{key}"
         global_count = "coalesce(g.n, 0)" if named and "consensus" in rules else "0"
-        same_count = f"count(*) OVER (PARTITION BY customer_id, {key})" if "consensus" in rules else "0"
+        same_count = (
+            f"count(*) OVER (PARTITION BY customer_id, {key})" if "consensus" in rules else "0"
+        )
         safeguard_sql = "coalesce(d.first_name_demoted, 0)" if pick == "first_name" else safeguard
         con.execute(
             f"""
@@ -263,12 +368,12 @@ def build_golden(con: duckdb.DuckDBPyConnection, members: str, settings: MatchSe
                 SELECT *, row_number() OVER (
                     PARTITION BY customer_id ORDER BY mojibake, plain, spelling_count DESC, chosen, priority,
                                                       source, source_record_id) AS rn
-                FROM (SELECT r.customer_id, {', '.join('r.' + f for f in fields)}, r.priority, r.source,
+                FROM (SELECT r.customer_id, {", ".join("r." + f for f in fields)}, r.priority, r.source,
                              r.source_record_id,
                              CASE WHEN {_MOJIBAKE.format(c=shown)} THEN 1 ELSE 0 END AS mojibake,
                              CASE WHEN strip_accents({shown}) <> {shown} THEN 0 ELSE 1 END AS plain,
                              count(*) OVER (PARTITION BY r.customer_id, {shown}) AS spelling_count,
-                             CASE WHEN {shown} = ({' || '.join(f"coalesce(p.{f}, '')" for f in fields)})
+                             CASE WHEN {shown} = ({" || ".join(f"coalesce(p.{f}, '')" for f in fields)})
                                   THEN 0 ELSE 1 END AS chosen
                       FROM _m_pick_{pick} p JOIN _m_multi r
                         ON r.customer_id = p.customer_id AND r.{fold} = p.pick_key) x
@@ -277,7 +382,9 @@ def build_golden(con: duckdb.DuckDBPyConnection, members: str, settings: MatchSe
             SELECT customer_id, {cols} FROM _m_pick_{pick} WHERE pick_key IS NULL
             """
         )
-        con.execute(f"DROP TABLE _m_pick_{pick}; ALTER TABLE _m_spell_{pick} RENAME TO _m_pick_{pick}")
+        con.execute(
+            f"DROP TABLE _m_pick_{pick}; ALTER TABLE _m_spell_{pick} RENAME TO _m_pick_{pick}"
+        )
     # The chosen address without a country or city: the customer's other records supply them
     # (the country most records show; the city of a record with the same postcode).
     con.execute(
@@ -323,20 +430,29 @@ def build_golden(con: duckdb.DuckDBPyConnection, members: str, settings: MatchSe
         """
     )
     joins = " ".join(f"JOIN _m_pick_{g} USING (customer_id)" for g in picks + ["optin"])
-    single = {"newsletter_opt_in_source": "source AS newsletter_opt_in_source", "source_count": "1 AS source_count",
-              "sources": "source AS sources"}
+    single = {
+        "newsletter_opt_in_source": "source AS newsletter_opt_in_source",
+        "source_count": "1 AS source_count",
+        "sources": "source AS sources",
+    }
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _m_golden AS
-        SELECT {', '.join(GOLDEN_COLUMNS)}
+        SELECT {", ".join(GOLDEN_COLUMNS)}
         FROM _m_pick_totals {joins}
         UNION ALL
-        SELECT {', '.join(single.get(c, c) for c in GOLDEN_COLUMNS)} FROM _m_member_rows WHERE members = 1
+        SELECT {", ".join(single.get(c, c) for c in GOLDEN_COLUMNS)} FROM _m_member_rows WHERE members = 1
         """
     )
     for g in picks + ["optin", "totals"]:
         con.execute(f"DROP TABLE _m_pick_{g}")
     con.execute("DROP VIEW _m_multi")
-    for t in ("_m_member_rows", "_m_priority", "_m_nick", "_m_bounced", "_m_first_demoted",
-              "_m_names_seen"):
+    for t in (
+        "_m_member_rows",
+        "_m_priority",
+        "_m_nick",
+        "_m_bounced",
+        "_m_first_demoted",
+        "_m_names_seen",
+    ):
         con.execute(f"DROP TABLE {t}")

@@ -11,7 +11,12 @@ other stages call for a single value. Every validated field gets a status (`vali
 row's phone, postcode and names are read in.
 """
 
-from pipelines.normalize.address import normalize_address, normalize_city, normalize_house_number, normalize_street
+from pipelines.normalize.address import (
+    normalize_address,
+    normalize_city,
+    normalize_house_number,
+    normalize_street,
+)
 from pipelines.normalize.booleans import normalize_bool
 from pipelines.normalize.country import normalize_country
 from pipelines.normalize.dates import normalize_date

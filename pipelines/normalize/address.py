@@ -24,7 +24,14 @@ from typing import NamedTuple
 from pipelines.normalize.mojibake import clean_repaired
 from pipelines.normalize.places import DEFAULT_BRUSSELS_NAMES, canonical_place
 from pipelines.normalize.streets import expand_abbreviations
-from pipelines.normalize.text import clean_text, fix_ij, is_missing, needs_casing, smart_title, status_of
+from pipelines.normalize.text import (
+    clean_text,
+    fix_ij,
+    is_missing,
+    needs_casing,
+    smart_title,
+    status_of,
+)
 
 # street, number, suffix of a combined line; anchored by fullmatch / ^...$.
 SUFFIX = r"(?:[A-Za-z]{1,4}|[0-9]{1,4}|(?:bus|bte|box) ?[0-9]{1,4}[A-Za-z]?)"
@@ -132,7 +139,9 @@ def same_number(street_number: str, house: str) -> bool:
     return bool(m) and m.group(1) == street_number.lstrip("0")
 
 
-def address_parts(street: str | None, house: str | None, line: str | None) -> tuple[str | None, str | None, str | None, str | None]:
+def address_parts(
+    street: str | None, house: str | None, line: str | None
+) -> tuple[str | None, str | None, str | None, str | None]:
     """Which text is the street and which the house number, and where each came from.
 
     Input texts are cleaned, with missing markers already None. Separate fields win over the
@@ -170,6 +179,8 @@ def normalize_address(
         c = clean_text(raw)
         return None if is_missing(c) else c
 
-    street_part, house_part, street_from, house_from = address_parts(present(street_raw), present(house_raw), present(line_raw))
+    street_part, house_part, street_from, house_from = address_parts(
+        present(street_raw), present(house_raw), present(line_raw)
+    )
     street = normalize_street(street_part, country)
     return AddressResult(street, normalize_house_number(house_part), street_from, house_from)

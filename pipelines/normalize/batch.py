@@ -12,8 +12,9 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -41,7 +42,7 @@ class Workers:
         self.parallel_min = parallel_min
         self._pool: Executor | None = None
 
-    def __enter__(self) -> "Workers":
+    def __enter__(self) -> Workers:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -87,7 +88,10 @@ def map_distinct(
     rows = con.execute(inputs_sql).fetchall()
     items = [r[0] for r in rows] if single else rows
     results = workers.map(fn, items)
-    arrays = {name: pa.array([r[i] for r in rows], type=t) for i, (name, t) in enumerate(key_columns.items())}
+    arrays = {
+        name: pa.array([r[i] for r in rows], type=t)
+        for i, (name, t) in enumerate(key_columns.items())
+    }
     for i, (name, t) in enumerate(result_columns.items()):
         arrays[name] = pa.array([r[i] for r in results], type=t)
     data = pa.table(arrays) if arrays else pa.table({})

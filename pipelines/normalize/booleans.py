@@ -13,7 +13,11 @@ class BoolResult(NamedTuple):
     reason: str | None
 
 
-def normalize_bool(raw: str | None, true_values: list[str] | tuple[str, ...], false_values: list[str] | tuple[str, ...]) -> BoolResult:
+def normalize_bool(
+    raw: str | None,
+    true_values: list[str] | tuple[str, ...],
+    false_values: list[str] | tuple[str, ...],
+) -> BoolResult:
     """`Ja` -> True, `nee` -> False (case-insensitive); anything else -> invalid `not_a_boolean`."""
     clean = clean_text(raw)
     low = clean.lower() if clean is not None else None

@@ -29,18 +29,31 @@ from pipelines.normalize.text import clean_text, is_missing
 # Days systems write when the real date is unknown; no real birth or purchase falls on them often
 # enough to matter, and a wrong "born 1 January 1900" is worse than an empty field.
 PLACEHOLDER_DAYS: tuple[dt.date, ...] = (
-    dt.date(1900, 1, 1), dt.date(1899, 12, 30), dt.date(1899, 12, 31), dt.date(9999, 12, 31),
+    dt.date(1900, 1, 1),
+    dt.date(1899, 12, 30),
+    dt.date(1899, 12, 31),
+    dt.date(9999, 12, 31),
     dt.date(1, 1, 1),
 )
 # Only zeros for digits, in a date's shape (`00-00-0000`, `00/00/0000`, `0000-00-00 00:00:00`).
-ZERO_DATE = re.compile(r"0{1,4}[-/. ]0{1,2}[-/. ]0{1,4}(?:[ T]0{1,2}:0{1,2}(?::0{1,2}(?:\.0+)?)?)?")
+ZERO_DATE = re.compile(
+    r"0{1,4}[-/. ]0{1,2}[-/. ]0{1,4}(?:[ T]0{1,2}:0{1,2}(?::0{1,2}(?:\.0+)?)?)?"
+)
 BIRTH_MAX_AGE_YEARS = 120
 EARLIEST_TIMESTAMP = dt.datetime(1900, 1, 1)
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 AUTO = "auto"
 
-_DIRECTIVE_REGEX = {"%Y": r"\d{4}", "%m": r"\d{2}", "%d": r"\d{2}", "%H": r"\d{2}", "%M": r"\d{2}", "%S": r"\d{2}",
-                    "%y": r"\d{2}", "%f": r"\d{6}"}
+_DIRECTIVE_REGEX = {
+    "%Y": r"\d{4}",
+    "%m": r"\d{2}",
+    "%d": r"\d{2}",
+    "%H": r"\d{2}",
+    "%M": r"\d{2}",
+    "%S": r"\d{2}",
+    "%y": r"\d{2}",
+    "%f": r"\d{6}",
+}
 
 
 class DateResult(NamedTuple):
@@ -116,7 +129,9 @@ def _parse_flexible(text: str, order: str | None) -> tuple[dt.datetime | None, s
     return value, None if value else "not_a_date", False
 
 
-def parse_datetime(clean: str, formats: tuple[str, ...]) -> tuple[dt.datetime | None, str, str | None, bool]:
+def parse_datetime(
+    clean: str, formats: tuple[str, ...]
+) -> tuple[dt.datetime | None, str, str | None, bool]:
     """(value, status, reason, ambiguous) of a cleaned, present value."""
     for fmt in formats:
         if fmt != AUTO:
@@ -161,12 +176,18 @@ def placeholder_sql(ts_expr: str) -> str:
     Every placeholder day lies before 1900-01-02 or in 9999, so one cheap range test lets the
     usual date through before the day list is looked at."""
     assert all(d < dt.date(1900, 1, 2) or d.year == 9999 for d in PLACEHOLDER_DAYS)
-    days = " OR ".join(f"CAST({ts_expr} AS DATE) = DATE '{d.isoformat()}'" for d in PLACEHOLDER_DAYS)
-    return (f"(({ts_expr} < TIMESTAMP '1900-01-02' OR {ts_expr} >= TIMESTAMP '9999-01-01') "
-            f"AND ({days}))")
+    days = " OR ".join(
+        f"CAST({ts_expr} AS DATE) = DATE '{d.isoformat()}'" for d in PLACEHOLDER_DAYS
+    )
+    return (
+        f"(({ts_expr} < TIMESTAMP '1900-01-02' OR {ts_expr} >= TIMESTAMP '9999-01-01') "
+        f"AND ({days}))"
+    )
 
 
-def check_range(value: dt.datetime, status: str, *, birth: bool, today: dt.date | None = None) -> DateResult:
+def check_range(
+    value: dt.datetime, status: str, *, birth: bool, today: dt.date | None = None
+) -> DateResult:
     today = today or dt.date.today()
     if birth:
         value = dt.datetime(value.year, value.month, value.day)
@@ -200,7 +221,9 @@ def normalize_date_args(args: tuple) -> DateResult:
     return normalize_date(raw, formats, birth=birth, today=today)
 
 
-def date_formats(date_format: str, datetime_format: str | None, *, timestamp: bool) -> tuple[str, ...]:
+def date_formats(
+    date_format: str, datetime_format: str | None, *, timestamp: bool
+) -> tuple[str, ...]:
     """Formats to try for a field: timestamps try the datetime format, then the date format."""
     if timestamp and datetime_format:
         return (datetime_format, date_format)

@@ -31,7 +31,11 @@ from email_validator import EmailNotValidError, validate_email
 from rapidfuzz.distance import OSA
 
 from pipelines.normalize.mail_domains import (
-    CLOSED_MAIL_DOMAINS, CONSUMER_MAIL_DOMAINS, DOMAIN_CORRECTIONS, TYPO_TARGET_DOMAINS, is_consumer_domain,
+    CLOSED_MAIL_DOMAINS,
+    CONSUMER_MAIL_DOMAINS,
+    DOMAIN_CORRECTIONS,
+    TYPO_TARGET_DOMAINS,
+    is_consumer_domain,
 )
 from pipelines.normalize.text import clean_text, is_missing, list_sql, q, status_of
 
@@ -73,17 +77,37 @@ PROVIDER_DOMAINS = TYPO_TARGET_DOMAINS
 MIN_CORRECTED_NAME = 5
 # Common top-level-domain slips; applied only when the result is a provider domain.
 TLD_TYPOS = {
-    "con": "com", "cmo": "com", "ocm": "com", "vom": "com", "xom": "com", "comm": "com", "coom": "com",
-    "cm": "com", "co": "com", "om": "com", "cpm": "com", "cim": "com", "comn": "com",
-    "nll": "nl", "nk": "nl", "ml": "nl", "bee": "be", "ve": "be",
-    "sw": "se", "see": "se", "ne": "net", "nte": "net",
+    "con": "com",
+    "cmo": "com",
+    "ocm": "com",
+    "vom": "com",
+    "xom": "com",
+    "comm": "com",
+    "coom": "com",
+    "cm": "com",
+    "co": "com",
+    "om": "com",
+    "cpm": "com",
+    "cim": "com",
+    "comn": "com",
+    "nll": "nl",
+    "nk": "nl",
+    "ml": "nl",
+    "bee": "be",
+    "ve": "be",
+    "sw": "se",
+    "see": "se",
+    "ne": "net",
+    "nte": "net",
 }
 SPECIAL_USE_TLDS = ("arpa", "invalid", "local", "localhost", "onion", "test")
 
 _ATEXT = "a-z0-9_!#$%&'*+/=?^`{|}~-"
 # Plain addresses: dot-atom local part, hostname labels, a letters-only top-level domain. Case
 # does not matter (the text is ASCII, checked first, so `(?i)` folds nothing exotic).
-FAST_PATTERN = f"(?i)[{_ATEXT}]+(?:\\.[{_ATEXT}]+)*@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.)+[a-z]{{2,63}}"
+FAST_PATTERN = (
+    f"(?i)[{_ATEXT}]+(?:\\.[{_ATEXT}]+)*@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.)+[a-z]{{2,63}}"
+)
 SPECIAL_USE_PATTERN = "(?i)\\.(?:" + "|".join(SPECIAL_USE_TLDS) + ")$"
 
 
@@ -121,7 +145,9 @@ def domain_facts(domain: str, closed: frozenset[str] = CLOSED_MAIL_DOMAINS) -> D
     labels = target.split(".")
     blocked = _blocklist()
     disposable = any(".".join(labels[i:]) in blocked for i in range(len(labels) - 1))
-    return DomainFacts(correction, suggestion, disposable, target in closed, is_consumer_domain(target))
+    return DomainFacts(
+        correction, suggestion, disposable, target in closed, is_consumer_domain(target)
+    )
 
 
 def correct_domain(domain: str) -> str | None:
@@ -143,7 +169,10 @@ def correct_domain(domain: str) -> str | None:
         if len(c_head) < MIN_CORRECTED_NAME:
             fits = len(c_head) >= 3 and (_swapped(name, c_head) or _doubled(name, c_head))
         else:
-            fits = abs(len(c_head) - len(name)) <= 1 and OSA.distance(name, c_head, score_cutoff=1) == 1
+            fits = (
+                abs(len(c_head) - len(name)) <= 1
+                and OSA.distance(name, c_head, score_cutoff=1) == 1
+            )
         if fits:
             if found:
                 return None  # two providers fit: not obvious
@@ -164,7 +193,7 @@ def _swapped(typo: str, name: str) -> bool:
 def _doubled(typo: str, name: str) -> bool:
     """`liive` for `live`: one letter typed twice."""
     return len(typo) == len(name) + 1 and any(
-        typo[i] == typo[i + 1] and typo[:i] + typo[i + 1:] == name for i in range(len(typo) - 1)
+        typo[i] == typo[i + 1] and typo[:i] + typo[i + 1 :] == name for i in range(len(typo) - 1)
     )
 
 
@@ -212,14 +241,24 @@ def normalize_email(raw: str | None, closed: frozenset[str] = CLOSED_MAIL_DOMAIN
     return finish_email(clean, value, closed)
 
 
-def finish_email(clean: str, value: str, closed: frozenset[str] = CLOSED_MAIL_DOMAINS) -> EmailResult:
+def finish_email(
+    clean: str, value: str, closed: frozenset[str] = CLOSED_MAIL_DOMAINS
+) -> EmailResult:
     """Correction, role, disposable, closed and consumer facts of a syntactically valid address."""
     local, _, domain = value.rpartition("@")
     facts = domain_facts(domain, closed)
     role = is_role(value)
     if facts.suggestion:
-        return EmailResult(None, "invalid", "domain_typo", f"{local}@{facts.suggestion}", role,
-                           facts.is_disposable, facts.is_closed, facts.is_personal)
+        return EmailResult(
+            None,
+            "invalid",
+            "domain_typo",
+            f"{local}@{facts.suggestion}",
+            role,
+            facts.is_disposable,
+            facts.is_closed,
+            facts.is_personal,
+        )
     if facts.correction:
         value = f"{local}@{facts.correction}"
     if facts.is_closed:
@@ -228,8 +267,9 @@ def finish_email(clean: str, value: str, closed: frozenset[str] = CLOSED_MAIL_DO
         status, reason = "corrected", "domain_typo_corrected"
     else:
         status, reason = status_of(clean, value), None
-    return EmailResult(value, status, reason, None, role, facts.is_disposable, facts.is_closed,
-                       facts.is_personal)
+    return EmailResult(
+        value, status, reason, None, role, facts.is_disposable, facts.is_closed, facts.is_personal
+    )
 
 
 def fast_email_sql(text: str) -> str:

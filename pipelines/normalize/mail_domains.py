@@ -57,23 +57,55 @@ CONSUMER_MAIL_DOMAINS = TYPO_TARGET_DOMAINS | frozenset(
 
 DOMAIN_CORRECTIONS: dict[str, str] = {
     # Providers that only mail from one top-level domain.
-    "ziggo.com": "ziggo.nl", "ziggo.be": "ziggo.nl", "ziggo.nl.nl": "ziggo.nl",
-    "kpnmail.com": "kpnmail.nl", "kpnplanet.com": "kpnplanet.nl", "xs4all.com": "xs4all.nl",
-    "upcmail.com": "upcmail.nl", "casema.com": "casema.nl", "zeelandnet.com": "zeelandnet.nl",
-    "telenet.com": "telenet.be", "telenet.nl": "telenet.be",
-    "gmail.nl": "gmail.com", "gmail.be": "gmail.com", "gmail.se": "gmail.com",
-    "gmail.com.com": "gmail.com", "hotmail.com.com": "hotmail.com", "gmail.com.nl": "gmail.com",
+    "ziggo.com": "ziggo.nl",
+    "ziggo.be": "ziggo.nl",
+    "ziggo.nl.nl": "ziggo.nl",
+    "kpnmail.com": "kpnmail.nl",
+    "kpnplanet.com": "kpnplanet.nl",
+    "xs4all.com": "xs4all.nl",
+    "upcmail.com": "upcmail.nl",
+    "casema.com": "casema.nl",
+    "zeelandnet.com": "zeelandnet.nl",
+    "telenet.com": "telenet.be",
+    "telenet.nl": "telenet.be",
+    "gmail.nl": "gmail.com",
+    "gmail.be": "gmail.com",
+    "gmail.se": "gmail.com",
+    "gmail.com.com": "gmail.com",
+    "hotmail.com.com": "hotmail.com",
+    "gmail.com.nl": "gmail.com",
     "googlemail.nl": "googlemail.com",
     # Misspellings too short or too far for the one-edit rule.
-    "gmal.com": "gmail.com", "gmil.com": "gmail.com", "gmaill.com": "gmail.com", "gamil.com": "gmail.com",
-    "gnail.com": "gmail.com", "gmali.com": "gmail.com", "gmaik.com": "gmail.com", "gmail.cim": "gmail.com",
-    "hotmai.com": "hotmail.com", "hotmal.com": "hotmail.com", "hotmial.com": "hotmail.com",
-    "hotamil.com": "hotmail.com", "hotmil.com": "hotmail.com", "homail.com": "hotmail.com",
-    "hotmail.cmo": "hotmail.com", "hotmai.nl": "hotmail.nl", "hotmal.nl": "hotmail.nl",
-    "outlok.com": "outlook.com", "outloo.com": "outlook.com", "outlool.com": "outlook.com",
-    "iclould.com": "icloud.com", "icoud.com": "icloud.com", "yaho.com": "yahoo.com",
-    "telia.ce": "telia.se", "telai.se": "telia.se", "tela.se": "telia.se", "telia.sw": "telia.se",
-    "teila.se": "telia.se", "telia.coom": "telia.com", "tellia.com": "telia.com",
+    "gmal.com": "gmail.com",
+    "gmil.com": "gmail.com",
+    "gmaill.com": "gmail.com",
+    "gamil.com": "gmail.com",
+    "gnail.com": "gmail.com",
+    "gmali.com": "gmail.com",
+    "gmaik.com": "gmail.com",
+    "gmail.cim": "gmail.com",
+    "hotmai.com": "hotmail.com",
+    "hotmal.com": "hotmail.com",
+    "hotmial.com": "hotmail.com",
+    "hotamil.com": "hotmail.com",
+    "hotmil.com": "hotmail.com",
+    "homail.com": "hotmail.com",
+    "hotmail.cmo": "hotmail.com",
+    "hotmai.nl": "hotmail.nl",
+    "hotmal.nl": "hotmail.nl",
+    "outlok.com": "outlook.com",
+    "outloo.com": "outlook.com",
+    "outlool.com": "outlook.com",
+    "iclould.com": "icloud.com",
+    "icoud.com": "icloud.com",
+    "yaho.com": "yahoo.com",
+    "telia.ce": "telia.se",
+    "telai.se": "telia.se",
+    "tela.se": "telia.se",
+    "telia.sw": "telia.se",
+    "teila.se": "telia.se",
+    "telia.coom": "telia.com",
+    "tellia.com": "telia.com",
 }
 
 CLOSED_MAIL_DOMAINS = frozenset(
@@ -85,6 +117,7 @@ CLOSED_MAIL_DOMAINS = frozenset(
 
 def closed_mail_domains(extra: Iterable[str] = (), open_: Iterable[str] = ()) -> frozenset[str]:
     """The shipped closed list, plus the operator's `extra` domains, minus those they keep `open_`."""
+
     def norm(domains: Iterable[str]) -> set[str]:
         return {d.strip().lower().removeprefix("@") for d in domains if d and d.strip()}
 

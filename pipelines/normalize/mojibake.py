@@ -50,7 +50,9 @@ def _fix(text: str) -> str:
         fixed = _round_trip(fixed) or fixed
     controls = any(0x80 <= ord(c) < 0xA0 for c in fixed)
     if looks_like_mojibake(fixed) or controls or not any(c.isalpha() for c in fixed):
-        return text  # not mojibake of a name, street or place that can be undone: leave it as written
+        return (
+            text  # not mojibake of a name, street or place that can be undone: leave it as written
+        )
     if fixed != garbled:
         # Text written in one case after it was garbled (`PÃ¤R`, `aimã©e`) keeps that one case, so
         # casing rules see it as such (`PÄR`, `aimée`), not as the mixed case the repair leaves.

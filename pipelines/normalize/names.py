@@ -46,8 +46,38 @@ class LastNameResult(NamedTuple):
 
 # Dutch and Flemish tussenvoegsel words; an infix is one or more of them ("van der", "in 't").
 INFIX_WORDS = frozenset(
-    {"van", "de", "der", "den", "het", "'t", "ter", "ten", "te", "in", "op", "aan", "bij", "onder", "uit",
-     "uijt", "voor", "over", "la", "le", "les", "du", "des", "d'", "l'", "'s", "v.", "v.d.", "vd", "vd."}
+    {
+        "van",
+        "de",
+        "der",
+        "den",
+        "het",
+        "'t",
+        "ter",
+        "ten",
+        "te",
+        "in",
+        "op",
+        "aan",
+        "bij",
+        "onder",
+        "uit",
+        "uijt",
+        "voor",
+        "over",
+        "la",
+        "le",
+        "les",
+        "du",
+        "des",
+        "d'",
+        "l'",
+        "'s",
+        "v.",
+        "v.d.",
+        "vd",
+        "vd.",
+    }
 )
 # The ones that may trail a first name (`Jan van der`, `Isabelle le`); elided articles never do.
 TRAILING_INFIX_WORDS = INFIX_WORDS - {"d'", "l'"}
@@ -108,7 +138,9 @@ def initials_form(text: str) -> str | None:
         ch = text[i]
         if not ch.isalpha():
             return None
-        multi = next((k for k in MULTI_LETTER_INITIALS if text[i : i + len(k) + 1].lower() == k + "."), None)
+        multi = next(
+            (k for k in MULTI_LETTER_INITIALS if text[i : i + len(k) + 1].lower() == k + "."), None
+        )
         if multi:
             letters.append(MULTI_LETTER_INITIALS[multi])
             i += len(multi)
@@ -216,7 +248,10 @@ def _belgian_particle(particle: str) -> str:
 
 
 def normalize_last_name(
-    raw: str | None, infix_raw: str | None = None, country: str | None = None, first_infix: str | None = None
+    raw: str | None,
+    infix_raw: str | None = None,
+    country: str | None = None,
+    first_infix: str | None = None,
 ) -> LastNameResult:
     """Infix and last name from the last-name field, the infix field (when present and filled)
     and the particles found at the end of the first-name field (`first_infix`).
@@ -259,13 +294,17 @@ def normalize_last_name(
         elif needs_casing(surname):
             # A one-case Belgian surname: its particle is capitalised (`DE SMET` -> `De Smet`).
             k = next((i for i, ch in enumerate(value) if ch.isalpha()), 0)
-            up = value[k].upper() if len(value[k].upper()) == 1 else value[k]  # ß has no one-letter capital
+            up = (
+                value[k].upper() if len(value[k].upper()) == 1 else value[k]
+            )  # ß has no one-letter capital
             value = shown = value[:k] + up + value[k + 1 :]
         value = _belgian_later_particles(value)
     return LastNameResult(infix, value, status_of(written, shown), None)
 
 
-def normalize_last_name_quad(args: tuple[str | None, str | None, str | None, str | None]) -> LastNameResult:
+def normalize_last_name_quad(
+    args: tuple[str | None, str | None, str | None, str | None],
+) -> LastNameResult:
     return normalize_last_name(*args)
 
 

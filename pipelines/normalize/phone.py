@@ -13,7 +13,7 @@ non-ASCII digits, shared calling codes such as +44 or +1, unusual prefix rules) 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import NamedTuple
 
 import phonenumbers
@@ -86,8 +86,13 @@ def normalize_phone_pair(pair: tuple[str | None, str | None]) -> PhoneResult:
 
 # Type descriptions in the order `phonenumbers._number_type_helper` tests them.
 _TYPE_ORDER = (
-    ("premium_rate", "premium_rate"), ("toll_free", "toll_free"), ("shared_cost", "shared_cost"),
-    ("voip", "voip"), ("personal_number", "personal_number"), ("pager", "pager"), ("uan", "uan"),
+    ("premium_rate", "premium_rate"),
+    ("toll_free", "toll_free"),
+    ("shared_cost", "shared_cost"),
+    ("voip", "voip"),
+    ("personal_number", "personal_number"),
+    ("pager", "pager"),
+    ("uan", "uan"),
     ("voicemail", "voicemail"),
 )
 
@@ -101,7 +106,7 @@ class RegionRules(NamedTuple):
     local_only: tuple[int, ...]
 
 
-@lru_cache(maxsize=None)
+@cache
 def fast_path_regions() -> dict[str, RegionRules]:
     """Regions whose parsing rules the SQL fast path reproduces exactly.
 
@@ -111,12 +116,19 @@ def fast_path_regions() -> dict[str, RegionRules]:
     out = {}
     for region in sorted(phonenumbers.SUPPORTED_REGIONS):
         meta = PhoneMetadata.metadata_for_region(region)
-        if meta is None or meta.general_desc is None or not meta.general_desc.national_number_pattern:
+        if (
+            meta is None
+            or meta.general_desc is None
+            or not meta.general_desc.national_number_pattern
+        ):
             continue
         cc = meta.country_code
         if len(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc, ())) != 1:
             continue
-        if meta.national_prefix_for_parsing not in (None, "", "0") or meta.national_prefix_transform_rule:
+        if (
+            meta.national_prefix_for_parsing not in (None, "", "0")
+            or meta.national_prefix_transform_rule
+        ):
             continue
         possible = tuple(sorted(meta.general_desc.possible_length))
         if not possible or possible[0] < 0:
@@ -191,7 +203,11 @@ def _length_ok_sql(rules: RegionRules, nsn: str) -> str:
 def _length_reason_sql(rules: RegionRules, nsn: str) -> str:
     """SQL of the reason `normalize_phone` gives an invalid number (`is_possible_number_with_reason`)."""
     n = f"length({nsn})"
-    local = f"WHEN {_one_of(n, rules.local_only)} THEN 'local_number_only' " if rules.local_only else ""
+    local = (
+        f"WHEN {_one_of(n, rules.local_only)} THEN 'local_number_only' "
+        if rules.local_only
+        else ""
+    )
     return (
         f"CASE {local}WHEN {n} < {rules.possible[0]} THEN 'too_short' WHEN {n} > {rules.possible[-1]} THEN 'too_long' "
         f"WHEN {_one_of(n, rules.possible)} THEN 'invalid_number' ELSE 'invalid_length' END"
@@ -222,7 +238,11 @@ def fast_path_sql(pairs: str, regions: list[str]) -> str:
     codes_values = ", ".join(f"({q(c)})" for c in calling_codes())
 
     def per_region(expr_of) -> str:
-        return "CASE meta_region " + " ".join(f"WHEN {q(r)} THEN {expr_of(r)}" for r in regions) + " END"
+        return (
+            "CASE meta_region "
+            + " ".join(f"WHEN {q(r)} THEN {expr_of(r)}" for r in regions)
+            + " END"
+        )
 
     return f"""
     WITH region_rules(region, cc, strips_zero, idd_00) AS (VALUES {region_values}),
@@ -271,14 +291,14 @@ def fast_path_sql(pairs: str, regions: list[str]) -> str:
     decided AS (
         SELECT clean, region, meta_region, cc,
                CASE WHEN has_prefix THEN rest ELSE num END AS nsn,
-               has_prefix AND NOT ({per_region(lambda r: _length_ok_sql(rules[r], 'rest'))}
-                                    AND NOT ({per_region(lambda r: general_sql(r, 'num'))}
-                                             AND NOT {per_region(lambda r: general_sql(r, 'rest'))})) AS keeps_prefix
+               has_prefix AND NOT ({per_region(lambda r: _length_ok_sql(rules[r], "rest"))}
+                                    AND NOT ({per_region(lambda r: general_sql(r, "num"))}
+                                             AND NOT {per_region(lambda r: general_sql(r, "rest"))})) AS keeps_prefix
         FROM stripped
     ),
     typed AS (
-        SELECT clean, region, cc, nsn, {per_region(lambda r: type_sql(r, 'nsn'))} AS t,
-               {per_region(lambda r: _length_reason_sql(rules[r], 'nsn'))} AS length_reason
+        SELECT clean, region, cc, nsn, {per_region(lambda r: type_sql(r, "nsn"))} AS t,
+               {per_region(lambda r: _length_reason_sql(rules[r], "nsn"))} AS length_reason
         FROM decided
         WHERE NOT keeps_prefix AND length(nsn) BETWEEN 2 AND 17
     )

@@ -27,9 +27,21 @@ class PostcodeResult(NamedTuple):
 TEMPLATES = {"NL": "1234 AB", "SE": "123 45"}
 # Prefixes written before a postcode: the ISO code, plus old European car-plate codes.
 PREFIXES = {
-    "BE": ("BE", "B"), "SE": ("SE", "S"), "DE": ("DE", "D"), "FR": ("FR", "F"), "AT": ("AT", "A"),
-    "CH": ("CH",), "LU": ("LU", "L"), "NO": ("NO", "N"), "DK": ("DK",), "FI": ("FI", "SF"),
-    "IT": ("IT", "I"), "NL": ("NL",), "ES": ("ES", "E"), "PL": ("PL",), "PT": ("PT", "P"),
+    "BE": ("BE", "B"),
+    "SE": ("SE", "S"),
+    "DE": ("DE", "D"),
+    "FR": ("FR", "F"),
+    "AT": ("AT", "A"),
+    "CH": ("CH",),
+    "LU": ("LU", "L"),
+    "NO": ("NO", "N"),
+    "DK": ("DK",),
+    "FI": ("FI", "SF"),
+    "IT": ("IT", "I"),
+    "NL": ("NL",),
+    "ES": ("ES", "E"),
+    "PL": ("PL",),
+    "PT": ("PT", "P"),
 }
 
 
@@ -78,7 +90,7 @@ def _candidates(text: str, country: str, template: str | None) -> list[str]:
     for prefix in PREFIXES.get(country, (country,)):
         m = re.match(rf"{prefix}\s*-?\s*(?=\d)", text)
         if m:
-            forms.append(text[m.end():])
+            forms.append(text[m.end() :])
     out = []
     for form in forms:
         compact = re.sub(r"[\s\-./]", "", form)
@@ -131,7 +143,9 @@ def fast_postcode_sql(pairs: str, regions: list[str]) -> str:
                 parts.append(q(ch))
         shaped = " || ".join(parts)
         fits = " OR ".join(f"regexp_full_match({shaped}, {q(m.pattern)})" for m in rule.matchers)
-        whens.append(f"WHEN region = {q(country)} AND length(compact) = {k - 1} AND ({fits}) THEN {shaped}")
+        whens.append(
+            f"WHEN region = {q(country)} AND length(compact) = {k - 1} AND ({fits}) THEN {shaped}"
+        )
     value = f"CASE {' '.join(whens)} END" if whens else "NULL::VARCHAR"
     return f"""
         WITH c AS MATERIALIZED (

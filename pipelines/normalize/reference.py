@@ -26,8 +26,11 @@ from typing import Any
 from pipelines.normalize.places import place_key
 from pipelines.normalize.postcode import normalize_postcode
 
-_SHAPES = (("NL", re.compile(r"[0-9]{4} ?[A-Za-z]{2}")), ("SE", re.compile(r"[0-9]{3} ?[0-9]{2}")),
-           ("BE", re.compile(r"[0-9]{4}")))
+_SHAPES = (
+    ("NL", re.compile(r"[0-9]{4} ?[A-Za-z]{2}")),
+    ("SE", re.compile(r"[0-9]{3} ?[0-9]{2}")),
+    ("BE", re.compile(r"[0-9]{4}")),
+)
 
 
 @dataclass
@@ -41,7 +44,9 @@ class ReferenceTable:
     entries: dict[tuple[str, str], PostcodeEntry]  # (country, canonical postcode) -> entry
     countries: frozenset[str]
 
-    def check(self, country: str | None, postcode: str | None, city: str | None, street: str | None) -> tuple:
+    def check(
+        self, country: str | None, postcode: str | None, city: str | None, street: str | None
+    ) -> tuple:
         """(postcode known, canonical city, street known) for a normalized row; None where the
         table has nothing to say (country not covered, no postcode, no streets listed)."""
         if country not in self.countries or postcode is None:
@@ -90,7 +95,9 @@ def load_reference(path: str | None) -> ReferenceTable | None:
     return _load(path, os.path.getmtime(path))
 
 
-def apply_reference(row: dict[str, Any], table: ReferenceTable | None, country: str | None) -> None:
+def apply_reference(
+    row: dict[str, Any], table: ReferenceTable | None, country: str | None
+) -> None:
     """Check one normalized `contacts` row (a dict) against the table, in place."""
     if table is None:
         return

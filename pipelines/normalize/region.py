@@ -43,7 +43,9 @@ def _prefix_rules() -> tuple[tuple[str, str], ...]:
 
     rules = []
     for country, prefixes in PREFIXES.items():
-        shapes = [m.pattern.removeprefix("^").removesuffix("$") for m in country_rule(country).matchers]
+        shapes = [
+            m.pattern.removeprefix("^").removesuffix("$") for m in country_rule(country).matchers
+        ]
         if not shapes:
             continue
         alternatives = "|".join(sorted(prefixes, key=len, reverse=True))
@@ -66,9 +68,12 @@ def postcode_prefix_country_sql(clean_expr: str) -> str:
     """SQL of `postcode_prefix_country`. Every prefix starts with a letter, so one cheap test
     skips the patterns for the usual postcode that starts with a digit."""
     whens = " ".join(
-        f"WHEN regexp_full_match(upper({clean_expr}), {q(p)}) THEN {q(c)}" for p, c in _prefix_rules()
+        f"WHEN regexp_full_match(upper({clean_expr}), {q(p)}) THEN {q(c)}"
+        for p, c in _prefix_rules()
     )
-    assert all(p[:1].isalpha() for prefixes in PREFIXES.values() for p in prefixes), "a prefix must start with a letter"
+    assert all(p[:1].isalpha() for prefixes in PREFIXES.values() for p in prefixes), (
+        "a prefix must start with a letter"
+    )
     return f"CASE WHEN NOT regexp_matches({clean_expr}, '^[0-9]') THEN CASE {whens} END END"
 
 
@@ -170,7 +175,9 @@ def city_country(raw: str | None) -> str | None:
     return city_countries().get(key) if key else None
 
 
-def address_country(postcode_clean: str | None, city_raw: str | None) -> tuple[str | None, str | None]:
+def address_country(
+    postcode_clean: str | None, city_raw: str | None
+) -> tuple[str | None, str | None]:
     """(country, reason) of rules 1-4 of the module docstring: from the postcode and the city alone."""
     prefix = postcode_prefix_country(postcode_clean)
     if prefix:

@@ -32,10 +32,13 @@ from pipelines.normalize.booleans import normalize_bool
 from pipelines.normalize.country import normalize_country
 from pipelines.normalize.mail_domains import closed_mail_domains
 from pipelines.normalize.places import brussels_names
-from pipelines.normalize.reference import ReferenceTable, check_tuple, load_reference
 from pipelines.normalize.record import OUTPUT_COLUMNS
+from pipelines.normalize.reference import ReferenceTable, check_tuple, load_reference
 from pipelines.normalize.region import (
-    address_country_sql, city_country, international_sql, phone_country_joins_sql,
+    address_country_sql,
+    city_country,
+    international_sql,
+    phone_country_joins_sql,
 )
 from pipelines.normalize.text import clean_sql, present_sql, q, status_sql
 
@@ -48,11 +51,30 @@ SQL_CLEANED = ("email", "phone", "street", "house_number", "address_line")
 TIMESTAMP_FIELDS = ("last_purchase_at", "updated_at", "newsletter_opt_in_at")
 BOOLEAN_FIELDS = ("newsletter_opt_in", "double_opt_in")
 _TABLES = (
-    "_nz_city_country", "_nz_evidence",
-    "_nz_country", "_nz_regions", "_nz_rows", "_nz_phone_pairs", "_nz_phone_fast", "_nz_phone_slow", "_nz_phone",
-    "_nz_domain", "_nz_email_slow", "_nz_postcode_pairs", "_nz_postcode_fast",
-    "_nz_postcode_slow", "_nz_postcode", "_nz_first", "_nz_last", "_nz_street", "_nz_house", "_nz_suffix", "_nz_city",
-    "_nz_date_fast", "_nz_date_slow", "_nz_reference",
+    "_nz_city_country",
+    "_nz_evidence",
+    "_nz_country",
+    "_nz_regions",
+    "_nz_rows",
+    "_nz_phone_pairs",
+    "_nz_phone_fast",
+    "_nz_phone_slow",
+    "_nz_phone",
+    "_nz_domain",
+    "_nz_email_slow",
+    "_nz_postcode_pairs",
+    "_nz_postcode_fast",
+    "_nz_postcode_slow",
+    "_nz_postcode",
+    "_nz_first",
+    "_nz_last",
+    "_nz_street",
+    "_nz_house",
+    "_nz_suffix",
+    "_nz_city",
+    "_nz_date_fast",
+    "_nz_date_slow",
+    "_nz_reference",
     *(f"_nz_date_{f}" for f in ("birth_date", *TIMESTAMP_FIELDS)),
     *(f"_nz_bool_{f}" for f in BOOLEAN_FIELDS),
 )
@@ -88,7 +110,15 @@ def normalize_staged(
     workers = workers or Workers()
     STEP_SECONDS.clear()
     try:
-        _run(con, staged, out, source=source, default_country=default_country, today=today, workers=workers)
+        _run(
+            con,
+            staged,
+            out,
+            source=source,
+            default_country=default_country,
+            today=today,
+            workers=workers,
+        )
     finally:
         if own_workers:
             workers.close()
@@ -97,7 +127,16 @@ def normalize_staged(
             con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
-def _run(con, staged: str, out: str, *, source: Source, default_country: str, today: dt.date, workers: Workers) -> None:
+def _run(
+    con,
+    staged: str,
+    out: str,
+    *,
+    source: Source,
+    default_country: str,
+    today: dt.date,
+    workers: Workers,
+) -> None:
     with _step("prepare"):
         _base(con, staged)
     # Country first: it decides the region of phones, postcodes and names.
@@ -109,7 +148,9 @@ def _run(con, staged: str, out: str, *, source: Source, default_country: str, to
     with _step("rows"):
         _rows(con, default_country, stamp_formats)
     with _step("email"):
-        _emails(con, workers, closed_mail_domains(source.closed_mail_domains, source.open_mail_domains))
+        _emails(
+            con, workers, closed_mail_domains(source.closed_mail_domains, source.open_mail_domains)
+        )
     with _step("postcode"):
         _postcodes(con, workers)
     with _step("names"):
@@ -117,8 +158,14 @@ def _run(con, staged: str, out: str, *, source: Source, default_country: str, to
     with _step("address"):
         _addresses(con, workers, brussels_names(source))
     with _step("dates"):
-        _dates(con, workers, "birth_date", dates.date_formats(source.date_format, None, timestamp=False),
-               birth=True, today=today)
+        _dates(
+            con,
+            workers,
+            "birth_date",
+            dates.date_formats(source.date_format, None, timestamp=False),
+            birth=True,
+            today=today,
+        )
         for f in TIMESTAMP_FIELDS:
             _timestamps(con, workers, f, stamp_formats, today=today)
     with _step("booleans"):
@@ -149,12 +196,14 @@ def _base(con, staged: str) -> None:
         if f in SQL_CLEANED:
             cleaned.append(f"{clean_sql(raw) if f in present else 'NULL::VARCHAR'} AS {f}_c0")
             marked.append(f"{present_sql(f'{f}_c0')} AS {f}_c")
-    record_id = clean_sql('"source_record_id"') if "source_record_id" in present else "NULL::VARCHAR"
+    record_id = (
+        clean_sql('"source_record_id"') if "source_record_id" in present else "NULL::VARCHAR"
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW _nz_base AS
-            SELECT * EXCLUDE ({', '.join(f'{f}_c0' for f in SQL_CLEANED)}), {', '.join(marked)}
-            FROM (SELECT source, file_id, line_number, {record_id} AS source_record_id, {', '.join(cols)},
-                         {', '.join(cleaned)}
+            SELECT * EXCLUDE ({", ".join(f"{f}_c0" for f in SQL_CLEANED)}), {", ".join(marked)}
+            FROM (SELECT source, file_id, line_number, {record_id} AS source_record_id, {", ".join(cols)},
+                         {", ".join(cleaned)}
                   FROM {staged})"""
     )
 
@@ -162,10 +211,14 @@ def _base(con, staged: str) -> None:
 def _countries(con, workers: Workers, default_country: str) -> None:
     """`_nz_regions`: per distinct country text, the code, status and phone region."""
     map_distinct(
-        con, workers,
+        con,
+        workers,
         inputs_sql="SELECT DISTINCT country_raw FROM _nz_base WHERE country_raw IS NOT NULL",
-        key_columns={"raw": S}, fn=normalize_country, single=True,
-        result_columns={"value": S, "status": S, "reason": S}, table="_nz_country",
+        key_columns={"raw": S},
+        fn=normalize_country,
+        single=True,
+        result_columns={"value": S, "status": S, "reason": S},
+        table="_nz_country",
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _nz_regions AS
@@ -175,12 +228,16 @@ def _countries(con, workers: Workers, default_country: str) -> None:
     )
     # The country of each listed city, for the rows whose file gave no readable country.
     map_distinct(
-        con, workers,
+        con,
+        workers,
         inputs_sql="""SELECT DISTINCT b.city_raw FROM _nz_base b
                       JOIN _nz_regions g ON g.country_raw IS NOT DISTINCT FROM b.country_raw
                       WHERE g.country_value IS NULL AND b.city_raw IS NOT NULL""",
-        key_columns={"raw": S}, fn=_city_country_tuple, single=True,
-        result_columns={"country": S}, table="_nz_city_country",
+        key_columns={"raw": S},
+        fn=_city_country_tuple,
+        single=True,
+        result_columns={"country": S},
+        table="_nz_city_country",
     )
     # The address evidence (region.py rules 1-4) per distinct address of those rows; joined on all
     # three texts, so rows with a readable country (most) never match and cost one hash probe.
@@ -209,7 +266,9 @@ _LOCATE_JOINS = """JOIN _nz_regions g ON g.country_raw IS NOT DISTINCT FROM b.co
 def _address_region_sql(default_country: str) -> str:
     """SQL over `_LOCATE_JOINS`: the region a phone is read in: the file's country, else the address
     evidence (region.py rules 1-4), else the default."""
-    return f"coalesce(g.country_value, struct_extract(ev.evidence, 'country'), {q(default_country)})"
+    return (
+        f"coalesce(g.country_value, struct_extract(ev.evidence, 'country'), {q(default_country)})"
+    )
 
 
 # --- phone -------------------------------------------------------------------------------------
@@ -232,20 +291,25 @@ def _phones(con, workers: Workers, default_country: str) -> None:
            FROM _nz_phone_pairs WHERE clean[1] = '+' OR clean[1:2] = '00'"""
     ).fetchall()
     regions += _regions_of_prefixes([p for (p,) in prefixes if p])
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _nz_phone_fast AS {phone.fast_path_sql('_nz_phone_pairs', regions)}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _nz_phone_fast AS {phone.fast_path_sql('_nz_phone_pairs', regions)}"
+    )
     map_distinct(
-        con, workers,
+        con,
+        workers,
         inputs_sql="""SELECT clean, region FROM _nz_phone_pairs p
                       WHERE NOT EXISTS (SELECT 1 FROM _nz_phone_fast f WHERE f.clean = p.clean AND f.region = p.region)""",
-        key_columns={"clean": S, "region": S}, fn=phone.normalize_phone_pair,
-        result_columns={"e164": S, "status": S, "reason": S, "phone_type": S}, table="_nz_phone_slow",
+        key_columns={"clean": S, "region": S},
+        fn=phone.normalize_phone_pair,
+        result_columns={"e164": S, "status": S, "reason": S, "phone_type": S},
+        table="_nz_phone_slow",
     )
     joins, country = phone_country_joins_sql("p.e164", "cc")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _nz_phone AS
             SELECT p.*, {country} AS phone_country FROM (
                 SELECT clean, region, e164,
-                       CASE WHEN e164 IS NULL THEN 'invalid' ELSE {status_sql('clean', 'e164')} END AS status,
+                       CASE WHEN e164 IS NULL THEN 'invalid' ELSE {status_sql("clean", "e164")} END AS status,
                        reason, phone_type
                 FROM _nz_phone_fast
                 UNION ALL
@@ -259,7 +323,11 @@ def _region_of_prefix(prefix: str) -> str | None:
     import phonenumbers
 
     for n in (1, 2, 3):
-        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(prefix[:n])) if prefix[:n].isdigit() else None
+        regions = (
+            phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(prefix[:n]))
+            if prefix[:n].isdigit()
+            else None
+        )
         if regions:
             return regions[0]
     return None
@@ -285,7 +353,9 @@ def _rows(con, default_country: str, stamp_formats: tuple[str, ...]) -> None:
     line = q("(?i)^" + addr.ADDRESS_LINE + "$")
     digits = q("(?i)" + addr.HOUSE_DIGITS)
     same_number = f"(house_number_c IS NULL OR regexp_extract(house_number_c, {digits}, 1) = ltrim(s_m.num, '0'))"
-    stamps = ", ".join(f"{_parse_sql(f + '_raw', stamp_formats)} AS {f}_fast" for f in TIMESTAMP_FIELDS)
+    stamps = ", ".join(
+        f"{_parse_sql(f + '_raw', stamp_formats)} AS {f}_fast" for f in TIMESTAMP_FIELDS
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _nz_rows AS
             WITH located AS (
@@ -297,7 +367,7 @@ def _rows(con, default_country: str, stamp_formats: tuple[str, ...]) -> None:
                        ph.e164, ph.status AS phone_status, ph.reason AS phone_reason, ph.phone_type,
                        -- the country evidence of rows without a readable country (region.py rules 1-5)
                        CASE WHEN b.country_value IS NULL THEN coalesce(b.address_evidence,
-                            CASE WHEN ph.phone_country IS NOT NULL AND {international_sql('b.phone_c')}
+                            CASE WHEN ph.phone_country IS NOT NULL AND {international_sql("b.phone_c")}
                                  THEN {{'country': ph.phone_country, 'reason': 'from_phone'}} END)
                        END AS evidence,
                        coalesce(b.country_value, struct_extract(evidence, 'country'), {q(default_country)})
@@ -310,7 +380,7 @@ def _rows(con, default_country: str, stamp_formats: tuple[str, ...]) -> None:
                        CASE WHEN b.address_line_c IS NOT NULL
                             THEN regexp_extract(b.address_line_c, {line}, ['street', 'num', 'suffix']) END AS l_m,
                        {stamps},
-                       CASE WHEN {email.fast_email_sql('trim(b.email_raw)')} THEN lower(trim(b.email_raw)) END AS email_fast
+                       CASE WHEN {email.fast_email_sql("trim(b.email_raw)")} THEN lower(trim(b.email_raw)) END AS email_fast
                 FROM located b
                 LEFT JOIN _nz_phone ph ON ph.clean = b.phone_c AND ph.region = b.phone_region
             ), split AS (
@@ -352,18 +422,38 @@ def _emails(con, workers: Workers, closed: frozenset[str]) -> None:
     other addresses through email-validator, once per distinct value (`_nz_email_slow`).
     `closed`: the closed mail domains in force."""
     map_distinct(
-        con, workers,
+        con,
+        workers,
         inputs_sql="SELECT DISTINCT split_part(email_fast, '@', 2) FROM _nz_rows WHERE email_fast IS NOT NULL",
-        key_columns={"domain": S}, fn=functools.partial(email.domain_facts, closed=closed), single=True,
-        result_columns={"correction": S, "suggestion": S, "is_disposable": B, "is_closed": B, "is_personal": B},
+        key_columns={"domain": S},
+        fn=functools.partial(email.domain_facts, closed=closed),
+        single=True,
+        result_columns={
+            "correction": S,
+            "suggestion": S,
+            "is_disposable": B,
+            "is_closed": B,
+            "is_personal": B,
+        },
         table="_nz_domain",
     )
     map_distinct(
-        con, workers,
+        con,
+        workers,
         inputs_sql="SELECT DISTINCT email_c FROM _nz_rows WHERE email_c IS NOT NULL AND email_fast IS NULL",
-        key_columns={"clean": S}, fn=functools.partial(email.normalize_email, closed=closed), single=True,
-        result_columns={"value": S, "status": S, "reason": S, "suggestion": S, "is_role": B, "is_disposable": B,
-                        "is_closed_provider": B, "is_personal_provider": B},
+        key_columns={"clean": S},
+        fn=functools.partial(email.normalize_email, closed=closed),
+        single=True,
+        result_columns={
+            "value": S,
+            "status": S,
+            "reason": S,
+            "suggestion": S,
+            "is_role": B,
+            "is_disposable": B,
+            "is_closed_provider": B,
+            "is_personal_provider": B,
+        },
         table="_nz_email_slow",
     )
 
@@ -377,20 +467,25 @@ def _postcodes(con, workers: Workers) -> None:
         "CREATE OR REPLACE TEMP TABLE _nz_postcode_pairs AS "
         "SELECT DISTINCT postcode_raw AS raw, place_region AS region FROM _nz_rows WHERE postcode_raw IS NOT NULL"
     )
-    regions = [r for (r,) in con.execute("SELECT DISTINCT region FROM _nz_postcode_pairs").fetchall()]
+    regions = [
+        r for (r,) in con.execute("SELECT DISTINCT region FROM _nz_postcode_pairs").fetchall()
+    ]
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _nz_postcode_fast AS {postcode.fast_postcode_sql('_nz_postcode_pairs', regions)}"
     )
     map_distinct(
-        con, workers,
+        con,
+        workers,
         inputs_sql="""SELECT raw, region FROM _nz_postcode_pairs p WHERE NOT EXISTS (
                           SELECT 1 FROM _nz_postcode_fast f WHERE f.raw = p.raw AND f.region = p.region)""",
-        key_columns={"raw": S, "region": S}, fn=postcode.normalize_postcode_pair,
-        result_columns={"value": S, "status": S, "reason": S}, table="_nz_postcode_slow",
+        key_columns={"raw": S, "region": S},
+        fn=postcode.normalize_postcode_pair,
+        result_columns={"value": S, "status": S, "reason": S},
+        table="_nz_postcode_slow",
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _nz_postcode AS
-            SELECT raw, region, value, {status_sql('raw', 'value')} AS status, NULL::VARCHAR AS reason
+            SELECT raw, region, value, {status_sql("raw", "value")} AS status, NULL::VARCHAR AS reason
             FROM _nz_postcode_fast
             UNION ALL SELECT * FROM _nz_postcode_slow"""
     )
@@ -398,9 +493,11 @@ def _postcodes(con, workers: Workers) -> None:
 
 def _names(con, workers: Workers) -> None:
     map_distinct(
-        con, workers,
+        con,
+        workers,
         inputs_sql="SELECT DISTINCT first_name_raw, place_region FROM _nz_rows WHERE first_name_raw IS NOT NULL",
-        key_columns={"raw": S, "region": S}, fn=names.normalize_first_name_pair,
+        key_columns={"raw": S, "region": S},
+        fn=names.normalize_first_name_pair,
         result_columns={"value": S, "status": S, "reason": S, "is_initials": B, "infix": S},
         table="_nz_first",
     )
@@ -408,16 +505,24 @@ def _names(con, workers: Workers) -> None:
     # join is only paid for when there are any.
     (trailing,) = con.execute("SELECT count(*) FROM _nz_first WHERE infix IS NOT NULL").fetchone()
     first_infix = "f.infix" if trailing else "NULL::VARCHAR"
-    join_first = ("LEFT JOIN (SELECT raw, region, infix FROM _nz_first WHERE infix IS NOT NULL) f "
-                  "ON f.raw = r.first_name_raw AND f.region = r.place_region") if trailing else ""
+    join_first = (
+        (
+            "LEFT JOIN (SELECT raw, region, infix FROM _nz_first WHERE infix IS NOT NULL) f "
+            "ON f.raw = r.first_name_raw AND f.region = r.place_region"
+        )
+        if trailing
+        else ""
+    )
     map_distinct(
-        con, workers,
+        con,
+        workers,
         inputs_sql=f"""SELECT DISTINCT r.last_name_raw, r.infix_raw, r.place_region, {first_infix}
                        FROM _nz_rows r {join_first}
                        WHERE r.last_name_raw IS NOT NULL OR r.infix_raw IS NOT NULL OR {first_infix} IS NOT NULL""",
         key_columns={"raw": S, "infix_raw": S, "region": S, "first_infix": S},
         fn=names.normalize_last_name_quad,
-        result_columns={"infix": S, "value": S, "status": S, "reason": S}, table="_nz_last",
+        result_columns={"infix": S, "value": S, "status": S, "reason": S},
+        table="_nz_last",
     )
 
 
@@ -426,28 +531,42 @@ def _addresses(con, workers: Workers, brussels: str) -> None:
     were cut in `_rows`); streets and cities per place region (abbreviations and place names
     depend on the country), cities with the configured names of Brussels."""
     map_distinct(
-        con, workers,
+        con,
+        workers,
         inputs_sql="SELECT DISTINCT street_part, place_region FROM _nz_rows WHERE street_part IS NOT NULL",
-        key_columns={"part": S, "region": S}, fn=addr.normalize_street_pair,
-        result_columns={"value": S, "status": S, "reason": S}, table="_nz_street",
+        key_columns={"part": S, "region": S},
+        fn=addr.normalize_street_pair,
+        result_columns={"value": S, "status": S, "reason": S},
+        table="_nz_street",
     )
     map_distinct(
-        con, workers,
+        con,
+        workers,
         inputs_sql="SELECT DISTINCT house_part FROM _nz_rows WHERE house_part IS NOT NULL",
-        key_columns={"part": S}, fn=addr.normalize_house_number, single=True,
-        result_columns={"number": S, "suffix": S, "status": S, "reason": S}, table="_nz_house",
+        key_columns={"part": S},
+        fn=addr.normalize_house_number,
+        single=True,
+        result_columns={"number": S, "suffix": S, "status": S, "reason": S},
+        table="_nz_house",
     )
     map_distinct(
-        con, workers,
+        con,
+        workers,
         inputs_sql="SELECT DISTINCT house_number_suffix_raw FROM _nz_rows WHERE house_number_suffix_raw IS NOT NULL",
-        key_columns={"raw": S}, fn=_suffix_tuple, single=True,
-        result_columns={"value": S}, table="_nz_suffix",
+        key_columns={"raw": S},
+        fn=_suffix_tuple,
+        single=True,
+        result_columns={"value": S},
+        table="_nz_suffix",
     )
     map_distinct(
-        con, workers,
+        con,
+        workers,
         inputs_sql="SELECT DISTINCT city_raw, place_region FROM _nz_rows WHERE city_raw IS NOT NULL",
-        key_columns={"raw": S, "region": S}, fn=functools.partial(_city_tuple, brussels=brussels),
-        result_columns={"value": S}, table="_nz_city",
+        key_columns={"raw": S, "region": S},
+        fn=functools.partial(_city_tuple, brussels=brussels),
+        result_columns={"value": S},
+        table="_nz_city",
     )
 
 
@@ -470,7 +589,9 @@ def _parse_sql(raw: str, formats: tuple[str, ...]) -> str:
     for fmt in formats:
         shape = dates.format_regex(fmt) if fmt != dates.AUTO else None
         if shape:
-            whens.append(f"WHEN regexp_full_match({raw}, {q(shape)}) THEN try_strptime({raw}, {q(fmt)})")
+            whens.append(
+                f"WHEN regexp_full_match({raw}, {q(shape)}) THEN try_strptime({raw}, {q(fmt)})"
+            )
     return ("CASE " + " ".join(whens) + " END") if whens else "NULL::TIMESTAMP"
 
 
@@ -478,24 +599,39 @@ def _range_sql(ts: str, *, birth: bool, today: dt.date) -> tuple[str, str]:
     """SQL conditions (too new, too old) of `dates.check_range`."""
     if birth:
         oldest = dates.years_before(today, dates.BIRTH_MAX_AGE_YEARS)
-        return f"{ts}::DATE > DATE {q(today.isoformat())}", f"{ts}::DATE < DATE {q(oldest.isoformat())}"
+        return (
+            f"{ts}::DATE > DATE {q(today.isoformat())}",
+            f"{ts}::DATE < DATE {q(oldest.isoformat())}",
+        )
     latest = dates.latest_timestamp(today).isoformat(sep=" ")
-    return f"{ts} > TIMESTAMP {q(latest)}", f"{ts} < TIMESTAMP {q(dates.EARLIEST_TIMESTAMP.isoformat(sep=' '))}"
+    return (
+        f"{ts} > TIMESTAMP {q(latest)}",
+        f"{ts} < TIMESTAMP {q(dates.EARLIEST_TIMESTAMP.isoformat(sep=' '))}",
+    )
 
 
-def _dates(con, workers: Workers, field: str, formats: tuple[str, ...], *, birth: bool, today: dt.date) -> None:
+def _dates(
+    con, workers: Workers, field: str, formats: tuple[str, ...], *, birth: bool, today: dt.date
+) -> None:
     """`_nz_date_<field>` per distinct raw text: SQL for texts in a declared format's exact shape,
     `dates.normalize_date` for the rest; then the range check (in SQL for the fast ones)."""
     kind = "DATE" if birth else "TIMESTAMP"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _nz_date_fast AS
-            SELECT raw, {_parse_sql('raw', formats)} AS ts
+            SELECT raw, {_parse_sql("raw", formats)} AS ts
             FROM (SELECT DISTINCT {field}_raw AS raw FROM _nz_rows WHERE {field}_raw IS NOT NULL)"""
     )
     con.execute("DELETE FROM _nz_date_fast WHERE ts IS NULL")
-    _slow_dates(con, workers, field, formats, birth=birth, today=today,
-                inputs_sql=f"""SELECT DISTINCT {field}_raw FROM _nz_rows r WHERE {field}_raw IS NOT NULL
-                               AND NOT EXISTS (SELECT 1 FROM _nz_date_fast f WHERE f.raw = r.{field}_raw)""")
+    _slow_dates(
+        con,
+        workers,
+        field,
+        formats,
+        birth=birth,
+        today=today,
+        inputs_sql=f"""SELECT DISTINCT {field}_raw FROM _nz_rows r WHERE {field}_raw IS NOT NULL
+                               AND NOT EXISTS (SELECT 1 FROM _nz_date_fast f WHERE f.raw = r.{field}_raw)""",
+    )
     too_new, too_old = _range_sql("ts", birth=birth, today=today)
     placeholder = dates.placeholder_sql("ts")
     con.execute(
@@ -512,18 +648,34 @@ def _dates(con, workers: Workers, field: str, formats: tuple[str, ...], *, birth
     )
 
 
-def _timestamps(con, workers: Workers, field: str, formats: tuple[str, ...], *, today: dt.date) -> None:
+def _timestamps(
+    con, workers: Workers, field: str, formats: tuple[str, ...], *, today: dt.date
+) -> None:
     """`_nz_date_<field>` for the time stamps `_rows` could not parse (few): through Python."""
-    _slow_dates(con, workers, field, formats, birth=False, today=today,
-                inputs_sql=f"SELECT DISTINCT {field}_raw FROM _nz_rows WHERE {field}_raw IS NOT NULL AND {field}_fast IS NULL")
+    _slow_dates(
+        con,
+        workers,
+        field,
+        formats,
+        birth=False,
+        today=today,
+        inputs_sql=f"SELECT DISTINCT {field}_raw FROM _nz_rows WHERE {field}_raw IS NOT NULL AND {field}_fast IS NULL",
+    )
     con.execute(f"ALTER TABLE _nz_date_slow RENAME TO _nz_date_{field}")
 
 
-def _slow_dates(con, workers: Workers, field: str, formats, *, birth: bool, today: dt.date, inputs_sql: str) -> None:
+def _slow_dates(
+    con, workers: Workers, field: str, formats, *, birth: bool, today: dt.date, inputs_sql: str
+) -> None:
     map_distinct(
-        con, workers, inputs_sql=inputs_sql, key_columns={"raw": S},
-        fn=functools.partial(_date_value, formats=formats, birth=birth, today=today), single=True,
-        result_columns={"value": TS, "status": S, "reason": S, "ambiguous": B}, table="_nz_date_slow",
+        con,
+        workers,
+        inputs_sql=inputs_sql,
+        key_columns={"raw": S},
+        fn=functools.partial(_date_value, formats=formats, birth=birth, today=today),
+        single=True,
+        result_columns={"value": TS, "status": S, "reason": S, "ambiguous": B},
+        table="_nz_date_slow",
     )
 
 
@@ -534,15 +686,24 @@ def _date_value(raw: str, *, formats: tuple[str, ...], birth: bool, today: dt.da
 def _booleans(con, source: Source) -> None:
     for f in BOOLEAN_FIELDS:
         map_distinct(
-            con, Workers(processes=1),
+            con,
+            Workers(processes=1),
             inputs_sql=f"SELECT DISTINCT {f}_raw FROM _nz_rows WHERE {f}_raw IS NOT NULL",
             key_columns={"raw": S},
-            fn=functools.partial(_bool_value, true_values=tuple(source.true_values), false_values=tuple(source.false_values)),
-            single=True, result_columns={"value": B, "status": S, "reason": S}, table=f"_nz_bool_{f}",
+            fn=functools.partial(
+                _bool_value,
+                true_values=tuple(source.true_values),
+                false_values=tuple(source.false_values),
+            ),
+            single=True,
+            result_columns={"value": B, "status": S, "reason": S},
+            table=f"_nz_bool_{f}",
         )
 
 
-def _bool_value(raw: str | None, *, true_values: tuple[str, ...], false_values: tuple[str, ...]) -> tuple:
+def _bool_value(
+    raw: str | None, *, true_values: tuple[str, ...], false_values: tuple[str, ...]
+) -> tuple:
     return tuple(normalize_bool(raw, true_values, false_values))
 
 
@@ -557,12 +718,14 @@ def _reference(con, out: str, table: ReferenceTable | None, default_country: str
     country = f"coalesce(country, {q(default_country)})"
     covered = ", ".join(q(c) for c in sorted(table.countries))
     map_distinct(
-        con, Workers(processes=1),
+        con,
+        Workers(processes=1),
         inputs_sql=f"SELECT DISTINCT {country}, postcode, city, street FROM {out} "
-                   f"WHERE postcode IS NOT NULL AND {country} IN ({covered})",
+        f"WHERE postcode IS NOT NULL AND {country} IN ({covered})",
         key_columns={"country": S, "postcode": S, "city": S, "street": S},
         fn=functools.partial(check_tuple, table=table),
-        result_columns={"known": B, "ref_city": S, "street_known": B}, table="_nz_reference",
+        result_columns={"known": B, "ref_city": S, "street_known": B},
+        table="_nz_reference",
     )
     con.execute(
         f"""UPDATE {out} SET
@@ -590,17 +753,23 @@ def _assemble(con, out: str, today: dt.date, default_country: str) -> None:
     """`out`: everything joined back together, in the contract's column order and types."""
     # A country the file left empty: the row's evidence, else a postcode or a nationally written
     # phone number valid in the default country (they were read there).
-    fits_default = "(pc.status IN ('valid', 'corrected') OR r.phone_status IN ('valid', 'corrected'))"
+    fits_default = (
+        "(pc.status IN ('valid', 'corrected') OR r.phone_status IN ('valid', 'corrected'))"
+    )
     inferred = f"(r.country_status = 'missing' AND (r.evidence IS NOT NULL OR {fits_default}))"
     country = {
         "country": f"CASE WHEN {inferred} THEN coalesce(struct_extract(r.evidence, 'country'), "
-                   f"{q(default_country)}) ELSE r.country_value END",
+        f"{q(default_country)}) ELSE r.country_value END",
         "country_status": f"CASE WHEN {inferred} THEN 'inferred' ELSE r.country_status END",
         "country_reason": f"CASE WHEN {inferred} THEN coalesce(struct_extract(r.evidence, 'reason'), "
-                          "'from_source_country') ELSE r.country_reason END",
+        "'from_source_country') ELSE r.country_reason END",
     }
     stamp = {}
-    for f, alias in (("last_purchase_at", "lp"), ("updated_at", "ua"), ("newsletter_opt_in_at", "oa")):
+    for f, alias in (
+        ("last_purchase_at", "lp"),
+        ("updated_at", "ua"),
+        ("newsletter_opt_in_at", "oa"),
+    ):
         too_new, too_old = _range_sql(f"r.{f}_fast", birth=False, today=today)
         placeholder = dates.placeholder_sql(f"r.{f}_fast")
         stamp[f] = (
@@ -618,63 +787,99 @@ def _assemble(con, out: str, today: dt.date, default_country: str) -> None:
     # (mirrors `email.finish_email`: an uncertain typo, else the correction applied, then closed)
     mail = {
         "email": f"CASE WHEN {fast} THEN (CASE WHEN {typo} THEN NULL WHEN dom.correction IS NOT NULL "
-                 f"THEN {local} || '@' || dom.correction ELSE r.email_fast END) ELSE es.value END",
+        f"THEN {local} || '@' || dom.correction ELSE r.email_fast END) ELSE es.value END",
         "email_status": f"CASE WHEN {fast} THEN (CASE WHEN {typo} OR dom.is_closed THEN 'invalid' "
-                        "WHEN dom.correction IS NOT NULL THEN 'corrected' "
-                        f"ELSE {status_sql('r.email_c', 'r.email_fast')} END) "
-                        "ELSE coalesce(es.status, 'missing') END",
+        "WHEN dom.correction IS NOT NULL THEN 'corrected' "
+        f"ELSE {status_sql('r.email_c', 'r.email_fast')} END) "
+        "ELSE coalesce(es.status, 'missing') END",
         "email_reason": f"CASE WHEN {fast} THEN (CASE WHEN {typo} THEN 'domain_typo' "
-                        "WHEN dom.is_closed THEN 'closed_mail_provider' "
-                        "WHEN dom.correction IS NOT NULL THEN 'domain_typo_corrected' END) ELSE es.reason END",
+        "WHEN dom.is_closed THEN 'closed_mail_provider' "
+        "WHEN dom.correction IS NOT NULL THEN 'domain_typo_corrected' END) ELSE es.reason END",
         "email_suggestion": f"CASE WHEN {fast} THEN (CASE WHEN {typo} THEN split_part(r.email_fast, '@', 1) || '@' || dom.suggestion END) "
-                            "ELSE es.suggestion END",
+        "ELSE es.suggestion END",
         "email_is_role": f"CASE WHEN {fast} THEN {email.role_sql('r.email_fast')} ELSE es.is_role END",
         "email_is_disposable": f"CASE WHEN {fast} THEN dom.is_disposable ELSE es.is_disposable END",
         "email_is_closed_provider": f"CASE WHEN {fast} THEN dom.is_closed ELSE es.is_closed_provider END",
         "email_is_personal_provider": f"CASE WHEN {fast} THEN dom.is_personal ELSE es.is_personal_provider END",
     }
     expr = {
-        "source": "r.source", "file_id": "r.file_id", "line_number": "r.line_number",
+        "source": "r.source",
+        "file_id": "r.file_id",
+        "line_number": "r.line_number",
         "source_record_id": "r.source_record_id",
-        "first_name": "fn.value", "infix": "ln.infix", "last_name": "ln.value",
-        "email": mail["email"], "phone": "r.e164",
-        "street": "st.value", "house_number": "hn.number", "house_number_suffix": "coalesce(sx.value, hn.suffix)",
-        "postcode": "pc.value", "city": "ci.value", "country": country["country"],
-        "birth_date": "bd.value", "newsletter_opt_in": "nl.value",
-        "last_purchase_at": stamp["last_purchase_at"][0], "updated_at": stamp["updated_at"][0],
-        "newsletter_opt_in_at": stamp["newsletter_opt_in_at"][0], "double_opt_in": "dbl.value",
-        "email_raw": "r.email_raw", "phone_raw": "r.phone_raw", "postcode_raw": "r.postcode_raw",
-        "first_name_raw": "r.first_name_raw", "last_name_raw": "r.last_name_raw",
-        "street_raw": "r.street_raw_out", "house_number_raw": "r.house_number_raw_out",
-        "country_raw": "r.country_raw", "birth_date_raw": "r.birth_date_raw",
-        "newsletter_opt_in_raw": "r.newsletter_opt_in_raw", "last_purchase_at_raw": "r.last_purchase_at_raw",
-        "updated_at_raw": "r.updated_at_raw", "newsletter_opt_in_at_raw": "r.newsletter_opt_in_at_raw",
+        "first_name": "fn.value",
+        "infix": "ln.infix",
+        "last_name": "ln.value",
+        "email": mail["email"],
+        "phone": "r.e164",
+        "street": "st.value",
+        "house_number": "hn.number",
+        "house_number_suffix": "coalesce(sx.value, hn.suffix)",
+        "postcode": "pc.value",
+        "city": "ci.value",
+        "country": country["country"],
+        "birth_date": "bd.value",
+        "newsletter_opt_in": "nl.value",
+        "last_purchase_at": stamp["last_purchase_at"][0],
+        "updated_at": stamp["updated_at"][0],
+        "newsletter_opt_in_at": stamp["newsletter_opt_in_at"][0],
+        "double_opt_in": "dbl.value",
+        "email_raw": "r.email_raw",
+        "phone_raw": "r.phone_raw",
+        "postcode_raw": "r.postcode_raw",
+        "first_name_raw": "r.first_name_raw",
+        "last_name_raw": "r.last_name_raw",
+        "street_raw": "r.street_raw_out",
+        "house_number_raw": "r.house_number_raw_out",
+        "country_raw": "r.country_raw",
+        "birth_date_raw": "r.birth_date_raw",
+        "newsletter_opt_in_raw": "r.newsletter_opt_in_raw",
+        "last_purchase_at_raw": "r.last_purchase_at_raw",
+        "updated_at_raw": "r.updated_at_raw",
+        "newsletter_opt_in_at_raw": "r.newsletter_opt_in_at_raw",
         "double_opt_in_raw": "r.double_opt_in_raw",
-        "email_status": mail["email_status"], "phone_status": "coalesce(r.phone_status, 'missing')",
-        "postcode_status": "coalesce(pc.status, 'missing')", "first_name_status": "coalesce(fn.status, 'missing')",
-        "last_name_status": "coalesce(ln.status, 'missing')", "street_status": "coalesce(st.status, 'missing')",
-        "house_number_status": "coalesce(hn.status, 'missing')", "country_status": country["country_status"],
+        "email_status": mail["email_status"],
+        "phone_status": "coalesce(r.phone_status, 'missing')",
+        "postcode_status": "coalesce(pc.status, 'missing')",
+        "first_name_status": "coalesce(fn.status, 'missing')",
+        "last_name_status": "coalesce(ln.status, 'missing')",
+        "street_status": "coalesce(st.status, 'missing')",
+        "house_number_status": "coalesce(hn.status, 'missing')",
+        "country_status": country["country_status"],
         "birth_date_status": "coalesce(bd.status, 'missing')",
         "newsletter_opt_in_status": "coalesce(nl.status, 'missing')",
         "last_purchase_at_status": stamp["last_purchase_at"][1],
-        "updated_at_status": stamp["updated_at"][1], "newsletter_opt_in_at_status": stamp["newsletter_opt_in_at"][1],
+        "updated_at_status": stamp["updated_at"][1],
+        "newsletter_opt_in_at_status": stamp["newsletter_opt_in_at"][1],
         "double_opt_in_status": "coalesce(dbl.status, 'missing')",
-        "email_reason": mail["email_reason"], "phone_reason": "r.phone_reason", "postcode_reason": "pc.reason",
-        "first_name_reason": "fn.reason", "last_name_reason": "ln.reason", "street_reason": "st.reason",
-        "house_number_reason": "hn.reason", "country_reason": country["country_reason"],
-        "birth_date_reason": "bd.reason", "newsletter_opt_in_reason": "nl.reason",
+        "email_reason": mail["email_reason"],
+        "phone_reason": "r.phone_reason",
+        "postcode_reason": "pc.reason",
+        "first_name_reason": "fn.reason",
+        "last_name_reason": "ln.reason",
+        "street_reason": "st.reason",
+        "house_number_reason": "hn.reason",
+        "country_reason": country["country_reason"],
+        "birth_date_reason": "bd.reason",
+        "newsletter_opt_in_reason": "nl.reason",
         "last_purchase_at_reason": stamp["last_purchase_at"][2],
-        "updated_at_reason": stamp["updated_at"][2], "newsletter_opt_in_at_reason": stamp["newsletter_opt_in_at"][2],
+        "updated_at_reason": stamp["updated_at"][2],
+        "newsletter_opt_in_at_reason": stamp["newsletter_opt_in_at"][2],
         "double_opt_in_reason": "dbl.reason",
-        "email_suggestion": mail["email_suggestion"], "email_is_role": mail["email_is_role"],
-        "email_is_disposable": mail["email_is_disposable"], "phone_type": "r.phone_type",
+        "email_suggestion": mail["email_suggestion"],
+        "email_is_role": mail["email_is_role"],
+        "email_is_disposable": mail["email_is_disposable"],
+        "phone_type": "r.phone_type",
         "email_is_closed_provider": mail["email_is_closed_provider"],
         "email_is_personal_provider": mail["email_is_personal_provider"],
-        "first_name_is_initials": "fn.is_initials", "birth_date_ambiguous": "bd.ambiguous",
+        "first_name_is_initials": "fn.is_initials",
+        "birth_date_ambiguous": "bd.ambiguous",
     }
     missing = set(OUTPUT_COLUMNS) - set(expr)
     assert not missing, f"no expression for contact column(s) {sorted(missing)}"
-    select = ",\n".join(f'CAST({expr[c]} AS {CONTACT_COLUMNS[c]}) AS "{c}"' for c in OUTPUT_COLUMNS)
+    select = ",\n".join(
+        f'CAST({expr[c]} AS {CONTACT_COLUMNS[c]}) AS "{c}"' for c in OUTPUT_COLUMNS
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {out} AS
             SELECT {select}

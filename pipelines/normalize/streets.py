@@ -14,8 +14,18 @@ from __future__ import annotations
 import re
 
 DUTCH_ENDINGS = {  # the Netherlands and Flanders
-    "str": "straat", "ln": "laan", "pl": "plein", "pln": "plein", "gr": "gracht", "wg": "weg",
-    "kd": "kade", "blvd": "boulevard", "sngl": "singel", "sgl": "singel", "stwg": "steenweg", "stw": "steenweg",
+    "str": "straat",
+    "ln": "laan",
+    "pl": "plein",
+    "pln": "plein",
+    "gr": "gracht",
+    "wg": "weg",
+    "kd": "kade",
+    "blvd": "boulevard",
+    "sngl": "singel",
+    "sgl": "singel",
+    "stwg": "steenweg",
+    "stw": "steenweg",
     "dk": "dijk",
 }
 SWEDISH_ENDINGS = {"g": "gatan", "v": "vägen", "gr": "gränd", "pl": "plan"}
@@ -30,8 +40,16 @@ def _pattern(endings: dict[str, str], bare: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(rf"(?i)(?<=[^\W\d_]{{2}})(?:({alternatives})\.{dotless})")
 
 
-FRENCH_LEADING = {"av": "Avenue", "bd": "Boulevard", "bld": "Boulevard", "ch": "Chaussée", "chée": "Chaussée",
-                  "pl": "Place", "r": "Rue", "sq": "Square"}
+FRENCH_LEADING = {
+    "av": "Avenue",
+    "bd": "Boulevard",
+    "bld": "Boulevard",
+    "ch": "Chaussée",
+    "chée": "Chaussée",
+    "pl": "Place",
+    "r": "Rue",
+    "sq": "Square",
+}
 _FRENCH = re.compile(r"(?i)^(av|bd|bld|ch|chée|pl|r|sq)(?:\.\s*|\s+)(?=[^\W\d_])")
 _BARE_STR = re.compile(r"(?i)str(?![^\W\d_])")  # the cheap test before the full pattern
 _PATTERNS = {
@@ -45,10 +63,14 @@ def expand_abbreviations(street: str, country: str | None) -> str:
     """`Kerkstr.` -> `Kerkstraat` (NL/BE), `Storg.` -> `Storgatan` (SE); others unchanged."""
     if country == "BE":
         m = _FRENCH.match(street)
-        if m and (m.group(0).rstrip().endswith(".") or m.group(1).lower() in ("bd", "bld", "chée")):
-            street = FRENCH_LEADING[m.group(1).lower()] + " " + street[m.end():]
+        if m and (
+            m.group(0).rstrip().endswith(".") or m.group(1).lower() in ("bd", "bld", "chée")
+        ):
+            street = FRENCH_LEADING[m.group(1).lower()] + " " + street[m.end() :]
     pattern = _PATTERNS.get(country or "NL")
-    if pattern is None or ("." not in street and (country == "SE" or not _BARE_STR.search(street))):
+    if pattern is None or (
+        "." not in street and (country == "SE" or not _BARE_STR.search(street))
+    ):
         return street
     endings = ENDINGS[country or "NL"]
 

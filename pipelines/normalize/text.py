@@ -67,7 +67,9 @@ def status_of(clean: str, canonical: str) -> str:
 q = sql_literal  # the short name the normalizers' generated SQL uses
 
 
-_GATE_RE2 = "^ | $|  |[^ -~]"  # text that may need cleaning: edge or double spaces, non-ASCII, controls
+_GATE_RE2 = (
+    "^ | $|  |[^ -~]"  # text that may need cleaning: edge or double spaces, non-ASCII, controls
+)
 
 
 def _full_clean_sql(expr: str) -> str:
@@ -126,9 +128,50 @@ def status_sql(clean_expr: str, canonical_expr: str) -> str:
 # Words that stay lower case inside a name, street or place ("Rue de la Loi", "Laan van
 # Meerdervoort", "Leuze-en-Hainaut", "Sart-lez-Spa").
 LOWER_WORDS = frozenset(
-    {"van", "de", "der", "den", "het", "'t", "ter", "ten", "te", "in", "op", "aan", "bij", "uit", "voor",
-     "la", "le", "les", "du", "des", "d'", "l'", "et", "en", "och", "af", "von", "zu", "y", "e", "da", "di",
-     "lez", "lès", "sous", "sur", "devant", "aux", "au", "à", "par", "over"}
+    {
+        "van",
+        "de",
+        "der",
+        "den",
+        "het",
+        "'t",
+        "ter",
+        "ten",
+        "te",
+        "in",
+        "op",
+        "aan",
+        "bij",
+        "uit",
+        "voor",
+        "la",
+        "le",
+        "les",
+        "du",
+        "des",
+        "d'",
+        "l'",
+        "et",
+        "en",
+        "och",
+        "af",
+        "von",
+        "zu",
+        "y",
+        "e",
+        "da",
+        "di",
+        "lez",
+        "lès",
+        "sous",
+        "sur",
+        "devant",
+        "aux",
+        "au",
+        "à",
+        "par",
+        "over",
+    }
 )
 # French elided articles that stay lower case before a capitalised word inside a name
 # ("Rue de l'Église", "Meslin-l'Evêque"); at the start they are capitalised ("D'Hondt").

@@ -83,15 +83,19 @@ def normalize_address_columns(
             # unchanged but for case is its own key, lower-cased; only the rest goes through Python.
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE _email_clean AS
-                    SELECT raw, clean, clean IS NOT NULL AND {fast_email_sql('clean')} AS fast
-                    FROM (SELECT raw, {clean_present_sql('raw')} AS clean
+                    SELECT raw, clean, clean IS NOT NULL AND {fast_email_sql("clean")} AS fast
+                    FROM (SELECT raw, {clean_present_sql("raw")} AS clean
                           FROM (SELECT DISTINCT "{email_column}" AS raw FROM {table} WHERE "{email_column}" IS NOT NULL) d) c"""
             )
             map_distinct(
-                con, workers,
+                con,
+                workers,
                 inputs_sql="SELECT raw FROM _email_clean WHERE clean IS NOT NULL AND NOT fast",
-                key_columns={"raw": pa.string()}, fn=_email_row, result_columns={"email": pa.string()},
-                table="_email_slow", single=True,
+                key_columns={"raw": pa.string()},
+                fn=_email_row,
+                result_columns={"email": pa.string()},
+                table="_email_slow",
+                single=True,
             )
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE {out_email} AS
@@ -100,11 +104,15 @@ def normalize_address_columns(
             )
             # The fast path's domains get the normalizer's domain corrections (once per domain).
             map_distinct(
-                con, workers,
+                con,
+                workers,
                 inputs_sql=f"""SELECT DISTINCT split_part(email, '@', 2) FROM {out_email} e
                                JOIN _email_clean c USING (raw) WHERE c.fast""",
-                key_columns={"domain": pa.string()}, fn=_domain_correction_row,
-                result_columns={"fixed": pa.string()}, table="_email_fix", single=True,
+                key_columns={"domain": pa.string()},
+                fn=_domain_correction_row,
+                result_columns={"fixed": pa.string()},
+                table="_email_fix",
+                single=True,
             )
             con.execute(
                 f"""UPDATE {out_email} SET email = split_part(email, '@', 1) || '@' || f.fixed
@@ -119,10 +127,15 @@ def normalize_address_columns(
             con.execute(f"CREATE OR REPLACE TEMP TABLE {out_email} (raw VARCHAR, email VARCHAR)")
         if phone_column:
             map_distinct(
-                con, workers,
+                con,
+                workers,
                 inputs_sql=f'SELECT DISTINCT "{phone_column}", {region_sql} FROM {table} WHERE "{phone_column}" IS NOT NULL',
-                key_columns={"raw": pa.string(), "region": pa.string()}, fn=_phone_row,
-                result_columns={"phone": pa.string()}, table=out_phone,
+                key_columns={"raw": pa.string(), "region": pa.string()},
+                fn=_phone_row,
+                result_columns={"phone": pa.string()},
+                table=out_phone,
             )
         else:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {out_phone} (raw VARCHAR, region VARCHAR, phone VARCHAR)")
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {out_phone} (raw VARCHAR, region VARCHAR, phone VARCHAR)"
+            )

@@ -23,7 +23,11 @@ from pipelines.warehouse import sql_literal
 
 
 def double_opt_in_sources(config: SourcesConfig) -> list[str]:
-    return sorted(n for n, s in config.sources.items() if s.kind == "contacts" and "double_opt_in" in s.columns)
+    return sorted(
+        n
+        for n, s in config.sources.items()
+        if s.kind == "contacts" and "double_opt_in" in s.columns
+    )
 
 
 def _in_list(names: list[str]) -> str:

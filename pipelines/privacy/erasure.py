@@ -160,22 +160,30 @@ def erase(
         return result
     region = region or config.defaults.country
     persons = [
-        find_person(con, email=r.email, phone=r.phone, customer_id=r.customer_id, region=region) for r in requests
+        find_person(con, email=r.email, phone=r.phone, customer_id=r.customer_id, region=region)
+        for r in requests
     ]
     everyone = reduce(Person.merge, persons)
     matcher = Matcher.of(everyone)
     exclude = warehouse_paths(paths)
 
     scrubbed = scrub_tree(
-        paths.data_dir, matcher, sources=config.sources, exclude=exclude, delete_instead=landed_inbox_copies(con, config),
+        paths.data_dir,
+        matcher,
+        sources=config.sources,
+        exclude=exclude,
+        delete_instead=landed_inbox_copies(con, config),
     )
     result.files_rewritten = len(scrubbed.files_rewritten)
     result.files_deleted = len(scrubbed.files_deleted)
     result.rows_removed_from_files = scrubbed.rows_removed
     result.residue_files = scrubbed.residue
     if result.residue_files:
-        log.warning("erasure: %d file(s) under data/ still hold a value of the person: %s",
-                    len(result.residue_files), ", ".join(result.residue_files))
+        log.warning(
+            "erasure: %d file(s) under data/ still hold a value of the person: %s",
+            len(result.residue_files),
+            ", ".join(result.residue_files),
+        )
 
     tables = warehouse_tables(con)
     with transaction(con):
@@ -199,16 +207,36 @@ def erase(
                 update = redact_sql(table, columns)
                 if update is not None:
                     redacted += con.execute(update, params_for(update, params)).fetchone()[0]
-            added = add_tombstones(con, key, emails=person.emails, phones=person.phones, erasure_id=erasure_id, now=now)
+            added = add_tombstones(
+                con,
+                key,
+                emails=person.emails,
+                phones=person.phones,
+                erasure_id=erasure_id,
+                now=now,
+            )
             con.execute(
                 """INSERT INTO erasure_log (erasure_id, origin, request_id, identified_by, requested_at, erased_at,
                        customers, source_records, rows_deleted, rows_by_table, texts_redacted, files_rewritten,
                        files_deleted, tombstones, residue_files, compacted_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)""",
-                [erasure_id, origin, mask_text(request.request_id) if request.request_id else None,
-                 request.identified_by, request.requested_at or now, now, len(person.customer_ids),
-                 len(person.records), sum(counts.values()), json.dumps(counts, sort_keys=True), redacted,
-                 result.files_rewritten, result.files_deleted, added, len(result.residue_files)],
+                [
+                    erasure_id,
+                    origin,
+                    mask_text(request.request_id) if request.request_id else None,
+                    request.identified_by,
+                    request.requested_at or now,
+                    now,
+                    len(person.customer_ids),
+                    len(person.records),
+                    sum(counts.values()),
+                    json.dumps(counts, sort_keys=True),
+                    redacted,
+                    result.files_rewritten,
+                    result.files_deleted,
+                    added,
+                    len(result.residue_files),
+                ],
             )
             result.erasure_ids.append(erasure_id)
             result.not_found += 0 if person.found else 1
@@ -220,7 +248,12 @@ def erase(
                 result.rows_by_table[table] = result.rows_by_table.get(table, 0) + n
     log.info(
         "erasure (%s): %d request(s), %d customer(s), %d source record(s), %d warehouse row(s), %d file(s) rewritten",
-        origin, result.requests, result.customers, result.source_records, result.rows_deleted, result.files_rewritten,
+        origin,
+        result.requests,
+        result.customers,
+        result.source_records,
+        result.rows_deleted,
+        result.files_rewritten,
     )
     return result
 
@@ -260,7 +293,9 @@ def compact_if_pending(warehouse: Path) -> bool:
     """Compact the warehouse when an erasure has not been compacted yet; True when it did."""
     con = connect(warehouse)
     try:
-        pending = con.execute("SELECT count(*) FROM erasure_log WHERE compacted_at IS NULL").fetchone()[0]
+        pending = con.execute(
+            "SELECT count(*) FROM erasure_log WHERE compacted_at IS NULL"
+        ).fetchone()[0]
     finally:
         con.close()
     if not pending:
@@ -289,13 +324,19 @@ def load_erasure_drop(
     now: datetime,
 ) -> dict:
     """Erase everyone a staged erasure-request drop names; a line naming no one is rejected."""
-    fields = [f for f in ("email", "phone", "customer_id", "requested_at", "request_id") if f in source.columns]
+    fields = [
+        f
+        for f in ("email", "phone", "customer_id", "requested_at", "request_id")
+        if f in source.columns
+    ]
     select = ", ".join(f'"{f}"' for f in fields)
     rows = con.execute(
         f"SELECT line_number{', ' + select if select else ''} FROM staged_rows WHERE file_id = ? ORDER BY line_number",
         [file_id],
     ).fetchall()
-    delimiter = con.execute("SELECT coalesce(delimiter, ',') FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()[0]
+    delimiter = con.execute(
+        "SELECT coalesce(delimiter, ',') FROM ingest_log WHERE file_id = ?", [file_id]
+    ).fetchone()[0]
     formats = date_formats(source.date_format, source.datetime_format, timestamp=True)
     requests, rejects = [], []
     for line_number, *values in rows:
@@ -303,7 +344,9 @@ def load_erasure_drop(
         request = ErasureRequest(
             email=row.get("email") if _present(row.get("email")) else None,
             phone=row.get("phone") if _present(row.get("phone")) else None,
-            customer_id=clean_text(row.get("customer_id")) if _present(row.get("customer_id")) else None,
+            customer_id=clean_text(row.get("customer_id"))
+            if _present(row.get("customer_id"))
+            else None,
             request_id=clean_text(row.get("request_id")),
             requested_at=normalize_date(row.get("requested_at"), formats, today=now.date()).value,
         )
@@ -312,8 +355,14 @@ def load_erasure_drop(
         else:
             rejects.append((line_number, delimiter.join(v or "" for v in values)))
     result = erase(
-        con, requests, paths=paths, config=config, key=tombstone_key(paths.data_dir), now=now,
-        origin=f"source:{source_name}", region=config.country_of(source_name),
+        con,
+        requests,
+        paths=paths,
+        config=config,
+        key=tombstone_key(paths.data_dir),
+        now=now,
+        origin=f"source:{source_name}",
+        region=config.country_of(source_name),
     )
     with transaction(con):
         for line_number, raw_line in rejects:

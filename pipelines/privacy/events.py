@@ -14,7 +14,7 @@ a time that does not parse. A line without a time takes the file's export time.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import partial
 
 import duckdb
@@ -31,12 +31,58 @@ from pipelines.warehouse import sql_literal, transaction
 
 # Common words for the canonical events, compared without case, spaces, dots, dashes, underscores.
 EVENT_WORDS: dict[str, tuple[str, ...]] = {
-    "unsubscribe": ("unsubscribe", "unsubscribed", "unsub", "optout", "optedout", "afgemeld", "afmelding",
-                    "uitgeschreven", "desinscrit", "avregistrerad", "avanmäld", "avanmalan", "avanmälan"),
-    "hard_bounce": ("hardbounce", "hard", "bouncehard", "hardbounced", "permanentbounce", "permanent"),
-    "soft_bounce": ("softbounce", "soft", "bouncesoft", "softbounced", "transientbounce", "temporarybounce", "transient"),
-    "complaint": ("complaint", "spam", "spamcomplaint", "spamreport", "abuse", "abusereport", "klacht", "markedasspam"),
-    "resubscribe": ("resubscribe", "resubscribed", "resub", "subscribe", "subscribed", "optin", "optedin", "aangemeld"),
+    "unsubscribe": (
+        "unsubscribe",
+        "unsubscribed",
+        "unsub",
+        "optout",
+        "optedout",
+        "afgemeld",
+        "afmelding",
+        "uitgeschreven",
+        "desinscrit",
+        "avregistrerad",
+        "avanmäld",
+        "avanmalan",
+        "avanmälan",
+    ),
+    "hard_bounce": (
+        "hardbounce",
+        "hard",
+        "bouncehard",
+        "hardbounced",
+        "permanentbounce",
+        "permanent",
+    ),
+    "soft_bounce": (
+        "softbounce",
+        "soft",
+        "bouncesoft",
+        "softbounced",
+        "transientbounce",
+        "temporarybounce",
+        "transient",
+    ),
+    "complaint": (
+        "complaint",
+        "spam",
+        "spamcomplaint",
+        "spamreport",
+        "abuse",
+        "abusereport",
+        "klacht",
+        "markedasspam",
+    ),
+    "resubscribe": (
+        "resubscribe",
+        "resubscribed",
+        "resub",
+        "subscribe",
+        "subscribed",
+        "optin",
+        "optedin",
+        "aangemeld",
+    ),
 }
 
 
@@ -68,8 +114,15 @@ def load_privacy_drop(
     """Load one staged privacy drop; returns figures for the asset metadata (no personal data).
     An error on the way is raised with its text masked (it ends up in Dagster's event log)."""
     with masked_errors():
-        return _load_privacy_drop(con, file_id=file_id, source_name=source_name, source=source, config=config,
-                                  paths=paths, now=now)
+        return _load_privacy_drop(
+            con,
+            file_id=file_id,
+            source_name=source_name,
+            source=source,
+            config=config,
+            paths=paths,
+            now=now,
+        )
 
 
 def _load_privacy_drop(
@@ -85,15 +138,27 @@ def _load_privacy_drop(
     status = con.execute("SELECT status FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()
     if status is None or status[0] != "staged":
         return {"status": status[0] if status else "unknown", "rows": 0}
-    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     if source.kind == "suppressions":
-        return load_suppression_drop(con, file_id=file_id, source_name=source_name, source=source, config=config, today=now.date())
+        return load_suppression_drop(
+            con,
+            file_id=file_id,
+            source_name=source_name,
+            source=source,
+            config=config,
+            today=now.date(),
+        )
     if source.kind == "erasure_requests":
         from pipelines.privacy.erasure import load_erasure_drop
 
         return load_erasure_drop(
-            con, file_id=file_id, source_name=source_name, source=source, config=config,
-            paths=paths or Paths.from_env(), now=now,
+            con,
+            file_id=file_id,
+            source_name=source_name,
+            source=source,
+            config=config,
+            paths=paths or Paths.from_env(),
+            now=now,
         )
     raise ValueError(f"{source_name}: kind {source.kind!r} is not a privacy drop")
 
@@ -103,17 +168,31 @@ def _parse_time(raw: str, formats: tuple[str, ...], today: date) -> tuple:
     return (result.value, result.status, result.reason)
 
 
-def parse_times(con: duckdb.DuckDBPyConnection, *, table: str, column: str, source: Source, today: date, out: str) -> None:
+def parse_times(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    table: str,
+    column: str,
+    source: Source,
+    today: date,
+    out: str,
+) -> None:
     """Temp table `out(raw, at, status, reason)`: each distinct time text parsed in the source's formats."""
     formats = date_formats(source.date_format, source.datetime_format, timestamp=True)
     with Workers() as workers:
         map_distinct(
-            con, workers,
+            con,
+            workers,
             inputs_sql=f'SELECT DISTINCT "{column}" FROM {table} WHERE "{column}" IS NOT NULL',
             key_columns={"raw": pa.string()},
             fn=partial(_parse_time, formats=formats, today=today),
-            result_columns={"at": pa.timestamp("us"), "status": pa.string(), "reason": pa.string()},
-            table=out, single=True,
+            result_columns={
+                "at": pa.timestamp("us"),
+                "status": pa.string(),
+                "reason": pa.string(),
+            },
+            table=out,
+            single=True,
         )
 
 
@@ -121,32 +200,50 @@ def raw_line_sql(alias: str, fields: list[str], delimiter: str) -> str:
     """The mapped fields of a staged row joined by the file's delimiter (the rejected row's text)."""
     if not fields:
         return "''"
-    return f" || {sql_literal(delimiter)} || ".join(f'coalesce({alias}."{f}", \'\')' for f in fields)
+    return f" || {sql_literal(delimiter)} || ".join(
+        f"coalesce({alias}.\"{f}\", '')" for f in fields
+    )
 
 
 def load_suppression_drop(
-    con: duckdb.DuckDBPyConnection, *, file_id: str, source_name: str, source: Source, config: SourcesConfig, today: date
+    con: duckdb.DuckDBPyConnection,
+    *,
+    file_id: str,
+    source_name: str,
+    source: Source,
+    config: SourcesConfig,
+    today: date,
 ) -> dict:
     """Staged suppression events -> `suppression_events` (normalized keys) or `rejected_rows`."""
     if "event" not in source.columns:
-        raise ValueError(f"{source_name}: a suppressions source must map the field `event` (columns: event: <header>)")
+        raise ValueError(
+            f"{source_name}: a suppressions source must map the field `event` (columns: event: <header>)"
+        )
     region = config.country_of(source_name)
     mapped = list(source.columns)
     file_time, delimiter = con.execute(
-        "SELECT coalesce(remote_mtime, landed_at), coalesce(delimiter, ',') FROM ingest_log WHERE file_id = ?", [file_id]
+        "SELECT coalesce(remote_mtime, landed_at), coalesce(delimiter, ',') FROM ingest_log WHERE file_id = ?",
+        [file_id],
     ).fetchone()
     with transaction(con):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _sup_drop AS {staged_view_sql(file_id, source)}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _sup_drop AS {staged_view_sql(file_id, source)}"
+        )
         normalize_address_columns(
-            con, table="_sup_drop",
+            con,
+            table="_sup_drop",
             email_column="email" if "email" in mapped else None,
             phone_column="phone" if "phone" in mapped else None,
             region_sql=sql_literal(region),
         )
         if "at" in mapped:
-            parse_times(con, table="_sup_drop", column="at", source=source, today=today, out="_sup_times")
+            parse_times(
+                con, table="_sup_drop", column="at", source=source, today=today, out="_sup_times"
+            )
         else:
-            con.execute('CREATE OR REPLACE TEMP TABLE _sup_times (raw VARCHAR, "at" TIMESTAMP, status VARCHAR, reason VARCHAR)')
+            con.execute(
+                'CREATE OR REPLACE TEMP TABLE _sup_times (raw VARCHAR, "at" TIMESTAMP, status VARCHAR, reason VARCHAR)'
+            )
         con.execute("CREATE OR REPLACE TEMP TABLE _sup_words (word VARCHAR, event VARCHAR)")
         con.executemany("INSERT INTO _sup_words VALUES (?, ?)", event_words(source))
 
@@ -170,7 +267,7 @@ def load_suppression_drop(
                    CASE WHEN w.event IS NULL THEN 'event'
                         WHEN e.email IS NULL AND p.phone IS NULL THEN {"'email'" if "email" in mapped else "'phone'"}
                         ELSE 'at' END AS field,
-                   {raw_line_sql('d', mapped, delimiter)} AS raw_line
+                   {raw_line_sql("d", mapped, delimiter)} AS raw_line
             FROM _sup_drop d
             LEFT JOIN _email_keys e ON e.raw = {d_email}
             LEFT JOIN _phone_keys p ON p.raw = {d_phone} AND p.region = {sql_literal(region)}
@@ -190,9 +287,11 @@ def load_suppression_drop(
                SELECT ?, ?, line_number, raw_line, reason, field, now() FROM _sup_rows WHERE reason IS NOT NULL""",
             [file_id, source_name],
         )
-        by_event = dict(con.execute(
-            "SELECT event, count(*) FROM _sup_rows WHERE reason IS NULL GROUP BY event ORDER BY event"
-        ).fetchall())
+        by_event = dict(
+            con.execute(
+                "SELECT event, count(*) FROM _sup_rows WHERE reason IS NULL GROUP BY event ORDER BY event"
+            ).fetchall()
+        )
         loaded, rejected = con.execute(
             "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL) FROM _sup_rows"
         ).fetchone()
@@ -202,7 +301,14 @@ def load_suppression_drop(
             [loaded, rejected, file_id],
         )
         con.execute("DELETE FROM staged_rows WHERE file_id = ?", [file_id])
-        for t in ("_sup_drop", "_sup_rows", "_sup_times", "_sup_words", "_email_keys", "_phone_keys"):
+        for t in (
+            "_sup_drop",
+            "_sup_rows",
+            "_sup_times",
+            "_sup_words",
+            "_email_keys",
+            "_phone_keys",
+        ):
             con.execute(f"DROP TABLE IF EXISTS {t}")
     return {
         "events_loaded": loaded,

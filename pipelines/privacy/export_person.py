@@ -62,30 +62,51 @@ def export_person(
     customer_id: str | None = None,
 ) -> dict:
     """A JSON-ready dict: per table the rows about the person, the files, the tombstone status."""
-    person = find_person(con, email=email, phone=phone, customer_id=customer_id, region=config.defaults.country)
+    person = find_person(
+        con, email=email, phone=phone, customer_id=customer_id, region=config.defaults.country
+    )
     tables: dict[str, list[dict]] = {}
     params = person_params(con, person)
     for table, columns in warehouse_tables(con).items():
-        predicates = [p for p in (person_predicate(table, columns), mention_predicate(table, columns)) if p]
+        predicates = [
+            p for p in (person_predicate(table, columns), mention_predicate(table, columns)) if p
+        ]
         if not predicates:
             continue
         predicate = " OR ".join(f"({p})" for p in predicates)
-        cursor = con.execute(f'SELECT * FROM "{table}" WHERE {predicate}', params_for(predicate, params))
+        cursor = con.execute(
+            f'SELECT * FROM "{table}" WHERE {predicate}', params_for(predicate, params)
+        )
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, map(_jsonable, r))) for r in cursor.fetchall()]
         if rows:
             tables[table] = rows
-    files = scrub_tree(paths.data_dir, Matcher.of(person), sources=config.sources, exclude={paths.warehouse}, dry_run=True)
+    files = scrub_tree(
+        paths.data_dir,
+        Matcher.of(person),
+        sources=config.sources,
+        exclude={paths.warehouse},
+        dry_run=True,
+    )
     return {
-        "request": {k: v for k, v in (("email", email), ("phone", phone), ("customer_id", customer_id)) if v},
-        "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "request": {
+            k: v
+            for k, v in (("email", email), ("phone", phone), ("customer_id", customer_id))
+            if v
+        },
+        "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "customer_ids": sorted(person.customer_ids),
-        "source_records": [{"source": s, "source_record_id": r} for s, r in sorted(person.records)],
+        "source_records": [
+            {"source": s, "source_record_id": r} for s, r in sorted(person.records)
+        ],
         "emails": sorted(person.emails),
         "phones": sorted(person.phones),
         "tables": tables,
-        "files": [{"path": str(Path("data") / p), "rows": n} for p, n in sorted(files.found.items())],
-        "erased_before": bool(key) and is_tombstoned(con, key, emails=person.emails, phones=person.phones),
+        "files": [
+            {"path": str(Path("data") / p), "rows": n} for p, n in sorted(files.found.items())
+        ],
+        "erased_before": bool(key)
+        and is_tombstoned(con, key, emails=person.emails, phones=person.phones),
     }
 
 

@@ -37,16 +37,32 @@ FREE_TEXT_COLUMNS = frozenset({"raw_line", "extra", "comparison"})
 # Tables that never hold personal data (the audit trail itself).
 NEVER_SWEPT = frozenset({"erasure_log", "tombstones"})
 # Columns about a value rather than holding it (`email_status`, `phone_type`, ...).
-DERIVED_SUFFIXES = ("_status", "_reason", "_type", "_level", "_weight", "_is_role", "_is_disposable")
+DERIVED_SUFFIXES = (
+    "_status",
+    "_reason",
+    "_type",
+    "_level",
+    "_weight",
+    "_is_role",
+    "_is_disposable",
+)
 # Surrogate keys of source records (the matcher's record_key and its edges' left/right keys).
 KEY_COLUMNS = frozenset({"record_key", "left_key", "right_key"})
-RECORD_KEYS = (("source", "source_record_id"), ("left_source", "left_record_id"), ("right_source", "right_record_id"))
+RECORD_KEYS = (
+    ("source", "source_record_id"),
+    ("left_source", "left_record_id"),
+    ("right_source", "right_record_id"),
+)
 SPLIT_FIELDS = r"'[,;\t|]'"
 # Free text about files, loads and checks that may quote a record (see the module docstring),
 # and what replaces a text that mentions the person (JSON lists stay JSON lists).
 ERASED_TEXT = "[erased: quoted a person who was erased]"
 LOG_TEXT_COLUMNS = {
-    "ingest_log": {"error": ERASED_TEXT, "columns_missing": '["[erased]"]', "columns_extra": '["[erased]"]'},
+    "ingest_log": {
+        "error": ERASED_TEXT,
+        "columns_missing": '["[erased]"]',
+        "columns_extra": '["[erased]"]',
+    },
     "quality_checks": {"detail": ERASED_TEXT},
     "export_log": {"error": ERASED_TEXT},
 }
@@ -82,10 +98,14 @@ class Person:
     def phone_tokens(self) -> set[str]:
         return {p for p in self.phones | self.phone_texts if p}
 
-    def merge(self, other: "Person") -> "Person":
+    def merge(self, other: Person) -> Person:
         return Person(
-            self.customer_ids | other.customer_ids, self.records | other.records, self.emails | other.emails,
-            self.phones | other.phones, self.email_texts | other.email_texts, self.phone_texts | other.phone_texts,
+            self.customer_ids | other.customer_ids,
+            self.records | other.records,
+            self.emails | other.emails,
+            self.phones | other.phones,
+            self.email_texts | other.email_texts,
+            self.phone_texts | other.phone_texts,
         )
 
     @property
@@ -125,14 +145,16 @@ def find_person(
     con.executemany("INSERT INTO _seed_emails VALUES (?)", [[v] for v in emails])
     con.executemany("INSERT INTO _seed_phones VALUES (?)", [[v] for v in phones])
     person.customer_ids |= {
-        r[0] for r in con.execute(
+        r[0]
+        for r in con.execute(
             """SELECT customer_id FROM customers
                WHERE customer_id = ? OR email IN (SELECT v FROM _seed_emails) OR phone IN (SELECT v FROM _seed_phones)""",
             [cid],
         ).fetchall()
     }
     person.records |= {
-        (r[0], r[1]) for r in con.execute(
+        (r[0], r[1])
+        for r in con.execute(
             """SELECT source, source_record_id FROM contacts
                WHERE email IN (SELECT v FROM _seed_emails) OR email_suggestion IN (SELECT v FROM _seed_emails)
                   OR lower(trim(email_raw)) IN (SELECT v FROM _seed_emails)
@@ -141,13 +163,15 @@ def find_person(
     }
     _load_keys(con, person)
     person.records |= {
-        (r[0], r[1]) for r in con.execute(
+        (r[0], r[1])
+        for r in con.execute(
             "SELECT source, source_record_id FROM customer_sources WHERE customer_id IN (SELECT v FROM _person_customers)"
         ).fetchall()
     }
     _load_keys(con, person)
     person.customer_ids |= {
-        r[0] for r in con.execute(
+        r[0]
+        for r in con.execute(
             """SELECT cs.customer_id FROM customer_sources cs JOIN _person_records r
                ON r.source = cs.source AND r.source_record_id = cs.source_record_id"""
         ).fetchall()
@@ -174,9 +198,13 @@ def find_person(
 def _load_keys(con: duckdb.DuckDBPyConnection, person: Person) -> None:
     """Temp tables `_person_customers(v)` and `_person_records(source, source_record_id)`."""
     con.execute("CREATE OR REPLACE TEMP TABLE _person_customers (v VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE _person_records (source VARCHAR, source_record_id VARCHAR)")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _person_records (source VARCHAR, source_record_id VARCHAR)"
+    )
     if person.customer_ids:
-        con.executemany("INSERT INTO _person_customers VALUES (?)", [[v] for v in sorted(person.customer_ids)])
+        con.executemany(
+            "INSERT INTO _person_customers VALUES (?)", [[v] for v in sorted(person.customer_ids)]
+        )
     if person.records:
         con.executemany("INSERT INTO _person_records VALUES (?, ?)", sorted(person.records))
 
@@ -190,11 +218,16 @@ def person_params(con: duckdb.DuckDBPyConnection, person: Person) -> dict[str, l
     records = sorted(f"{s}{UNIT}{r}" for s, r in person.records)
     keys: list[int] = []
     for table, columns in warehouse_tables(con).items():
-        if {"record_key", "source", "source_record_id"} <= set(columns) and table not in NEVER_SWEPT:
-            keys += [k for (k,) in con.execute(
-                f"SELECT record_key FROM {_ident(table)} WHERE list_contains($records, source || chr(31) || source_record_id)",
-                {"records": records},
-            ).fetchall()]
+        if {"record_key", "source", "source_record_id"} <= set(
+            columns
+        ) and table not in NEVER_SWEPT:
+            keys += [
+                k
+                for (k,) in con.execute(
+                    f"SELECT record_key FROM {_ident(table)} WHERE list_contains($records, source || chr(31) || source_record_id)",
+                    {"records": records},
+                ).fetchall()
+            ]
     return {
         "customers": sorted(person.customer_ids),
         "records": records,
@@ -261,7 +294,9 @@ def person_predicate(table: str, columns: dict[str, str]) -> str | None:
             preds.append(f"list_contains($record_keys, {t}.{_ident(col)})")
     for src, rid in RECORD_KEYS:
         if src in columns and rid in columns:
-            preds.append(f"list_contains($records, {t}.{_ident(src)} || chr(31) || {t}.{_ident(rid)})")
+            preds.append(
+                f"list_contains($records, {t}.{_ident(src)} || chr(31) || {t}.{_ident(rid)})"
+            )
     for col, typ in columns.items():
         if typ != "VARCHAR":
             continue
@@ -277,9 +312,15 @@ def person_predicate(table: str, columns: dict[str, str]) -> str | None:
         if col in FREE_TEXT_COLUMNS or table not in TABLES:
             fields = f"string_split_regex({c}, {SPLIT_FIELDS})"
             preds.append(f"len(list_filter($emails, lambda e: contains(lower({c}), e))) > 0")
-            preds.append(f"list_has_any(list_transform({fields}, lambda x: regexp_replace(x, '[^0-9]', '', 'g')), $digits)")
-            preds.append(f"list_has_any(list_transform({fields}, lambda x: trim(x, ' \"')), $customers)")
-            preds.append(f"list_has_any(list_transform({fields}, lambda x: trim(x, ' \"')), $record_ids)")
+            preds.append(
+                f"list_has_any(list_transform({fields}, lambda x: regexp_replace(x, '[^0-9]', '', 'g')), $digits)"
+            )
+            preds.append(
+                f"list_has_any(list_transform({fields}, lambda x: trim(x, ' \"')), $customers)"
+            )
+            preds.append(
+                f"list_has_any(list_transform({fields}, lambda x: trim(x, ' \"')), $record_ids)"
+            )
     return " OR ".join(f"({p})" for p in preds) if preds else None
 
 
@@ -295,7 +336,9 @@ def mention_predicate(table: str, columns: dict[str, str]) -> str | None:
 def redact_sql(table: str, columns: dict[str, str]) -> str | None:
     """UPDATE that replaces each log text of `table` that mentions the person as a whole: a
     quoted record holds more than the email and phone (name, street, birth date)."""
-    texts = {c: r for c, r in LOG_TEXT_COLUMNS.get(table, {}).items() if columns.get(c) == "VARCHAR"}
+    texts = {
+        c: r for c, r in LOG_TEXT_COLUMNS.get(table, {}).items() if columns.get(c) == "VARCHAR"
+    }
     if not texts:
         return None
     sets = ", ".join(

@@ -52,7 +52,9 @@ def _delete(path: Path, result: RetentionResult) -> bool:
 
 
 def _remove_empty_dirs(root: Path) -> None:
-    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+    for folder in sorted(
+        (p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
+    ):
         try:
             folder.rmdir()
         except OSError:
@@ -84,13 +86,23 @@ def apply_retention(
         if _delete(Path(landing_path), result):
             result.landing_files_deleted += 1
         if source in local_inbox_sources:
-            for copy in (paths.inbox / source / file_name, paths.inbox / source / "processed" / file_name):
+            for copy in (
+                paths.inbox / source / file_name,
+                paths.inbox / source / "processed" / file_name,
+            ):
                 if copy.is_file() and _delete(copy, result):
                     result.inbox_files_deleted += 1
-        con.execute("UPDATE ingest_log SET purged_at = ? WHERE file_id = ? AND purged_at IS NULL", [now, file_id])
+        con.execute(
+            "UPDATE ingest_log SET purged_at = ? WHERE file_id = ? AND purged_at IS NULL",
+            [now, file_id],
+        )
     if paths.landing.exists():
         for path in paths.landing.rglob("*"):
-            if path.is_file() and str(path.resolve()) not in known and _older(path, landing_cutoff):
+            if (
+                path.is_file()
+                and str(path.resolve()) not in known
+                and _older(path, landing_cutoff)
+            ):
                 if _delete(path, result):
                     result.landing_files_deleted += 1
         _remove_empty_dirs(paths.landing)

@@ -106,7 +106,11 @@ def address_suppressions(con: duckdb.DuckDBPyConnection, rules: SuppressionRules
         WHERE e.event <> 'resubscribe' AND (r.reset_at IS NULL OR e."at" >= r.reset_at)
         """
     )
-    hard, soft, window = rules.hard_bounces_to_suppress, rules.soft_bounces_to_suppress, rules.soft_bounce_window_days
+    hard, soft, window = (
+        rules.hard_bounces_to_suppress,
+        rules.soft_bounces_to_suppress,
+        rules.soft_bounce_window_days,
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _address_suppressions AS
@@ -172,13 +176,23 @@ def refresh_suppressions(
             FROM _tombstoned t
             """
         )
-        summary.by_reason = dict(con.execute("SELECT reason, count(*) FROM suppressions GROUP BY reason").fetchall())
-        summary.customers, summary.customers_suppressed, summary.customers_with_consent = con.execute(
-            """SELECT (SELECT count(*) FROM customers),
+        summary.by_reason = dict(
+            con.execute("SELECT reason, count(*) FROM suppressions GROUP BY reason").fetchall()
+        )
+        summary.customers, summary.customers_suppressed, summary.customers_with_consent = (
+            con.execute(
+                """SELECT (SELECT count(*) FROM customers),
                       (SELECT count(DISTINCT customer_id) FROM suppressions WHERE customer_id IS NOT NULL),
                       (SELECT count(*) FROM consent WHERE newsletter_opt_in)"""
-        ).fetchone()
+            ).fetchone()
+        )
         summary.unmatchable_tombstones = unmatchable_tombstones(con, tombstone_key)
-        for t in ("_address_events", "_resets", "_active_events", "_address_suppressions", "_tombstoned"):
+        for t in (
+            "_address_events",
+            "_resets",
+            "_active_events",
+            "_address_suppressions",
+            "_tombstoned",
+        ):
             con.execute(f"DROP TABLE IF EXISTS {t}")
     return summary

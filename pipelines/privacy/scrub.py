@@ -59,7 +59,7 @@ class Matcher:
     record_ids: dict[str, frozenset[str]]  # source -> source record ids
 
     @classmethod
-    def of(cls, person: Person) -> "Matcher":
+    def of(cls, person: Person) -> Matcher:
         by_source: dict[str, set[str]] = {}
         for source, rid in person.records:
             by_source.setdefault(source, set()).add(rid)
@@ -83,8 +83,11 @@ class Matcher:
         if len(low) != len(text):  # a rare character that lower-cases to two
             return None
         out: list[int] = []
-        for tokens, haystack in ((self.emails, low), (self.ids | self.record_ids.get(source, frozenset()), text),
-                                 (self.phones, text)):
+        for tokens, haystack in (
+            (self.emails, low),
+            (self.ids | self.record_ids.get(source, frozenset()), text),
+            (self.phones, text),
+        ):
             for token in tokens:
                 start = haystack.find(token)
                 while start >= 0:
@@ -98,7 +101,9 @@ class Matcher:
         shortest = [d for d in self.digits if not any(o != d and o in d for o in self.digits)]
         return [re.compile(r"[ \-./()]*".join(d)) for d in sorted(shortest)]
 
-    def record_matches(self, fields: list[str], raw: str, id_index: int | None, source: str | None) -> bool:
+    def record_matches(
+        self, fields: list[str], raw: str, id_index: int | None, source: str | None
+    ) -> bool:
         low = raw.lower()
         if any(e in low for e in self.emails):
             return True
@@ -121,12 +126,16 @@ class ScrubReport:
     files_deleted: list[str] = field(default_factory=list)
     rows_removed: int = 0
     found: dict[str, int] = field(default_factory=dict)  # file -> rows holding the person
-    residue: list[str] = field(default_factory=list)  # files still holding an email or phone afterwards
+    residue: list[str] = field(
+        default_factory=list
+    )  # files still holding an email or phone afterwards
 
 
 @dataclass(frozen=True)
 class FileContext:
-    source: str | None = None  # the source whose drop this is (landing/<source>/..., inbox/<source>/...)
+    source: str | None = (
+        None  # the source whose drop this is (landing/<source>/..., inbox/<source>/...)
+    )
     id_header: str | None = None  # the header of its source_record_id column
     delimiter: str = "auto"
     encoding: str = "auto"
@@ -202,7 +211,9 @@ def scrub_delimited(data: bytes, m: Matcher, ctx: FileContext) -> tuple[bytes | 
     return "".join(out).encode(encoding), removed, kept
 
 
-def scrub_bytes(name: str, data: bytes, m: Matcher, ctx: FileContext) -> tuple[bytes | None, int, int]:
+def scrub_bytes(
+    name: str, data: bytes, m: Matcher, ctx: FileContext
+) -> tuple[bytes | None, int, int]:
     """Dispatch on the file name: gzip, zip, eml, or delimited text."""
     low = name.lower()
     if low.endswith(".gz"):
@@ -231,7 +242,9 @@ def _scrub_zip(data: bytes, m: Matcher, ctx: FileContext) -> tuple[bytes | None,
     with zin:
         for info in zin.infolist():
             content = zin.read(info) if not info.is_dir() else b""
-            new, removed, kept = scrub_bytes(info.filename, content, m, ctx) if not info.is_dir() else (None, 0, 0)
+            new, removed, kept = (
+                scrub_bytes(info.filename, content, m, ctx) if not info.is_dir() else (None, 0, 0)
+            )
             if new is not None:
                 changed = True
                 content = new
@@ -296,7 +309,13 @@ def _update_manifest(path: Path, rows: int) -> None:
                 info = json.loads(text)
             except json.JSONDecodeError:
                 continue
-            info.update({k: v for k, v in (("rows", rows), ("size_bytes", size), ("sha256", digest)) if k in info})
+            info.update(
+                {
+                    k: v
+                    for k, v in (("rows", rows), ("size_bytes", size), ("sha256", digest))
+                    if k in info
+                }
+            )
             _write_keeping_times(manifest, (json.dumps(info, indent=2) + "\n").encode("utf-8"))
         else:
             values = {"rows": str(rows), "size_bytes": str(size), "sha256": digest}
@@ -315,7 +334,11 @@ def _scrub_parquet(path: Path, m: Matcher, *, dry_run: bool) -> tuple[int, bool]
     try:
         src = "read_parquet(" + sql_literal(str(path)) + ")"
         cols = [(n, t) for n, t, *_ in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
-        params = {k: sorted(v) for k, v in (("emails", m.emails), ("ids", m.ids), ("digits", m.digits)) if v}
+        params = {
+            k: sorted(v)
+            for k, v in (("emails", m.emails), ("ids", m.ids), ("digits", m.digits))
+            if v
+        }
         preds = []
         for name, typ in cols:
             if typ != "VARCHAR":
@@ -334,7 +357,10 @@ def _scrub_parquet(path: Path, m: Matcher, *, dry_run: bool) -> tuple[int, bool]
         if not hits or dry_run:
             return hits, False
         tmp = path.with_name("." + path.name + ".scrub.part")
-        con.execute(f"COPY (SELECT * FROM {src} WHERE NOT coalesce(({where}), false)) TO {sql_literal(str(tmp))} (FORMAT parquet)", params)
+        con.execute(
+            f"COPY (SELECT * FROM {src} WHERE NOT coalesce(({where}), false)) TO {sql_literal(str(tmp))} (FORMAT parquet)",
+            params,
+        )
     finally:
         con.close()
     st = path.stat()
@@ -344,15 +370,17 @@ def _scrub_parquet(path: Path, m: Matcher, *, dry_run: bool) -> tuple[int, bool]
     return hits, True
 
 
-
-
 def data_files(data_dir: Path, exclude: set[Path]) -> list[Path]:
     """Every regular file under `data_dir` but `secrets/`, partial writes and the excluded paths
     (a path excludes everything whose name starts with it: `warehouse.duckdb` also its `.wal`)."""
     out = []
     excluded = [str(p.resolve()) for p in exclude]
     for path in sorted(Path(data_dir).rglob("*")):
-        if not path.is_file() or path.is_symlink() or str(path.resolve()).startswith(tuple(excluded)):
+        if (
+            not path.is_file()
+            or path.is_symlink()
+            or str(path.resolve()).startswith(tuple(excluded))
+        ):
             continue
         rel = path.relative_to(data_dir)
         if rel.parts[0] == "secrets" or path.name.endswith(".part"):
@@ -366,8 +394,10 @@ def context_for(rel: Path, sources: dict) -> FileContext:
     if len(rel.parts) > 2 and rel.parts[0] in ("landing", "inbox") and rel.parts[1] in sources:
         source = sources[rel.parts[1]]
         return FileContext(
-            source=rel.parts[1], id_header=source.columns.get("source_record_id"),
-            delimiter=source.delimiter, encoding=source.encoding,
+            source=rel.parts[1],
+            id_header=source.columns.get("source_record_id"),
+            delimiter=source.delimiter,
+            encoding=source.encoding,
         )
     return FileContext()
 
@@ -436,12 +466,19 @@ def _blobs(name: str, data: bytes) -> list[bytes]:
             blobs += _blobs(name[:-3], gzip.decompress(data))
         elif low.endswith(".zip"):
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                blobs += [b for i in zf.infolist() if not i.is_dir() for b in _blobs(i.filename, zf.read(i))]
+                blobs += [
+                    b
+                    for i in zf.infolist()
+                    if not i.is_dir()
+                    for b in _blobs(i.filename, zf.read(i))
+                ]
         elif low.endswith(".eml"):
             msg = BytesParser(policy=policy.default).parsebytes(data)
             for part in msg.walk():
                 if not part.is_multipart():
-                    blobs += _blobs(part.get_filename() or "part.txt", part.get_payload(decode=True) or b"")
+                    blobs += _blobs(
+                        part.get_filename() or "part.txt", part.get_payload(decode=True) or b""
+                    )
     except (OSError, EOFError, zipfile.BadZipFile):
         pass
     return blobs

@@ -52,7 +52,9 @@ def tombstone_key(data_dir: Path) -> bytes:
     value = os.environ.get(KEY_ENV)
     if value:
         if len(value) < MIN_KEY_LENGTH:
-            raise TombstoneKeyError(f"{KEY_ENV} is shorter than {MIN_KEY_LENGTH} characters; use a long random value")
+            raise TombstoneKeyError(
+                f"{KEY_ENV} is shorter than {MIN_KEY_LENGTH} characters; use a long random value"
+            )
         return value.encode("utf-8")
     path = key_file(data_dir)
     if path.exists():
@@ -66,7 +68,9 @@ def tombstone_key(data_dir: Path) -> bytes:
     os.replace(tmp, path)
     log.warning(
         "%s is not set: created a tombstone key in %s. Set %s (kept outside data/) in production.",
-        KEY_ENV, path, KEY_ENV,
+        KEY_ENV,
+        path,
+        KEY_ENV,
     )
     return generated.encode("ascii")
 
@@ -85,7 +89,7 @@ def key_id(key: bytes) -> str:
 
 def hmac_hex(key: bytes, kind: str, value: str) -> str:
     """The reference: HMAC-SHA256(key, "<kind>:<value>") as hex."""
-    return hmac.new(key, f"{kind}:{value}".encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
 def _pads(key: bytes) -> dict[str, bytes]:
@@ -107,7 +111,13 @@ def pad_params(key: bytes) -> dict[str, bytes]:
 
 
 def add_tombstones(
-    con: duckdb.DuckDBPyConnection, key: bytes, *, emails: set[str], phones: set[str], erasure_id: str, now: datetime
+    con: duckdb.DuckDBPyConnection,
+    key: bytes,
+    *,
+    emails: set[str],
+    phones: set[str],
+    erasure_id: str,
+    now: datetime,
 ) -> int:
     """Record tombstones of normalized emails and E.164 phones not yet tombstoned; returns how many."""
     kid = key_id(key)
@@ -128,7 +138,9 @@ def add_tombstones(
     return added
 
 
-def tombstoned_customers(con: duckdb.DuckDBPyConnection, key: bytes, table: str = "_tombstoned") -> int:
+def tombstoned_customers(
+    con: duckdb.DuckDBPyConnection, key: bytes, table: str = "_tombstoned"
+) -> int:
     """Temp table `table(customer_id)`: customers whose email or phone hashes to a tombstone."""
     email_hash, phone_hash = hmac_sql("email", "c.email"), hmac_sql("phone", "c.phone")
     con.execute(
@@ -145,18 +157,25 @@ def tombstoned_customers(con: duckdb.DuckDBPyConnection, key: bytes, table: str 
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def is_tombstoned(con: duckdb.DuckDBPyConnection, key: bytes, *, emails: set[str], phones: set[str]) -> bool:
-    hashes = [hmac_hex(key, "email", e) for e in emails] + [hmac_hex(key, "phone", p) for p in phones]
+def is_tombstoned(
+    con: duckdb.DuckDBPyConnection, key: bytes, *, emails: set[str], phones: set[str]
+) -> bool:
+    hashes = [hmac_hex(key, "email", e) for e in emails] + [
+        hmac_hex(key, "phone", p) for p in phones
+    ]
     if not hashes:
         return False
     marks = ", ".join("?" * len(hashes))
     return bool(
         con.execute(
-            f"SELECT count(*) FROM tombstones WHERE key_id = ? AND hash IN ({marks})", [key_id(key), *hashes]
+            f"SELECT count(*) FROM tombstones WHERE key_id = ? AND hash IN ({marks})",
+            [key_id(key), *hashes],
         ).fetchone()[0]
     )
 
 
 def unmatchable_tombstones(con: duckdb.DuckDBPyConnection, key: bytes) -> int:
     """Tombstones made with another key: they no longer protect anyone (the key was changed)."""
-    return con.execute("SELECT count(*) FROM tombstones WHERE key_id <> ?", [key_id(key)]).fetchone()[0]
+    return con.execute(
+        "SELECT count(*) FROM tombstones WHERE key_id <> ?", [key_id(key)]
+    ).fetchone()[0]

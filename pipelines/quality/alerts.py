@@ -34,7 +34,9 @@ class FailedCheck:
 @dataclass
 class AlertResult:
     checks: list[FailedCheck] = field(default_factory=list)
-    location: str | None = None  # where the mail went (smtp://... or the .eml path); None: nothing sent
+    location: str | None = (
+        None  # where the mail went (smtp://... or the .eml path); None: nothing sent
+    )
 
 
 def pending_alerts(con: duckdb.DuckDBPyConnection) -> list[FailedCheck]:
@@ -52,33 +54,51 @@ def pending_alerts(con: duckdb.DuckDBPyConnection) -> list[FailedCheck]:
 
 def _attach(message: EmailMessage, path: Path | None) -> None:
     if path is not None and Path(path).exists():
-        maintype, subtype = (mimetypes.guess_type(path.name)[0] or "application/octet-stream").split("/")
-        message.add_attachment(Path(path).read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
+        maintype, subtype = (
+            mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        ).split("/")
+        message.add_attachment(
+            Path(path).read_bytes(), maintype=maintype, subtype=subtype, filename=path.name
+        )
 
 
-def check_alert_message(failed: list[FailedCheck], blocking: list[str], *, to: list[str], report: Path | None = None) -> EmailMessage:
+def check_alert_message(
+    failed: list[FailedCheck], blocking: list[str], *, to: list[str], report: Path | None = None
+) -> EmailMessage:
     """One message for a batch of failed checks: what failed, what it means, what to do."""
     errors = [f for f in failed if f.severity == "ERROR"]
     where = sorted({f"{f.source}/{f.file_name}" if f.file_name else str(f.source) for f in failed})
     if errors:
         subject = f"crmclean ALERT: {len(errors)} blocking quality check(s) failed ({', '.join(where[:3])})"
     else:
-        subject = f"crmclean warning: {len(failed)} quality check(s) failed ({', '.join(where[:3])})"
+        subject = (
+            f"crmclean warning: {len(failed)} quality check(s) failed ({', '.join(where[:3])})"
+        )
     lines = []
     if blocking:
-        lines += ["Exports are STOPPED until each source below delivers a healthy drop, or an operator accepts",
-                  "the failure with `crmclean quality --accept <file>`:", ""]
+        lines += [
+            "Exports are STOPPED until each source below delivers a healthy drop, or an operator accepts",
+            "the failure with `crmclean quality --accept <file>`:",
+            "",
+        ]
         lines += [f"  - {b}" for b in blocking]
         lines.append("")
     elif errors:
-        lines += ["These blocking failures are no longer on a source's latest drop, so exports are not stopped.", ""]
+        lines += [
+            "These blocking failures are no longer on a source's latest drop, so exports are not stopped.",
+            "",
+        ]
     lines.append("Failed checks:")
     for f in failed:
         what = f"{f.source}/{f.file_name}" if f.file_name else f"source {f.source}"
         lines.append(f"  [{f.severity}] {what}: {f.check_name}")
         lines.append(f"      {f.detail}")
-    lines += ["", "Details: `crmclean quality` in a shell, the Dagster UI (asset checks), or the attached report.",
-              "", "Sent by crmclean."]
+    lines += [
+        "",
+        "Details: `crmclean quality` in a shell, the Dagster UI (asset checks), or the attached report.",
+        "",
+        "Sent by crmclean.",
+    ]
     message = EmailMessage()
     message["To"] = ", ".join(to)
     message["Subject"] = subject
@@ -87,8 +107,12 @@ def check_alert_message(failed: list[FailedCheck], blocking: list[str], *, to: l
     return message
 
 
-def send_check_alerts(con: duckdb.DuckDBPyConnection, exports: ExportsConfig, outbox: Path,
-                      report: Path | None = None) -> AlertResult:
+def send_check_alerts(
+    con: duckdb.DuckDBPyConnection,
+    exports: ExportsConfig,
+    outbox: Path,
+    report: Path | None = None,
+) -> AlertResult:
     """Mail the pending failed checks (if `alerts.on_check_failure`) and mark them alerted.
 
     A delivery error propagates (MailError) and leaves them pending, to be retried next time.
@@ -100,7 +124,9 @@ def send_check_alerts(con: duckdb.DuckDBPyConnection, exports: ExportsConfig, ou
         return AlertResult()
     if not exports.alerts.on_check_failure or not exports.alerts.to:
         return AlertResult(checks=failed)
-    message = check_alert_message(failed, blocking_failures(con), to=exports.alerts.to, report=report)
+    message = check_alert_message(
+        failed, blocking_failures(con), to=exports.alerts.to, report=report
+    )
     location = deliver_mail(exports.smtp, message, outbox)
     con.executemany(
         "UPDATE quality_checks SET alerted_at = CAST(now() AS TIMESTAMP) WHERE load_id = ? AND check_name = ? AND alerted_at IS NULL",
@@ -109,20 +135,34 @@ def send_check_alerts(con: duckdb.DuckDBPyConnection, exports: ExportsConfig, ou
     return AlertResult(checks=failed, location=location)
 
 
-def run_failure_message(job: str, run_id: str, errors: list[str], *, to: list[str], partition: str | None = None) -> EmailMessage:
+def run_failure_message(
+    job: str, run_id: str, errors: list[str], *, to: list[str], partition: str | None = None
+) -> EmailMessage:
     message = EmailMessage()
     message["To"] = ", ".join(to)
     what = f"{job} ({partition})" if partition else job
     message["Subject"] = f"crmclean ALERT: run failed: {what}"
     lines = [f"The run {run_id} of {what} failed.", ""]
     lines += [f"  - {e}" for e in errors] or ["  (no step error was recorded)"]
-    lines += ["", "Open the run in the Dagster UI for the full log, fix the cause and re-execute it.", "", "Sent by crmclean."]
+    lines += [
+        "",
+        "Open the run in the Dagster UI for the full log, fix the cause and re-execute it.",
+        "",
+        "Sent by crmclean.",
+    ]
     message.set_content("\n".join(lines))
     return message
 
 
-def send_run_failure_alert(exports: ExportsConfig, outbox: Path, *, job: str, run_id: str, errors: list[str],
-                           partition: str | None = None) -> str | None:
+def send_run_failure_alert(
+    exports: ExportsConfig,
+    outbox: Path,
+    *,
+    job: str,
+    run_id: str,
+    errors: list[str],
+    partition: str | None = None,
+) -> str | None:
     """Mail a failed run (if `alerts.on_run_failure`); returns where it went."""
     if not exports.alerts.on_run_failure or not exports.alerts.to:
         return None

@@ -25,8 +25,14 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.config import QualityThresholds, Source, SourcesConfig
-from pipelines.quality.metrics import db_now, figures_of, latest_loads, previous_load, record_file_metrics
+from pipelines.config import Source, SourcesConfig
+from pipelines.quality.metrics import (
+    db_now,
+    figures_of,
+    latest_loads,
+    previous_load,
+    record_file_metrics,
+)
 
 ERROR = "ERROR"
 WARN = "WARN"
@@ -47,29 +53,71 @@ class CheckSpec:
 SPECS: dict[str, CheckSpec] = {
     s.name: s
     for s in (
-        CheckSpec("file_not_empty", "landed_file", True,
-                  "The file holds a header and at least one data row (an empty or header-only file is a broken export)."),
-        CheckSpec("required_columns_present", "landed_file", True,
-                  "Every column the source's `required:` list names is in the header."),
-        CheckSpec("file_loads", "contacts", True,
-                  "The file could be read and parsed at all (encoding, compression, header)."),
-        CheckSpec("rejected_share", "contacts", True,
-                  "The share of rejected rows is at most `quality.max_rejected_share`."),
-        CheckSpec("rows_vs_previous_load", "contacts", True,
-                  "Rows read are at least `quality.min_rows_ratio` of the previous healthy load.", ("contacts",)),
-        CheckSpec("validity_vs_previous_load", "contacts", True,
-                  "No field's validity dropped more than `quality.max_validity_drop_points` (warning) or "
-                  "`quality.block_validity_drop_points` (blocking) against the previous healthy load.", ("contacts",)),
-        CheckSpec("fill_rate_vs_previous_load", "contacts", False,
-                  "No field's fill rate dropped more than `quality.max_fill_drop_points` against the previous load.",
-                  ("contacts",)),
-        CheckSpec("schema_drift", "contacts", False,
-                  "Every mapped column is present and no new unmapped column appeared since the previous load."),
-        CheckSpec("duplicate_rate_vs_previous_load", "warehouse", False,
-                  "The source's duplicate rate (exact and matched) rose at most `quality.max_duplicate_rate_rise_points`.",
-                  ("contacts",)),
-        CheckSpec("drop_on_time", "source", False,
-                  "The source delivered a drop within `quality.expected_every_hours`."),
+        CheckSpec(
+            "file_not_empty",
+            "landed_file",
+            True,
+            "The file holds a header and at least one data row (an empty or header-only file is a broken export).",
+        ),
+        CheckSpec(
+            "required_columns_present",
+            "landed_file",
+            True,
+            "Every column the source's `required:` list names is in the header.",
+        ),
+        CheckSpec(
+            "file_loads",
+            "contacts",
+            True,
+            "The file could be read and parsed at all (encoding, compression, header).",
+        ),
+        CheckSpec(
+            "rejected_share",
+            "contacts",
+            True,
+            "The share of rejected rows is at most `quality.max_rejected_share`.",
+        ),
+        CheckSpec(
+            "rows_vs_previous_load",
+            "contacts",
+            True,
+            "Rows read are at least `quality.min_rows_ratio` of the previous healthy load.",
+            ("contacts",),
+        ),
+        CheckSpec(
+            "validity_vs_previous_load",
+            "contacts",
+            True,
+            "No field's validity dropped more than `quality.max_validity_drop_points` (warning) or "
+            "`quality.block_validity_drop_points` (blocking) against the previous healthy load.",
+            ("contacts",),
+        ),
+        CheckSpec(
+            "fill_rate_vs_previous_load",
+            "contacts",
+            False,
+            "No field's fill rate dropped more than `quality.max_fill_drop_points` against the previous load.",
+            ("contacts",),
+        ),
+        CheckSpec(
+            "schema_drift",
+            "contacts",
+            False,
+            "Every mapped column is present and no new unmapped column appeared since the previous load.",
+        ),
+        CheckSpec(
+            "duplicate_rate_vs_previous_load",
+            "warehouse",
+            False,
+            "The source's duplicate rate (exact and matched) rose at most `quality.max_duplicate_rate_rise_points`.",
+            ("contacts",),
+        ),
+        CheckSpec(
+            "drop_on_time",
+            "source",
+            False,
+            "The source delivered a drop within `quality.expected_every_hours`.",
+        ),
     )
 }
 
@@ -102,7 +150,9 @@ def _pct(v: float | None) -> str:
 # recording
 
 
-def record(con: duckdb.DuckDBPyConnection, results: list[CheckResult], at: datetime | None = None) -> None:
+def record(
+    con: duckdb.DuckDBPyConnection, results: list[CheckResult], at: datetime | None = None
+) -> None:
     """Replace the results of these checks for these loads. An unchanged outcome keeps its
     alert and acceptance marks (no second email for the same failure); an identical result is
     not written again, so a re-run with nothing new leaves the table as it was."""
@@ -114,16 +164,34 @@ def record(con: duckdb.DuckDBPyConnection, results: list[CheckResult], at: datet
             [r.load_id, r.check_name],
         ).fetchone()
         if old is not None and (old[0], old[1], old[4], old[5], old[6]) == (
-            r.passed, r.severity, r.value, r.threshold, r.detail[:2000]
+            r.passed,
+            r.severity,
+            r.value,
+            r.threshold,
+            r.detail[:2000],
         ):
             continue
         keep = old is not None and old[0] == r.passed and old[1] == r.severity
-        con.execute("DELETE FROM quality_checks WHERE load_id = ? AND check_name = ?", [r.load_id, r.check_name])
+        con.execute(
+            "DELETE FROM quality_checks WHERE load_id = ? AND check_name = ?",
+            [r.load_id, r.check_name],
+        )
         con.execute(
             """INSERT INTO quality_checks (load_id, source, check_name, severity, passed, value, threshold, detail, "at",
                                            alerted_at, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [r.load_id, r.source, r.check_name, r.severity, r.passed, r.value, r.threshold, r.detail[:2000], at,
-             old[2] if keep else None, old[3] if keep else None],
+            [
+                r.load_id,
+                r.source,
+                r.check_name,
+                r.severity,
+                r.passed,
+                r.value,
+                r.threshold,
+                r.detail[:2000],
+                at,
+                old[2] if keep else None,
+                old[3] if keep else None,
+            ],
         )
 
 
@@ -160,25 +228,31 @@ def blocking_failures(con: duckdb.DuckDBPyConnection) -> list[str]:
         ORDER BY 1, 2, 3
         """
     ).fetchall()
-    return [f"{source}/{file_name}: {check}: {detail}" for source, file_name, check, detail in rows]
+    return [
+        f"{source}/{file_name}: {check}: {detail}" for source, file_name, check, detail in rows
+    ]
 
 
 def accept_load(con: duckdb.DuckDBPyConnection, file: str) -> list[str]:
     """An operator accepts the failed checks of one load (by file_id or file name), e.g. a file
     that really is half the size. Returns the accepted checks; exports then run again."""
     row = con.execute(
-        "SELECT file_id FROM ingest_log WHERE file_id = ? OR file_name = ? ORDER BY landed_at DESC LIMIT 1", [file, file]
+        "SELECT file_id FROM ingest_log WHERE file_id = ? OR file_name = ? ORDER BY landed_at DESC LIMIT 1",
+        [file, file],
     ).fetchone()
     if row is None:
         raise LookupError(f"{file}: no such load in ingest_log")
     file_id = row[0]
     if not recorded(con, file_id):
         record(con, evaluate_failed_load(con, file_id))
-    names = [r[0] for r in con.execute(
-        """UPDATE quality_checks SET accepted_at = CAST(now() AS TIMESTAMP)
+    names = [
+        r[0]
+        for r in con.execute(
+            """UPDATE quality_checks SET accepted_at = CAST(now() AS TIMESTAMP)
            WHERE load_id = ? AND NOT passed AND accepted_at IS NULL RETURNING check_name""",
-        [file_id],
-    ).fetchall()]
+            [file_id],
+        ).fetchall()
+    ]
     return sorted(names)
 
 
@@ -196,9 +270,15 @@ def _head(path: Path) -> bytes:
             return fh.read(HEAD_BYTES)
     if name.endswith(".zip"):
         with zipfile.ZipFile(path) as zf:
-            members = [m for m in zf.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")]
+            members = [
+                m
+                for m in zf.infolist()
+                if not m.is_dir() and not m.filename.startswith("__MACOSX/")
+            ]
             if len(members) != 1:
-                raise ValueError(f"a zip drop must hold exactly one data file, found {len(members)}")
+                raise ValueError(
+                    f"a zip drop must hold exactly one data file, found {len(members)}"
+                )
             with zf.open(members[0]) as fh:
                 return fh.read(HEAD_BYTES)
     with open(path, "rb") as fh:
@@ -206,7 +286,9 @@ def _head(path: Path) -> bytes:
 
 
 def _head_text(data: bytes, encoding: str) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with BOM is read as such (ingest/decode.py)
+    if data.startswith(
+        (b"\xff\xfe", b"\xfe\xff")
+    ):  # UTF-16 with BOM is read as such (ingest/decode.py)
         return data.decode("utf-16", errors="replace")
     if encoding != "auto":
         return data.decode(encoding, errors="replace")
@@ -218,7 +300,9 @@ def _head_text(data: bytes, encoding: str) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def inspect_landed_file(con: duckdb.DuckDBPyConnection, file_id: str, source: Source) -> list[CheckResult]:
+def inspect_landed_file(
+    con: duckdb.DuckDBPyConnection, file_id: str, source: Source
+) -> list[CheckResult]:
     """`file_not_empty` and `required_columns_present`, from the head of the landed file.
 
     Staging rejects such files too (and says why in ingest_log); these checks make the reason
@@ -229,7 +313,10 @@ def inspect_landed_file(con: duckdb.DuckDBPyConnection, file_id: str, source: So
     from pipelines.ingest.errors import FileRejected
     from pipelines.ingest.stage import map_columns
 
-    row = con.execute("SELECT source, file_name, landing_path, status FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()
+    row = con.execute(
+        "SELECT source, file_name, landing_path, status FROM ingest_log WHERE file_id = ?",
+        [file_id],
+    ).fetchone()
     if row is None:
         return []
     source_name, file_name, landing_path, status = row
@@ -239,33 +326,64 @@ def inspect_landed_file(con: duckdb.DuckDBPyConnection, file_id: str, source: So
         return CheckResult(name, file_id, source_name, passed, ERROR, detail)
 
     if status == "duplicate" or not landing_path or not Path(landing_path).exists():
-        why = "a duplicate of an earlier file" if status == "duplicate" else "no landed copy to inspect"
-        return [result(n, True, f"not inspected: {why}") for n in ("file_not_empty", "required_columns_present")]
+        why = (
+            "a duplicate of an earlier file"
+            if status == "duplicate"
+            else "no landed copy to inspect"
+        )
+        return [
+            result(n, True, f"not inspected: {why}")
+            for n in ("file_not_empty", "required_columns_present")
+        ]
     try:
         data = _head(Path(landing_path))
         text = _head_text(data, source.encoding)
     except (OSError, EOFError, ValueError, zipfile.BadZipFile, LookupError) as e:
-        return [result(n, True, f"not inspected: {e}") for n in ("file_not_empty", "required_columns_present")]
+        return [
+            result(n, True, f"not inspected: {e}")
+            for n in ("file_not_empty", "required_columns_present")
+        ]
     if not text.strip():
         # One broken drop, one failed check: file_not_empty says it; no header to judge here.
-        return [result("file_not_empty", False, f"{source_name}/{file_name}: the file is empty"),
-                result("required_columns_present", True, "not inspected: the file is empty (see file_not_empty)")]
+        return [
+            result("file_not_empty", False, f"{source_name}/{file_name}: the file is empty"),
+            result(
+                "required_columns_present",
+                True,
+                "not inspected: the file is empty (see file_not_empty)",
+            ),
+        ]
     truncated = len(data) >= HEAD_BYTES and "\n" in text  # more follows: parse whole lines only
     if truncated:
         text = text[: text.rindex("\n") + 1]
-    records = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text, source.delimiter),
-                         quotechar=source.quotechar)
+    records = csv.reader(
+        io.StringIO(text, newline=""),
+        delimiter=sniff_delimiter(text, source.delimiter),
+        quotechar=source.quotechar,
+    )
     header = next(records, [])
     has_rows = truncated or any(any(cell.strip() for cell in rec) for rec in records)
     # A day without unsubscribes or erasure requests is normal: header only is a warning there.
-    header_only = CheckResult("file_not_empty", file_id, source_name, has_rows,
-                              ERROR if source.kind == "contacts" else WARN,
-                              "the file has data rows" if has_rows else f"{source_name}/{file_name}: header only, no data rows")
+    header_only = CheckResult(
+        "file_not_empty",
+        file_id,
+        source_name,
+        has_rows,
+        ERROR if source.kind == "contacts" else WARN,
+        "the file has data rows"
+        if has_rows
+        else f"{source_name}/{file_name}: header only, no data rows",
+    )
     results.append(header_only)
     try:
         map_columns(header, source, f"{source_name}/{file_name}")
-        results.append(result("required_columns_present", True,
-                              f"required columns present: {', '.join(source.columns[f] for f in source.required) or '(none required)'}"))
+        results.append(
+            result(
+                "required_columns_present",
+                True,
+                f"required columns present: {', '.join(source.columns[f] for f in source.required) or '(none required)'}",
+            )
+        )
     except FileRejected as e:
         results.append(result("required_columns_present", False, str(e)))
     return results
@@ -278,15 +396,28 @@ def inspect_landed_file(con: duckdb.DuckDBPyConnection, file_id: str, source: So
 def evaluate_failed_load(con: duckdb.DuckDBPyConnection, file_id: str) -> list[CheckResult]:
     """A drop that failed to load: `file_loads` fails with the reason from ingest_log, unless an
     earlier check (empty file, missing required column) already failed with that reason."""
-    row = con.execute("SELECT source, status, error FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()
+    row = con.execute(
+        "SELECT source, status, error FROM ingest_log WHERE file_id = ?", [file_id]
+    ).fetchone()
     if row is None:
         return []
     source, status, error = row
     if status != "failed":
         return [CheckResult("file_loads", file_id, source, True, ERROR, f"status {status}")]
-    explained = any(not r.passed for r in recorded(con, file_id).values() if r.check_name != "file_loads")
-    return [CheckResult("file_loads", file_id, source, explained, ERROR,
-                        ("already reported by a failed check: " if explained else "") + (error or "failed to load"))]
+    explained = any(
+        not r.passed for r in recorded(con, file_id).values() if r.check_name != "file_loads"
+    )
+    return [
+        CheckResult(
+            "file_loads",
+            file_id,
+            source,
+            explained,
+            ERROR,
+            ("already reported by a failed check: " if explained else "")
+            + (error or "failed to load"),
+        )
+    ]
 
 
 def _rate_drops(now: dict, base: dict, metric: str) -> list[tuple[str, float, float, float]]:
@@ -308,7 +439,9 @@ def _enough_values(now: dict, field: str, metric: str) -> bool:
     return rows * (fill or 0) >= MIN_VALUES_FOR_RATE_CHECKS
 
 
-def evaluate_load(con: duckdb.DuckDBPyConnection, file_id: str, source: Source) -> list[CheckResult]:
+def evaluate_load(
+    con: duckdb.DuckDBPyConnection, file_id: str, source: Source
+) -> list[CheckResult]:
     """The per-drop checks after loading (or failing to load), from ingest_log and the load's
     figures in quality_metrics, against the previous healthy load of the same source."""
     row = con.execute(
@@ -323,80 +456,169 @@ def evaluate_load(con: duckdb.DuckDBPyConnection, file_id: str, source: Source) 
     if status == "failed":
         return results
     if status == "duplicate":
-        return results + [CheckResult(n, file_id, name, True, SEVERITY_OF[n], "a duplicate of an earlier file: nothing loaded")
-                          for n in LOAD_CHECKS if SPECS[n].target == "contacts" and n != "file_loads"]
+        return results + [
+            CheckResult(
+                n,
+                file_id,
+                name,
+                True,
+                SEVERITY_OF[n],
+                "a duplicate of an earlier file: nothing loaded",
+            )
+            for n in LOAD_CHECKS
+            if SPECS[n].target == "contacts" and n != "file_loads"
+        ]
     record_file_metrics(con, file_id)
     now = figures_of(con, file_id)
     base_id = previous_load(con, file_id)
     base = figures_of(con, base_id) if base_id else {}
-    base_name = con.execute("SELECT file_name FROM ingest_log WHERE file_id = ?", [base_id]).fetchone()[0] if base_id else None
+    base_name = (
+        con.execute("SELECT file_name FROM ingest_log WHERE file_id = ?", [base_id]).fetchone()[0]
+        if base_id
+        else None
+    )
     vs = f" (previous: {base_name})" if base_name else ""
     read, rejected = read or 0, rejected or 0
 
     share = rejected / read if read else 0.0
-    results.append(CheckResult(
-        "rejected_share", file_id, name, share <= q.max_rejected_share, ERROR,
-        f"{rejected:,} of {read:,} rows rejected ({_pct(share)}; limit {_pct(q.max_rejected_share)})",
-        share, q.max_rejected_share,
-    ))
+    results.append(
+        CheckResult(
+            "rejected_share",
+            file_id,
+            name,
+            share <= q.max_rejected_share,
+            ERROR,
+            f"{rejected:,} of {read:,} rows rejected ({_pct(share)}; limit {_pct(q.max_rejected_share)})",
+            share,
+            q.max_rejected_share,
+        )
+    )
     if source.kind != "contacts":
         results += _schema_drift(con, file_id, name, base_id, vs)
         return results
 
     if base_id is None:
-        results.append(CheckResult("rows_vs_previous_load", file_id, name, True, ERROR, f"first load: {read:,} rows read"))
+        results.append(
+            CheckResult(
+                "rows_vs_previous_load",
+                file_id,
+                name,
+                True,
+                ERROR,
+                f"first load: {read:,} rows read",
+            )
+        )
     else:
         prev = base.get(("rows_read", None)) or 0
         ratio = read / prev if prev else None
         ok = ratio is None or ratio >= q.min_rows_ratio
-        results.append(CheckResult(
-            "rows_vs_previous_load", file_id, name, ok, ERROR,
-            f"{read:,} rows read against {prev:,.0f}{vs}: {_pct(ratio)} (minimum {_pct(q.min_rows_ratio)})",
-            ratio, q.min_rows_ratio,
-        ))
+        results.append(
+            CheckResult(
+                "rows_vs_previous_load",
+                file_id,
+                name,
+                ok,
+                ERROR,
+                f"{read:,} rows read against {prev:,.0f}{vs}: {_pct(ratio)} (minimum {_pct(q.min_rows_ratio)})",
+                ratio,
+                q.min_rows_ratio,
+            )
+        )
 
-    validity = [d for d in _rate_drops(now, base, "validity") if _enough_values(now, d[0], "validity")]
+    validity = [
+        d for d in _rate_drops(now, base, "validity") if _enough_values(now, d[0], "validity")
+    ]
     worst = validity[0] if validity else None
     if worst is None:
-        results.append(CheckResult("validity_vs_previous_load", file_id, name, True, WARN,
-                                   "no previous load to compare" if base_id is None else "no comparable field"))
+        results.append(
+            CheckResult(
+                "validity_vs_previous_load",
+                file_id,
+                name,
+                True,
+                WARN,
+                "no previous load to compare" if base_id is None else "no comparable field",
+            )
+        )
     else:
         field, before, after, points = worst
         block = q.block_validity_drop_points
         severity = ERROR if block is not None and points >= block else WARN
         failing = [d for d in validity if d[3] > q.max_validity_drop_points]
-        text = "; ".join(f"{f} {_pct(b)} -> {_pct(a)} ({-p:+.1f} pts)" for f, b, a, p in (failing or validity[:3]))
-        limit = f"warn above {q.max_validity_drop_points:g} pts" + (f", block at {block:g} pts" if block is not None else "")
-        results.append(CheckResult(
-            "validity_vs_previous_load", file_id, name, not failing, severity,
-            f"validity{vs}: {text} ({limit})", points, q.max_validity_drop_points,
-        ))
+        text = "; ".join(
+            f"{f} {_pct(b)} -> {_pct(a)} ({-p:+.1f} pts)"
+            for f, b, a, p in (failing or validity[:3])
+        )
+        limit = f"warn above {q.max_validity_drop_points:g} pts" + (
+            f", block at {block:g} pts" if block is not None else ""
+        )
+        results.append(
+            CheckResult(
+                "validity_vs_previous_load",
+                file_id,
+                name,
+                not failing,
+                severity,
+                f"validity{vs}: {text} ({limit})",
+                points,
+                q.max_validity_drop_points,
+            )
+        )
 
-    fill = [d for d in _rate_drops(now, base, "fill_rate") if _enough_values(now, d[0], "fill_rate")]
+    fill = [
+        d for d in _rate_drops(now, base, "fill_rate") if _enough_values(now, d[0], "fill_rate")
+    ]
     failing = [d for d in fill if d[3] > q.max_fill_drop_points]
     if not fill:
-        results.append(CheckResult("fill_rate_vs_previous_load", file_id, name, True, WARN,
-                                   "no previous load to compare" if base_id is None else "no comparable field"))
+        results.append(
+            CheckResult(
+                "fill_rate_vs_previous_load",
+                file_id,
+                name,
+                True,
+                WARN,
+                "no previous load to compare" if base_id is None else "no comparable field",
+            )
+        )
     else:
-        text = "; ".join(f"{f} {_pct(b)} -> {_pct(a)} ({-p:+.1f} pts)" for f, b, a, p in (failing or fill[:3]))
-        results.append(CheckResult(
-            "fill_rate_vs_previous_load", file_id, name, not failing, WARN,
-            f"fill rate{vs}: {text} (limit {q.max_fill_drop_points:g} pts)", fill[0][3], q.max_fill_drop_points,
-        ))
+        text = "; ".join(
+            f"{f} {_pct(b)} -> {_pct(a)} ({-p:+.1f} pts)" for f, b, a, p in (failing or fill[:3])
+        )
+        results.append(
+            CheckResult(
+                "fill_rate_vs_previous_load",
+                file_id,
+                name,
+                not failing,
+                WARN,
+                f"fill rate{vs}: {text} (limit {q.max_fill_drop_points:g} pts)",
+                fill[0][3],
+                q.max_fill_drop_points,
+            )
+        )
     results += _schema_drift(con, file_id, name, base_id, vs)
     return results
 
 
-def _schema_drift(con: duckdb.DuckDBPyConnection, file_id: str, source: str, base_id: str | None, vs: str) -> list[CheckResult]:
-    now = con.execute("SELECT metric, field FROM quality_metrics WHERE load_id = ? AND metric LIKE 'column_%'", [file_id]).fetchall()
+def _schema_drift(
+    con: duckdb.DuckDBPyConnection, file_id: str, source: str, base_id: str | None, vs: str
+) -> list[CheckResult]:
+    now = con.execute(
+        "SELECT metric, field FROM quality_metrics WHERE load_id = ? AND metric LIKE 'column_%'",
+        [file_id],
+    ).fetchall()
     missing = sorted(f for m, f in now if m == "column_missing")
     extra = sorted(f for m, f in now if m == "column_extra")
     renamed = sorted(f for m, f in now if m == "column_renamed")
     known_extra = set()
     if base_id is not None:
-        known_extra = {f for (f,) in con.execute(
-            "SELECT field FROM quality_metrics WHERE load_id = ? AND metric = 'column_extra'", [base_id]
-        ).fetchall()}
+        known_extra = {
+            f
+            for (f,) in con.execute(
+                "SELECT field FROM quality_metrics WHERE load_id = ? AND metric = 'column_extra'",
+                [base_id],
+            ).fetchall()
+        }
     new_extra = [c for c in extra if c not in known_extra] if base_id is not None else []
     parts = []
     if missing:
@@ -406,8 +628,23 @@ def _schema_drift(con: duckdb.DuckDBPyConnection, file_id: str, source: str, bas
     if new_extra:
         parts.append("new column(s): " + ", ".join(new_extra))
     passed = not missing and not new_extra
-    detail = "; ".join(parts) if parts else f"columns as mapped{vs}" + (f"; unmapped: {', '.join(extra)}" if extra else "")
-    return [CheckResult("schema_drift", file_id, source, passed, WARN, detail, float(len(missing) + len(new_extra)), 0.0)]
+    detail = (
+        "; ".join(parts)
+        if parts
+        else f"columns as mapped{vs}" + (f"; unmapped: {', '.join(extra)}" if extra else "")
+    )
+    return [
+        CheckResult(
+            "schema_drift",
+            file_id,
+            source,
+            passed,
+            WARN,
+            detail,
+            float(len(missing) + len(new_extra)),
+            0.0,
+        )
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,23 +653,41 @@ def _schema_drift(con: duckdb.DuckDBPyConnection, file_id: str, source: str, bas
 
 def expected_hours(source: Source) -> float | None:
     """Erasure requests come when people ask: no expected rhythm unless one is configured."""
-    if source.kind == "erasure_requests" and "expected_every_hours" not in source.quality.model_fields_set:
+    if (
+        source.kind == "erasure_requests"
+        and "expected_every_hours" not in source.quality.model_fields_set
+    ):
         return None
     return source.quality.expected_every_hours
 
 
-def evaluate_freshness(con: duckdb.DuckDBPyConnection, config: SourcesConfig, now: datetime | None = None) -> list[CheckResult]:
+def evaluate_freshness(
+    con: duckdb.DuckDBPyConnection, config: SourcesConfig, now: datetime | None = None
+) -> list[CheckResult]:
     """`drop_on_time` per source (load_id `source:<name>`): hours since its newest loaded drop,
     or, for a source that never delivered, since crmclean received its first file at all."""
     now = now or db_now(con)
-    newest = dict(con.execute("SELECT source, max(landed_at) FROM ingest_log WHERE status = 'loaded' GROUP BY source").fetchall())
+    newest = dict(
+        con.execute(
+            "SELECT source, max(landed_at) FROM ingest_log WHERE status = 'loaded' GROUP BY source"
+        ).fetchall()
+    )
     first_any = con.execute("SELECT min(landed_at) FROM ingest_log").fetchone()[0]
     results = []
     for name, source in config.sources.items():
         hours = expected_hours(source)
         load_id = f"source:{name}"
         if hours is None:
-            results.append(CheckResult("drop_on_time", load_id, name, True, WARN, "no expected rhythm (erasure requests)"))
+            results.append(
+                CheckResult(
+                    "drop_on_time",
+                    load_id,
+                    name,
+                    True,
+                    WARN,
+                    "no expected rhythm (erasure requests)",
+                )
+            )
             continue
         if name in newest:
             age = (now - newest[name]).total_seconds() / 3600
@@ -441,13 +696,19 @@ def evaluate_freshness(con: duckdb.DuckDBPyConnection, config: SourcesConfig, no
             age = (now - first_any).total_seconds() / 3600
             detail = f"no drop yet, {age:,.1f} h since the first file of any source arrived (expected every {hours:g} h)"
         else:
-            results.append(CheckResult("drop_on_time", load_id, name, True, WARN, "nothing received yet"))
+            results.append(
+                CheckResult("drop_on_time", load_id, name, True, WARN, "nothing received yet")
+            )
             continue
-        results.append(CheckResult("drop_on_time", load_id, name, age <= hours, WARN, detail, age, hours))
+        results.append(
+            CheckResult("drop_on_time", load_id, name, age <= hours, WARN, detail, age, hours)
+        )
     return results
 
 
-def evaluate_duplicates(con: duckdb.DuckDBPyConnection, config: SourcesConfig) -> list[CheckResult]:
+def evaluate_duplicates(
+    con: duckdb.DuckDBPyConnection, config: SourcesConfig
+) -> list[CheckResult]:
     """`duplicate_rate_vs_previous_load` per contacts source, on its latest load (measured at the
     warehouse snapshot): exact and matched duplicate rate against the previous healthy load."""
     results = []
@@ -460,36 +721,66 @@ def evaluate_duplicates(con: duckdb.DuckDBPyConnection, config: SourcesConfig) -
         base = figures_of(con, base_id) if base_id else {}
         limit = source.quality.max_duplicate_rate_rise_points
         rises = []
-        for metric, label in (("source_duplicate_rate", "matched"), ("source_duplicate_rate_exact", "exact")):
+        for metric, label in (
+            ("source_duplicate_rate", "matched"),
+            ("source_duplicate_rate_exact", "exact"),
+        ):
             a, b = now.get((metric, None)), base.get((metric, None))
             if a is not None and b is not None:
                 rises.append((label, b, a, 100 * (a - b)))
         if not rises:
-            results.append(CheckResult("duplicate_rate_vs_previous_load", file_id, name, True, WARN,
-                                       "no previous load to compare" if base_id is None else "not measured yet"))
+            results.append(
+                CheckResult(
+                    "duplicate_rate_vs_previous_load",
+                    file_id,
+                    name,
+                    True,
+                    WARN,
+                    "no previous load to compare" if base_id is None else "not measured yet",
+                )
+            )
             continue
         worst = max(rises, key=lambda r: r[3])
-        text = "; ".join(f"{label} {_pct(b)} -> {_pct(a)} ({p:+.1f} pts)" for label, b, a, p in rises)
-        results.append(CheckResult("duplicate_rate_vs_previous_load", file_id, name, worst[3] <= limit, WARN,
-                                   f"{text} (limit +{limit:g} pts)", worst[3], limit))
+        text = "; ".join(
+            f"{label} {_pct(b)} -> {_pct(a)} ({p:+.1f} pts)" for label, b, a, p in rises
+        )
+        results.append(
+            CheckResult(
+                "duplicate_rate_vs_previous_load",
+                file_id,
+                name,
+                worst[3] <= limit,
+                WARN,
+                f"{text} (limit +{limit:g} pts)",
+                worst[3],
+                limit,
+            )
+        )
     return results
 
 
 def unchecked_loads(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Drops that loaded or failed but have no `file_loads` result yet (a failed staging step
     skips the per-drop asset checks; the quality step catches up on them)."""
-    return [r[0] for r in con.execute(
-        """SELECT file_id FROM ingest_log l WHERE status IN ('loaded', 'failed')
+    return [
+        r[0]
+        for r in con.execute(
+            """SELECT file_id FROM ingest_log l WHERE status IN ('loaded', 'failed')
            AND NOT EXISTS (SELECT 1 FROM quality_checks q WHERE q.load_id = l.file_id AND q.check_name = 'file_loads')
            ORDER BY landed_at"""
-    ).fetchall()]
+        ).fetchall()
+    ]
 
 
-def evaluate_all(con: duckdb.DuckDBPyConnection, config: SourcesConfig, now: datetime | None = None) -> list[CheckResult]:
+def evaluate_all(
+    con: duckdb.DuckDBPyConnection, config: SourcesConfig, now: datetime | None = None
+) -> list[CheckResult]:
     """Catch up on every drop not checked yet, then the source and snapshot checks; records all."""
     results: list[CheckResult] = []
     for file_id in unchecked_loads(con):
-        name = con.execute("SELECT source FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()[0]
+        name = con.execute(
+            "SELECT source FROM ingest_log WHERE file_id = ?", [file_id]
+        ).fetchone()[0]
         source = config.sources.get(name)
         if source is None:
             continue

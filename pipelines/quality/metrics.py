@@ -31,7 +31,16 @@ NOT_PROVIDED = "('missing', 'inferred')"
 ADDRESS_PARTS = ("street", "house_number", "house_number_suffix")
 
 # Fields whose exact equality makes two contacts "the same record" (exact duplicates).
-IDENTITY_FIELDS = ("first_name", "infix", "last_name", "email", "phone", "birth_date", "postcode", "house_number")
+IDENTITY_FIELDS = (
+    "first_name",
+    "infix",
+    "last_name",
+    "email",
+    "phone",
+    "birth_date",
+    "postcode",
+    "house_number",
+)
 
 # Fields compared across the sources of one customer (consistency). `address` is
 # postcode + house number + suffix.
@@ -44,17 +53,37 @@ CONSISTENCY_FIELDS = {
 
 # Metrics that are shares (shown as percentages).
 RATE_METRICS = {
-    "fill_rate", "validity", "rejected_share", "duplicate_rate", "duplicate_rate_exact", "residual_duplicate_rate",
-    "customer_fill_rate", "customer_validity", "inconsistency_rate", "source_duplicate_rate",
-    "source_duplicate_rate_exact", "disagreement_rate", "customers_not_updated_365d", "rows_read_change",
+    "fill_rate",
+    "validity",
+    "rejected_share",
+    "duplicate_rate",
+    "duplicate_rate_exact",
+    "residual_duplicate_rate",
+    "customer_fill_rate",
+    "customer_validity",
+    "inconsistency_rate",
+    "source_duplicate_rate",
+    "source_duplicate_rate_exact",
+    "disagreement_rate",
+    "customers_not_updated_365d",
+    "rows_read_change",
 }
 
 Figure = tuple[str, str | None, float | None]  # metric, field, value
 
 # Metrics of `record_file_metrics` (replaced together when a load is measured again).
 FILE_METRICS = (
-    "rows_read", "rows_loaded", "rows_rejected", "rejected_share", "rows_read_previous", "rows_read_change",
-    "columns_missing", "columns_extra", "column_missing", "column_extra", "column_renamed",
+    "rows_read",
+    "rows_loaded",
+    "rows_rejected",
+    "rejected_share",
+    "rows_read_previous",
+    "rows_read_change",
+    "columns_missing",
+    "columns_extra",
+    "column_missing",
+    "column_extra",
+    "column_renamed",
 )
 
 
@@ -63,7 +92,9 @@ def db_now(con: duckdb.DuckDBPyConnection) -> datetime:
     return con.execute("SELECT CAST(now() AS TIMESTAMP)").fetchone()[0]
 
 
-def _insert(con: duckdb.DuckDBPyConnection, load_id: str, source: str | None, figures: list[Figure]) -> None:
+def _insert(
+    con: duckdb.DuckDBPyConnection, load_id: str, source: str | None, figures: list[Figure]
+) -> None:
     if figures:
         con.executemany(
             "INSERT INTO quality_metrics (load_id, source, metric, field, value, measured_at) "
@@ -72,7 +103,9 @@ def _insert(con: duckdb.DuckDBPyConnection, load_id: str, source: str | None, fi
         )
 
 
-def _replace(con: duckdb.DuckDBPyConnection, load_id: str, source: str | None, figures: list[Figure]) -> None:
+def _replace(
+    con: duckdb.DuckDBPyConnection, load_id: str, source: str | None, figures: list[Figure]
+) -> None:
     """Insert figures, replacing earlier values of the same metrics for this load."""
     metrics = sorted({m for m, _, _ in figures})
     if metrics:
@@ -101,10 +134,15 @@ def previous_load(con: duckdb.DuckDBPyConnection, load_id: str) -> str | None:
     return row[0] if row else None
 
 
-def figures_of(con: duckdb.DuckDBPyConnection, load_id: str) -> dict[tuple[str, str | None], float | None]:
-    return {(m, f): v for m, f, v in con.execute(
-        "SELECT metric, field, value FROM quality_metrics WHERE load_id = ?", [load_id]
-    ).fetchall()}
+def figures_of(
+    con: duckdb.DuckDBPyConnection, load_id: str
+) -> dict[tuple[str, str | None], float | None]:
+    return {
+        (m, f): v
+        for m, f, v in con.execute(
+            "SELECT metric, field, value FROM quality_metrics WHERE load_id = ?", [load_id]
+        ).fetchall()
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,10 +150,21 @@ def figures_of(con: duckdb.DuckDBPyConnection, load_id: str) -> dict[tuple[str, 
 
 
 def mapped_canonical_fields(fields: list[str]) -> list[str]:
-    return [f for f in CANONICAL_FIELDS if f in fields or (f in ADDRESS_PARTS and "address_line" in fields)]
+    return [
+        f
+        for f in CANONICAL_FIELDS
+        if f in fields or (f in ADDRESS_PARTS and "address_line" in fields)
+    ]
 
 
-def record_load_metrics(con: duckdb.DuckDBPyConnection, normalized: str, *, load_id: str, source: str, fields: list[str]) -> list[Figure]:
+def record_load_metrics(
+    con: duckdb.DuckDBPyConnection,
+    normalized: str,
+    *,
+    load_id: str,
+    source: str,
+    fields: list[str],
+) -> list[Figure]:
     """Completeness, validity and exact duplicates of one drop, from its normalized rows (before
     the upsert), plus its volume and schema figures. Called inside the load's transaction.
 
@@ -142,12 +191,16 @@ def record_load_metrics(con: duckdb.DuckDBPyConnection, normalized: str, *, load
     figures += [("validity", f, row[len(canon) + i]) for i, f in enumerate(validated)]
     identity = [f for f in IDENTITY_FIELDS if f in cols]
     if identity:
-        figures.append(("duplicate_rate_exact", None, _exact_duplicate_rate(con, normalized, identity)))
+        figures.append(
+            ("duplicate_rate_exact", None, _exact_duplicate_rate(con, normalized, identity))
+        )
     _insert(con, load_id, source, figures)
     return figures + record_file_metrics(con, load_id)
 
 
-def _exact_duplicate_rate(con: duckdb.DuckDBPyConnection, table: str, identity: list[str], where: str = "TRUE") -> float | None:
+def _exact_duplicate_rate(
+    con: duckdb.DuckDBPyConnection, table: str, identity: list[str], where: str = "TRUE"
+) -> float | None:
     """1 - distinct identities / records, over records with at least one identifying value."""
     key = ", ".join(f'"{f}"' for f in identity)
     any_value = " OR ".join(f'"{f}" IS NOT NULL' for f in identity)
@@ -204,7 +257,10 @@ def record_file_metrics(con: duckdb.DuckDBPyConnection, load_id: str) -> list[Fi
     ]
     base = previous_load(con, load_id)
     if base is not None:
-        prev = con.execute("SELECT rows_read FROM ingest_log WHERE file_id = ?", [base]).fetchone()[0] or 0
+        prev = (
+            con.execute("SELECT rows_read FROM ingest_log WHERE file_id = ?", [base]).fetchone()[0]
+            or 0
+        )
         figures.append(("rows_read_previous", None, prev))
         figures.append(("rows_read_change", None, (read - prev) / prev if prev else None))
     missing, extra = _json_list(missing_json), _json_list(extra_json)
@@ -234,23 +290,36 @@ def _warehouse_figures(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Fi
         ("contacts", None, contacts),
         ("customers", None, customers),
         ("multi_source_customers", None, multi),
-        ("duplicate_rate", None, (1 - customers / contacts) if contacts and customers else (0.0 if contacts else None)),
+        (
+            "duplicate_rate",
+            None,
+            (1 - customers / contacts) if contacts and customers else (0.0 if contacts else None),
+        ),
         ("contacts_per_customer", None, (contacts / customers) if customers else None),
-        ("duplicate_rate_exact", None, _exact_duplicate_rate(con, "contacts", list(IDENTITY_FIELDS))),
+        (
+            "duplicate_rate_exact",
+            None,
+            _exact_duplicate_rate(con, "contacts", list(IDENTITY_FIELDS)),
+        ),
     ]
     if not customers:
         return figures
     fields = [f for f in CANONICAL_FIELDS if f != "source_record_id"]
     row = con.execute(
-        "SELECT " + ", ".join(f'avg(CASE WHEN "{f}" IS NOT NULL THEN 1.0 ELSE 0.0 END)' for f in fields) + " FROM customers"
+        "SELECT "
+        + ", ".join(f'avg(CASE WHEN "{f}" IS NOT NULL THEN 1.0 ELSE 0.0 END)' for f in fields)
+        + " FROM customers"
     ).fetchone()
     figures += [("customer_fill_rate", f, v) for f, v in zip(fields, row)]
     status_fields = [f for f in ("email", "phone", "postcode", "birth_date")]
     row = con.execute(
-        "SELECT " + ", ".join(
+        "SELECT "
+        + ", ".join(
             f"count(*) FILTER (WHERE {f}_status IN {VALID}) / nullif(count(*) FILTER (WHERE {f}_status IS NOT NULL "
-            f"AND {f}_status <> 'missing'), 0)" for f in status_fields
-        ) + " FROM customers"
+            f"AND {f}_status <> 'missing'), 0)"
+            for f in status_fields
+        )
+        + " FROM customers"
     ).fetchone()
     figures += [("customer_validity", f, v) for f, v in zip(status_fields, row)]
     figures.append(("residual_duplicate_rate", None, residual_duplicate_rate(con, customers)))
@@ -311,18 +380,25 @@ def consistency_figures(con: duckdb.DuckDBPyConnection) -> list[Figure]:
     values differ (count, and share of the customers with values from two or more sources)."""
     figures: list[Figure] = []
     parts = ", ".join(
-        f"count(*) FILTER (WHERE {f}_n >= 2), count(*) FILTER (WHERE {f}_n >= 2 AND {f}_d > 1)" for f in CONSISTENCY_FIELDS
+        f"count(*) FILTER (WHERE {f}_n >= 2), count(*) FILTER (WHERE {f}_n >= 2 AND {f}_d > 1)"
+        for f in CONSISTENCY_FIELDS
     )
     per_customer = ", ".join(
-        f"count(DISTINCT source) FILTER (WHERE {f} IS NOT NULL) AS {f}_n, count(DISTINCT {f}) AS {f}_d" for f in CONSISTENCY_FIELDS
+        f"count(DISTINCT source) FILTER (WHERE {f} IS NOT NULL) AS {f}_n, count(DISTINCT {f}) AS {f}_d"
+        for f in CONSISTENCY_FIELDS
     )
     row = con.execute(
         f"SELECT {parts} FROM (SELECT customer_id, {per_customer} FROM ({_contact_values_sql()}) v GROUP BY customer_id) g"
     ).fetchone()
     for i, f in enumerate(CONSISTENCY_FIELDS):
-        comparable, inconsistent = row[2 * i], row[2 * i + 1]  # inconsistent counts only comparable customers
+        comparable, inconsistent = (
+            row[2 * i],
+            row[2 * i + 1],
+        )  # inconsistent counts only comparable customers
         figures.append(("inconsistent_customers", f, inconsistent))
-        figures.append(("inconsistency_rate", f, (inconsistent / comparable) if comparable else None))
+        figures.append(
+            ("inconsistency_rate", f, (inconsistent / comparable) if comparable else None)
+        )
     return figures
 
 
@@ -335,9 +411,21 @@ def _source_figures(con: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, 
     for source, n, distinct_customers in rows:
         out[source] = [
             ("source_contacts", None, n),
-            ("source_duplicate_rate", None, (1 - distinct_customers / n) if n and distinct_customers else None),
-            ("source_duplicate_rate_exact", None,
-             _exact_duplicate_rate(con, "contacts", list(IDENTITY_FIELDS), where=f"source = '{source.replace(chr(39), chr(39) * 2)}'")),
+            (
+                "source_duplicate_rate",
+                None,
+                (1 - distinct_customers / n) if n and distinct_customers else None,
+            ),
+            (
+                "source_duplicate_rate_exact",
+                None,
+                _exact_duplicate_rate(
+                    con,
+                    "contacts",
+                    list(IDENTITY_FIELDS),
+                    where=f"source = '{source.replace(chr(39), chr(39) * 2)}'",
+                ),
+            ),
         ]
     # Disagreement: a source's value differs from another source's value for the same customer,
     # among the customers where both give a value. One self-join for all fields.
@@ -361,21 +449,29 @@ def _source_figures(con: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, 
     for source, newest in con.execute(
         "SELECT source, max(landed_at) FROM ingest_log WHERE status = 'loaded' GROUP BY source"
     ).fetchall():
-        out.setdefault(source, []).append(("newest_drop_age_hours", None, (now - newest).total_seconds() / 3600))
+        out.setdefault(source, []).append(
+            ("newest_drop_age_hours", None, (now - newest).total_seconds() / 3600)
+        )
     return out
 
 
-def latest_loads(con: duckdb.DuckDBPyConnection, statuses: tuple[str, ...] = ("loaded",)) -> dict[str, str]:
+def latest_loads(
+    con: duckdb.DuckDBPyConnection, statuses: tuple[str, ...] = ("loaded",)
+) -> dict[str, str]:
     """source -> file_id of its latest load with one of `statuses`."""
     marks = ", ".join("?" * len(statuses))
-    return dict(con.execute(
-        f"""SELECT source, file_id FROM ingest_log WHERE status IN ({marks})
+    return dict(
+        con.execute(
+            f"""SELECT source, file_id FROM ingest_log WHERE status IN ({marks})
             QUALIFY row_number() OVER (PARTITION BY source ORDER BY landed_at DESC, file_id DESC) = 1""",
-        list(statuses),
-    ).fetchall())
+            list(statuses),
+        ).fetchall()
+    )
 
 
-def record_warehouse_metrics(con: duckdb.DuckDBPyConnection, *, load_id: str, now: datetime | None = None) -> list[Figure]:
+def record_warehouse_metrics(
+    con: duckdb.DuckDBPyConnection, *, load_id: str, now: datetime | None = None
+) -> list[Figure]:
     """The warehouse snapshot (source NULL) and, per source, figures attached to its latest load."""
     now = now or db_now(con)
     figures = _warehouse_figures(con, now)
@@ -414,7 +510,9 @@ def markdown_table(figures: list[tuple], title: str = "", previous: dict | None 
     with `previous` figures of the baseline load, their change in points), one of the rest."""
     lines = [f"**{title}**", ""] if title else []
     by_key = {(m, f): v for m, f, v in figures}
-    fields = [f for f in dict.fromkeys(f for m, f, _ in figures if m in ("fill_rate", "validity") and f)]
+    fields = [
+        f for f in dict.fromkeys(f for m, f, _ in figures if m in ("fill_rate", "validity") and f)
+    ]
     if fields:
         head = "| field | filled | valid |"
         rule = "|---|---:|---:|"

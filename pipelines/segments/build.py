@@ -43,13 +43,24 @@ from pipelines.segments.sandbox import outside_reach
 from pipelines.warehouse import ensure_schema
 
 # Fields an enrichment campaign asks for when they are empty (`missing_fields`).
-PROFILE_FIELDS = ("first_name", "last_name", "phone", "birth_date", "street", "house_number", "postcode", "city")
+PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "phone",
+    "birth_date",
+    "street",
+    "house_number",
+    "postcode",
+    "city",
+)
 
 # The newest evidence that a customer's record is current (NULLs ignored): the one place it is defined.
 EVIDENCE_AT = "greatest(updated_at, last_purchase_at, newsletter_opt_in_at)"
 # Which of several customers sharing an inbox or address gets the row.
-DEDUPE_WINNER = (f"newsletter_opt_in IS TRUE DESC, has_valid_email DESC, {EVIDENCE_AT} DESC NULLS LAST, "
-                 "customer_id")
+DEDUPE_WINNER = (
+    f"newsletter_opt_in IS TRUE DESC, has_valid_email DESC, {EVIDENCE_AT} DESC NULLS LAST, "
+    "customer_id"
+)
 _HOUSE_NUMBER = "lower(trim(house_number)) || coalesce(lower(trim(house_number_suffix)), '')"
 # The value one row is kept per; NULL (no email / no usable address) is never merged.
 DEDUPE_KEYS = {
@@ -186,7 +197,9 @@ def export_columns(segment: Segment) -> list[str]:
     return cols
 
 
-def validate_segment(con: duckdb.DuckDBPyConnection, name: str, segment: Segment, today: date) -> None:
+def validate_segment(
+    con: duckdb.DuckDBPyConnection, name: str, segment: Segment, today: date
+) -> None:
     """Fail early, naming the segment, on a bad column, parameter or SQL syntax in exports.yaml."""
     create_candidates_view(con, today)
     params = used_params(name, segment)
@@ -199,7 +212,9 @@ def validate_segment(con: duckdb.DuckDBPyConnection, name: str, segment: Segment
     try:
         duckdb.SQLExpression(segment.filter)
     except duckdb.Error as e:
-        raise ConfigError(f"{where}.filter: not one SQL boolean expression: {str(e).splitlines()[0]}") from None
+        raise ConfigError(
+            f"{where}.filter: not one SQL boolean expression: {str(e).splitlines()[0]}"
+        ) from None
     problem = check_order_by(segment.order_by)
     if problem:
         raise ConfigError(f"{where}.order_by: {problem}")
@@ -208,7 +223,9 @@ def validate_segment(con: duckdb.DuckDBPyConnection, name: str, segment: Segment
     except duckdb.Error as e:
         raise ConfigError(f"{where}: {str(e).splitlines()[0]}") from None
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
-        raise ConfigError(f"{where}: filter and order_by must be expressions of one SELECT (no ';')")
+        raise ConfigError(
+            f"{where}: filter and order_by must be expressions of one SELECT (no ';')"
+        )
     try:
         con.execute(f"EXPLAIN {sql}", params)
     except duckdb.Error as e:
@@ -227,7 +244,14 @@ def validate_segments(cfg: ExportsConfig, today: date) -> None:
         con.close()
 
 
-def build_segment(con: duckdb.DuckDBPyConnection, name: str, segment: Segment, today: date, *, table: str = "segment_rows") -> int:
+def build_segment(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    segment: Segment,
+    today: date,
+    *,
+    table: str = "segment_rows",
+) -> int:
     """Materialize the segment into temp table `table`: the exported columns, `_customer_id`,
     `_part` and `_order` (the position by `order_by`).
 
@@ -235,13 +259,17 @@ def build_segment(con: duckdb.DuckDBPyConnection, name: str, segment: Segment, t
     whatever the filter says. Returns the row count.
     """
     validate_segment(con, name, segment, today)
-    sql = selection_sql(segment, export_columns(segment) + [f"row_number() OVER (ORDER BY {segment.order_by}) AS _order"])
+    sql = selection_sql(
+        segment,
+        export_columns(segment) + [f"row_number() OVER (ORDER BY {segment.order_by}) AS _order"],
+    )
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}", used_params(name, segment))
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def excluded_counts(con: duckdb.DuckDBPyConnection, name: str, segment: Segment, rows: int | None = None
-                    ) -> dict[str, int]:
+def excluded_counts(
+    con: duckdb.DuckDBPyConnection, name: str, segment: Segment, rows: int | None = None
+) -> dict[str, int]:
     """How many customers the filter matched but safety removed (suppressed, without opt-in), and
     how many allowed rows `dedupe_by` left out because another customer has the same inbox or address:
     the allowed rows the filter matched minus the `rows` the built segment holds (counted by distinct
@@ -252,12 +280,15 @@ def excluded_counts(con: duckdb.DuckDBPyConnection, name: str, segment: Segment,
     if key and rows is None:
         kept = f"count(*) FILTER (WHERE {safe} AND {key} IS NULL) + count(DISTINCT {key}) FILTER (WHERE {safe})"
     suppressed, no_opt_in, allowed, kept = con.execute(
-        f"""SELECT count(*) FILTER (WHERE {'is_suppressed' if segment.requires_opt_in else 'is_barred'}),
+        f"""SELECT count(*) FILTER (WHERE {"is_suppressed" if segment.requires_opt_in else "is_barred"}),
                    count(*) FILTER (WHERE NOT is_suppressed AND newsletter_opt_in IS NOT TRUE),
                    count(*) FILTER (WHERE {safe}), {kept}
             FROM segment_candidates WHERE ({segment.filter})""",
         used_params(name, segment),
     ).fetchone()
     deduplicated = 0 if not key else allowed - (rows if rows is not None else kept)
-    return {"suppressed": suppressed, "without_opt_in": no_opt_in if segment.requires_opt_in else 0,
-            "deduplicated": deduplicated}
+    return {
+        "suppressed": suppressed,
+        "without_opt_in": no_opt_in if segment.requires_opt_in else 0,
+        "deduplicated": deduplicated,
+    }

@@ -24,16 +24,58 @@ from pathlib import Path
 import duckdb
 
 # Scalar functions that read files, the environment or settings; table functions are refused whole.
-BLOCKED_FUNCTIONS = frozenset({
-    "getenv", "current_setting", "read_text", "read_blob", "glob", "which_secret", "load_extension",
-    "install_extension", "sniff_csv", "query", "query_table", "system",
-})
-BLOCKED_PREFIXES = ("read_", "pragma", "duckdb_", "parquet_", "sqlite_", "postgres_", "mysql_", "iceberg_",
-                    "delta_")
+BLOCKED_FUNCTIONS = frozenset(
+    {
+        "getenv",
+        "current_setting",
+        "read_text",
+        "read_blob",
+        "glob",
+        "which_secret",
+        "load_extension",
+        "install_extension",
+        "sniff_csv",
+        "query",
+        "query_table",
+        "system",
+    }
+)
+BLOCKED_PREFIXES = (
+    "read_",
+    "pragma",
+    "duckdb_",
+    "parquet_",
+    "sqlite_",
+    "postgres_",
+    "mysql_",
+    "iceberg_",
+    "delta_",
+)
 # Statement words that have no place in an expression (a typed literal would hide them from the parse).
-STATEMENT_WORDS = frozenset({"copy", "attach", "detach", "install", "load", "set", "reset", "pragma", "call",
-                             "export", "import", "checkpoint", "vacuum", "create", "drop", "insert", "update",
-                             "delete", "alter", "use"})
+STATEMENT_WORDS = frozenset(
+    {
+        "copy",
+        "attach",
+        "detach",
+        "install",
+        "load",
+        "set",
+        "reset",
+        "pragma",
+        "call",
+        "export",
+        "import",
+        "checkpoint",
+        "vacuum",
+        "create",
+        "drop",
+        "insert",
+        "update",
+        "delete",
+        "alter",
+        "use",
+    }
+)
 # Views the segment SQL itself defines (pipelines/segments/build.py) besides the warehouse tables.
 SEGMENT_VIEWS = frozenset({"segment_candidates", "segment_suppressed", "allowed"})
 
@@ -93,35 +135,51 @@ def outside_reach(text: str, *, as_: str = "filter") -> str | None:
     ends = [p for p, _ in tokens[1:]] + [len(text)]
     for (position, kind), end in zip(tokens, ends):
         word = text[position:end].strip().lower()
-        if kind in (duckdb.token_type.identifier, duckdb.token_type.keyword) and word in STATEMENT_WORDS:
+        if (
+            kind in (duckdb.token_type.identifier, duckdb.token_type.keyword)
+            and word in STATEMENT_WORDS
+        ):
             return f"{word.upper()} is a statement, not allowed in a segment expression"
         if kind == duckdb.token_type.comment:
             return "comments are not allowed (they could hide the rest of the query)"
         if kind == duckdb.token_type.operator and text[position] == ";":
             return "';' is not allowed: a segment is one expression, not statements"
-    sql = f"SELECT 1 FROM segment_candidates WHERE ({text})" if as_ == "filter" else (
-        f"SELECT 1 FROM segment_candidates ORDER BY {text}")
+    sql = (
+        f"SELECT 1 FROM segment_candidates WHERE ({text})"
+        if as_ == "filter"
+        else (f"SELECT 1 FROM segment_candidates ORDER BY {text}")
+    )
     tree = _parse(sql)
     if tree.get("error"):
         return None  # a syntax error: validate_segment reports it with DuckDB's message
-    found: dict[str, set[str]] = {k: set() for k in ("table_functions", "tables", "catalogs", "functions",
-                                                     "ctes")}
+    found: dict[str, set[str]] = {
+        k: set() for k in ("table_functions", "tables", "catalogs", "functions", "ctes")
+    }
     _walk(tree, found)
     if found["table_functions"]:
-        return (f"table function {', '.join(sorted(found['table_functions']))}() is not allowed: "
-                "a segment reads warehouse tables only")
+        return (
+            f"table function {', '.join(sorted(found['table_functions']))}() is not allowed: "
+            "a segment reads warehouse tables only"
+        )
     if found["catalogs"]:
-        return f"{', '.join(sorted(found['catalogs']))}: only the warehouse's own tables can be read"
+        return (
+            f"{', '.join(sorted(found['catalogs']))}: only the warehouse's own tables can be read"
+        )
     known = _tables() | found["ctes"]
     unknown = sorted(t for t in found["tables"] if t.lower() not in known)
     if unknown:
-        return (f"{', '.join(map(repr, unknown))} is not a warehouse table "
-                "(files cannot be read from a segment)")
-    blocked = sorted(f for f in found["functions"]
-                     if f in BLOCKED_FUNCTIONS or f.startswith(BLOCKED_PREFIXES))
+        return (
+            f"{', '.join(map(repr, unknown))} is not a warehouse table "
+            "(files cannot be read from a segment)"
+        )
+    blocked = sorted(
+        f for f in found["functions"] if f in BLOCKED_FUNCTIONS or f.startswith(BLOCKED_PREFIXES)
+    )
     if blocked:
-        return (f"{', '.join(blocked)}() reads files, settings or the environment "
-                "and is not allowed in a segment")
+        return (
+            f"{', '.join(blocked)}() reads files, settings or the environment "
+            "and is not allowed in a segment"
+        )
     return None
 
 
@@ -132,12 +190,15 @@ def lock_down(con: duckdb.DuckDBPyConnection, writable: Path) -> None:
     already locked connection is accepted only when `writable` is among its allowed folders."""
     folder = str(Path(writable).absolute()).rstrip("/") + "/"
     locked, external = con.execute(
-        "SELECT current_setting('lock_configuration'), current_setting('enable_external_access')").fetchone()
+        "SELECT current_setting('lock_configuration'), current_setting('enable_external_access')"
+    ).fetchone()
     if locked:
         allowed = con.execute("SELECT current_setting('allowed_directories')").fetchone()[0] or []
         if external or not any(folder.startswith(str(a).rstrip("/") + "/") for a in allowed):
-            raise RuntimeError(f"the warehouse connection is locked without write access to {folder}; "
-                               "open a new connection for this export")
+            raise RuntimeError(
+                f"the warehouse connection is locked without write access to {folder}; "
+                "open a new connection for this export"
+            )
         return
     allowed = con.execute("SELECT current_setting('allowed_directories')").fetchone()[0] or []
     con.execute("SET allowed_directories = ?", [[*allowed, folder]])

@@ -7,10 +7,19 @@ from pathlib import Path
 from pipelines.transport.base import RemoteFile, Transport, TransportAuthError, TransportError
 from pipelines.transport.local import LocalTransport
 
-__all__ = ["RemoteFile", "Transport", "TransportError", "TransportAuthError", "LocalTransport", "open_transport"]
+__all__ = [
+    "RemoteFile",
+    "Transport",
+    "TransportError",
+    "TransportAuthError",
+    "LocalTransport",
+    "open_transport",
+]
 
 
-def open_transport(location: str, sftp_options=None, *, config_dir: Path | None = None) -> Transport:
+def open_transport(
+    location: str, sftp_options=None, *, config_dir: Path | None = None
+) -> Transport:
     """A transport for `location`: `sftp://user@host:port/path` or a local folder path."""
     if location.startswith("sftp://"):
         from pipelines.transport.sftp import SftpTransport

@@ -51,7 +51,9 @@ TEMPORARY_SUFFIXES = (".part", ".tmp", ".filepart", ".partial", ".crdownload", "
 def is_temporary(name: str) -> bool:
     """Names that uploaders use while a file is still being written."""
     base = name.rsplit("/", 1)[-1]
-    return base.startswith(".") or base.startswith("~") or base.lower().endswith(TEMPORARY_SUFFIXES)
+    return (
+        base.startswith(".") or base.startswith("~") or base.lower().endswith(TEMPORARY_SUFFIXES)
+    )
 
 
 def matches(name: str, patterns: list[str]) -> bool:

@@ -52,7 +52,7 @@ class LocalTransport:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "LocalTransport":
+    def __enter__(self) -> LocalTransport:
         return self
 
     def __exit__(self, *exc) -> None:

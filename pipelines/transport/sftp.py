@@ -31,7 +31,13 @@ from urllib.parse import unquote, urlsplit
 import paramiko
 
 from pipelines.config import SftpOptions
-from pipelines.transport.base import RemoteFile, TransportAuthError, TransportError, is_temporary, matches
+from pipelines.transport.base import (
+    RemoteFile,
+    TransportAuthError,
+    TransportError,
+    is_temporary,
+    matches,
+)
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +118,7 @@ class SftpTransport:
     @classmethod
     def from_location(
         cls, location: str, options: SftpOptions | None = None, *, config_dir: Path | None = None
-    ) -> "SftpTransport":
+    ) -> SftpTransport:
         user, host, port, path = parse_location(location)
         options = options or SftpOptions()
         return cls(
@@ -146,7 +152,7 @@ class SftpTransport:
 
     # -- connection --------------------------------------------------------------------------
 
-    def __enter__(self) -> "SftpTransport":
+    def __enter__(self) -> SftpTransport:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -273,7 +279,10 @@ class SftpTransport:
         key_file = self._secret(o.key_file_env)
         password = self._secret(o.password_env)
         if not key_file and not password:
-            names = " or ".join(f"${n}" for n in (o.key_file_env, o.password_env) if n) or "(none configured)"
+            names = (
+                " or ".join(f"${n}" for n in (o.key_file_env, o.password_env) if n)
+                or "(none configured)"
+            )
             raise TransportAuthError(f"no credentials for {self.where}: set {names}")
         failures = []
         if key_file:
@@ -293,7 +302,9 @@ class SftpTransport:
             try:
                 transport.auth_password(self.user, password)
             except paramiko.BadAuthenticationType as e:
-                failures.append(f"password login is not allowed (server allows: {', '.join(e.allowed_types)})")
+                failures.append(
+                    f"password login is not allowed (server allows: {', '.join(e.allowed_types)})"
+                )
             except paramiko.AuthenticationException as e:
                 failures.append(f"password from ${o.password_env} refused: {e}")
             if transport.is_authenticated():
@@ -307,7 +318,13 @@ class SftpTransport:
             return paramiko.PKey.from_path(path, passphrase.encode() if passphrase else None)
         except FileNotFoundError:
             raise TransportAuthError(f"private key {path} (${env}) does not exist") from None
-        except (paramiko.SSHException, paramiko.UnknownKeyType, ValueError, TypeError, OSError) as e:
+        except (
+            paramiko.SSHException,
+            paramiko.UnknownKeyType,
+            ValueError,
+            TypeError,
+            OSError,
+        ) as e:
             # paramiko raises PasswordRequiredException, or passes on cryptography's TypeError
             # ("Key is password-protected, but password was not provided.")
             if not passphrase and (
@@ -317,21 +334,41 @@ class SftpTransport:
                     f"private key {path} (${env}) is encrypted: set ${self.options.key_passphrase_env}"
                 ) from None
             hint = " (wrong passphrase?)" if passphrase else ""
-            raise TransportAuthError(f"cannot load private key {path} (${env}){hint}: {e}") from None
+            raise TransportAuthError(
+                f"cannot load private key {path} (${env}){hint}: {e}"
+            ) from None
 
     # -- retries -----------------------------------------------------------------------------
 
     def _is_transient(self, e: BaseException) -> bool:
         if isinstance(e, paramiko.AuthenticationException):
             return False
-        if isinstance(e, (EOFError, TimeoutError, socket.timeout, ConnectionError, socket.gaierror, paramiko.SSHException)):
+        if isinstance(
+            e,
+            (
+                EOFError,
+                TimeoutError,
+                socket.timeout,
+                ConnectionError,
+                socket.gaierror,
+                paramiko.SSHException,
+            ),
+        ):
             return True
         lost = self._transport is None or not self._transport.is_active()
-        if isinstance(e, OSError) and e.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN):
+        if isinstance(e, OSError) and e.errno in (
+            errno.ENETUNREACH,
+            errno.EHOSTUNREACH,
+            errno.ENETDOWN,
+        ):
             return True
         # An SFTP status error (no such file, permission denied) on a live connection is not
         # transient; any error after the connection died is.
-        return lost and isinstance(e, OSError) and not isinstance(e, (FileNotFoundError, PermissionError))
+        return (
+            lost
+            and isinstance(e, OSError)
+            and not isinstance(e, (FileNotFoundError, PermissionError))
+        )
 
     def _run(self, what: str, op: Callable[[paramiko.SFTPClient], T]) -> T:
         """Run `op` on a live connection; reconnect and retry with backoff on transient errors."""
@@ -395,14 +432,22 @@ class SftpTransport:
                         if not base.startswith(".") and rel != "processed":
                             pending.append(rel)
                     elif stat.S_ISREG(mode) and not is_temporary(rel) and matches(rel, patterns):
-                        out.append(RemoteFile(name=rel, size=int(entry.st_size or 0), mtime=float(entry.st_mtime or 0)))
+                        out.append(
+                            RemoteFile(
+                                name=rel,
+                                size=int(entry.st_size or 0),
+                                mtime=float(entry.st_mtime or 0),
+                            )
+                        )
             return sorted(out, key=lambda f: (f.mtime, f.name))
 
         return self._run("list", walk)
 
     def stat(self, name: str) -> RemoteFile:
         attrs = self._run(f"stat {name}", lambda sftp: sftp.stat(self._remote(name)))
-        return RemoteFile(name=name, size=int(attrs.st_size or 0), mtime=float(attrs.st_mtime or 0))
+        return RemoteFile(
+            name=name, size=int(attrs.st_size or 0), mtime=float(attrs.st_mtime or 0)
+        )
 
     def exists(self, name: str) -> bool:
         def check(sftp: paramiko.SFTPClient) -> bool:
@@ -463,7 +508,9 @@ class SftpTransport:
                 with open(src, "rb") as fl:
                     attrs = sftp.putfo(fl, tmp, file_size=size, confirm=True)
                 if attrs.st_size != size:
-                    raise TransportError(f"put {name} on {self.where}: uploaded {attrs.st_size} of {size} bytes")
+                    raise TransportError(
+                        f"put {name} on {self.where}: uploaded {attrs.st_size} of {size} bytes"
+                    )
                 self._rename(sftp, tmp, remote)
             except BaseException:
                 try:

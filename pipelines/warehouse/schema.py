@@ -110,8 +110,23 @@ TABLES: dict[str, dict[str, str]] = {
         "matched_at": "TIMESTAMP",
         "value_hash": "VARCHAR",  # fingerprint of the values a golden record shows
         "changed_at": "TIMESTAMP",  # export time of the drop in which those values last changed
-        **{c: "VARCHAR" for c in ("fn", "fn_initial", "ln", "email", "email_local", "phone", "postcode",
-                                  "house_number", "hn_base", "address_key", "street", "city")},
+        **{
+            c: "VARCHAR"
+            for c in (
+                "fn",
+                "fn_initial",
+                "ln",
+                "email",
+                "email_local",
+                "phone",
+                "postcode",
+                "house_number",
+                "hn_base",
+                "address_key",
+                "street",
+                "city",
+            )
+        },
         "fn_is_initials": "BOOLEAN",
         "phone_is_personal": "BOOLEAN",
         "birth_date": "DATE",
@@ -124,8 +139,11 @@ TABLES: dict[str, dict[str, str]] = {
         "match_weight": "DOUBLE",
         "match_probability": "DOUBLE",
         "rules": "VARCHAR",  # blocking rules that found the pair
-        **{f"{c}_{x}": t for c in ("first_name", "last_name", "birth_date", "email", "phone", "address")
-           for x, t in (("level", "TINYINT"), ("weight", "DOUBLE"))},
+        **{
+            f"{c}_{x}": t
+            for c in ("first_name", "last_name", "birth_date", "email", "phone", "address")
+            for x, t in (("level", "TINYINT"), ("weight", "DOUBLE"))
+        },
         "scored_at": "TIMESTAMP",
     },
     # Records named in match_overrides.yaml at the last run: re-matched when the file changes.

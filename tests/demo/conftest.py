@@ -39,13 +39,17 @@ def decode(source: str, raw: bytes) -> str:
 
 def parse(source: str, raw: bytes) -> tuple[list[str], list[list[str]]]:
     config = source_config()[source]
-    reader = csv.reader(io.StringIO(decode(source, raw), newline=""), delimiter=config["delimiter"])
+    reader = csv.reader(
+        io.StringIO(decode(source, raw), newline=""), delimiter=config["delimiter"]
+    )
     header, *rows = list(reader)
     return header, rows
 
 
 def make_drop(folder: Path, people: int = PEOPLE, seed: int = 42, day: dt.date = DAY) -> Drop:
-    summary = generate(folder / "inbox", folder / "truth.parquet", people=people, seed=seed, day=day)
+    summary = generate(
+        folder / "inbox", folder / "truth.parquet", people=people, seed=seed, day=day
+    )
     raw = {source: path.read_bytes() for source, path in summary.files.items()}
     parsed = {source: parse(source, data) for source, data in raw.items()}
     return Drop(

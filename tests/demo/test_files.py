@@ -61,7 +61,9 @@ def test_delimiters_and_date_formats_follow_the_config(drop):
         assert len(drop.rows[source]) == drop.summary.rows[source]
         position = drop.header[source].index(date_column)
         part = drop.truth[drop.truth.source == source]
-        skip = set(part.line_number[part.is_broken | part.birth_date_dirt.notna()])  # broken, or a placeholder
+        skip = set(
+            part.line_number[part.is_broken | part.birth_date_dirt.notna()]
+        )  # broken, or a placeholder
         parsed = 0
         for line, row in enumerate(drop.rows[source], start=2):
             if line in skip:
@@ -84,8 +86,12 @@ def test_accented_names_round_trip(drop):
     checked = set()
     for source, column in (("crm", "Voornaam"), ("webshop", "first_name")):
         position = drop.header[source].index(column)
-        truth = drop.truth[(drop.truth.source == source) & drop.truth.first_name_dirt.isna()
-                           & drop.truth.first_name_case.isna() & ~drop.truth.is_broken]
+        truth = drop.truth[
+            (drop.truth.source == source)
+            & drop.truth.first_name_dirt.isna()
+            & drop.truth.first_name_case.isna()
+            & ~drop.truth.is_broken
+        ]
         for line, true_name in zip(truth.line_number, truth.first_name, strict=True):
             if true_name.isascii():
                 continue

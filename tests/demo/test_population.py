@@ -39,7 +39,9 @@ def test_duplicates_differ_in_how_they_are_written(drop):
 def test_people_who_moved_show_two_addresses_across_sources(drop):
     truth = _main_records(drop.truth)
     both = truth.groupby("person_id").filter(lambda g: g.source.nunique() == 2)
-    addresses = both.groupby("person_id")[["street", "house_number", "postcode"]].nunique().max(axis=1)
+    addresses = (
+        both.groupby("person_id")[["street", "house_number", "postcode"]].nunique().max(axis=1)
+    )
     assert (addresses > 1).sum() >= 10
 
 
@@ -53,8 +55,14 @@ def test_family_members_share_an_address_but_are_different_people(drop):
         same_address += family[["street", "house_number"]].drop_duplicates().shape[0] == 1
         assert family.person_id.is_unique
     assert same_address > 30
-    landlines = families[families.phone_type == "fixed_line"].groupby("household_id").phone.agg(["nunique", "size"])
-    assert ((landlines["size"] > 1) & (landlines["nunique"] == 1)).any()  # one landline, several people
+    landlines = (
+        families[families.phone_type == "fixed_line"]
+        .groupby("household_id")
+        .phone.agg(["nunique", "size"])
+    )
+    assert (
+        (landlines["size"] > 1) & (landlines["nunique"] == 1)
+    ).any()  # one landline, several people
 
 
 def test_twins_share_birth_date_and_address_not_first_name(drop):
@@ -75,7 +83,9 @@ def test_twins_share_birth_date_and_address_not_first_name(drop):
 
 def test_many_different_people_share_a_very_common_name(drop):
     people = drop.truth.drop_duplicates("person_id")
-    jan = people[(people.first_name == "Jan") & (people.infix == "de") & (people.last_name == "Vries")]
+    jan = people[
+        (people.first_name == "Jan") & (people.infix == "de") & (people.last_name == "Vries")
+    ]
     assert jan.person_id.nunique() >= 5
     assert jan.birth_date.nunique() >= 4 and jan.email.nunique() == jan.person_id.nunique()
     anna = people[(people.first_name == "Anna") & (people.last_name == "Andersson")]
@@ -87,9 +97,13 @@ def test_a_family_shares_one_email_address(drop):
     people = drop.truth.drop_duplicates("person_id")
     shared = people[people.email_owner != people.person_id]
     assert len(shared) >= 10
-    per_email = people.groupby("email").agg(persons=("person_id", "nunique"), households=("household_id", "nunique"))
+    per_email = people.groupby("email").agg(
+        persons=("person_id", "nunique"), households=("household_id", "nunique")
+    )
     assert (per_email.persons > 1).any()
-    assert (per_email.loc[per_email.persons > 1, "households"] == 1).all()  # never across strangers
+    assert (
+        per_email.loc[per_email.persons > 1, "households"] == 1
+    ).all()  # never across strangers
 
 
 def test_next_day_is_the_same_population_with_changes(drop, next_day_drop):

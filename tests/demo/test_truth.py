@@ -37,9 +37,36 @@ def test_truth_values_are_canonical(drop):
     suffixes = truth.house_number_suffix.dropna()
     assert len(suffixes) and suffixes.str.fullmatch(r"[A-Z0-9]+").all()
     assert truth.phone.dropna().str.fullmatch(r"\+\d{10,12}").all()
-    assert truth.infix.dropna().isin(["van", "de", "van der", "van den", "van de", "ter", "'t", "van 't", "de la",
-                                      "in 't", "ten", "op den", "den", "te", "der", "het", "in", "op", "la", "le",
-                                      "van het", "van de la"]).all()
+    assert (
+        truth.infix.dropna()
+        .isin(
+            [
+                "van",
+                "de",
+                "van der",
+                "van den",
+                "van de",
+                "ter",
+                "'t",
+                "van 't",
+                "de la",
+                "in 't",
+                "ten",
+                "op den",
+                "den",
+                "te",
+                "der",
+                "het",
+                "in",
+                "op",
+                "la",
+                "le",
+                "van het",
+                "van de la",
+            ]
+        )
+        .all()
+    )
     assert truth.birth_date.notna().all() and truth.newsletter_opt_in.notna().all()
 
 
@@ -59,9 +86,13 @@ def test_phone_numbers_are_valid_and_parse_back_from_every_style(drop):
         for line, e164, country in zip(rows.line_number, rows.phone, rows.country, strict=True):
             written = drop.rows[source][line - 2][position]
             parsed = phonenumbers.parse(written, country)
-            assert phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == e164, written
+            assert (
+                phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == e164
+            ), written
             styles.add(re.sub(r"\d", "9", written))
-    assert len(styles) >= 25  # "06-12345678", "+31 6 12345678", "(020) 123 4567", "0470/12.34.56", ...
+    assert (
+        len(styles) >= 25
+    )  # "06-12345678", "+31 6 12345678", "(020) 123 4567", "0470/12.34.56", ...
 
 
 def test_dirt_flags_describe_the_written_value(drop):
@@ -73,7 +104,9 @@ def test_dirt_flags_describe_the_written_value(drop):
     for row in crm.itertuples():
         written = drop.rows["crm"][row.line_number - 2]
         first = written[position["Voornaam"]].strip()
-        if row.infix_case == "infix_in_first_name":  # "Jan van der": the infix is in the first-name field
+        if (
+            row.infix_case == "infix_in_first_name"
+        ):  # "Jan van der": the infix is in the first-name field
             assert first.lower().endswith(f" {row.infix}")
             first = first[: -len(row.infix) - 1]
         if row.first_name_dirt == "initials":
@@ -92,7 +125,9 @@ def test_dirt_flags_describe_the_written_value(drop):
         else:
             assert first.lower() == row.first_name.lower()
         email = written[position["Email"]].strip()
-        if pd.isna(row.email_dirt) and row.email_case == "domain_typo":  # gmial.com: a normalizer knows it
+        if (
+            pd.isna(row.email_dirt) and row.email_case == "domain_typo"
+        ):  # gmial.com: a normalizer knows it
             local, _, domain = email.lower().partition("@")
             assert f"{local}@{KNOWN_DOMAIN_TYPOS[domain]}" == row.email
         elif pd.isna(row.email_dirt):
@@ -104,14 +139,27 @@ def test_dirt_flags_describe_the_written_value(drop):
 def test_recoverable_dirt_is_there(drop):
     crm = drop.header["crm"]
     rows = drop.rows["crm"]
-    column = {name: [r[crm.index(name)] for r in rows if len(r) == len(crm)] for name in ("Postcode", "Land", "Email")}
+    column = {
+        name: [r[crm.index(name)] for r in rows if len(r) == len(crm)]
+        for name in ("Postcode", "Land", "Email")
+    }
     postcodes = set(column["Postcode"])
     assert any(re.fullmatch(r"\d{4}[a-z]{2}", p) for p in postcodes)  # 1234ab
     assert any(re.fullmatch(r"\d{4} [A-Z]{2}", p) for p in postcodes)  # 1234 AB
     assert any(re.fullmatch(r"\d{4}[A-Z]{2}", p) for p in postcodes)  # 1234AB
-    assert {"Nederland", "Holland", "The Netherlands", "België", "Belgique", "Sverige", "NL"} <= set(column["Land"])
+    assert {
+        "Nederland",
+        "Holland",
+        "The Netherlands",
+        "België",
+        "Belgique",
+        "Sverige",
+        "NL",
+    } <= set(column["Land"])
     assert {"", "NULL", "-", "n.v.t.", "onbekend"} <= set(column["Email"])
-    assert any(e != e.strip() for e in column["Email"]) and any(e != e.lower() for e in column["Email"])
+    assert any(e != e.strip() for e in column["Email"]) and any(
+        e != e.lower() for e in column["Email"]
+    )
 
 
 def test_webshop_address_is_one_field_and_surname_includes_the_infix(drop):
@@ -124,11 +172,23 @@ def test_webshop_address_is_one_field_and_surname_includes_the_infix(drop):
         if pd.isna(row.street_dirt) and pd.isna(row.street_case):
             assert address.lower().startswith(f"{row.street} {row.house_number}".lower()), address
             if isinstance(row.house_number_suffix, str):
-                assert address.replace(" ", "").replace("-", "").lower().endswith(row.house_number_suffix.lower())
+                assert (
+                    address.replace(" ", "")
+                    .replace("-", "")
+                    .lower()
+                    .endswith(row.house_number_suffix.lower())
+                )
                 samples["suffix"] += 1
-        if isinstance(row.infix, str) and pd.isna(row.last_name_dirt) and pd.isna(row.infix_case) \
-                and pd.isna(row.last_name_case):
-            assert written[header.index("last_name")].lower() == f"{row.infix} {row.last_name}".lower()
+        if (
+            isinstance(row.infix, str)
+            and pd.isna(row.last_name_dirt)
+            and pd.isna(row.infix_case)
+            and pd.isna(row.last_name_case)
+        ):
+            assert (
+                written[header.index("last_name")].lower()
+                == f"{row.infix} {row.last_name}".lower()
+            )
             samples["infix"] += 1
     assert samples["suffix"] > 10 and samples["infix"] > 50
 
@@ -140,7 +200,13 @@ def test_broken_rows_are_broken_and_the_others_are_not(big_drop):
         header = big_drop.header[source]
         width = len(header)
         part = big_drop.truth[big_drop.truth.source == source]
-        reason_of = dict(zip(part.line_number, part.broken_reason.astype(object).where(part.is_broken, None), strict=True))
+        reason_of = dict(
+            zip(
+                part.line_number,
+                part.broken_reason.astype(object).where(part.is_broken, None),
+                strict=True,
+            )
+        )
         for line, row in enumerate(big_drop.rows[source], start=2):
             reason = reason_of[line]
             if reason == "field_count":
@@ -148,7 +214,9 @@ def test_broken_rows_are_broken_and_the_others_are_not(big_drop):
             elif reason == "bad_date":
                 assert len(row) == width
                 try:
-                    dt.datetime.strptime(row[header.index(date_column)], config[source]["date_format"])
+                    dt.datetime.strptime(
+                        row[header.index(date_column)], config[source]["date_format"]
+                    )
                     raise AssertionError(f"{row[header.index(date_column)]} parses")
                 except ValueError:
                     pass

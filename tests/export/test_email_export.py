@@ -19,15 +19,59 @@ NOW = datetime(2026, 11, 24, 6)
 def setup(tmp_path, smtp: Smtp, *, zip_above_bytes: int = 5_000_000):
     people = [customer(f"c{i}") for i in range(3)] + [customer("x", newsletter_opt_in=False)]
     con = warehouse(tmp_path / "w.duckdb", people, [{"customer_id": "c2", "reason": "complaint"}])
-    insert(con, "quality_metrics", [
-        {"load_id": "warehouse-1", "metric": "customers", "value": 4, "measured_at": datetime(2026, 11, 24, 5)},
-        {"load_id": "warehouse-1", "metric": "contacts", "value": 5, "measured_at": datetime(2026, 11, 24, 5)},
-        {"load_id": "warehouse-1", "metric": "duplicate_rate", "value": 0.2, "measured_at": datetime(2026, 11, 24, 5)},
-        {"load_id": "warehouse-1", "metric": "customer_fill_rate", "field": "phone", "value": 0.75, "measured_at": datetime(2026, 11, 24, 5)},
-        {"load_id": "warehouse-1", "metric": "customer_validity", "field": "email", "value": 0.9, "measured_at": datetime(2026, 11, 24, 5)},
-        {"load_id": "warehouse-1", "metric": "customer_validity", "field": "phone", "value": None, "measured_at": datetime(2026, 11, 24, 5)},
-        {"load_id": "f1", "source": "crm", "metric": "validity", "field": "email", "value": 0.964, "measured_at": datetime(2026, 11, 24, 4)},
-    ])
+    insert(
+        con,
+        "quality_metrics",
+        [
+            {
+                "load_id": "warehouse-1",
+                "metric": "customers",
+                "value": 4,
+                "measured_at": datetime(2026, 11, 24, 5),
+            },
+            {
+                "load_id": "warehouse-1",
+                "metric": "contacts",
+                "value": 5,
+                "measured_at": datetime(2026, 11, 24, 5),
+            },
+            {
+                "load_id": "warehouse-1",
+                "metric": "duplicate_rate",
+                "value": 0.2,
+                "measured_at": datetime(2026, 11, 24, 5),
+            },
+            {
+                "load_id": "warehouse-1",
+                "metric": "customer_fill_rate",
+                "field": "phone",
+                "value": 0.75,
+                "measured_at": datetime(2026, 11, 24, 5),
+            },
+            {
+                "load_id": "warehouse-1",
+                "metric": "customer_validity",
+                "field": "email",
+                "value": 0.9,
+                "measured_at": datetime(2026, 11, 24, 5),
+            },
+            {
+                "load_id": "warehouse-1",
+                "metric": "customer_validity",
+                "field": "phone",
+                "value": None,
+                "measured_at": datetime(2026, 11, 24, 5),
+            },
+            {
+                "load_id": "f1",
+                "source": "crm",
+                "metric": "validity",
+                "field": "email",
+                "value": 0.964,
+                "measured_at": datetime(2026, 11, 24, 4),
+            },
+        ],
+    )
     segment = Segment(
         description="Opted-in customers with a valid email.",
         filter="has_valid_email",
@@ -38,7 +82,11 @@ def setup(tmp_path, smtp: Smtp, *, zip_above_bytes: int = 5_000_000):
         smtp=smtp,
         destinations={
             "outbox": LocalDestination(type="local"),
-            "marketing": EmailDestination(type="email", to=["marketing@example.test", "ops@example.test"], zip_above_bytes=zip_above_bytes),
+            "marketing": EmailDestination(
+                type="email",
+                to=["marketing@example.test", "ops@example.test"],
+                zip_above_bytes=zip_above_bytes,
+            ),
         },
         segments={"newsletter": segment},
     )
@@ -68,8 +116,13 @@ def test_export_mail_with_attachment_counts_and_quality(smtp_server, tmp_path):
     assert attachment.get_filename() == "newsletter_20261124.csv"
     data = attachment.get_payload(decode=True)
     assert data == (outbox / "newsletter" / "newsletter_20261124.csv").read_bytes()
-    assert [r["customer_id"] for r in csv.DictReader(io.StringIO(data.decode(), newline=""))] == ["c0", "c1"]
-    location = con.execute("SELECT location FROM export_log WHERE destination = 'marketing'").fetchone()[0]
+    assert [r["customer_id"] for r in csv.DictReader(io.StringIO(data.decode(), newline=""))] == [
+        "c0",
+        "c1",
+    ]
+    location = con.execute(
+        "SELECT location FROM export_log WHERE destination = 'marketing'"
+    ).fetchone()[0]
     assert location == f"smtp://127.0.0.1:{server.port} (2 recipients)"
 
 
@@ -81,19 +134,29 @@ def test_large_export_is_zipped(smtp_server, tmp_path):
     assert attachment.get_filename() == "newsletter_20261124.zip"
     with zipfile.ZipFile(io.BytesIO(attachment.get_payload(decode=True))) as zf:
         assert zf.namelist() == ["newsletter_20261124.csv"]
-        assert zf.read("newsletter_20261124.csv") == (outbox / "newsletter" / "newsletter_20261124.csv").read_bytes()
+        assert (
+            zf.read("newsletter_20261124.csv")
+            == (outbox / "newsletter" / "newsletter_20261124.csv").read_bytes()
+        )
 
 
-def test_refused_login_fails_the_export_and_the_next_run_sends_it(smtp_server, tmp_path, monkeypatch):
+def test_refused_login_fails_the_export_and_the_next_run_sends_it(
+    smtp_server, tmp_path, monkeypatch
+):
     server = smtp_server("starttls")
     smtp = server.smtp()
     con, segment, cfg, outbox = setup(tmp_path, smtp)
     monkeypatch.setenv(smtp.password_env, "expired-password")
-    with pytest.raises(ExportFailed, match=r"marketing \(email \(2 recipients\)\): MailError: .*login refused"):
+    with pytest.raises(
+        ExportFailed, match=r"marketing \(email \(2 recipients\)\): MailError: .*login refused"
+    ):
         export_segment(con, "newsletter", segment, cfg, outbox=outbox, now=NOW)
     assert server.messages == []
-    assert con.execute("SELECT destination, status FROM export_log ORDER BY destination").fetchall() == [
-        ("marketing", "failed"), ("outbox", "ok"),
+    assert con.execute(
+        "SELECT destination, status FROM export_log ORDER BY destination"
+    ).fetchall() == [
+        ("marketing", "failed"),
+        ("outbox", "ok"),
     ]
     monkeypatch.setenv(smtp.password_env, server.password)
     export_segment(con, "newsletter", segment, cfg, outbox=outbox, now=NOW)

@@ -17,7 +17,12 @@ def message(to: str = "marketing@example.test") -> EmailMessage:
     msg["To"] = to
     msg["Subject"] = "crmclean test: newsletter (3 rows)"
     msg.set_content("Dag team,\n\nthree rows attached.\n")
-    msg.add_attachment(b"customer_id,email\r\nc1,a@example.nl\r\n", maintype="text", subtype="csv", filename="newsletter.csv")
+    msg.add_attachment(
+        b"customer_id,email\r\nc1,a@example.nl\r\n",
+        maintype="text",
+        subtype="csv",
+        filename="newsletter.csv",
+    )
     return msg
 
 
@@ -80,7 +85,14 @@ def test_plain_relay_without_login(smtp_server, tmp_path):
 def test_unreachable_server_fails(tmp_path):
     from tests.fixtures.smtp import _free_port
 
-    smtp = Smtp(host="127.0.0.1", port=_free_port(), security="starttls", username_env=None, password_env=None, timeout_seconds=2)
+    smtp = Smtp(
+        host="127.0.0.1",
+        port=_free_port(),
+        security="starttls",
+        username_env=None,
+        password_env=None,
+        timeout_seconds=2,
+    )
     with pytest.raises(MailError, match="ConnectionRefusedError"):
         deliver_mail(smtp, message(), tmp_path)
 

@@ -25,7 +25,9 @@ HEADER = "KlantID;Voornaam;Achternaam;Email;Plaats"
 
 def rows(n: int, first_id: int = 1) -> list[str]:
     """A header and `n` records; the record on line k has KlantID k - 2 + first_id."""
-    return [HEADER] + [f"{i};Jan{i};Jansen;jan{i}@example.nl;Utrecht" for i in range(first_id, first_id + n)]
+    return [HEADER] + [
+        f"{i};Jan{i};Jansen;jan{i}@example.nl;Utrecht" for i in range(first_id, first_id + n)
+    ]
 
 
 def crlf(lines: list[str]) -> str:
@@ -78,9 +80,13 @@ def rejected(project: Paths, file_id: str) -> list[tuple]:
 def loaded_lines(project: Paths, file_id: str) -> list[int]:
     con = connect(project.warehouse, read_only=True)
     try:
-        return [r[0] for r in con.execute(
-            "SELECT line_number FROM contacts WHERE file_id = ? ORDER BY line_number", [file_id]
-        ).fetchall()]
+        return [
+            r[0]
+            for r in con.execute(
+                "SELECT line_number FROM contacts WHERE file_id = ? ORDER BY line_number",
+                [file_id],
+            ).fetchall()
+        ]
     finally:
         con.close()
 
@@ -105,7 +111,10 @@ def test_an_unbalanced_quote_is_quarantined_from_its_line_and_the_rest_is_read(p
     main(["run", "--no-exports"])
 
     log = ingest_log(project)
-    for name, text in (("klanten_20261120.csv", crlf(never_closes)), ("klanten_20261121.csv", crlf(closes_late))):
+    for name, text in (
+        ("klanten_20261120.csv", crlf(never_closes)),
+        ("klanten_20261121.csv", crlf(closes_late)),
+    ):
         entry = log[name]
         assert_adds_up(entry, records_in(text))
         assert (entry["rows_loaded"], entry["rows_rejected"]) == (39, 1)
@@ -120,11 +129,16 @@ def test_an_unbalanced_quote_is_quarantined_from_its_line_and_the_rest_is_read(p
 
 def test_max_quoted_lines_is_a_source_setting(project):
     set_source_option(project, "crm", max_quoted_lines=2)
-    text = crlf(rows(5)[:3] + ['3;Jan3;Jansen;jan3@example.nl;"Den', "", "Haag"] + ['"'] + rows(5)[4:])
+    text = crlf(
+        rows(5)[:3] + ['3;Jan3;Jansen;jan3@example.nl;"Den', "", "Haag"] + ['"'] + rows(5)[4:]
+    )
     drop(project, "klanten_20261120.csv", text.encode("cp1252"))
     main(["run", "--no-exports"])
     entry = ingest_log(project)["klanten_20261120.csv"]
-    assert entry["status"] == "loaded" and entry["rows_read"] == entry["rows_loaded"] + entry["rows_rejected"]
+    assert (
+        entry["status"] == "loaded"
+        and entry["rows_read"] == entry["rows_loaded"] + entry["rows_rejected"]
+    )
     reasons = {line: reason for line, reason, _, _ in rejected(project, entry["file_id"])}
     # The opening line is quarantined; `Haag` and `"` are then read as records of their own.
     assert entry["rows_read"] == records_in(text) == 7
@@ -144,19 +158,28 @@ def test_a_ten_megabyte_field_rejects_its_row_with_a_cut_raw_line(project):
     entry = ingest_log(project)["klanten_20261120.csv"]
     assert_adds_up(entry, records_in(text))
     assert (entry["rows_loaded"], entry["rows_rejected"]) == (18, 2)
-    bad = {line: (reason, raw, length) for line, reason, raw, length in rejected(project, entry["file_id"])}
+    bad = {
+        line: (reason, raw, length)
+        for line, reason, raw, length in rejected(project, entry["file_id"])
+    }
     reason, raw, length = bad[6]
     assert "longer than 1,000,000 characters" in reason
     assert len(raw) == RAW_LINE_LIMIT and raw.startswith("5;xxx") and length == len(lines[5])
     reason, raw, length = bad[10]
-    assert reason == "value too long in field first_name (over 500 characters)" and length == len(raw) == len(lines[9])
+    assert reason == "value too long in field first_name (over 500 characters)" and length == len(
+        raw
+    ) == len(lines[9])
 
 
 def test_a_nul_byte_rejects_its_row_and_utf16_needs_a_bom(project):
     nul = rows(10)
     nul[4] = "4;Ja\x00n;Jansen;jan4@example.nl;Utrecht"
     drop(project, "klanten_20261120.csv", crlf(nul).encode("cp1252"))
-    drop(project, "klanten_20261121.csv", b"\xff\xfe" + crlf(rows(5)).replace("Utrecht", "Västerås").encode("utf-16-le"))
+    drop(
+        project,
+        "klanten_20261121.csv",
+        b"\xff\xfe" + crlf(rows(5)).replace("Utrecht", "Västerås").encode("utf-16-le"),
+    )
     drop(project, "klanten_20261122.csv", crlf(rows(5)).encode("utf-16-le"))  # no BOM
     drop(project, "klanten_20261123.csv", HEADER.encode() + b"\r\n" + b"\x00" * 20_000)
     main(["run", "--no-exports"])
@@ -171,7 +194,9 @@ def test_a_nul_byte_rejects_its_row_and_utf16_needs_a_bom(project):
     assert_adds_up(entry, 5)
     assert entry["encoding"] == "utf-16" and entry["rows_rejected"] == 0
     con = connect(project.warehouse, read_only=True)
-    cities = con.execute("SELECT DISTINCT city FROM contacts WHERE file_id = ?", [entry["file_id"]]).fetchall()
+    cities = con.execute(
+        "SELECT DISTINCT city FROM contacts WHERE file_id = ?", [entry["file_id"]]
+    ).fetchall()
     con.close()
     assert cities == [("Västerås",)]
 
@@ -182,29 +207,47 @@ def test_a_nul_byte_rejects_its_row_and_utf16_needs_a_bom(project):
 
 
 def test_utf8_in_a_cp1252_source_is_read_as_utf8_and_said_so(project):
-    text = crlf([HEADER, "1;Zoë;de Vries;zoe@example.nl;Västerås", "2;Jan;Jansen;jan@example.nl;Utrecht"])
+    text = crlf(
+        [HEADER, "1;Zoë;de Vries;zoe@example.nl;Västerås", "2;Jan;Jansen;jan@example.nl;Utrecht"]
+    )
     drop(project, "klanten_20261120.csv", text.encode("utf-8"))
     main(["run", "--no-exports"])
     entry = ingest_log(project)["klanten_20261120.csv"]
     assert_adds_up(entry, 2)
     assert entry["encoding"] == "utf-8"
-    assert entry["encoding_note"] == "declared cp1252, but the file is valid UTF-8 with multi-byte characters: read as UTF-8"
+    assert (
+        entry["encoding_note"]
+        == "declared cp1252, but the file is valid UTF-8 with multi-byte characters: read as UTF-8"
+    )
     con = connect(project.warehouse, read_only=True)
-    assert con.execute("SELECT first_name, city FROM contacts WHERE source_record_id = '1'").fetchone() == ("Zoë", "Västerås")
+    assert con.execute(
+        "SELECT first_name, city FROM contacts WHERE source_record_id = '1'"
+    ).fetchone() == ("Zoë", "Västerås")
     con.close()
     # ... and the UI shows it on the staged_rows materialization of the drop.
-    records = dg.DagsterInstance.get().fetch_materializations(dg.AssetKey("staged_rows"), limit=5).records
+    records = (
+        dg.DagsterInstance.get()
+        .fetch_materializations(dg.AssetKey("staged_rows"), limit=5)
+        .records
+    )
     notes = [r.asset_materialization.metadata["encoding_note"].value for r in records]
     assert notes == [entry["encoding_note"]]
 
 
 def test_utf8_in_a_cp1252_source_can_be_refused(project):
     set_source_option(project, "crm", utf8_in_declared_encoding="refuse")
-    drop(project, "klanten_20261120.csv", crlf([HEADER, "1;Zoë;de Vries;zoe@example.nl;Västerås"]).encode("utf-8"))
+    drop(
+        project,
+        "klanten_20261120.csv",
+        crlf([HEADER, "1;Zoë;de Vries;zoe@example.nl;Västerås"]).encode("utf-8"),
+    )
     assert main(["run", "--no-exports"]) == 1
     entry = ingest_log(project)["klanten_20261120.csv"]
     assert entry["status"] == "failed"
-    assert "declared cp1252, but the file is valid UTF-8" in entry["error"] and "encoding: utf-8" in entry["error"]
+    assert (
+        "declared cp1252, but the file is valid UTF-8" in entry["error"]
+        and "encoding: utf-8" in entry["error"]
+    )
 
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:
@@ -235,7 +278,9 @@ def test_archives_are_streamed_checked_and_safe_names_only(project):
         assert "is absolute or contains '..': refused" in log[name]["error"], log[name]
     for name in ("klanten_20261124.zip", "klanten_20261125.csv.gz"):
         assert log[name]["status"] == "failed"
-        assert "(max_unpack_ratio): refused as a possible zip bomb" in log[name]["error"], log[name]
+        assert "(max_unpack_ratio): refused as a possible zip bomb" in log[name]["error"], log[
+            name
+        ]
 
 
 def test_the_unpacked_size_limit_is_a_source_setting(project):
@@ -243,18 +288,30 @@ def test_the_unpacked_size_limit_is_a_source_setting(project):
     drop(project, "klanten_20261120.csv.gz", gzip.compress(crlf(rows(100)).encode("cp1252")))
     main(["run", "--no-exports"])
     entry = ingest_log(project)["klanten_20261120.csv.gz"]
-    assert entry["status"] == "failed" and "more than 1,000 bytes (max_unpacked_bytes)" in entry["error"]
+    assert (
+        entry["status"] == "failed"
+        and "more than 1,000 bytes (max_unpacked_bytes)" in entry["error"]
+    )
 
 
 def test_empty_header_only_and_undecodable_files_fail_whole_with_their_line(project):
     drop(project, "klanten_20261120.csv", b"")
     drop(project, "klanten_20261121.csv", (HEADER + "\r\n").encode())
-    drop(project, "klanten_20261122.csv", crlf(rows(3)[:2] + ["2;J\x81n;Jansen;j@example.nl;Q"]).encode("latin-1"))
+    drop(
+        project,
+        "klanten_20261122.csv",
+        crlf(rows(3)[:2] + ["2;J\x81n;Jansen;j@example.nl;Q"]).encode("latin-1"),
+    )
     main(["run", "--no-exports"])
     log = ingest_log(project)
     assert log["klanten_20261120.csv"]["error"] == "crm/klanten_20261120.csv: the file is empty"
-    assert log["klanten_20261121.csv"]["error"] == "crm/klanten_20261121.csv: the file has a header but no data rows"
-    assert log["klanten_20261122.csv"]["error"].startswith("crm/klanten_20261122.csv, line 3: not valid cp1252 (byte 0x81 at offset")
+    assert (
+        log["klanten_20261121.csv"]["error"]
+        == "crm/klanten_20261121.csv: the file has a header but no data rows"
+    )
+    assert log["klanten_20261122.csv"]["error"].startswith(
+        "crm/klanten_20261122.csv, line 3: not valid cp1252 (byte 0x81 at offset"
+    )
     assert {e["status"] for e in log.values()} == {"failed"}
 
 
@@ -265,11 +322,20 @@ def test_data_faults_print_one_line_per_file_and_no_stack_trace(project):
     drop(project, "klanten_20261120.csv", b"")
     drop(project, "klanten_20261121.csv", (HEADER + "\r\n").encode())
     drop(project, "klanten_20261122.csv", b"Voornaam;Achternaam\r\nJan;Jansen\r\n")
-    drop(project, "klanten_20261123.csv", crlf(rows(3)[:2] + ["2;J\x81n;Jansen;j@example.nl;Q"]).encode("latin-1"))
+    drop(
+        project,
+        "klanten_20261123.csv",
+        crlf(rows(3)[:2] + ["2;J\x81n;Jansen;j@example.nl;Q"]).encode("latin-1"),
+    )
     drop(project, "klanten_20261124.zip", zip_bytes({"../klanten.csv": crlf(rows(3)).encode()}))
     drop(project, "klanten_20261125.csv", crlf(rows(3, 301)).encode("cp1252"))
-    run = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--no-exports"], capture_output=True,
-                         text=True, timeout=600, cwd=Path(__file__).resolve().parents[2])
+    run = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--no-exports"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     terminal = run.stdout + run.stderr
     assert run.returncode == 1, terminal
     assert "Traceback" not in terminal and 'File "' not in terminal, terminal

@@ -22,13 +22,18 @@ HEADER = "KlantID;Voornaam;Tussenvoegsel;Achternaam;Email;Telefoon;Straat;Huisnu
 
 
 def crm_rows(n: int, start: int = 1) -> list[str]:
-    names = [("Åsa", "", "Öberg", "Västerås", "Sverige"), ("Jan", "van der", "Berg", "Utrecht", "Nederland"),
-             ("Zoë", "", "Dubois", "Liège", "België")]
+    names = [
+        ("Åsa", "", "Öberg", "Västerås", "Sverige"),
+        ("Jan", "van der", "Berg", "Utrecht", "Nederland"),
+        ("Zoë", "", "Dubois", "Liège", "België"),
+    ]
     out = []
     for i in range(start, start + n):
         first, infix, last, city, country = names[i % 3]
-        out.append(f"{i};{first};{infix};{last};p{i}@example.nl;06-1234{i % 10000:04d};Kerkstraat;{i % 200 + 1};"
-                   f"1234 AB;{city};{country};01-02-1980;ja;05-06-2024")
+        out.append(
+            f"{i};{first};{infix};{last};p{i}@example.nl;06-1234{i % 10000:04d};Kerkstraat;{i % 200 + 1};"
+            f"1234 AB;{city};{country};01-02-1980;ja;05-06-2024"
+        )
     return out
 
 
@@ -42,7 +47,9 @@ def use_sftp_source(project, server, sftp_options, folder, **source_overrides):
     path = project.config_dir / "sources.yaml"
     cfg = yaml.safe_load(path.read_text())
     cfg["sources"] = {"crm": cfg["sources"]["crm"]}
-    cfg["sources"]["crm"].update(location=server.location(folder), sftp=options.model_dump(), **source_overrides)
+    cfg["sources"]["crm"].update(
+        location=server.location(folder), sftp=options.model_dump(), **source_overrides
+    )
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
     return load_sources(path)
 
@@ -55,7 +62,10 @@ def run_ingest(project, now=None, cursor=None):
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions("drops", keys)
     job = build_definitions(project).resolve_job_def("ingest_drop")
-    runs = [job.execute_in_process(partition_key=k, instance=instance, raise_on_error=False) for k in keys]
+    runs = [
+        job.execute_in_process(partition_key=k, instance=instance, raise_on_error=False)
+        for k in keys
+    ]
     return keys, runs, result.cursor
 
 
@@ -109,8 +119,13 @@ def test_same_content_twice_is_recorded_as_duplicate(project, sshd, sftp_options
     keys, runs, _ = run_ingest(project)
     assert len(keys) == 2 and all(r.success for r in runs)
     con = connect(project.warehouse, read_only=True)
-    rows = con.execute("SELECT file_name, status, duplicate_of IS NOT NULL FROM ingest_log ORDER BY file_name").fetchall()
-    assert rows == [("klanten_20261122.csv", "loaded", False), ("klanten_20261123.csv", "duplicate", True)]
+    rows = con.execute(
+        "SELECT file_name, status, duplicate_of IS NOT NULL FROM ingest_log ORDER BY file_name"
+    ).fetchall()
+    assert rows == [
+        ("klanten_20261122.csv", "loaded", False),
+        ("klanten_20261123.csv", "duplicate", True),
+    ]
     assert con.execute("SELECT count(*) FROM contacts").fetchone()[0] == 10
     con.close()
 
@@ -128,13 +143,17 @@ def test_gz_drop_over_sftp(project, sshd, sftp_options):
     con.close()
 
 
-def test_server_killed_mid_download_leaves_nothing_and_next_try_succeeds(project, sshd_factory, sftp_options):
+def test_server_killed_mid_download_leaves_nothing_and_next_try_succeeds(
+    project, sshd_factory, sftp_options
+):
     server = sshd_factory()
     folder = server.new_dir()
     sources = use_sftp_source(project, server, sftp_options, folder)
     rows = crm_rows(400_000)
     server.write(folder / "klanten_20261123.csv", crm_file(rows))
-    transport = open_transport(server.location(folder), sources.sources["crm"].sftp, config_dir=project.config_dir)
+    transport = open_transport(
+        server.location(folder), sources.sources["crm"].sftp, config_dir=project.config_dir
+    )
     remote = transport.list(["*.csv"])[0]
     key = f"crm/{remote.name}@20261123T000000"
     con = connect(project.warehouse)
@@ -150,7 +169,9 @@ def test_server_killed_mid_download_leaves_nothing_and_next_try_succeeds(project
     assert con.execute("SELECT count(*) FROM ingest_log").fetchone()[0] == 0
 
     server.start()
-    with open_transport(server.location(folder), sources.sources["crm"].sftp, config_dir=project.config_dir) as t:
+    with open_transport(
+        server.location(folder), sources.sources["crm"].sftp, config_dir=project.config_dir
+    ) as t:
         landed = land(con, t, landing_root=landing, source="crm", remote=remote, partition_key=key)
     assert landed.status == "landed"
     assert landed.path.read_bytes() == (folder / "klanten_20261123.csv").read_bytes()
@@ -177,7 +198,9 @@ def test_unknown_host_key_fails_the_run_loudly(project, sshd, sftp_options, tmp_
 def test_partition_key_identifies_the_file(project):
     source, name, mtime = parse_partition_key("crm/sub/klanten 1.csv@20261123T050000")
     assert (source, name) == ("crm", "sub/klanten 1.csv")
-    assert file_id_for("crm/sub/klanten 1.csv@20261123T050000") != file_id_for("crm/sub/klanten 1.csv@20261124T050000")
+    assert file_id_for("crm/sub/klanten 1.csv@20261123T050000") != file_id_for(
+        "crm/sub/klanten 1.csv@20261124T050000"
+    )
 
 
 def test_server_down_is_a_skip_reason_and_the_cursor_survives(project, sshd_factory, sftp_options):
@@ -198,4 +221,6 @@ def test_server_down_is_a_skip_reason_and_the_cursor_survives(project, sshd_fact
 
     server.start()
     back = evaluate_sources(resource, down.cursor, now=time.time() + 60)
-    assert [parse_partition_key(r.partition_key)[1] for r in back.run_requests] == ["klanten_20261123.csv"]
+    assert [parse_partition_key(r.partition_key)[1] for r in back.run_requests] == [
+        "klanten_20261123.csv"
+    ]

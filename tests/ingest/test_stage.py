@@ -14,15 +14,26 @@ from pipelines.ingest.errors import FileRejected
 from pipelines.ingest.stage import stage_file
 from pipelines.warehouse import connect
 
-SOURCE = Source(columns={"source_record_id": "KlantID", "first_name": "Voornaam", "city": "Plaats"}, delimiter="auto")
+SOURCE = Source(
+    columns={"source_record_id": "KlantID", "first_name": "Voornaam", "city": "Plaats"},
+    delimiter="auto",
+)
 
 
 def stage(tmp_path: Path, name: str, data: bytes, source: Source = SOURCE, file_id: str = "f1"):
     raw = tmp_path / name
     raw.write_bytes(data)
     con = connect(tmp_path / "w.duckdb")
-    decoded = decode_to_utf8(raw, tmp_path / "utf8.csv", encoding=source.encoding, delimiter=source.delimiter, display_name=name)
-    result = stage_file(con, file_id=file_id, source_name="crm", source=source, decoded=decoded, file_name=name)
+    decoded = decode_to_utf8(
+        raw,
+        tmp_path / "utf8.csv",
+        encoding=source.encoding,
+        delimiter=source.delimiter,
+        display_name=name,
+    )
+    result = stage_file(
+        con, file_id=file_id, source_name="crm", source=source, decoded=decoded, file_name=name
+    )
     return con, decoded, result
 
 
@@ -46,7 +57,9 @@ def test_every_record_is_staged_or_rejected_with_its_physical_line(tmp_path):
     con, _, result = stage(tmp_path, "klanten.csv", TRICKY.encode("cp1252"))
     assert result.rows_read == 11
     assert result.rows_read == result.rows_loaded + result.rows_rejected
-    staged = con.execute("SELECT line_number, source_record_id FROM staged_rows ORDER BY line_number").fetchall()
+    staged = con.execute(
+        "SELECT line_number, source_record_id FROM staged_rows ORDER BY line_number"
+    ).fetchall()
     assert staged == [(2, "1"), (3, "2"), (6, "4"), (8, "6"), (11, "9"), (15, "11")]
     rejected = dict(con.execute("SELECT line_number, reason FROM rejected_rows").fetchall())
     assert sorted(rejected) == [5, 7, 9, 10, 14]
@@ -56,7 +69,12 @@ def test_every_record_is_staged_or_rejected_with_its_physical_line(tmp_path):
     raw = dict(con.execute("SELECT line_number, raw_line FROM rejected_rows").fetchall())
     assert raw[5] == "3;bad;row;extra;x"
     assert result.columns_extra == ["Extra"]
-    assert con.execute("SELECT first_name FROM staged_rows WHERE source_record_id = '6'").fetchone()[0] == 'x"y'
+    assert (
+        con.execute("SELECT first_name FROM staged_rows WHERE source_record_id = '6'").fetchone()[
+            0
+        ]
+        == 'x"y'
+    )
 
 
 def test_counts_add_up_with_three_bad_rows_among_a_thousand(tmp_path):
@@ -100,7 +118,9 @@ def test_dutch_and_swedish_names_come_out_exact(tmp_path, encoding):
     text = "KlantID;Voornaam;Plaats\r\n1;Åsa Öberg-Ëlsing;Västerås\r\n2;Françoise;Liège\r\n"
     con, decoded, _ = stage(tmp_path, "k.csv", text.encode(encoding))
     assert decoded.encoding == encoding
-    assert con.execute("SELECT first_name, city FROM staged_rows ORDER BY line_number").fetchall() == [
+    assert con.execute(
+        "SELECT first_name, city FROM staged_rows ORDER BY line_number"
+    ).fetchall() == [
         ("Åsa Öberg-Ëlsing", "Västerås"),
         ("Françoise", "Liège"),
     ]
@@ -123,7 +143,10 @@ def test_gz_and_zip_drops(tmp_path):
     [
         (b"", "the file is empty"),
         (b"KlantID;Voornaam;Plaats\r\n", "header but no data rows"),
-        ("KlantID;Voornaam;Plaats\r\n1;Jan;Q\r\n".encode("utf-16-le"), "UTF-16 without a byte-order mark"),
+        (
+            "KlantID;Voornaam;Plaats\r\n1;Jan;Q\r\n".encode("utf-16-le"),
+            "UTF-16 without a byte-order mark",
+        ),
         (b"KlantID;Voornaam" + b"\x00" * 5000, "mostly NUL bytes"),
     ],
 )
@@ -134,7 +157,12 @@ def test_unloadable_files_are_rejected_whole(tmp_path, data, message):
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_delimiter_is_sniffed(tmp_path, delimiter):
-    text = delimiter.join(["KlantID", "Voornaam", "Plaats"]) + "\n" + delimiter.join(["1", "Jan", "Ede"]) + "\n"
+    text = (
+        delimiter.join(["KlantID", "Voornaam", "Plaats"])
+        + "\n"
+        + delimiter.join(["1", "Jan", "Ede"])
+        + "\n"
+    )
     _, decoded, result = stage(tmp_path, "k.csv", text.encode())
     assert decoded.delimiter == delimiter
     assert result.rows_loaded == 1

@@ -31,14 +31,21 @@ def contact(source: str, record_id: str, **values) -> dict:
     return row
 
 
-_ARROW_TYPES = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "DATE": pa.date32(), "BOOLEAN": pa.bool_(),
-                "TIMESTAMP": pa.timestamp("us")}
+_ARROW_TYPES = {
+    "VARCHAR": pa.string(),
+    "BIGINT": pa.int64(),
+    "DATE": pa.date32(),
+    "BOOLEAN": pa.bool_(),
+    "TIMESTAMP": pa.timestamp("us"),
+}
 
 
 def add_contacts(con, rows: list[dict]) -> None:
     """INSERT the rows into `contacts`, replacing earlier versions of the same source records."""
     schema = pa.schema([(c, _ARROW_TYPES[t]) for c, t in CONTACT_COLUMNS.items()])
-    batch = pa.Table.from_pylist([{c: row[c] for c in CONTACT_COLUMNS} for row in rows], schema=schema)
+    batch = pa.Table.from_pylist(
+        [{c: row[c] for c in CONTACT_COLUMNS} for row in rows], schema=schema
+    )
     con.register("_test_rows", batch)
     con.execute(
         """DELETE FROM contacts WHERE EXISTS (SELECT 1 FROM _test_rows t
@@ -51,11 +58,19 @@ def add_contacts(con, rows: list[dict]) -> None:
 
 def remove_contacts(con, keys: list[tuple[str, str]]) -> None:
     for source, record_id in keys:
-        con.execute("DELETE FROM contacts WHERE source = ? AND source_record_id = ?", [source, record_id])
+        con.execute(
+            "DELETE FROM contacts WHERE source = ? AND source_record_id = ?", [source, record_id]
+        )
 
 
-def run(con, *, settings: MatchSettings | None = None, overrides: Path | None = None, now: datetime = NOW,
-        priority: dict[str, int] | None = None):
+def run(
+    con,
+    *,
+    settings: MatchSettings | None = None,
+    overrides: Path | None = None,
+    now: datetime = NOW,
+    priority: dict[str, int] | None = None,
+):
     with transaction(con):
         return build_customers(
             con,
@@ -68,7 +83,8 @@ def run(con, *, settings: MatchSettings | None = None, overrides: Path | None = 
 
 def customer_of(con, source: str, record_id: str) -> str:
     row = con.execute(
-        "SELECT customer_id FROM customer_sources WHERE source = ? AND source_record_id = ?", [source, record_id]
+        "SELECT customer_id FROM customer_sources WHERE source = ? AND source_record_id = ?",
+        [source, record_id],
     ).fetchall()
     assert row, f"{source}:{record_id} has no customer"
     return row[0][0]
@@ -77,7 +93,9 @@ def customer_of(con, source: str, record_id: str) -> str:
 def partition(con) -> set[frozenset[tuple[str, str]]]:
     """The grouping of source records into customers, ids aside."""
     groups: dict[str, set] = {}
-    for cid, source, rid in con.execute("SELECT customer_id, source, source_record_id FROM customer_sources").fetchall():
+    for cid, source, rid in con.execute(
+        "SELECT customer_id, source, source_record_id FROM customer_sources"
+    ).fetchall():
         groups.setdefault(cid, set()).add((source, rid))
     return {frozenset(g) for g in groups.values()}
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 from tests.match.conftest import add_contacts, contact, customer_of, partition, run
 from tests.match.town import people_of, town
 
-HOME = dict(street="Hoofdstraat", house_number="12", postcode="3512 AB", city="Utrecht", country="NL",
-            infix="de", last_name="Vries")
+HOME = dict(
+    street="Hoofdstraat",
+    house_number="12",
+    postcode="3512 AB",
+    city="Utrecht",
+    country="NL",
+    infix="de",
+    last_name="Vries",
+)
 FAMILY_EMAIL = "familie.devries@ziggo.nl"
 LANDLINE = "+31302345678"
 
@@ -14,20 +21,94 @@ LANDLINE = "+31302345678"
 def family() -> list[dict]:
     """Father, mother, twin daughters at one address; the family e-mail and landline shared; each twice."""
     return [
-        contact("crm", "F1", first_name="Jan", birth_date="1968-04-02", email="jan.devries@gmail.com",
-                phone=LANDLINE, phone_type="fixed_line", **HOME),
-        contact("webshop", "FW1", first_name="J.", first_name_is_initials=True, birth_date="1968-04-02",
-                email="jan.devries@gmail.com", **HOME),
-        contact("crm", "F2", first_name="Anna", birth_date="1970-09-15", email=FAMILY_EMAIL, phone=LANDLINE, phone_type="fixed_line", **HOME),
-        contact("webshop", "FW2", first_name="Anneke", birth_date="1970-09-15", email=FAMILY_EMAIL, **HOME),
-        contact("crm", "F3", first_name="Lotte", birth_date="2006-06-01", email=FAMILY_EMAIL, phone=LANDLINE, phone_type="fixed_line", **HOME),
-        contact("webshop", "FW3", first_name="Lotte", birth_date="2006-06-01", email="lotte.dv@gmail.com", **HOME),
-        contact("crm", "F4", first_name="Sanne", birth_date="2006-06-01", email=FAMILY_EMAIL, phone=LANDLINE, phone_type="fixed_line", **HOME),
-        contact("webshop", "FW4", first_name="Sanne", birth_date="2006-06-01", email=FAMILY_EMAIL, **HOME),
+        contact(
+            "crm",
+            "F1",
+            first_name="Jan",
+            birth_date="1968-04-02",
+            email="jan.devries@gmail.com",
+            phone=LANDLINE,
+            phone_type="fixed_line",
+            **HOME,
+        ),
+        contact(
+            "webshop",
+            "FW1",
+            first_name="J.",
+            first_name_is_initials=True,
+            birth_date="1968-04-02",
+            email="jan.devries@gmail.com",
+            **HOME,
+        ),
+        contact(
+            "crm",
+            "F2",
+            first_name="Anna",
+            birth_date="1970-09-15",
+            email=FAMILY_EMAIL,
+            phone=LANDLINE,
+            phone_type="fixed_line",
+            **HOME,
+        ),
+        contact(
+            "webshop",
+            "FW2",
+            first_name="Anneke",
+            birth_date="1970-09-15",
+            email=FAMILY_EMAIL,
+            **HOME,
+        ),
+        contact(
+            "crm",
+            "F3",
+            first_name="Lotte",
+            birth_date="2006-06-01",
+            email=FAMILY_EMAIL,
+            phone=LANDLINE,
+            phone_type="fixed_line",
+            **HOME,
+        ),
+        contact(
+            "webshop",
+            "FW3",
+            first_name="Lotte",
+            birth_date="2006-06-01",
+            email="lotte.dv@gmail.com",
+            **HOME,
+        ),
+        contact(
+            "crm",
+            "F4",
+            first_name="Sanne",
+            birth_date="2006-06-01",
+            email=FAMILY_EMAIL,
+            phone=LANDLINE,
+            phone_type="fixed_line",
+            **HOME,
+        ),
+        contact(
+            "webshop",
+            "FW4",
+            first_name="Sanne",
+            birth_date="2006-06-01",
+            email=FAMILY_EMAIL,
+            **HOME,
+        ),
         # a namesake of the father elsewhere: same name, other birth date and address
-        contact("crm", "N1", first_name="Jan", infix="de", last_name="Vries", birth_date="1981-11-30",
-                street="Kerkstraat", house_number="3", postcode="8011 CD", city="Zwolle", country="NL",
-                email="jdevries81@hotmail.com"),
+        contact(
+            "crm",
+            "N1",
+            first_name="Jan",
+            infix="de",
+            last_name="Vries",
+            birth_date="1981-11-30",
+            street="Kerkstraat",
+            house_number="3",
+            postcode="8011 CD",
+            city="Zwolle",
+            country="NL",
+            email="jdevries81@hotmail.com",
+        ),
     ]
 
 
@@ -44,7 +125,8 @@ def test_household_members_twins_and_shared_email_stay_apart(warehouse):
     assert customer_of(warehouse, "webshop", "FW4") == sanne  # twin sharing the family e-mail
     # every merged pair inside the family has its evidence
     n = warehouse.execute(
-        "SELECT count(*) FROM match_evidence WHERE customer_id IN (?, ?, ?, ?)", [jan, anna, lotte, sanne]
+        "SELECT count(*) FROM match_evidence WHERE customer_id IN (?, ?, ?, ?)",
+        [jan, anna, lotte, sanne],
     ).fetchall()[0][0]
     assert n == 4
 
@@ -63,7 +145,9 @@ def test_obvious_duplicates_merge_and_strangers_do_not(warehouse):
     assert not wrong_merges
     missed = expected - got
     # a webshop record with initials and no e-mail or phone may stay alone; nothing else may
-    assert len(missed) <= 0.02 * len(expected), f"{len(missed)} of {len(expected)} people not fully merged"
+    assert len(missed) <= 0.02 * len(expected), (
+        f"{len(missed)} of {len(expected)} people not fully merged"
+    )
     assert result.customers == len(got)
     assert result.contacts == len(rows)
 
@@ -71,23 +155,54 @@ def test_obvious_duplicates_merge_and_strangers_do_not(warehouse):
 def test_golden_record_prefers_valid_then_recent_then_priority(warehouse):
     from datetime import datetime
 
-    person = dict(first_name="Marloes", last_name="Kok", birth_date="1985-02-03", postcode="3511 AA",
-                  house_number="5", street="Oudegracht", city="Utrecht", country="NL")
-    add_contacts(warehouse, [
-        contact("crm", "S1", email="marloes.kok@gmail", email_status="invalid", phone="+31611112222",
-                updated_at=datetime(2026, 1, 1), newsletter_opt_in=False, last_purchase_at=datetime(2025, 5, 1),
-                **person),
-        contact("webshop", "S2", email="marloes.kok@gmail.com", phone="+31633334444",
-                updated_at=datetime(2026, 2, 1), newsletter_opt_in=True, newsletter_opt_in_at=datetime(2026, 2, 1),
-                double_opt_in=True, last_purchase_at=datetime(2026, 2, 10), **person),
-    ])
+    person = dict(
+        first_name="Marloes",
+        last_name="Kok",
+        birth_date="1985-02-03",
+        postcode="3511 AA",
+        house_number="5",
+        street="Oudegracht",
+        city="Utrecht",
+        country="NL",
+    )
+    add_contacts(
+        warehouse,
+        [
+            contact(
+                "crm",
+                "S1",
+                email="marloes.kok@gmail",
+                email_status="invalid",
+                phone="+31611112222",
+                updated_at=datetime(2026, 1, 1),
+                newsletter_opt_in=False,
+                last_purchase_at=datetime(2025, 5, 1),
+                **person,
+            ),
+            contact(
+                "webshop",
+                "S2",
+                email="marloes.kok@gmail.com",
+                phone="+31633334444",
+                updated_at=datetime(2026, 2, 1),
+                newsletter_opt_in=True,
+                newsletter_opt_in_at=datetime(2026, 2, 1),
+                double_opt_in=True,
+                last_purchase_at=datetime(2026, 2, 10),
+                **person,
+            ),
+        ],
+    )
     run(warehouse)
     cid = customer_of(warehouse, "crm", "S1")
     assert customer_of(warehouse, "webshop", "S2") == cid
-    email, email_status, phone, opt_in, opt_in_source, double, last_purchase, count, sources = warehouse.execute(
-        """SELECT email, email_status, phone, newsletter_opt_in, newsletter_opt_in_source, double_opt_in,
-                  last_purchase_at, source_count, sources FROM customers WHERE customer_id = ?""", [cid]
-    ).fetchall()[0]
+    email, email_status, phone, opt_in, opt_in_source, double, last_purchase, count, sources = (
+        warehouse.execute(
+            """SELECT email, email_status, phone, newsletter_opt_in, newsletter_opt_in_source, double_opt_in,
+                  last_purchase_at, source_count, sources FROM customers WHERE customer_id = ?""",
+            [cid],
+        ).fetchall()[0]
+    )
     assert (email, email_status) == ("marloes.kok@gmail.com", "valid")  # valid beats invalid
     assert phone == "+31633334444"  # both valid: the webshop record's update is newer
     assert (opt_in, opt_in_source, double) == (True, "webshop", True)  # the latest statement
@@ -96,7 +211,14 @@ def test_golden_record_prefers_valid_then_recent_then_priority(warehouse):
     # configured to trust source priority first, the phone follows the CRM (no record changed)
     from pipelines.match.settings import MatchSettings, Survivorship
 
-    settings = MatchSettings(survivorship=Survivorship(groups={"phone": ["status", "source_priority", "recency"]}))
+    settings = MatchSettings(
+        survivorship=Survivorship(groups={"phone": ["status", "source_priority", "recency"]})
+    )
     result = run(warehouse, settings=settings)
     assert result.changed == 1
-    assert warehouse.execute("SELECT phone FROM customers WHERE customer_id = ?", [cid]).fetchall()[0][0] == "+31611112222"
+    assert (
+        warehouse.execute("SELECT phone FROM customers WHERE customer_id = ?", [cid]).fetchall()[
+            0
+        ][0]
+        == "+31611112222"
+    )

@@ -23,11 +23,21 @@ def drops() -> list[tuple[list[dict], list[tuple[str, str]]]]:
     for r in rng.sample(rows, 40):
         new = dict(r)
         if rng.random() < 0.5:
-            new.update(street="Nieuwe Gracht", house_number=str(rng.randint(1, 99)), postcode="3512 LT", city="Utrecht")
+            new.update(
+                street="Nieuwe Gracht",
+                house_number=str(rng.randint(1, 99)),
+                postcode="3512 LT",
+                city="Utrecht",
+            )
         else:
             new.update(email=f"new{rng.randint(1, 10**6)}@outlook.com")
-        changed.append(contact(new.pop("source"), new.pop("source_record_id"),
-                               **{k: v for k, v in new.items() if not k.endswith("_status")}))
+        changed.append(
+            contact(
+                new.pop("source"),
+                new.pop("source_record_id"),
+                **{k: v for k, v in new.items() if not k.endswith("_status")},
+            )
+        )
     removed = [(r["source"], r["source_record_id"]) for r in rng.sample(rows, 15)]
     return [(day1, []), (day2, []), (changed, removed)]
 
@@ -38,7 +48,9 @@ def test_incremental_runs_match_a_run_from_scratch(warehouse, tmp_path):
         remove_contacts(warehouse, removed)
         result = run(warehouse, now=NOW + timedelta(days=day))
         assert result.full_run == (day == 0)
-    assert result.records_reclustered < result.contacts / 2  # day 3 touched only part of the records
+    assert (
+        result.records_reclustered < result.contacts / 2
+    )  # day 3 touched only part of the records
     incremental = partition(warehouse)
 
     scratch = connect(tmp_path / "scratch.duckdb")

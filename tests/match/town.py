@@ -8,16 +8,89 @@ from datetime import date, timedelta
 
 from tests.match.conftest import contact
 
-FIRST = ["Daan", "Sem", "Lucas", "Milan", "Levi", "Finn", "Bram", "Ruben", "Thijs", "Jesse", "Emma", "Julia",
-         "Sophie", "Mila", "Tess", "Sara", "Noor", "Fenna", "Lieke", "Anouk", "Marloes", "Kevin", "Dennis",
-         "Sanne", "Lisa", "Iris", "Femke", "Joost", "Wouter", "Maarten", "Ingrid", "Hanna", "Erik", "Karin"]
-LAST = [("", "Jansen"), ("de", "Jong"), ("", "Bakker"), ("", "Visser"), ("", "Smit"), ("", "Meijer"),
-        ("van", "Dijk"), ("", "Mulder"), ("de", "Boer"), ("", "Vos"), ("", "Peters"), ("", "Hendriks"),
-        ("van", "Leeuwen"), ("", "Dekker"), ("", "Brouwer"), ("de", "Wit"), ("", "Dijkstra"), ("", "Wijnaldum"),
-        ("van den", "Berg"), ("", "Kok"), ("", "Jacobs"), ("", "Vermeulen"), ("", "Schouten"), ("", "Willems")]
-STREETS = ["Hoofdstraat", "Kerkstraat", "Dorpsstraat", "Schoolstraat", "Molenweg", "Stationsweg", "Julianastraat",
-           "Beatrixlaan", "Wilhelminastraat", "Parallelweg", "Nieuwstraat", "Marktplein"]
-CITIES = [("Utrecht", "35"), ("Amersfoort", "38"), ("Zwolle", "80"), ("Leiden", "23"), ("Delft", "26")]
+FIRST = [
+    "Daan",
+    "Sem",
+    "Lucas",
+    "Milan",
+    "Levi",
+    "Finn",
+    "Bram",
+    "Ruben",
+    "Thijs",
+    "Jesse",
+    "Emma",
+    "Julia",
+    "Sophie",
+    "Mila",
+    "Tess",
+    "Sara",
+    "Noor",
+    "Fenna",
+    "Lieke",
+    "Anouk",
+    "Marloes",
+    "Kevin",
+    "Dennis",
+    "Sanne",
+    "Lisa",
+    "Iris",
+    "Femke",
+    "Joost",
+    "Wouter",
+    "Maarten",
+    "Ingrid",
+    "Hanna",
+    "Erik",
+    "Karin",
+]
+LAST = [
+    ("", "Jansen"),
+    ("de", "Jong"),
+    ("", "Bakker"),
+    ("", "Visser"),
+    ("", "Smit"),
+    ("", "Meijer"),
+    ("van", "Dijk"),
+    ("", "Mulder"),
+    ("de", "Boer"),
+    ("", "Vos"),
+    ("", "Peters"),
+    ("", "Hendriks"),
+    ("van", "Leeuwen"),
+    ("", "Dekker"),
+    ("", "Brouwer"),
+    ("de", "Wit"),
+    ("", "Dijkstra"),
+    ("", "Wijnaldum"),
+    ("van den", "Berg"),
+    ("", "Kok"),
+    ("", "Jacobs"),
+    ("", "Vermeulen"),
+    ("", "Schouten"),
+    ("", "Willems"),
+]
+STREETS = [
+    "Hoofdstraat",
+    "Kerkstraat",
+    "Dorpsstraat",
+    "Schoolstraat",
+    "Molenweg",
+    "Stationsweg",
+    "Julianastraat",
+    "Beatrixlaan",
+    "Wilhelminastraat",
+    "Parallelweg",
+    "Nieuwstraat",
+    "Marktplein",
+]
+CITIES = [
+    ("Utrecht", "35"),
+    ("Amersfoort", "38"),
+    ("Zwolle", "80"),
+    ("Leiden", "23"),
+    ("Delft", "26"),
+]
 DOMAINS = ["gmail.com", "hotmail.com", "ziggo.nl", "kpnmail.nl", "outlook.com"]
 
 
@@ -36,8 +109,17 @@ def town(people: int = 300, seed: int = 7) -> list[dict]:
         local = f"{first.lower()}.{(infix + last).replace(' ', '').lower()}{rng.randint(1, 999)}"
         email = f"{local}@{rng.choice(DOMAINS)}"
         phone = f"+316{rng.randint(10_000_000, 99_999_999)}"
-        base = dict(first_name=first, infix=infix or None, last_name=last, street=street, house_number=number,
-                    postcode=postcode, city=city, country="NL", birth_date=birth)
+        base = dict(
+            first_name=first,
+            infix=infix or None,
+            last_name=last,
+            street=street,
+            house_number=number,
+            postcode=postcode,
+            city=city,
+            country="NL",
+            birth_date=birth,
+        )
         rows.append(contact("crm", f"T{p}", email=email, phone=phone, **base))
         if rng.random() < 0.5:
             variant = dict(base)
@@ -46,8 +128,15 @@ def town(people: int = 300, seed: int = 7) -> list[dict]:
                 variant["first_name_is_initials"] = True
             if rng.random() < 0.2:
                 variant["street"] = street.replace("straat", "str.")
-            rows.append(contact("webshop", f"W{p}", email=email if rng.random() < 0.8 else None,
-                                phone=phone if rng.random() < 0.5 else None, **variant))
+            rows.append(
+                contact(
+                    "webshop",
+                    f"W{p}",
+                    email=email if rng.random() < 0.8 else None,
+                    phone=phone if rng.random() < 0.5 else None,
+                    **variant,
+                )
+            )
     return rows
 
 

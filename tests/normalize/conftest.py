@@ -27,10 +27,14 @@ def source_for(columns: list[str], **options: Any) -> Source:
     return Source(columns=mapped, **options)
 
 
-def stage_rows(con: duckdb.DuckDBPyConnection, name: str, rows: list[dict[str, Any]], fields: list[str]) -> None:
+def stage_rows(
+    con: duckdb.DuckDBPyConnection, name: str, rows: list[dict[str, Any]], fields: list[str]
+) -> None:
     """A staged table like the loader's view: lineage plus one VARCHAR column per mapped field."""
     cols = ", ".join(f'"{f}" VARCHAR' for f in fields)
-    con.execute(f"CREATE OR REPLACE TABLE {name} (source VARCHAR, file_id VARCHAR, line_number BIGINT, {cols})")
+    con.execute(
+        f"CREATE OR REPLACE TABLE {name} (source VARCHAR, file_id VARCHAR, line_number BIGINT, {cols})"
+    )
     if not rows:
         return
     placeholders = ", ".join("?" for _ in range(3 + len(fields)))

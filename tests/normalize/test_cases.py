@@ -23,7 +23,14 @@ from pipelines.normalize import (
     normalize_record,
     normalize_staged,
 )
-from tests.normalize.conftest import DEFAULT_COUNTRY, TODAY, fetch_by_line, load_cases, source_for, stage_rows
+from tests.normalize.conftest import (
+    DEFAULT_COUNTRY,
+    TODAY,
+    fetch_by_line,
+    load_cases,
+    source_for,
+    stage_rows,
+)
 
 CASES = load_cases()
 
@@ -41,14 +48,25 @@ GROUPS: dict[str, dict[str, Any]] = {
     "email": {
         "fields": ["email"],
         "row": lambda c: {"email": c[0]},
-        "expect": lambda c: {"email": c[1], "email_status": c[2], "email_reason": c[3], "email_suggestion": c[4],
-                             "email_is_role": c[5], "email_is_disposable": c[6], "email_raw": c[0]},
+        "expect": lambda c: {
+            "email": c[1],
+            "email_status": c[2],
+            "email_reason": c[3],
+            "email_suggestion": c[4],
+            "email_is_role": c[5],
+            "email_is_disposable": c[6],
+            "email_raw": c[0],
+        },
     },
     "phone": {
         "fields": ["phone", "country"],
         "row": lambda c: {"phone": c[0], "country": c[1]},
-        "expect": lambda c: {"phone": c[2], "phone_status": c[3],
-                             "phone_type": c[4] if c[2] else None, "phone_reason": None if c[2] else c[4]},
+        "expect": lambda c: {
+            "phone": c[2],
+            "phone_status": c[3],
+            "phone_type": c[4] if c[2] else None,
+            "phone_reason": None if c[2] else c[4],
+        },
     },
     "postcode": {
         "fields": ["postcode", "country"],
@@ -58,7 +76,11 @@ GROUPS: dict[str, dict[str, Any]] = {
     "first_name": {
         "fields": ["first_name", "country"],
         "row": lambda c: {"first_name": c[0], "country": c[1]},
-        "expect": lambda c: {"first_name": c[2], "first_name_status": c[3], "first_name_is_initials": c[4]},
+        "expect": lambda c: {
+            "first_name": c[2],
+            "first_name_status": c[3],
+            "first_name_is_initials": c[4],
+        },
     },
     "last_name": {
         "fields": ["last_name", "infix", "country"],
@@ -68,8 +90,13 @@ GROUPS: dict[str, dict[str, Any]] = {
     "address": {
         "fields": ["street", "house_number", "address_line"],
         "row": lambda c: {"street": c[0], "house_number": c[1], "address_line": c[2]},
-        "expect": lambda c: {"street": c[3], "house_number": c[4], "house_number_suffix": c[5],
-                             "street_status": c[6], "house_number_status": c[7]},
+        "expect": lambda c: {
+            "street": c[3],
+            "house_number": c[4],
+            "house_number_suffix": c[5],
+            "street_status": c[6],
+            "house_number_status": c[7],
+        },
     },
     "country": {
         "fields": ["country"],
@@ -80,29 +107,48 @@ GROUPS: dict[str, dict[str, Any]] = {
         "fields": ["birth_date"],
         "row": lambda c: {"birth_date": c[0]},
         "format": lambda c: c[1],
-        "expect": lambda c: {"birth_date": _date(c[2]), "birth_date_status": c[3], "birth_date_reason": c[4],
-                             "birth_date_ambiguous": c[5]},
+        "expect": lambda c: {
+            "birth_date": _date(c[2]),
+            "birth_date_status": c[3],
+            "birth_date_reason": c[4],
+            "birth_date_ambiguous": c[5],
+        },
     },
     "last_purchase_at": {
         "fields": ["last_purchase_at"],
         "row": lambda c: {"last_purchase_at": c[0]},
         "options": {"date_format": "%Y-%m-%d", "datetime_format": "%Y-%m-%dT%H:%M:%S"},
-        "expect": lambda c: {"last_purchase_at": dt.datetime.fromisoformat(c[1]) if c[1] else None,
-                             "last_purchase_at_status": c[2], "last_purchase_at_reason": c[3]},
+        "expect": lambda c: {
+            "last_purchase_at": dt.datetime.fromisoformat(c[1]) if c[1] else None,
+            "last_purchase_at_status": c[2],
+            "last_purchase_at_reason": c[3],
+        },
     },
     # The e-mail cases again, with the provider flags (closed, consumer) checked too.
     "email_domains": {
         "fields": ["email"],
         "row": lambda c: {"email": c[0]},
-        "expect": lambda c: {"email": c[1], "email_status": c[2], "email_reason": c[3], "email_suggestion": c[4],
-                             "email_is_role": c[5], "email_is_disposable": c[6], "email_is_closed_provider": c[7],
-                             "email_is_personal_provider": c[8]},
+        "expect": lambda c: {
+            "email": c[1],
+            "email_status": c[2],
+            "email_reason": c[3],
+            "email_suggestion": c[4],
+            "email_is_role": c[5],
+            "email_is_disposable": c[6],
+            "email_is_closed_provider": c[7],
+            "email_is_personal_provider": c[8],
+        },
     },
     # A country the file leaves empty, from the other fields of the row (the source's default is NL).
     "country_inferred": {
         "fields": ["country", "postcode", "city", "phone"],
         "row": lambda c: {"country": c[0], "postcode": c[1], "city": c[2], "phone": c[3]},
-        "expect": lambda c: {"country": c[4], "country_status": c[5], "country_reason": c[6], "phone": c[7]},
+        "expect": lambda c: {
+            "country": c[4],
+            "country_status": c[5],
+            "country_reason": c[6],
+            "phone": c[7],
+        },
     },
     "newsletter_opt_in": {
         "fields": ["newsletter_opt_in"],
@@ -113,30 +159,56 @@ GROUPS: dict[str, dict[str, Any]] = {
 
 
 # Groups that reuse another group's row and expectations (a separate block of cases.yaml).
-SAME_AS = {"birth_date_placeholders": "birth_date", "last_purchase_at_placeholders": "last_purchase_at",
-           "first_name_markers": "first_name", "newsletter_opt_in_markers": "newsletter_opt_in"}
+SAME_AS = {
+    "birth_date_placeholders": "birth_date",
+    "last_purchase_at_placeholders": "last_purchase_at",
+    "first_name_markers": "first_name",
+    "newsletter_opt_in_markers": "newsletter_opt_in",
+}
 GROUPS.update({alias: GROUPS[group] for alias, group in SAME_AS.items()})
 
 # Country-dependent depth: infixes and Belgian particles, street abbreviations, city names.
-GROUPS.update({
-    "names": {
-        "fields": ["first_name", "infix", "last_name", "country"],
-        "row": lambda c: {"first_name": c[0], "infix": c[1], "last_name": c[2], "country": c[3]},
-        "expect": lambda c: {"first_name": c[4], "infix": c[5], "last_name": c[6], "first_name_status": c[7],
-                             "last_name_status": c[8]},
-    },
-    "address_by_country": {
-        "fields": ["street", "house_number", "address_line", "country"],
-        "row": lambda c: {"street": c[0], "house_number": c[1], "address_line": c[2], "country": c[3]},
-        "expect": lambda c: {"street": c[4], "house_number": c[5], "house_number_suffix": c[6],
-                             "street_status": c[7], "house_number_status": c[8]},
-    },
-    "city": {
-        "fields": ["city", "country"],
-        "row": lambda c: {"city": c[0], "country": c[1]},
-        "expect": lambda c: {"city": c[2]},
-    },
-})
+GROUPS.update(
+    {
+        "names": {
+            "fields": ["first_name", "infix", "last_name", "country"],
+            "row": lambda c: {
+                "first_name": c[0],
+                "infix": c[1],
+                "last_name": c[2],
+                "country": c[3],
+            },
+            "expect": lambda c: {
+                "first_name": c[4],
+                "infix": c[5],
+                "last_name": c[6],
+                "first_name_status": c[7],
+                "last_name_status": c[8],
+            },
+        },
+        "address_by_country": {
+            "fields": ["street", "house_number", "address_line", "country"],
+            "row": lambda c: {
+                "street": c[0],
+                "house_number": c[1],
+                "address_line": c[2],
+                "country": c[3],
+            },
+            "expect": lambda c: {
+                "street": c[4],
+                "house_number": c[5],
+                "house_number_suffix": c[6],
+                "street_status": c[7],
+                "house_number_status": c[8],
+            },
+        },
+        "city": {
+            "fields": ["city", "country"],
+            "row": lambda c: {"city": c[0], "country": c[1]},
+            "expect": lambda c: {"city": c[2]},
+        },
+    }
+)
 
 
 def _per_value_depth(group: str, c: list[Any]) -> dict[str, Any]:
@@ -144,13 +216,22 @@ def _per_value_depth(group: str, c: list[Any]) -> dict[str, Any]:
     if group == "names":
         first = normalize_first_name(c[0], c[3])
         last = normalize_last_name(c[2], c[1], c[3], first.infix)
-        return {"first_name": first.value, "infix": last.infix, "last_name": last.value,
-                "first_name_status": first.status, "last_name_status": last.status}
+        return {
+            "first_name": first.value,
+            "infix": last.infix,
+            "last_name": last.value,
+            "first_name_status": first.status,
+            "last_name_status": last.status,
+        }
     if group == "address_by_country":
         r = normalize_address(c[0], c[1], c[2], c[3])
-        return {"street": r.street.value, "house_number": r.house.number,
-                "house_number_suffix": r.house.suffix, "street_status": r.street.status,
-                "house_number_status": r.house.status}
+        return {
+            "street": r.street.value,
+            "house_number": r.house.number,
+            "house_number_suffix": r.house.suffix,
+            "street_status": r.street.status,
+            "house_number_status": r.house.status,
+        }
     return {"city": normalize_city(c[0], c[1])}
 
 
@@ -161,44 +242,84 @@ def _per_value(group: str, c: list[Any]) -> dict[str, Any]:
         return _per_value_depth(group, c)
     if group == "email_domains":
         r = normalize_email(c[0])
-        return {"email": r.value, "email_status": r.status, "email_reason": r.reason, "email_suggestion": r.suggestion,
-                "email_is_role": r.is_role, "email_is_disposable": r.is_disposable,
-                "email_is_closed_provider": r.is_closed_provider, "email_is_personal_provider": r.is_personal_provider}
+        return {
+            "email": r.value,
+            "email_status": r.status,
+            "email_reason": r.reason,
+            "email_suggestion": r.suggestion,
+            "email_is_role": r.is_role,
+            "email_is_disposable": r.is_disposable,
+            "email_is_closed_provider": r.is_closed_provider,
+            "email_is_personal_provider": r.is_personal_provider,
+        }
     if group == "country_inferred":
         # Several fields decide together: the row-at-a-time reference is the per-value path here.
-        row = normalize_record({"country": c[0], "postcode": c[1], "city": c[2], "phone": c[3]},
-                               source=source_for(GROUPS[group]["fields"]), default_country=DEFAULT_COUNTRY, today=TODAY)
+        row = normalize_record(
+            {"country": c[0], "postcode": c[1], "city": c[2], "phone": c[3]},
+            source=source_for(GROUPS[group]["fields"]),
+            default_country=DEFAULT_COUNTRY,
+            today=TODAY,
+        )
         return {k: row[k] for k in ("country", "country_status", "country_reason", "phone")}
     if group == "email":
         r = normalize_email(c[0])
-        return {"email": r.value, "email_status": r.status, "email_reason": r.reason, "email_suggestion": r.suggestion,
-                "email_is_role": r.is_role, "email_is_disposable": r.is_disposable, "email_raw": c[0]}
+        return {
+            "email": r.value,
+            "email_status": r.status,
+            "email_reason": r.reason,
+            "email_suggestion": r.suggestion,
+            "email_is_role": r.is_role,
+            "email_is_disposable": r.is_disposable,
+            "email_raw": c[0],
+        }
     if group == "phone":
         r = normalize_phone(c[0], c[1] or DEFAULT_COUNTRY)
-        return {"phone": r.value, "phone_status": r.status, "phone_type": r.type, "phone_reason": r.reason}
+        return {
+            "phone": r.value,
+            "phone_status": r.status,
+            "phone_type": r.type,
+            "phone_reason": r.reason,
+        }
     if group == "postcode":
         r = normalize_postcode(c[0], c[1])
         return {"postcode": r.value, "postcode_status": r.status, "postcode_reason": r.reason}
     if group == "first_name":
         r = normalize_first_name(c[0], c[1])
-        return {"first_name": r.value, "first_name_status": r.status, "first_name_is_initials": r.is_initials}
+        return {
+            "first_name": r.value,
+            "first_name_status": r.status,
+            "first_name_is_initials": r.is_initials,
+        }
     if group == "last_name":
         r = normalize_last_name(c[0], c[1], c[2])
         return {"infix": r.infix, "last_name": r.value, "last_name_status": r.status}
     if group == "address":
         r = normalize_address(c[0], c[1], c[2])
-        return {"street": r.street.value, "house_number": r.house.number, "house_number_suffix": r.house.suffix,
-                "street_status": r.street.status, "house_number_status": r.house.status}
+        return {
+            "street": r.street.value,
+            "house_number": r.house.number,
+            "house_number_suffix": r.house.suffix,
+            "street_status": r.street.status,
+            "house_number_status": r.house.status,
+        }
     if group == "country":
         r = normalize_country(c[0])
         return {"country": r.value, "country_status": r.status}
     if group == "birth_date":
         r = normalize_date(c[0], (c[1],), birth=True, today=TODAY)
-        return {"birth_date": r.value.date() if r.value else None, "birth_date_status": r.status,
-                "birth_date_reason": r.reason, "birth_date_ambiguous": r.ambiguous}
+        return {
+            "birth_date": r.value.date() if r.value else None,
+            "birth_date_status": r.status,
+            "birth_date_reason": r.reason,
+            "birth_date_ambiguous": r.ambiguous,
+        }
     if group == "last_purchase_at":
         r = normalize_date(c[0], ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"), today=TODAY)
-        return {"last_purchase_at": r.value, "last_purchase_at_status": r.status, "last_purchase_at_reason": r.reason}
+        return {
+            "last_purchase_at": r.value,
+            "last_purchase_at_status": r.status,
+            "last_purchase_at_reason": r.reason,
+        }
     if group == "newsletter_opt_in":
         s = source_for([])
         r = normalize_bool(c[0], s.true_values, s.false_values)
@@ -222,7 +343,14 @@ def batch(tmp_path_factory) -> dict[str, dict[int, dict[str, Any]]]:
             rows = [{"source_record_id": str(i), **spec["row"](CASES[group][i])} for i in indexes]
             fields = ["source_record_id", *spec["fields"]]
             stage_rows(con, "staged", rows, fields)
-            normalize_staged(con, "staged", "normalized", source=source, default_country=DEFAULT_COUNTRY, today=TODAY)
+            normalize_staged(
+                con,
+                "staged",
+                "normalized",
+                source=source,
+                default_country=DEFAULT_COUNTRY,
+                today=TODAY,
+            )
             for line, row in fetch_by_line(con, "normalized").items():
                 out[group][indexes[line - 2]] = row
     con.close()
@@ -230,7 +358,9 @@ def batch(tmp_path_factory) -> dict[str, dict[int, dict[str, Any]]]:
 
 
 def _params(group: str):
-    return [pytest.param(group, i, id=f"{group}:{case[0]!r}") for i, case in enumerate(CASES[group])]
+    return [
+        pytest.param(group, i, id=f"{group}:{case[0]!r}") for i, case in enumerate(CASES[group])
+    ]
 
 
 ALL = [p for group in GROUPS for p in _params(group)]
@@ -259,7 +389,11 @@ def test_reasons_are_documented_and_go_with_invalid(batch):
             for field in VALIDATED_FIELDS:
                 status, reason = row[f"{field}_status"], row[f"{field}_reason"]
                 if status == "corrected":
-                    assert reason is None or reason in CHANGING_CORRECTIONS, (field, status, reason)
+                    assert reason is None or reason in CHANGING_CORRECTIONS, (
+                        field,
+                        status,
+                        reason,
+                    )
                 elif status == "inferred":
                     assert reason in INFERRED_REASONS, (field, status, reason)
                 else:

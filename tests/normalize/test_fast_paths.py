@@ -19,7 +19,15 @@ from pipelines.normalize.dates import format_regex, normalize_date
 from pipelines.normalize.email import fast_email_sql, normalize_email
 from pipelines.normalize.phone import fast_path_regions, fast_path_sql, normalize_phone
 from pipelines.normalize.postcode import fast_postcode_sql, normalize_postcode
-from pipelines.normalize.text import WHITESPACE, clean_present_sql, clean_sql, clean_text, is_missing, status_sql, status_of
+from pipelines.normalize.text import (
+    WHITESPACE,
+    clean_present_sql,
+    clean_sql,
+    clean_text,
+    is_missing,
+    status_of,
+    status_sql,
+)
 
 
 @pytest.fixture
@@ -31,8 +39,32 @@ def mem():
 
 def _phone_inputs(rng: random.Random, n: int) -> list[tuple[str, str]]:
     regions = ["NL", "BE", "SE", "DE", "FR", "GB", "DK", "IT", "US", "AT", "CH", "NO", "FI", "LU"]
-    prefixes = ["0", "+31", "0031", "+32", "+46", "0046", "+49", "+44", "+1", "+39", "+310", "+3106", "00", "",
-                "+", "+0", "000", "06", "0470", "08", "+358", "+352", "31", "32"]
+    prefixes = [
+        "0",
+        "+31",
+        "0031",
+        "+32",
+        "+46",
+        "0046",
+        "+49",
+        "+44",
+        "+1",
+        "+39",
+        "+310",
+        "+3106",
+        "00",
+        "",
+        "+",
+        "+0",
+        "000",
+        "06",
+        "0470",
+        "08",
+        "+358",
+        "+352",
+        "31",
+        "32",
+    ]
     out = set()
     while len(out) < n:
         body = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 13)))
@@ -58,7 +90,10 @@ def test_phone_fast_path_agrees_with_phonenumbers(mem):
         ref = normalize_phone(clean, region)
         assert (e164, kind, reason) == (ref.value, ref.type, ref.reason), (clean, region)
         if e164:
-            assert mem.execute(f"SELECT {status_sql('?', '?')}", [clean, e164]).fetchone()[0] == ref.status
+            assert (
+                mem.execute(f"SELECT {status_sql('?', '?')}", [clean, e164]).fetchone()[0]
+                == ref.status
+            )
 
 
 def test_phone_fast_path_regions_are_exact(mem):
@@ -86,8 +121,24 @@ def test_phone_fast_path_regions_are_exact(mem):
 
 def _email_inputs(rng: random.Random, n: int) -> list[str]:
     alphabet = "abcXYZ019._-+!#$%&'*/=?^`{|}~@ \u00e9"
-    domains = ["gmail.com", "a.b", "x-y.nl", "-bad.com", "bad-.com", "ab--cd.com", "xn--bcher-kva.ch", "host",
-               "localhost", "x.local", "x.test", "1.2.3.4", "mail.example.org", "EXAMPLE.COM", "d.c0m", "a..b.com"]
+    domains = [
+        "gmail.com",
+        "a.b",
+        "x-y.nl",
+        "-bad.com",
+        "bad-.com",
+        "ab--cd.com",
+        "xn--bcher-kva.ch",
+        "host",
+        "localhost",
+        "x.local",
+        "x.test",
+        "1.2.3.4",
+        "mail.example.org",
+        "EXAMPLE.COM",
+        "d.c0m",
+        "a..b.com",
+    ]
     out = set()
     while len(out) < n:
         local = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
@@ -102,13 +153,17 @@ def test_email_fast_path_agrees_with_email_validator(mem):
     values = _email_inputs(random.Random(11), 5000)
     mem.execute("CREATE TABLE e (clean VARCHAR)")
     mem.executemany("INSERT INTO e VALUES (?)", [[v] for v in values])
-    fast = mem.execute(f"SELECT clean, lower(clean) FROM e WHERE {fast_email_sql('clean')}").fetchall()
+    fast = mem.execute(
+        f"SELECT clean, lower(clean) FROM e WHERE {fast_email_sql('clean')}"
+    ).fetchall()
     assert len(fast) > 200
     for clean, value in fast:
         ref = normalize_email(clean)
         # The fast path only says "syntactically valid, and this is the address"; typo and
         # disposable facts come from the same per-domain function on both paths.
-        assert ref.reason != "syntax" and (ref.value == value or ref.reason == "domain_typo"), clean
+        assert ref.reason != "syntax" and (ref.value == value or ref.reason == "domain_typo"), (
+            clean
+        )
 
 
 def test_postcode_fast_path_agrees(mem):
@@ -116,8 +171,27 @@ def test_postcode_fast_path_agrees(mem):
     regions = ["NL", "BE", "SE", "DE", "GB", "FR", "PL", "US"]
     pairs = set()
     while len(pairs) < 5000:
-        shape = rng.choice(["9999 AA", "9999AA", "9999", "99999", "999 99", "AA9 9AA", "AA99AA", "99-999", "9999-AA"])
-        text = "".join(rng.choice("0123456789") if ch == "9" else rng.choice("ABSDEFGHZabs") if ch == "A" else ch for ch in shape)
+        shape = rng.choice(
+            [
+                "9999 AA",
+                "9999AA",
+                "9999",
+                "99999",
+                "999 99",
+                "AA9 9AA",
+                "AA99AA",
+                "99-999",
+                "9999-AA",
+            ]
+        )
+        text = "".join(
+            rng.choice("0123456789")
+            if ch == "9"
+            else rng.choice("ABSDEFGHZabs")
+            if ch == "A"
+            else ch
+            for ch in shape
+        )
         if rng.random() < 0.2:
             text = rng.choice(["B-", "S-", "NL-", " ", "SE "]) + text
         pairs.add((text, rng.choice(regions)))
@@ -128,7 +202,9 @@ def test_postcode_fast_path_agrees(mem):
     for raw, region, value in decided:
         ref = normalize_postcode(raw, region)
         assert value == ref.value, (raw, region)
-        assert mem.execute(f"SELECT {status_sql('?', '?')}", [raw, value]).fetchone()[0] == ref.status
+        assert (
+            mem.execute(f"SELECT {status_sql('?', '?')}", [raw, value]).fetchone()[0] == ref.status
+        )
 
 
 @pytest.mark.parametrize("fmt", ["%d-%m-%Y", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])
@@ -139,12 +215,23 @@ def test_date_fast_path_agrees_with_strptime(mem, fmt):
     texts = set()
     while len(texts) < 3000:
         y, m, d = rng.randint(1890, 2030), rng.randint(0, 13), rng.randint(0, 32)
-        stamp = dt.datetime(2000, 1, 1, rng.randint(0, 24) % 24, rng.randint(0, 59), rng.randint(0, 59))
-        texts.add(fmt.replace("%Y", f"{y:04d}").replace("%m", f"{m:02d}").replace("%d", f"{d:02d}")
-                  .replace("%H", f"{stamp.hour:02d}").replace("%M", f"{stamp.minute:02d}").replace("%S", f"{stamp.second:02d}"))
+        stamp = dt.datetime(
+            2000, 1, 1, rng.randint(0, 24) % 24, rng.randint(0, 59), rng.randint(0, 59)
+        )
+        texts.add(
+            fmt.replace("%Y", f"{y:04d}")
+            .replace("%m", f"{m:02d}")
+            .replace("%d", f"{d:02d}")
+            .replace("%H", f"{stamp.hour:02d}")
+            .replace("%M", f"{stamp.minute:02d}")
+            .replace("%S", f"{stamp.second:02d}")
+        )
     shape = format_regex(fmt)
     for text in sorted(texts):
-        sql = mem.execute(f"SELECT CASE WHEN regexp_full_match(?, ?) THEN try_strptime(?, ?) END", [text, shape, text, fmt]).fetchone()[0]
+        sql = mem.execute(
+            "SELECT CASE WHEN regexp_full_match(?, ?) THEN try_strptime(?, ?) END",
+            [text, shape, text, fmt],
+        ).fetchone()[0]
         try:
             py = dt.datetime.strptime(text, fmt)
         except ValueError:
@@ -159,9 +246,18 @@ _CLEAN = duckdb.connect()  # one in-memory database for the many examples below
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(list(WHITESPACE + "aAé\u0301-NUL.") + ["n.v.t.", "NULL", "Onbekend", "Zoë"]), max_size=8).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(
+            list(WHITESPACE + "aAé\u0301-NUL.") + ["n.v.t.", "NULL", "Onbekend", "Zoë"]
+        ),
+        max_size=8,
+    ).map("".join)
+)
 def test_clean_sql_agrees_with_clean_text(raw):
-    cleaned, present = _CLEAN.execute(f"SELECT {clean_sql('$1::VARCHAR')}, {clean_present_sql('$1::VARCHAR')}", [raw]).fetchone()
+    cleaned, present = _CLEAN.execute(
+        f"SELECT {clean_sql('$1::VARCHAR')}, {clean_present_sql('$1::VARCHAR')}", [raw]
+    ).fetchone()
     expected = clean_text(raw)
     assert cleaned == expected
     assert present == (None if is_missing(expected) else expected)
@@ -178,8 +274,18 @@ def test_place_region_sql_agrees(mem):
         postcode_prefix_country_sql,
     )
 
-    numbers = ["+31612345678", "+3225111111", "+46701234567", "+442079460958", "+12024561111", "+12425551234",
-               "+358401234567", "+35227123456", "+861012345678", "+999123"]
+    numbers = [
+        "+31612345678",
+        "+3225111111",
+        "+46701234567",
+        "+442079460958",
+        "+12024561111",
+        "+12425551234",
+        "+358401234567",
+        "+35227123456",
+        "+861012345678",
+        "+999123",
+    ]
     mem.execute("CREATE TABLE n (e164 VARCHAR)")
     mem.executemany("INSERT INTO n VALUES (?)", [[x] for x in numbers])
     joins, country = phone_country_joins_sql("n.e164", "cc")
@@ -187,8 +293,22 @@ def test_place_region_sql_agrees(mem):
     assert got == {x: phone_country(x) for x in numbers}
     assert got["+3225111111"] == "BE" and got["+12425551234"] == "US"
 
-    postcodes = ["B-1000", "B1000", "BE-6035", "S-246 89", "SE 123 45", "NL-1234AB", "D-10115", "E1 6AN", "1234 AB",
-                 "b-1000", "S-2468", None]
+    postcodes = [
+        "B-1000",
+        "B1000",
+        "BE-6035",
+        "S-246 89",
+        "SE 123 45",
+        "NL-1234AB",
+        "D-10115",
+        "E1 6AN",
+        "1234 AB",
+        "b-1000",
+        "S-2468",
+        None,
+    ]
     for text in postcodes:
-        sql = mem.execute(f"SELECT {postcode_prefix_country_sql('$1::VARCHAR')}", [text]).fetchone()[0]
+        sql = mem.execute(
+            f"SELECT {postcode_prefix_country_sql('$1::VARCHAR')}", [text]
+        ).fetchone()[0]
         assert sql == postcode_prefix_country(text), text

@@ -29,25 +29,42 @@ LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZåäöÅÄÖéè�
 
 def _noisy(core: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     """A value as typed: stray spaces around it, sometimes upper or lower case."""
-    return st.tuples(st.sampled_from(["", " ", "  "]), core, st.sampled_from(["", " ", "\t"]), st.sampled_from([0, 1, 2])).map(
-        lambda t: t[0] + (t[1], t[1].upper(), t[1].lower())[t[3]] + t[2]
-    )
+    return st.tuples(
+        st.sampled_from(["", " ", "  "]),
+        core,
+        st.sampled_from(["", " ", "\t"]),
+        st.sampled_from([0, 1, 2]),
+    ).map(lambda t: t[0] + (t[1], t[1].upper(), t[1].lower())[t[3]] + t[2])
 
 
 phones = _noisy(
     st.one_of(
-        st.tuples(st.sampled_from(["0", "+31", "0031", "+32", "+46", "0046", "+49", "+44", "+310", ""]),
-                  st.lists(st.tuples(st.text("0123456789", min_size=1, max_size=4), SEPARATORS), max_size=5))
-        .map(lambda t: t[0] + "".join(d + s for d, s in t[1])),
+        st.tuples(
+            st.sampled_from(["0", "+31", "0031", "+32", "+46", "0046", "+49", "+44", "+310", ""]),
+            st.lists(
+                st.tuples(st.text("0123456789", min_size=1, max_size=4), SEPARATORS), max_size=5
+            ),
+        ).map(lambda t: t[0] + "".join(d + s for d, s in t[1])),
         st.text("0123456789 +-()./x", max_size=20),
     )
 )
 emails = _noisy(
     st.one_of(
         st.emails(),
-        st.tuples(st.from_regex(r"[a-z0-9._+'-]{1,12}", fullmatch=True),
-                  st.sampled_from(["gmail.com", "gmial.com", "ziggo.nl", "hotmail.cm", "telenet.be", "bücher.de", "x.test"]))
-        .map(lambda t: f"{t[0]}@{t[1]}"),
+        st.tuples(
+            st.from_regex(r"[a-z0-9._+'-]{1,12}", fullmatch=True),
+            st.sampled_from(
+                [
+                    "gmail.com",
+                    "gmial.com",
+                    "ziggo.nl",
+                    "hotmail.cm",
+                    "telenet.be",
+                    "bücher.de",
+                    "x.test",
+                ]
+            ),
+        ).map(lambda t: f"{t[0]}@{t[1]}"),
         st.text(max_size=20),
     )
 )
@@ -61,22 +78,52 @@ postcodes = _noisy(
 words = st.text(LETTERS + "'-", min_size=1, max_size=12)
 name_texts = _noisy(
     st.one_of(
-        st.lists(st.one_of(words, st.sampled_from(["van", "der", "de", "'t", "Van", "DEN", "ter", "la"])), min_size=1, max_size=4)
-        .map(" ".join),
+        st.lists(
+            st.one_of(
+                words, st.sampled_from(["van", "der", "de", "'t", "Van", "DEN", "ter", "la"])
+            ),
+            min_size=1,
+            max_size=4,
+        ).map(" ".join),
         st.from_regex(r"((Th|th|TH|Chr|IJ|ij|[A-Za-zß])\. ?){1,3}", fullmatch=True),
         st.text(max_size=15),
     )
 )
-house_numbers = _noisy(st.one_of(st.from_regex(r"(nr\. ?)?0?[0-9]{1,4}( |-|/)?([A-Za-z]{1,3}|[0-9]{1,2}|bus [0-9])?", fullmatch=True),
-                                 st.text(max_size=8)))
+house_numbers = _noisy(
+    st.one_of(
+        st.from_regex(
+            r"(nr\. ?)?0?[0-9]{1,4}( |-|/)?([A-Za-z]{1,3}|[0-9]{1,2}|bus [0-9])?", fullmatch=True
+        ),
+        st.text(max_size=8),
+    )
+)
 countries = st.one_of(
-    st.sampled_from(["NL", "nl", "Nederland", "Holland", "België", "Belgique", "Sverige", "Suède", "Deutschland",
-                     "UK", "The Netherlands", "NLD", "Zweden", "Atlantis", "-"]),
+    st.sampled_from(
+        [
+            "NL",
+            "nl",
+            "Nederland",
+            "Holland",
+            "België",
+            "Belgique",
+            "Sverige",
+            "Suède",
+            "Deutschland",
+            "UK",
+            "The Netherlands",
+            "NLD",
+            "Zweden",
+            "Atlantis",
+            "-",
+        ]
+    ),
     st.text(max_size=12),
 )
 dates = st.one_of(
     st.dates(min_value=dt.date(1890, 1, 1), max_value=dt.date(2030, 12, 31)).flatmap(
-        lambda d: st.sampled_from([d.strftime("%d-%m-%Y"), d.isoformat(), d.strftime("%d/%m/%Y"), d.strftime("%m/%d/%Y")])
+        lambda d: st.sampled_from(
+            [d.strftime("%d-%m-%Y"), d.isoformat(), d.strftime("%d/%m/%Y"), d.strftime("%m/%d/%Y")]
+        )
     ),
     st.text("0123456789-/. ", max_size=12),
 )
@@ -133,9 +180,19 @@ def test_last_name(raw, infix, country):
     if first.value is None:
         return
     # Again with the infix in its own field, and (Dutch) glued back in front of the surname.
-    assert normalize_last_name(first.value, first.infix, country) == (first.infix, first.value, "valid", None)
+    assert normalize_last_name(first.value, first.infix, country) == (
+        first.infix,
+        first.value,
+        "valid",
+        None,
+    )
     if first.infix and country == "NL" and first.value.split()[0].lower() not in INFIX_WORDS:
-        assert normalize_last_name(f"{first.infix} {first.value}", None, country) == (first.infix, first.value, "valid", None)
+        assert normalize_last_name(f"{first.infix} {first.value}", None, country) == (
+            first.infix,
+            first.value,
+            "valid",
+            None,
+        )
 
 
 @settings(max_examples=300, deadline=None)
@@ -162,7 +219,9 @@ def test_house_number(raw):
 @given(countries)
 def test_country(raw):
     first = normalize_country(raw)
-    if first.value is None or first.value == "NA":  # Namibia's code reads as the missing marker "NA"
+    if (
+        first.value is None or first.value == "NA"
+    ):  # Namibia's code reads as the missing marker "NA"
         return
     assert normalize_country(first.value) == (first.value, "valid", None)
 
@@ -174,7 +233,12 @@ def test_birth_date(raw, fmt):
     first = normalize_date(raw, (fmt,), birth=True, today=today)
     if first.value is None:
         return
-    again = normalize_date(first.value.date().strftime(fmt if fmt != "auto" else "%Y-%m-%d"), (fmt,), birth=True, today=today)
+    again = normalize_date(
+        first.value.date().strftime(fmt if fmt != "auto" else "%Y-%m-%d"),
+        (fmt,),
+        birth=True,
+        today=today,
+    )
     assert again.value == first.value
     assert again.status == ("valid" if fmt != "auto" else "corrected")
 

@@ -25,7 +25,15 @@ def config(paths: Paths) -> SourcesConfig:
     return load_sources(paths.sources_file)
 
 
-def drop(paths: Paths, source: str, name: str, content: str | bytes, *, encoding: str = "utf-8", mtime: datetime | None = None) -> Path:
+def drop(
+    paths: Paths,
+    source: str,
+    name: str,
+    content: str | bytes,
+    *,
+    encoding: str = "utf-8",
+    mtime: datetime | None = None,
+) -> Path:
     """Write a file into the source's local inbox (optionally with a given export time)."""
     folder = paths.inbox / source
     folder.mkdir(parents=True, exist_ok=True)
@@ -37,19 +45,42 @@ def drop(paths: Paths, source: str, name: str, content: str | bytes, *, encoding
     return path
 
 
-def ingest(con: duckdb.DuckDBPyConnection, paths: Paths, cfg: SourcesConfig, source: str, name: str, *, now: datetime | None = None) -> dict:
+def ingest(
+    con: duckdb.DuckDBPyConnection,
+    paths: Paths,
+    cfg: SourcesConfig,
+    source: str,
+    name: str,
+    *,
+    now: datetime | None = None,
+) -> dict:
     """Land, stage and load one inbox file of `source`; returns the load's figures."""
     transport = LocalTransport(paths.inbox / source)
     remote = next(f for f in transport.list([name]) if f.name == name)
     key = partition_key(source, remote)
-    land(con, transport, landing_root=paths.landing, source=source, remote=remote, partition_key=key)
+    land(
+        con, transport, landing_root=paths.landing, source=source, remote=remote, partition_key=key
+    )
     file_id = file_id_for(key)
     spec = cfg.sources[source]
-    stage_drop(con, file_id=file_id, source_name=source, source=spec, tmp_root=paths.data_dir / "tmp")
+    stage_drop(
+        con, file_id=file_id, source_name=source, source=spec, tmp_root=paths.data_dir / "tmp"
+    )
     if spec.kind == "contacts":
-        r = load_contacts(con, file_id=file_id, source_name=source, source=spec, default_country=cfg.country_of(source))
+        r = load_contacts(
+            con,
+            file_id=file_id,
+            source_name=source,
+            source=spec,
+            default_country=cfg.country_of(source),
+        )
         return {"file_id": file_id, "rows": r.rows}
-    return {"file_id": file_id, **load_privacy_drop(con, file_id=file_id, source_name=source, source=spec, config=cfg, paths=paths, now=now)}
+    return {
+        "file_id": file_id,
+        **load_privacy_drop(
+            con, file_id=file_id, source_name=source, source=spec, config=cfg, paths=paths, now=now
+        ),
+    }
 
 
 def identity_customers(con: duckdb.DuckDBPyConnection) -> None:

@@ -6,13 +6,29 @@ import duckdb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.privacy.addresses import email_key, normalize_address_columns, phone_digit_forms, phone_key
+from pipelines.privacy.addresses import (
+    email_key,
+    normalize_address_columns,
+    phone_digit_forms,
+    phone_key,
+)
 
 WRITTEN = st.one_of(
     st.emails(),
     st.emails().map(str.upper),
     st.emails().map(lambda e: f"  {e.title()} \u00a0"),
-    st.sampled_from(["n.v.t.", "", "-", "jan@gmial.com", "not an email", "Åsa@Exämple.se", "a..b@x.nl", "x@localhost"]),
+    st.sampled_from(
+        [
+            "n.v.t.",
+            "",
+            "-",
+            "jan@gmial.com",
+            "not an email",
+            "Åsa@Exämple.se",
+            "a..b@x.nl",
+            "x@localhost",
+        ]
+    ),
 )
 
 
@@ -22,7 +38,9 @@ def test_batch_keys_equal_the_per_value_key(values):
     con = duckdb.connect()
     con.execute("CREATE TABLE t (e VARCHAR, p VARCHAR)")
     con.executemany("INSERT INTO t VALUES (?, ?)", [[v, None] for v in values])
-    normalize_address_columns(con, table="t", email_column="e", phone_column="p", region_sql="'NL'")
+    normalize_address_columns(
+        con, table="t", email_column="e", phone_column="p", region_sql="'NL'"
+    )
     got = dict(con.execute("SELECT raw, email FROM _email_keys").fetchall())
     assert {v: got.get(v) for v in values} == {v: email_key(v) for v in values}
 
@@ -32,4 +50,10 @@ def test_phone_keys_and_their_written_forms():
     assert phone_key("0032 475 12 34 56", "NL") == "+32475123456"
     assert phone_key("12", "NL") is None
     assert phone_digit_forms("+31612345678") == {
-        "31612345678", "0031612345678", "0612345678", "612345678", "310612345678", "00310612345678"}
+        "31612345678",
+        "0031612345678",
+        "0612345678",
+        "612345678",
+        "310612345678",
+        "00310612345678",
+    }

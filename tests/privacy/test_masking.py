@@ -57,7 +57,13 @@ def test_mask_text_masks_every_value_and_leaves_dates_ids_and_figures():
     masked = mask_text(text)
     assert "Jan.Jansen" not in masked and "12345678" not in masked and "jan@x.nl" not in masked
     assert "J***@Gmail.com" in masked and "06 ****5678" in masked and "+31 6 ****5678" in masked
-    for kept in ("klanten_20261123.csv", "2026-11-23 06:00:00", "0.9134", "1,500,000", "a3f9e1b2-0612-3456-7890-abcdef012345"):
+    for kept in (
+        "klanten_20261123.csv",
+        "2026-11-23 06:00:00",
+        "0.9134",
+        "1,500,000",
+        "a3f9e1b2-0612-3456-7890-abcdef012345",
+    ):
         assert kept in masked
     assert mask_text(masked) == masked  # masking is stable
 
@@ -65,11 +71,20 @@ def test_mask_text_masks_every_value_and_leaves_dates_ids_and_figures():
 @pytest.mark.parametrize(
     ("text", "masked"),
     [
-        ("bounce of jan@gmail.c0m", "bounce of j***@gmail.c0m"),  # a mistyped address is still theirs
+        (
+            "bounce of jan@gmail.c0m",
+            "bounce of j***@gmail.c0m",
+        ),  # a mistyped address is still theirs
         ("bounce of jan.jansen@gmail.com2", "bounce of j***@gmail.com2"),
         ("bounce of jan@gmail..com", "bounce of j***@gmail..com"),
-        ("jan@123.nl and ivan@xn--80ak6aa92e.xn--p1ai", "j***@123.nl and i***@xn--80ak6aa92e.xn--p1ai"),
-        ("connected to crmclean@127.0.0.1:2222", "connected to crmclean@127.0.0.1:2222"),  # a login, not a person
+        (
+            "jan@123.nl and ivan@xn--80ak6aa92e.xn--p1ai",
+            "j***@123.nl and i***@xn--80ak6aa92e.xn--p1ai",
+        ),
+        (
+            "connected to crmclean@127.0.0.1:2222",
+            "connected to crmclean@127.0.0.1:2222",
+        ),  # a login, not a person
         ("sftp://crmclean@10.0.0.5/exports/crm", "sftp://crmclean@10.0.0.5/exports/crm"),
     ],
 )
@@ -79,7 +94,15 @@ def test_mask_text_masks_mistyped_addresses_but_not_logins_at_an_ip(text, masked
 
 
 def test_filter_masks_records_with_args():
-    record = logging.LogRecord("crmclean", logging.INFO, __file__, 1, "sent to %s (%s)", ("jan@example.nl", "+31612345678"), None)
+    record = logging.LogRecord(
+        "crmclean",
+        logging.INFO,
+        __file__,
+        1,
+        "sent to %s (%s)",
+        ("jan@example.nl", "+31612345678"),
+        None,
+    )
     assert MaskingFilter().filter(record)
     assert record.getMessage() == "sent to j***@example.nl (+31 6 ****5678)"
 
@@ -100,9 +123,15 @@ def test_installed_masking_covers_every_logger_including_dagster_context_log(cap
     assert result.success
     messages = [r.getMessage() for r in caplog.records]
     assert "contact p***@example.nl" in messages and "call 06 ****5678 now" in messages
-    logged = [e.user_message for e in instance.all_logs(result.run_id) if "matched" in (e.user_message or "")]
+    logged = [
+        e.user_message
+        for e in instance.all_logs(result.run_id)
+        if "matched" in (e.user_message or "")
+    ]
     assert logged and all("j***@gmail.com" in m and "+31 6 ****5678" in m for m in logged)
-    assert not any("jan.jansen@gmail.com" in (e.user_message or "") for e in instance.all_logs(result.run_id))
+    assert not any(
+        "jan.jansen@gmail.com" in (e.user_message or "") for e in instance.all_logs(result.run_id)
+    )
 
 
 def test_a_logged_traceback_is_masked(caplog):
@@ -111,14 +140,22 @@ def test_a_logged_traceback_is_masked(caplog):
         try:
             raise ValueError("no such customer: jan.jansen@gmail.com")
         except ValueError:
-            logging.getLogger("pipelines.privacy").exception("erasure failed for %s", "+31612345678")
+            logging.getLogger("pipelines.privacy").exception(
+                "erasure failed for %s", "+31612345678"
+            )
     text = caplog.text
-    assert "erasure failed for +31 6 ****5678" in text and "ValueError: no such customer: j***@gmail.com" in text
+    assert (
+        "erasure failed for +31 6 ****5678" in text
+        and "ValueError: no such customer: j***@gmail.com" in text
+    )
     assert "jan.jansen@gmail.com" not in text and "+31612345678" not in text
 
 
 def test_masked_errors_keep_addresses_out_of_dagsters_event_log(tmp_path):
-    email, phone = "jan.jansen" + "@gmail.com", "+316" + "12345678"  # not in the stored source lines
+    email, phone = (
+        "jan.jansen" + "@gmail.com",
+        "+316" + "12345678",
+    )  # not in the stored source lines
 
     @dg.asset
     def failing():

@@ -86,10 +86,10 @@ def email_leaks(text: str, emails: set[str]) -> list[str]:
     at = low.find("@")
     while at >= 0:
         for n in domain_lengths:
-            domain = low[at + 1:at + 1 + n]
+            domain = low[at + 1 : at + 1 + n]
             for m in local_lengths.get(domain, ()):
-                if m <= at and low[at - m:at] in by_domain[domain]:
-                    found.add(low[at - m:at] + "@" + domain)
+                if m <= at and low[at - m : at] in by_domain[domain]:
+                    found.add(low[at - m : at] + "@" + domain)
         at = low.find("@", at + 1)
     return sorted(found)
 
@@ -115,15 +115,29 @@ def event_log_text(instance: dg.DagsterInstance) -> str:
 # --- the test ----------------------------------------------------------------------------------
 
 
-def test_suppressed_and_erased_people_never_reach_an_export_and_logs_stay_masked(project, caplog, capfd):
+def test_suppressed_and_erased_people_never_reach_an_export_and_logs_stay_masked(
+    project, caplog, capfd
+):
     caplog.set_level(logging.DEBUG)
     assert main(["demo-data", "--people", PEOPLE, "--seed", "7", "--date", DAY.isoformat()]) == 0
     rows = demo_rows(project)
     email_col = {"crm": "Email", "webshop": "email"}
-    opted = [r for r in rows if r["_source"] == "webshop" and r["newsletter"] == "true" and r["double_opt_in"] == "true"
-             and "@" in r[email_col["webshop"]]]
+    opted = [
+        r
+        for r in rows
+        if r["_source"] == "webshop"
+        and r["newsletter"] == "true"
+        and r["double_opt_in"] == "true"
+        and "@" in r[email_col["webshop"]]
+    ]
     picked = opted[:24]
-    unsub, complaint, hard, soft3, soft2 = picked[0:6], picked[6:10], picked[10:14], picked[14:18], picked[18:24]
+    unsub, complaint, hard, soft3, soft2 = (
+        picked[0:6],
+        picked[6:10],
+        picked[10:14],
+        picked[14:18],
+        picked[18:24],
+    )
     lines = ["Email Address,Phone,Event,Timestamp,Campaign"]
     for r in unsub:  # written as the platform has it: other case, stray spaces
         lines.append(f" {r['email'].upper()} ,,Unsubscribed,2026-11-23 05:00:00,winter")
@@ -141,19 +155,25 @@ def test_suppressed_and_erased_people_never_reach_an_export_and_logs_stay_masked
     con = connect(project.warehouse, read_only=True)
     key = lambda e: e.strip().lower()  # noqa: E731
     suppressed = {key(r["email"]) for r in unsub + complaint + hard + soft3}
-    reasons = dict(con.execute(
-        """SELECT email, string_agg(DISTINCT reason, ',' ORDER BY reason) FROM suppressions
+    reasons = dict(
+        con.execute(
+            """SELECT email, string_agg(DISTINCT reason, ',' ORDER BY reason) FROM suppressions
            WHERE email IS NOT NULL GROUP BY email"""
-    ).fetchall())
-    for r, want in [(r, "unsubscribe") for r in unsub] + [(r, "complaint") for r in complaint] + \
-                   [(r, "hard_bounce") for r in hard] + [(r, "soft_bounce") for r in soft3]:
+        ).fetchall()
+    )
+    for r, want in (
+        [(r, "unsubscribe") for r in unsub]
+        + [(r, "complaint") for r in complaint]
+        + [(r, "hard_bounce") for r in hard]
+        + [(r, "soft_bounce") for r in soft3]
+    ):
         assert want in reasons.get(key(r["email"]), ""), (want, r["customer_id"])
     assert not any("soft_bounce" in reasons.get(key(r["email"]), "") for r in soft2)
     # They would be exported otherwise: most have consent and a valid address in a golden record.
     eligible = con.execute(
         f"""SELECT count(*) FROM customers c JOIN consent k USING (customer_id)
             WHERE k.newsletter_opt_in AND c.email_status IN ('valid', 'corrected')
-              AND c.email IN ({', '.join('?' * len(suppressed))})""",
+              AND c.email IN ({", ".join("?" * len(suppressed))})""",
         sorted(suppressed),
     ).fetchone()[0]
     assert eligible >= len(suppressed) // 2
@@ -163,8 +183,15 @@ def test_suppressed_and_erased_people_never_reach_an_export_and_logs_stay_masked
         low = text.lower()
         assert not [e for e in suppressed if e in low], name
     # Every exported customer has consent (the no-consent guarantee, seen from the outside).
-    exported_ids = {m for t in texts.values() for m in re.findall(r"^([^,;\r\n]+)[,;]", t, re.M)} - {"customer_id"}
-    no_consent = {c for (c,) in con.execute("SELECT customer_id FROM suppressions WHERE reason = 'no_consent'").fetchall()}
+    exported_ids = {
+        m for t in texts.values() for m in re.findall(r"^([^,;\r\n]+)[,;]", t, re.M)
+    } - {"customer_id"}
+    no_consent = {
+        c
+        for (c,) in con.execute(
+            "SELECT customer_id FROM suppressions WHERE reason = 'no_consent'"
+        ).fetchall()
+    }
     assert exported_ids and not exported_ids & no_consent
 
     # --- erasure: a person with an address of their own, requested through a drop --------------
@@ -177,23 +204,44 @@ def test_suppressed_and_erased_people_never_reach_an_export_and_logs_stay_masked
              AND c.customer_id IN (SELECT customer_id FROM consent WHERE newsletter_opt_in)
            ORDER BY c.customer_id LIMIT 1"""
     ).fetchone()
-    all_emails = {e for (e,) in con.execute("SELECT DISTINCT lower(trim(email_raw)) FROM contacts WHERE email_raw IS NOT NULL").fetchall()}
-    all_emails |= {e for (e,) in con.execute("SELECT DISTINCT email FROM contacts WHERE email IS NOT NULL").fetchall()}
-    all_phones = {nsn(p) for (p,) in con.execute("SELECT DISTINCT phone FROM contacts WHERE phone IS NOT NULL").fetchall()}
+    all_emails = {
+        e
+        for (e,) in con.execute(
+            "SELECT DISTINCT lower(trim(email_raw)) FROM contacts WHERE email_raw IS NOT NULL"
+        ).fetchall()
+    }
+    all_emails |= {
+        e
+        for (e,) in con.execute(
+            "SELECT DISTINCT email FROM contacts WHERE email IS NOT NULL"
+        ).fetchall()
+    }
+    all_phones = {
+        nsn(p)
+        for (p,) in con.execute(
+            "SELECT DISTINCT phone FROM contacts WHERE phone IS NOT NULL"
+        ).fetchall()
+    }
     con.close()
     assert person, "no person with an address of their own in the demo data"
     customer_id, email, phone = person
     assert any(email in t.lower() for t in texts.values())  # exported before the request
     con = connect(project.warehouse, read_only=True)
-    record_keys = [k for (k,) in con.execute(
-        """SELECT m.record_key FROM match_records m JOIN customer_sources s USING (source, source_record_id)
-           WHERE s.customer_id = ?""", [customer_id]).fetchall()]
+    record_keys = [
+        k
+        for (k,) in con.execute(
+            """SELECT m.record_key FROM match_records m JOIN customer_sources s USING (source, source_record_id)
+           WHERE s.customer_id = ?""",
+            [customer_id],
+        ).fetchall()
+    ]
     con.close()
     assert len(record_keys) == 2
     requests = project.inbox / "privacy_requests"
     requests.mkdir(parents=True)
     (requests / "erasure_20261123.csv").write_text(
-        f"RequestID,Email,Phone,CustomerID,RequestedAt\nAVG-2026-0042,{email.upper()},,,2026-11-23 07:00:00\n", encoding="utf-8"
+        f"RequestID,Email,Phone,CustomerID,RequestedAt\nAVG-2026-0042,{email.upper()},,,2026-11-23 07:00:00\n",
+        encoding="utf-8",
     )
     assert main(["run"]) == 0
 
@@ -212,9 +260,16 @@ def test_suppressed_and_erased_people_never_reach_an_export_and_logs_stay_masked
                     found[str(path.relative_to(project.data_dir))] = 1
         con = connect(project.warehouse, read_only=True)
         try:
-            for (table,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall():
-                cols = [c for (c,) in con.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema='main' AND table_name=?", [table]).fetchall()]
+            for (table,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+            ).fetchall():
+                cols = [
+                    c
+                    for (c,) in con.execute(
+                        "SELECT column_name FROM information_schema.columns WHERE table_schema='main' AND table_name=?",
+                        [table],
+                    ).fetchall()
+                ]
                 text = " || ' ' || ".join(f"coalesce(CAST(\"{c}\" AS VARCHAR), '')" for c in cols)
                 n = con.execute(
                     f"""SELECT count(*) FROM "{table}" WHERE contains(lower({text}), ?)
@@ -230,24 +285,36 @@ def test_suppressed_and_erased_people_never_reach_an_export_and_logs_stay_masked
     assert traces() == {}
     con = connect(project.warehouse, read_only=True)
     keys = ", ".join(map(str, record_keys))
-    assert con.execute(
-        f"SELECT count(*) FROM match_edges WHERE left_key IN ({keys}) OR right_key IN ({keys})").fetchone()[0] == 0
+    assert (
+        con.execute(
+            f"SELECT count(*) FROM match_edges WHERE left_key IN ({keys}) OR right_key IN ({keys})"
+        ).fetchone()[0]
+        == 0
+    )
     con.close()
     con = connect(project.warehouse, read_only=True)
-    audit = con.execute("SELECT origin, request_id, customers, residue_files, compacted_at IS NOT NULL FROM erasure_log").fetchall()
+    audit = con.execute(
+        "SELECT origin, request_id, customers, residue_files, compacted_at IS NOT NULL FROM erasure_log"
+    ).fetchall()
     con.close()
     assert audit == [("source:privacy_requests", "AVG-2026-0042", 1, 0, True)]
 
     # --- the next day's drops bring the person back: suppressed, never exported -----------------
-    assert main(["demo-data", "--people", PEOPLE, "--seed", "7", "--date", NEXT_DAY.isoformat()]) == 0
+    assert (
+        main(["demo-data", "--people", PEOPLE, "--seed", "7", "--date", NEXT_DAY.isoformat()]) == 0
+    )
     back = [r for r in demo_rows(project) if key(r[email_col[r["_source"]]]) == email]
     assert back, "the person is in the next day's drops"
     assert main(["run"]) == 0
     con = connect(project.warehouse, read_only=True)
     returned = con.execute("SELECT customer_id FROM customers WHERE email = ?", [email]).fetchall()
     assert returned
-    assert {r for (r,) in con.execute(
-        "SELECT reason FROM suppressions WHERE customer_id = ?", [returned[0][0]]).fetchall()} >= {"erasure"}
+    assert {
+        r
+        for (r,) in con.execute(
+            "SELECT reason FROM suppressions WHERE customer_id = ?", [returned[0][0]]
+        ).fetchall()
+    } >= {"erasure"}
     con.close()
     for name, text in exported_texts(project.outbox).items():
         assert email not in text.lower(), name

@@ -25,14 +25,28 @@ from pipelines.privacy.tombstones import (
 from pipelines.warehouse import connect
 
 
-@pytest.mark.parametrize("key", [b"sixteen-chars-ok", b"k" * 64, b"a much longer key than one sha-256 block of sixty-four bytes!!!!!"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        b"sixteen-chars-ok",
+        b"k" * 64,
+        b"a much longer key than one sha-256 block of sixty-four bytes!!!!!",
+    ],
+)
 def test_sql_hmac_is_hmac_sha256(key):
     con = duckdb.connect()
     values = ["jan@example.nl", "åsa.öberg@example.se", "x" * 300]
     con.execute("CREATE TABLE v (s VARCHAR)")
     con.executemany("INSERT INTO v VALUES (?)", [[s] for s in values])
-    got = [r[0] for r in con.execute(f"SELECT {hmac_sql('email', 's')} FROM v ORDER BY rowid", pad_params(key)).fetchall()]
-    assert got == [hmac.new(key, f"email:{s}".encode(), hashlib.sha256).hexdigest() for s in values]
+    got = [
+        r[0]
+        for r in con.execute(
+            f"SELECT {hmac_sql('email', 's')} FROM v ORDER BY rowid", pad_params(key)
+        ).fetchall()
+    ]
+    assert got == [
+        hmac.new(key, f"email:{s}".encode(), hashlib.sha256).hexdigest() for s in values
+    ]
     assert got[0] == hmac_hex(key, "email", values[0])
 
 
@@ -57,11 +71,31 @@ def test_customers_matching_a_tombstone_and_a_changed_key(tmp_path):
            ('c1', 'jan@example.nl', NULL), ('c2', NULL, '+31612345678'), ('c3', 'piet@example.nl', '+31687654321')"""
     )
     key = b"the-first-key-0123456789"
-    n = add_tombstones(con, key, emails={"jan@example.nl"}, phones={"+31612345678"}, erasure_id="e1", now=datetime(2026, 1, 1))
+    n = add_tombstones(
+        con,
+        key,
+        emails={"jan@example.nl"},
+        phones={"+31612345678"},
+        erasure_id="e1",
+        now=datetime(2026, 1, 1),
+    )
     assert n == 2
-    assert add_tombstones(con, key, emails={"jan@example.nl"}, phones=set(), erasure_id="e2", now=datetime(2026, 1, 2)) == 0
+    assert (
+        add_tombstones(
+            con,
+            key,
+            emails={"jan@example.nl"},
+            phones=set(),
+            erasure_id="e2",
+            now=datetime(2026, 1, 2),
+        )
+        == 0
+    )
     assert tombstoned_customers(con, key) == 2
-    assert sorted(r[0] for r in con.execute("SELECT customer_id FROM _tombstoned").fetchall()) == ["c1", "c2"]
+    assert sorted(r[0] for r in con.execute("SELECT customer_id FROM _tombstoned").fetchall()) == [
+        "c1",
+        "c2",
+    ]
     # Stored: only hashes, never the address.
     assert "jan@example.nl" not in repr(con.execute("SELECT * FROM tombstones").fetchall())
     other = b"a-different-key-987654321"

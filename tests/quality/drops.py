@@ -23,16 +23,60 @@ from pipelines.ingest.load import load_contacts, stage_drop
 from pipelines.quality import checks
 from pipelines.transport.local import LocalTransport
 
-CRM_HEADER = ["KlantID", "Voornaam", "Tussenvoegsel", "Achternaam", "Email", "Telefoon", "Straat", "Huisnummer",
-              "Postcode", "Plaats", "Land", "Geboortedatum", "Nieuwsbrief", "LaatsteAankoop"]
-FIRST = ["Jan", "Piet", "Anna", "Sanne", "Daan", "Emma", "Lars", "Sophie", "Bram", "Julia", "Noah", "Tess"]
-LAST = [("", "Jansen"), ("de", "Vries"), ("van", "Dijk"), ("", "Bakker"), ("van der", "Berg"), ("", "Visser"),
-        ("", "Smit"), ("de", "Boer"), ("", "Mulder"), ("van", "Leeuwen")]
+CRM_HEADER = [
+    "KlantID",
+    "Voornaam",
+    "Tussenvoegsel",
+    "Achternaam",
+    "Email",
+    "Telefoon",
+    "Straat",
+    "Huisnummer",
+    "Postcode",
+    "Plaats",
+    "Land",
+    "Geboortedatum",
+    "Nieuwsbrief",
+    "LaatsteAankoop",
+]
+FIRST = [
+    "Jan",
+    "Piet",
+    "Anna",
+    "Sanne",
+    "Daan",
+    "Emma",
+    "Lars",
+    "Sophie",
+    "Bram",
+    "Julia",
+    "Noah",
+    "Tess",
+]
+LAST = [
+    ("", "Jansen"),
+    ("de", "Vries"),
+    ("van", "Dijk"),
+    ("", "Bakker"),
+    ("van der", "Berg"),
+    ("", "Visser"),
+    ("", "Smit"),
+    ("de", "Boer"),
+    ("", "Mulder"),
+    ("van", "Leeuwen"),
+]
 STREETS = ["Hoofdstraat", "Kerkstraat", "Dorpsstraat", "Stationsweg", "Molenweg", "Schoolstraat"]
-CITIES = [("1011 AB", "Amsterdam"), ("3011 CD", "Rotterdam"), ("3511 EF", "Utrecht"), ("2511 GH", "Den Haag")]
+CITIES = [
+    ("1011 AB", "Amsterdam"),
+    ("3011 CD", "Rotterdam"),
+    ("3511 EF", "Utrecht"),
+    ("2511 GH", "Den Haag"),
+]
 
 
-def crm_rows(n: int, seed: int = 1, bad_email_share: float = 0.0, start_id: int = 1) -> list[dict[str, str]]:
+def crm_rows(
+    n: int, seed: int = 1, bad_email_share: float = 0.0, start_id: int = 1
+) -> list[dict[str, str]]:
     rnd = random.Random(seed)
     rows = []
     bad = set(rnd.sample(range(n), int(round(n * bad_email_share))))
@@ -43,27 +87,37 @@ def crm_rows(n: int, seed: int = 1, bad_email_share: float = 0.0, start_id: int 
         local = f"{first}.{(infix + last).replace(' ', '')}{start_id + i}".lower()
         email = f"{local}@example.nl" if i not in bad else f"{local}(at)example..nl"
         born = date(1950, 1, 1) + timedelta(days=rnd.randrange(0, 20000))
-        rows.append({
-            "KlantID": f"K{start_id + i:06d}",
-            "Voornaam": first,
-            "Tussenvoegsel": infix,
-            "Achternaam": last,
-            "Email": email,
-            "Telefoon": f"06{rnd.randrange(10_000_000, 99_999_999)}",
-            "Straat": rnd.choice(STREETS),
-            "Huisnummer": str(rnd.randrange(1, 200)),
-            "Postcode": postcode,
-            "Plaats": city,
-            "Land": "NL",
-            "Geboortedatum": born.strftime("%d-%m-%Y"),
-            "Nieuwsbrief": rnd.choice(["ja", "nee"]),
-            "LaatsteAankoop": (date(2026, 1, 1) - timedelta(days=rnd.randrange(0, 900))).strftime("%d-%m-%Y"),
-        })
+        rows.append(
+            {
+                "KlantID": f"K{start_id + i:06d}",
+                "Voornaam": first,
+                "Tussenvoegsel": infix,
+                "Achternaam": last,
+                "Email": email,
+                "Telefoon": f"06{rnd.randrange(10_000_000, 99_999_999)}",
+                "Straat": rnd.choice(STREETS),
+                "Huisnummer": str(rnd.randrange(1, 200)),
+                "Postcode": postcode,
+                "Plaats": city,
+                "Land": "NL",
+                "Geboortedatum": born.strftime("%d-%m-%Y"),
+                "Nieuwsbrief": rnd.choice(["ja", "nee"]),
+                "LaatsteAankoop": (
+                    date(2026, 1, 1) - timedelta(days=rnd.randrange(0, 900))
+                ).strftime("%d-%m-%Y"),
+            }
+        )
     return rows
 
 
-def write_crm(path: Path, rows: list[dict[str, str]], *, drop_columns: tuple[str, ...] = (), header_only: bool = False,
-              mtime: float | None = None) -> Path:
+def write_crm(
+    path: Path,
+    rows: list[dict[str, str]],
+    *,
+    drop_columns: tuple[str, ...] = (),
+    header_only: bool = False,
+    mtime: float | None = None,
+) -> Path:
     header = [h for h in CRM_HEADER if h not in drop_columns]
     lines = [";".join(header)]
     if not header_only:
@@ -75,24 +129,45 @@ def write_crm(path: Path, rows: list[dict[str, str]], *, drop_columns: tuple[str
     return path
 
 
-def ingest_file(con: duckdb.DuckDBPyConnection, config: SourcesConfig, source_name: str, path: Path, landing: Path) -> str:
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    config: SourcesConfig,
+    source_name: str,
+    path: Path,
+    landing: Path,
+) -> str:
     """Land, stage, load and check one file, as the Dagster drop run does; returns its file_id."""
     source = config.sources[source_name]
     transport = LocalTransport(path.parent)
     remote = next(f for f in transport.list([path.name]) if f.name == path.name)
     key = partition_key(source_name, remote)
-    land(con, transport, landing_root=landing, source=source_name, remote=remote, partition_key=key)
+    land(
+        con, transport, landing_root=landing, source=source_name, remote=remote, partition_key=key
+    )
     file_id = file_id_for(key)
     checks.record(con, checks.inspect_landed_file(con, file_id, source))
     try:
-        stage_drop(con, file_id=file_id, source_name=source_name, source=source, tmp_root=landing.parent / "tmp")
+        stage_drop(
+            con,
+            file_id=file_id,
+            source_name=source_name,
+            source=source,
+            tmp_root=landing.parent / "tmp",
+        )
         if source.kind == "contacts":
-            load_contacts(con, file_id=file_id, source_name=source_name, source=source,
-                          default_country=config.country_of(source_name))
+            load_contacts(
+                con,
+                file_id=file_id,
+                source_name=source_name,
+                source=source,
+                default_country=config.country_of(source_name),
+            )
         else:
             from pipelines.privacy.events import load_privacy_drop
 
-            load_privacy_drop(con, file_id=file_id, source_name=source_name, source=source, config=config)
+            load_privacy_drop(
+                con, file_id=file_id, source_name=source_name, source=source, config=config
+            )
     except FileRejected:
         pass
     checks.record(con, checks.evaluate_load(con, file_id, source))

@@ -13,7 +13,9 @@ from tests.quality.drops import crm_rows
 
 
 def exports_config(smtp: Smtp | None = None, **alerts) -> ExportsConfig:
-    return ExportsConfig(smtp=smtp or Smtp(), alerts=Alerts(to=["data-team@example.test"], **alerts), segments={})
+    return ExportsConfig(
+        smtp=smtp or Smtp(), alerts=Alerts(to=["data-team@example.test"], **alerts), segments={}
+    )
 
 
 def read_eml(path: str):
@@ -32,7 +34,11 @@ def test_failed_checks_are_mailed_once_with_the_report_attached(con, drop, tmp_p
     assert message["To"] == "data-team@example.test"
     assert "ALERT" in message["Subject"] and "crm/klanten_2.csv" in message["Subject"]
     body = message.get_body(("plain",)).get_content()
-    assert "Exports are STOPPED" in body and "validity_vs_previous_load" in body and "email 100.0% -> 70.0%" in body
+    assert (
+        "Exports are STOPPED" in body
+        and "validity_vs_previous_load" in body
+        and "email 100.0% -> 70.0%" in body
+    )
     assert "@example.nl" not in body  # figures and names of checks, never an address
     attachments = [p.get_filename() for p in message.iter_attachments()]
     assert attachments == [report.name]
@@ -56,7 +62,10 @@ def test_alert_through_a_real_smtp_server(con, drop, tmp_path, smtp_server):
     result = send_check_alerts(con, exports_config(server.smtp()), tmp_path / "outbox")
     assert result.location.startswith(f"smtp://127.0.0.1:{server.port}")
     assert len(server.messages) == 1
-    assert server.envelopes[0]["rcpt_tos"] == ["data-team@example.test"] and server.envelopes[0]["login"]
+    assert (
+        server.envelopes[0]["rcpt_tos"] == ["data-team@example.test"]
+        and server.envelopes[0]["login"]
+    )
     assert "rows_vs_previous_load" in server.messages[0].get_body(("plain",)).get_content()
     assert not (tmp_path / "outbox" / "mail").exists()
 
@@ -77,11 +86,24 @@ def test_run_failure_alert_and_what_check_alerts_already_cover(con, drop, tmp_pa
         "customers: OSError: disk full",
     ]
     assert uncovered_failures(con, failures) == failures[3:]
-    where = send_run_failure_alert(exports_config(), tmp_path / "outbox", job="daily_exports", run_id="r1",
-                                   errors=failures[3:])
+    where = send_run_failure_alert(
+        exports_config(),
+        tmp_path / "outbox",
+        job="daily_exports",
+        run_id="r1",
+        errors=failures[3:],
+    )
     message = read_eml(where)
     assert message["Subject"] == "crmclean ALERT: run failed: daily_exports"
     assert "guards.min_rows" in message.get_content() and "disk full" in message.get_content()
-    assert send_run_failure_alert(exports_config(on_run_failure=False), tmp_path / "outbox", job="x", run_id="r",
-                                  errors=["boom"]) is None
+    assert (
+        send_run_failure_alert(
+            exports_config(on_run_failure=False),
+            tmp_path / "outbox",
+            job="x",
+            run_id="r",
+            errors=["boom"],
+        )
+        is None
+    )
     assert checks.blocking_failures(con)

@@ -6,7 +6,12 @@ from datetime import datetime
 
 import pytest
 
-from pipelines.quality.metrics import figures_of, markdown_table, record_warehouse_metrics, renamed_columns
+from pipelines.quality.metrics import (
+    figures_of,
+    markdown_table,
+    record_warehouse_metrics,
+    renamed_columns,
+)
 from tests.quality.drops import crm_rows
 
 
@@ -14,10 +19,16 @@ def test_load_figures_separate_completeness_from_validity(con, drop):
     rows = crm_rows(200, seed=5, bad_email_share=0.25)
     for r in rows[:50]:
         r["Geboortedatum"] = ""  # a quarter without birth date
-    rows[199].update({k: v for k, v in rows[198].items() if k != "KlantID"})  # one exact duplicate record
+    rows[199].update(
+        {k: v for k, v in rows[198].items() if k != "KlantID"}
+    )  # one exact duplicate record
     file_id = drop("klanten_1.csv", rows)
     f = figures_of(con, file_id)
-    assert f[("rows_read", None)] == 200 and f[("rows_rejected", None)] == 0 and f[("rejected_share", None)] == 0
+    assert (
+        f[("rows_read", None)] == 200
+        and f[("rows_rejected", None)] == 0
+        and f[("rejected_share", None)] == 0
+    )
     assert f[("fill_rate", "email")] == 1.0
     assert f[("validity", "email")] == pytest.approx(0.75, abs=0.006)
     assert f[("fill_rate", "birth_date")] == pytest.approx(0.75)
@@ -40,33 +51,112 @@ def test_schema_drift_figures(con, drop):
 
 
 def test_renamed_columns():
-    assert renamed_columns(["Email", "Telefoon"], ["E-mail", "Telephone", "Nieuw"]) == [("Email", "E-mail")]
+    assert renamed_columns(["Email", "Telefoon"], ["E-mail", "Telephone", "Nieuw"]) == [
+        ("Email", "E-mail")
+    ]
     assert renamed_columns(["Postcode"], ["postcode "]) == [("Postcode", "postcode ")]
     assert renamed_columns(["Plaats"], ["Land2"]) == []
 
 
-def _contact(con, source, rid, customer, email=None, phone=None, birth=None, postcode=None, hn=None, updated=None,
-             first="Jan", last="Jansen"):
+def _contact(
+    con,
+    source,
+    rid,
+    customer,
+    email=None,
+    phone=None,
+    birth=None,
+    postcode=None,
+    hn=None,
+    updated=None,
+    first="Jan",
+    last="Jansen",
+):
     con.execute(
         """INSERT INTO contacts (source, source_record_id, file_id, first_name, last_name, email, phone, birth_date,
                                  postcode, house_number, country, updated_at) VALUES (?, ?, 'f', ?, ?, ?, ?, ?, ?, ?, 'NL', ?)""",
         [source, rid, first, last, email, phone, birth, postcode, hn, updated],
     )
-    con.execute("INSERT INTO customer_sources (customer_id, source, source_record_id) VALUES (?, ?, ?)", [customer, source, rid])
+    con.execute(
+        "INSERT INTO customer_sources (customer_id, source, source_record_id) VALUES (?, ?, ?)",
+        [customer, source, rid],
+    )
 
 
 def test_warehouse_snapshot_duplicates_consistency_and_update_age(con):
     # C1: crm + webshop agree on email, disagree on phone. C2: they disagree on email.
     # C3: two crm records identical but for their id (an exact duplicate), same email as C1.
-    _contact(con, "crm", "1", "C1", "a@x.nl", "+31611111111", "1980-01-01", "1011 AB", "1", updated="2025-11-23")
-    _contact(con, "webshop", "w1", "C1", "a@x.nl", "+31622222222", "1980-01-01", "1011 AB", "1", updated="2026-11-13")
-    _contact(con, "crm", "2", "C2", "b@x.nl", None, None, "3011 CD", "5", first="Piet", last="Smit")
-    _contact(con, "webshop", "w2", "C2", "c@x.nl", "+31633333333", None, "3011 CD", "5", first="Piet", last="Smit")
-    _contact(con, "crm", "3", "C3", "a@x.nl", None, "1990-05-05", "2511 GH", "9", first="Anna", last="Visser")
-    _contact(con, "crm", "4", "C3", "a@x.nl", None, "1990-05-05", "2511 GH", "9", first="Anna", last="Visser")
-    for cid, first, last, email, postcode, hn in [("C1", "Jan", "Jansen", "a@x.nl", "1011 AB", "1"),
-                                                   ("C2", "Piet", "Smit", "b@x.nl", "3011 CD", "5"),
-                                                   ("C3", "Anna", "Visser", "a@x.nl", "2511 GH", "9")]:
+    _contact(
+        con,
+        "crm",
+        "1",
+        "C1",
+        "a@x.nl",
+        "+31611111111",
+        "1980-01-01",
+        "1011 AB",
+        "1",
+        updated="2025-11-23",
+    )
+    _contact(
+        con,
+        "webshop",
+        "w1",
+        "C1",
+        "a@x.nl",
+        "+31622222222",
+        "1980-01-01",
+        "1011 AB",
+        "1",
+        updated="2026-11-13",
+    )
+    _contact(
+        con, "crm", "2", "C2", "b@x.nl", None, None, "3011 CD", "5", first="Piet", last="Smit"
+    )
+    _contact(
+        con,
+        "webshop",
+        "w2",
+        "C2",
+        "c@x.nl",
+        "+31633333333",
+        None,
+        "3011 CD",
+        "5",
+        first="Piet",
+        last="Smit",
+    )
+    _contact(
+        con,
+        "crm",
+        "3",
+        "C3",
+        "a@x.nl",
+        None,
+        "1990-05-05",
+        "2511 GH",
+        "9",
+        first="Anna",
+        last="Visser",
+    )
+    _contact(
+        con,
+        "crm",
+        "4",
+        "C3",
+        "a@x.nl",
+        None,
+        "1990-05-05",
+        "2511 GH",
+        "9",
+        first="Anna",
+        last="Visser",
+    )
+    for cid, first, last, email, postcode, hn in [
+        ("C1", "Jan", "Jansen", "a@x.nl", "1011 AB", "1"),
+        ("C2", "Piet", "Smit", "b@x.nl", "3011 CD", "5"),
+        ("C3", "Anna", "Visser", "a@x.nl", "2511 GH", "9"),
+    ]:
         con.execute(
             """INSERT INTO customers (customer_id, first_name, last_name, email, email_status, postcode, house_number, country)
                VALUES (?, ?, ?, ?, 'valid', ?, ?, 'NL')""",
@@ -76,15 +166,21 @@ def test_warehouse_snapshot_duplicates_consistency_and_update_age(con):
                    ('L1', 'crm', 'klanten.csv', 'loaded', '2026-11-23 06:00:00'),
                    ('L2', 'webshop', 'customers.csv', 'loaded', '2026-11-23 05:00:00')""")
     now = datetime(2026, 11, 23, 12, 0)
-    figures = {(m, f): v for m, f, v in record_warehouse_metrics(con, load_id="warehouse-test", now=now)}
+    figures = {
+        (m, f): v for m, f, v in record_warehouse_metrics(con, load_id="warehouse-test", now=now)
+    }
 
     assert figures[("contacts", None)] == 6 and figures[("customers", None)] == 3
     assert figures[("duplicate_rate", None)] == pytest.approx(0.5)  # 6 records, 3 customers
     assert figures[("duplicate_rate_exact", None)] == pytest.approx(1 / 6)
-    assert figures[("residual_duplicate_rate", None)] == pytest.approx(2 / 3)  # C1 and C3 share an email
+    assert figures[("residual_duplicate_rate", None)] == pytest.approx(
+        2 / 3
+    )  # C1 and C3 share an email
     # only C1 and C2 have values from two sources; C3 (crm only) has nothing to disagree with
     assert figures[("inconsistency_rate", "email")] == pytest.approx(1 / 2)
-    assert figures[("inconsistency_rate", "phone")] == pytest.approx(1.0)  # only C1 has two phones, and they differ
+    assert figures[("inconsistency_rate", "phone")] == pytest.approx(
+        1.0
+    )  # only C1 has two phones, and they differ
     assert figures[("inconsistency_rate", "birth_date")] == 0.0
     assert figures[("inconsistency_rate", "address")] == 0.0
     assert figures[("inconsistent_customers", "email")] == 1
@@ -106,8 +202,14 @@ def test_warehouse_snapshot_duplicates_consistency_and_update_age(con):
 
 
 def test_markdown_table_shows_fields_and_changes():
-    figures = [("fill_rate", "email", 0.9), ("validity", "email", 0.7), ("rows_read", None, 1200.0),
-               ("rejected_share", None, 0.015)]
-    text = markdown_table(figures, "crm load", previous={("fill_rate", "email"): 0.95, ("validity", "email"): 0.98})
+    figures = [
+        ("fill_rate", "email", 0.9),
+        ("validity", "email", 0.7),
+        ("rows_read", None, 1200.0),
+        ("rejected_share", None, 0.015),
+    ]
+    text = markdown_table(
+        figures, "crm load", previous={("fill_rate", "email"): 0.95, ("validity", "email"): 0.98}
+    )
     assert "| email | 90.0% | 70.0% | -5.0 | -28.0 |" in text
     assert "| rows_read |  | 1,200 |" in text and "| rejected_share |  | 1.5% |" in text

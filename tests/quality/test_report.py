@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -39,10 +38,17 @@ def history(con, drop, tmp_path):
     from tests.quality.conftest import load_sources
 
     config = load_sources(REPO / "sftp_config" / "sources.yaml")
-    for day, (n, bad) in enumerate([(300, 0.0), (320, 0.0), (330, 0.02), (330, 0.3), (340, 0.0)], start=1):
+    for day, (n, bad) in enumerate(
+        [(300, 0.0), (320, 0.0), (330, 0.02), (330, 0.3), (340, 0.0)], start=1
+    ):
         drop(f"klanten_2026110{day}.csv", crm_rows(n, seed=day, bad_email_share=bad))
-        build_customers(con, settings=settings, source_priority={"crm": 1, "webshop": 2}, overrides_path=None,
-                        now=datetime(2026, 11, day, 6))
+        build_customers(
+            con,
+            settings=settings,
+            source_priority={"crm": 1, "webshop": 2},
+            overrides_path=None,
+            now=datetime(2026, 11, day, 6),
+        )
         record_warehouse_metrics(con, load_id=f"warehouse-2026110{day}T060000")
         checks.record(con, checks.evaluate_all(con, config))
     return config
@@ -67,8 +73,13 @@ def test_report_renders_tables_and_charts_without_console_errors(con, history, t
     assert tables["fields"]["rows"] > 10 and tables["warehouse-figures"]["rows"] > 10
     assert all(t["width"] > 100 and t["height"] > 20 for t in info["tables"])
     charts = {c["label"]: c for c in info["charts"]}
-    assert {"crm: rows per drop", "crm: validity", "crm: fill rate", "warehouse: duplicates",
-            "warehouse: sources disagree"} <= set(charts)
+    assert {
+        "crm: rows per drop",
+        "crm: validity",
+        "crm: fill rate",
+        "warehouse: duplicates",
+        "warehouse: sources disagree",
+    } <= set(charts)
     for chart in charts.values():
         assert chart["width"] >= 500 and chart["height"] >= 200 and chart["drawn"], chart
     assert charts["crm: validity"]["points"] == 4 * 5 and charts["crm: validity"]["lines"] == 4
@@ -80,8 +91,10 @@ def test_report_renders_tables_and_charts_without_console_errors(con, history, t
 def test_console_errors_would_be_caught(tmp_path):
     """The check above is not vacuous: a page with errors shows them."""
     page_path = tmp_path / "broken.html"
-    page_path.write_text('<!DOCTYPE html><html><body><img src="missing.png">'
-                         '<script>console.error("control error"); undefinedFunction();</script></body></html>')
+    page_path.write_text(
+        '<!DOCTYPE html><html><body><img src="missing.png">'
+        '<script>console.error("control error"); undefinedFunction();</script></body></html>'
+    )
     page = render(page_path.as_uri(), "document.body.children.length")
     assert any("control error" in e for e in page.errors)
     assert any("undefinedFunction" in e for e in page.errors)

@@ -13,20 +13,32 @@ from tests.quality.drops import crm_rows, write_crm
 
 def failure_context(project, job_name: str):
     instance = dg.DagsterInstance.get()
-    record = instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.FAILURE]), limit=1)[0]
+    record = instance.get_run_records(
+        dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.FAILURE]), limit=1
+    )[0]
     run = record.dagster_run
-    event = next(e.dagster_event for e in instance.all_logs(run.run_id) if e.dagster_event
-                 and e.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE)
+    event = next(
+        e.dagster_event
+        for e in instance.all_logs(run.run_id)
+        if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE
+    )
     resource = CrmcleanResource(data_dir=str(project.data_dir), config_dir=str(project.config_dir))
     context = dg.build_run_status_sensor_context(
-        sensor_name="alert_on_run_failure", dagster_event=event, dagster_instance=instance, dagster_run=run,
+        sensor_name="alert_on_run_failure",
+        dagster_event=event,
+        dagster_instance=instance,
+        dagster_run=run,
         resources={"crmclean": resource},
     ).for_run_failure()
     return run, context
 
 
 def mails(project) -> list[str]:
-    return sorted(p.name for p in (project.outbox / "mail").glob("*.eml")) if (project.outbox / "mail").exists() else []
+    return (
+        sorted(p.name for p in (project.outbox / "mail").glob("*.eml"))
+        if (project.outbox / "mail").exists()
+        else []
+    )
 
 
 def test_a_rejected_drop_requests_the_quality_watch_instead_of_mailing(project):
@@ -37,12 +49,16 @@ def test_a_rejected_drop_requests_the_quality_watch_instead_of_mailing(project):
     run, context = failure_context(project, "ingest_drop")
     result = sensor(context)
     assert isinstance(result, dg.RunRequest) and result.run_key == f"after-failed-run-{run.run_id}"
-    assert mails(project) == before  # the check alert (quality_watch) reports it, not a second mail
+    assert (
+        mails(project) == before
+    )  # the check alert (quality_watch) reports it, not a second mail
 
 
 def test_any_other_failed_run_is_mailed(project):
     cfg = yaml.safe_load(project.exports_file.read_text())
-    cfg["segments"]["newsletter"]["guards"]["min_rows"] = 1_000_000  # the guard refuses: not a data check
+    cfg["segments"]["newsletter"]["guards"]["min_rows"] = (
+        1_000_000  # the guard refuses: not a data check
+    )
     project.exports_file.write_text(yaml.safe_dump(cfg, sort_keys=False))
     write_crm(project.inbox / "crm" / "klanten_20261123.csv", crm_rows(200))
     assert main(["run"]) == 1

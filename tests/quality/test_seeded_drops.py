@@ -29,8 +29,14 @@ DAY1, DAY2, DAY3 = 1795334400, 1795420800, 1795507200  # mtimes of the drops, a 
 def use_smtp(project, server) -> None:
     path = project.exports_file
     cfg = yaml.safe_load(path.read_text())
-    cfg["smtp"] = {"host": server.host, "port": server.port, "security": "none", "username_env": None,
-                   "password_env": None, "sender": "crmclean@example.test"}
+    cfg["smtp"] = {
+        "host": server.host,
+        "port": server.port,
+        "security": "none",
+        "username_env": None,
+        "password_env": None,
+        "sender": "crmclean@example.test",
+    }
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
 
@@ -54,7 +60,9 @@ def alerts_in_outbox(project) -> list:
 def exports(project) -> dict[str, int]:
     con = connect(project.warehouse, read_only=True)
     try:
-        return dict(con.execute("SELECT status, count(*) FROM export_log GROUP BY status").fetchall())
+        return dict(
+            con.execute("SELECT status, count(*) FROM export_log GROUP BY status").fetchall()
+        )
     finally:
         con.close()
 
@@ -66,23 +74,41 @@ def file_id_of(path) -> str:
 
 CASES = {
     # case: (how to write day 2's file, the check that must fail, the asset it checks)
-    "empty file": (lambda p: (p.write_bytes(b""), os.utime(p, (DAY2, DAY2))), "file_not_empty", "landed_file"),
-    "half the rows": (lambda p: write_crm(p, crm_rows(400, seed=2)[:200], mtime=DAY2), "rows_vs_previous_load", "contacts"),
-    "30% bad emails": (lambda p: write_crm(p, crm_rows(400, seed=2, bad_email_share=0.3), mtime=DAY2),
-                       "validity_vs_previous_load", "contacts"),
-    "dropped column": (lambda p: write_crm(p, crm_rows(400, seed=2), drop_columns=("KlantID",), mtime=DAY2),
-                       "required_columns_present", "landed_file"),
+    "empty file": (
+        lambda p: (p.write_bytes(b""), os.utime(p, (DAY2, DAY2))),
+        "file_not_empty",
+        "landed_file",
+    ),
+    "half the rows": (
+        lambda p: write_crm(p, crm_rows(400, seed=2)[:200], mtime=DAY2),
+        "rows_vs_previous_load",
+        "contacts",
+    ),
+    "30% bad emails": (
+        lambda p: write_crm(p, crm_rows(400, seed=2, bad_email_share=0.3), mtime=DAY2),
+        "validity_vs_previous_load",
+        "contacts",
+    ),
+    "dropped column": (
+        lambda p: write_crm(p, crm_rows(400, seed=2), drop_columns=("KlantID",), mtime=DAY2),
+        "required_columns_present",
+        "landed_file",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_a_broken_drop_fails_its_check_stops_exports_and_alerts(project, case, smtp_server, capsys):
+def test_a_broken_drop_fails_its_check_stops_exports_and_alerts(
+    project, case, smtp_server, capsys
+):
     write_day2, check, asset = CASES[case]
     server = None
     if case == "30% bad emails":
         server = smtp_server(security="none", login=False)
         use_smtp(project, server)
-    limit_min_rows_ratio(project, 0.6)  # "half the rows" must be too few for crm (sources.yaml quality:)
+    limit_min_rows_ratio(
+        project, 0.6
+    )  # "half the rows" must be too few for crm (sources.yaml quality:)
     inbox = project.inbox / "crm"
 
     write_crm(inbox / "klanten_20261122.csv", crm_rows(400, seed=1), mtime=DAY1)
@@ -95,13 +121,20 @@ def test_a_broken_drop_fails_its_check_stops_exports_and_alerts(project, case, s
     write_day2(broken)
     assert main(["run"]) == 1
     out = capsys.readouterr().out
-    assert [line for line in out.splitlines() if "FAILED" in line and "crm/klanten_20261123.csv" in line], out
+    assert [
+        line
+        for line in out.splitlines()
+        if "FAILED" in line and "crm/klanten_20261123.csv" in line
+    ], out
 
     # the right check failed, with severity ERROR, in the warehouse ...
     con = connect(project.warehouse, read_only=True)
-    failed = dict(con.execute(
-        "SELECT check_name, severity FROM quality_checks WHERE load_id = ? AND NOT passed", [file_id_of(broken)]
-    ).fetchall())
+    failed = dict(
+        con.execute(
+            "SELECT check_name, severity FROM quality_checks WHERE load_id = ? AND NOT passed",
+            [file_id_of(broken)],
+        ).fetchall()
+    )
     con.close()
     assert failed.get(check) == "ERROR", failed
     assert set(failed) == {check}  # one broken drop, one failed check
@@ -110,14 +143,21 @@ def test_a_broken_drop_fails_its_check_stops_exports_and_alerts(project, case, s
     record = instance.event_log_storage.get_asset_check_execution_history(
         dg.AssetCheckKey(dg.AssetKey(asset), check), limit=1
     )[0]
-    assert record.status.value == "FAILED" and record.partition.startswith("crm/klanten_20261123.csv@")
+    assert record.status.value == "FAILED" and record.partition.startswith(
+        "crm/klanten_20261123.csv@"
+    )
 
     # the exports did not run: nothing new was exported, every segment was refused
     day2 = exports(project)
     assert day2.get("ok", 0) == day1["ok"]
     assert day2.get("refused", 0) > 0
     con = connect(project.warehouse, read_only=True)
-    reasons = {r for (r,) in con.execute("SELECT DISTINCT error FROM export_log WHERE status = 'refused'").fetchall()}
+    reasons = {
+        r
+        for (r,) in con.execute(
+            "SELECT DISTINCT error FROM export_log WHERE status = 'refused'"
+        ).fetchall()
+    }
     con.close()
     assert all("blocking quality check" in r and check in r for r in reasons), reasons
 
@@ -152,23 +192,34 @@ def test_quality_cli_prints_writes_the_report_and_accepts_a_drop(project, capsys
     export_mails = [m for m in _all_mails(project) if m["Subject"].startswith("crmclean: ")]
     assert export_mails
     for mail in export_mails:
-        assert "the full quality report is attached: quality_" in mail.get_body(("plain",)).get_content()
+        assert (
+            "the full quality report is attached: quality_"
+            in mail.get_body(("plain",)).get_content()
+        )
         (report,) = [a for a in mail.iter_attachments() if a.get_filename().startswith("quality_")]
         assert report.get_content_type() == "text/html"
         html = report.get_content()
         assert "klanten_20261122.csv" in html and '<svg class="chart"' in html
-    write_crm(inbox / "klanten_20261123.csv", crm_rows(300, seed=1)[:100], mtime=DAY2)  # a third of the rows
+    write_crm(
+        inbox / "klanten_20261123.csv", crm_rows(300, seed=1)[:100], mtime=DAY2
+    )  # a third of the rows
     assert main(["run"]) == 1
     capsys.readouterr()
     assert main(["quality", "--report"]) == 0
     out = capsys.readouterr().out
     assert "EXPORTS BLOCKED" in out and "rows_vs_previous_load" in out
-    assert "crm  latest drop klanten_20261123.csv" in out and "read 100, loaded 100, rejected 0" in out
+    assert (
+        "crm  latest drop klanten_20261123.csv" in out
+        and "read 100, loaded 100, rejected 0" in out
+    )
     report = out.strip().splitlines()[-1].removeprefix("report: ")
     assert report.endswith(".html") and os.path.exists(report)
 
     assert main(["quality", "--accept", "klanten_20261123.csv"]) == 0
-    assert "accepted 1 failed check(s) of klanten_20261123.csv: rows_vs_previous_load" in capsys.readouterr().out
+    assert (
+        "accepted 1 failed check(s) of klanten_20261123.csv: rows_vs_previous_load"
+        in capsys.readouterr().out
+    )
     assert main(["quality", "--accept", "nope.csv"]) == 2
     assert main(["run"]) == 0  # nothing new, and exports are no longer blocked
     assert exports(project)["ok"] > 0
@@ -185,11 +236,22 @@ def test_a_late_source_is_alerted_once_by_a_run_without_new_drops(project, capsy
     time.sleep(2.5)
     assert main(["run", "--no-exports"]) == 0  # a warning does not fail the run
     assert "files: 0 new" in capsys.readouterr().out
-    late = [m for m in _all_mails(project) if "drop_on_time" in m.get_body(("plain",)).get_content()]
+    late = [
+        m for m in _all_mails(project) if "drop_on_time" in m.get_body(("plain",)).get_content()
+    ]
     assert len(late) == 1 and late[0]["Subject"].startswith("crmclean warning:")
     assert "source crm: drop_on_time" in late[0].get_body(("plain",)).get_content()
     assert main(["run", "--no-exports"]) == 0  # still late: no second mail
-    assert len([m for m in _all_mails(project) if "drop_on_time" in m.get_body(("plain",)).get_content()]) == 1
+    assert (
+        len(
+            [
+                m
+                for m in _all_mails(project)
+                if "drop_on_time" in m.get_body(("plain",)).get_content()
+            ]
+        )
+        == 1
+    )
     assert sorted(p.name for p in project.reports.glob("quality_*.html"))
 
 

@@ -50,11 +50,17 @@ def insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> None
         con.unregister("new_rows")
 
 
-def warehouse(path: Path, customers: list[dict], suppressions: list[dict] = ()) -> duckdb.DuckDBPyConnection:
+def warehouse(
+    path: Path, customers: list[dict], suppressions: list[dict] = ()
+) -> duckdb.DuckDBPyConnection:
     """A writable warehouse at `path` (schema by `connect`) holding exactly these rows."""
     con = connect(path)
     con.execute("DELETE FROM customers")
     con.execute("DELETE FROM suppressions")
     insert(con, "customers", customers)
-    insert(con, "suppressions", [{"source": "test", "at": datetime(2026, 11, 1), **s} for s in suppressions])
+    insert(
+        con,
+        "suppressions",
+        [{"source": "test", "at": datetime(2026, 11, 1), **s} for s in suppressions],
+    )
     return con

@@ -27,17 +27,23 @@ def population(n: int, seed: int = 8) -> list[dict]:
         birth = date(1950, 1, 1) + timedelta(days=rnd.randrange(365 * 55))
         if i % 97 == 0:
             birth = date(1996, 2, 29)
-        people.append(customer(
-            f"k{i:05d}",
-            email=f"person{i}@example.{rnd.choice(['nl', 'be', 'se'])}" if rnd.random() > 0.05 else None,
-            email_status=rnd.choice(["valid", "valid", "valid", "corrected", "invalid"]),
-            phone=f"+316{rnd.randrange(10**8):08d}" if rnd.random() > 0.2 else None,
-            birth_date=birth if rnd.random() > 0.25 else None,
-            country=rnd.choice(["NL", "NL", "BE", "SE", None]),
-            newsletter_opt_in=rnd.choice([True, True, True, False, None]),
-            last_purchase_at=datetime(2026, 12, 1) - timedelta(days=rnd.randrange(1200)) if rnd.random() > 0.1 else None,
-            first_name=rnd.choice(["Anna", "=cmd|' /C calc'!A0", "Åsa", "+Piet", None]),
-        ))
+        people.append(
+            customer(
+                f"k{i:05d}",
+                email=f"person{i}@example.{rnd.choice(['nl', 'be', 'se'])}"
+                if rnd.random() > 0.05
+                else None,
+                email_status=rnd.choice(["valid", "valid", "valid", "corrected", "invalid"]),
+                phone=f"+316{rnd.randrange(10**8):08d}" if rnd.random() > 0.2 else None,
+                birth_date=birth if rnd.random() > 0.25 else None,
+                country=rnd.choice(["NL", "NL", "BE", "SE", None]),
+                newsletter_opt_in=rnd.choice([True, True, True, False, None]),
+                last_purchase_at=datetime(2026, 12, 1) - timedelta(days=rnd.randrange(1200))
+                if rnd.random() > 0.1
+                else None,
+                first_name=rnd.choice(["Anna", "=cmd|' /C calc'!A0", "Åsa", "+Piet", None]),
+            )
+        )
     return people
 
 
@@ -90,14 +96,19 @@ def check(rows: list[dict], ids: set, emails: set, phones: set) -> None:
         if r.get("customer_id") in ids:
             # Only allowed as a delta's `removed` line, which carries the id and nothing else.
             assert r.get("change") == "removed", r["customer_id"]
-            assert not any(v for k, v in r.items() if k not in ("customer_id", "change")), r["customer_id"]
+            assert not any(v for k, v in r.items() if k not in ("customer_id", "change")), r[
+                "customer_id"
+            ]
         assert (r.get("email") or "").lower() not in emails
         assert (r.get("phone") or "") not in phones
 
 
 def test_no_suppressed_or_unconsented_person_leaks_from_any_segment(tmp_path):
     cfg = load_exports(REPO / "sftp_config" / "exports.yaml")
-    adversarial = Segment(filter="is_suppressed OR newsletter_opt_in IS NOT TRUE OR true", columns=["customer_id", "email", "phone"])
+    adversarial = Segment(
+        filter="is_suppressed OR newsletter_opt_in IS NOT TRUE OR true",
+        columns=["customer_id", "email", "phone"],
+    )
     cfg = cfg.model_copy(update={"segments": {**cfg.segments, "everyone_please": adversarial}})
     people = population(3000)
     con = warehouse(tmp_path / "w.duckdb", people, suppress(people, 0.15, seed=1))
@@ -106,9 +117,13 @@ def test_no_suppressed_or_unconsented_person_leaks_from_any_segment(tmp_path):
     sizes = {}
     for name, segment in cfg.segments.items():
         sizes[name] = export_segment(con, name, segment, cfg, outbox=outbox, now=DAY1).rows
-    assert all(sizes[name] > 0 for name in cfg.segments), sizes  # every segment really exported someone
+    assert all(sizes[name] > 0 for name in cfg.segments), (
+        sizes
+    )  # every segment really exported someone
     first = delivered_rows(outbox)
-    assert len(first) == sum(sizes.values()) + sizes["winback"]  # winback went to the outbox and by mail
+    assert (
+        len(first) == sum(sizes.values()) + sizes["winback"]
+    )  # winback went to the outbox and by mail
     check(first, *forbidden(con))
 
     # More people unsubscribe overnight; the next day's files and mails (full and delta) leave them out.

@@ -21,23 +21,37 @@ NOW = datetime(2026, 11, 24, 6)
 
 def write_exports(tmp_path, **segment) -> Path:
     path = tmp_path / "exports.yaml"
-    path.write_text(yaml.safe_dump({"segments": {"vip": {"columns": ["customer_id", "email"], **segment}}}))
+    path.write_text(
+        yaml.safe_dump({"segments": {"vip": {"columns": ["customer_id", "email"], **segment}}})
+    )
     return path
 
 
 @pytest.mark.parametrize(
     "filter_, reason",
     [
-        ("email IN (SELECT column0 FROM read_csv('/etc/passwd'))", "table function read_csv() is not"),
-        ("email IN (SELECT * FROM read_parquet('x.parquet'))", "table function read_parquet() is not"),
+        (
+            "email IN (SELECT column0 FROM read_csv('/etc/passwd'))",
+            "table function read_csv() is not",
+        ),
+        (
+            "email IN (SELECT * FROM read_parquet('x.parquet'))",
+            "table function read_parquet() is not",
+        ),
         ("email IN (SELECT * FROM '/etc/passwd')", "'/etc/passwd' is not a warehouse table"),
         ("getenv('HOME') IS NOT NULL", "getenv() reads files, settings or the environment"),
         ("length(read_text('/etc/hosts')) > 0", "read_text() reads files"),
         ("read_blob('/etc/hosts') IS NOT NULL", "read_blob() reads files"),
         ("current_setting('home_directory') = ''", "current_setting() reads files, settings"),
         ("email IN (FROM glob('/*'))", "table function glob() is not allowed"),
-        ("0 < (SELECT count(*) FROM pragma_table_info('customers'))", "table function pragma_table_info()"),
-        ("customer_id IN (SELECT customer_id FROM other.main.customers)", "other.main: only the warehouse"),
+        (
+            "0 < (SELECT count(*) FROM pragma_table_info('customers'))",
+            "table function pragma_table_info()",
+        ),
+        (
+            "customer_id IN (SELECT customer_id FROM other.main.customers)",
+            "other.main: only the warehouse",
+        ),
         ("true; COPY customers TO '/tmp/leak.csv'", "';' is not allowed"),
         ("true -- the rest is gone", "comments are not allowed"),
         ("true /* hidden */", "comments are not allowed"),
@@ -76,7 +90,7 @@ def test_warehouse_subqueries_and_plain_functions_still_load(tmp_path):
     path = write_exports(
         tmp_path,
         filter="lower(email) LIKE '%@example.nl' AND customer_id IN (WITH w AS "
-               "(SELECT customer_id FROM customer_sources) SELECT customer_id FROM w) OR age > $age",
+        "(SELECT customer_id FROM customer_sources) SELECT customer_id FROM w) OR age > $age",
         params={"age": 30},
         order_by="lower(last_name) DESC, customer_id",
     )
@@ -86,8 +100,12 @@ def test_warehouse_subqueries_and_plain_functions_still_load(tmp_path):
 
 def test_a_param_is_a_value_never_sql(tmp_path):
     con = warehouse(tmp_path / "w.duckdb", [customer("c1")])
-    segment = Segment(filter="first_name <> $name", params={"name": "x' OR getenv('HOME') <> '"},
-                      columns=["customer_id"], file_name="p.csv")
+    segment = Segment(
+        filter="first_name <> $name",
+        params={"name": "x' OR getenv('HOME') <> '"},
+        columns=["customer_id"],
+        file_name="p.csv",
+    )
     cfg = ExportsConfig(segments={"vip": segment})
     export_segment(con, "vip", segment, cfg, outbox=tmp_path / "out", now=NOW)
     with open(tmp_path / "out" / "vip" / "p.csv", newline="") as fh:
@@ -97,10 +115,14 @@ def test_a_param_is_a_value_never_sql(tmp_path):
 def test_export_connection_has_no_external_access(tmp_path):
     (tmp_path / "secret.csv").write_text("a\n1\n")
     con = warehouse(tmp_path / "w.duckdb", [customer("c1"), customer("c2")])
-    segment = Segment(filter="has_valid_email", columns=["customer_id", "email"], file_name="n.csv")
+    segment = Segment(
+        filter="has_valid_email", columns=["customer_id", "email"], file_name="n.csv"
+    )
     cfg = ExportsConfig(segments={"n": segment})
     first = export_segment(con, "n", segment, cfg, outbox=tmp_path / "out", now=NOW)
-    assert first.rows == 2 and (tmp_path / "out" / "n" / "n.csv").exists()  # its own COPY still writes
+    assert (
+        first.rows == 2 and (tmp_path / "out" / "n" / "n.csv").exists()
+    )  # its own COPY still writes
 
     with pytest.raises(duckdb.PermissionException):
         con.execute(f"SELECT * FROM read_csv('{tmp_path / 'secret.csv'}')")
@@ -116,5 +138,7 @@ def test_export_connection_has_no_external_access(tmp_path):
 
     # the same connection exports again (the lock is kept, its staging folder stays writable)
     con.execute("DELETE FROM customers WHERE customer_id = 'c2'")
-    again = export_segment(con, "n", segment, cfg, outbox=tmp_path / "out", now=datetime(2026, 11, 25, 6))
+    again = export_segment(
+        con, "n", segment, cfg, outbox=tmp_path / "out", now=datetime(2026, 11, 25, 6)
+    )
     assert again.rows == 1

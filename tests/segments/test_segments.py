@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
-
-import re
 
 import pytest
 
@@ -23,7 +22,13 @@ def members(con, name: str, segment: Segment, today: date) -> list[str]:
 
 
 def test_shipped_config_has_the_five_examples_and_they_validate(tmp_path):
-    assert set(SHIPPED.segments) == {"newsletter", "winback", "birthdays_next_7_days", "incomplete_profiles", "by_country"}
+    assert set(SHIPPED.segments) == {
+        "newsletter",
+        "winback",
+        "birthdays_next_7_days",
+        "incomplete_profiles",
+        "by_country",
+    }
     con = warehouse(tmp_path / "w.duckdb", [])
     for name, segment in SHIPPED.segments.items():
         validate_segment(con, name, segment, date(2026, 11, 24))
@@ -45,8 +50,12 @@ def test_bad_filter_is_a_config_error_naming_the_segment(tmp_path, filter_, expe
     con = warehouse(tmp_path / "w.duckdb", [customer("c1")])
     with pytest.raises(ConfigError) as err:
         # model_construct: validate_segment's own checks, whatever config loading checked before
-        validate_segment(con, "vip", Segment.model_construct(filter=filter_, columns=["customer_id"]),
-                         date(2026, 11, 24))
+        validate_segment(
+            con,
+            "vip",
+            Segment.model_construct(filter=filter_, columns=["customer_id"]),
+            date(2026, 11, 24),
+        )
     assert expected in str(err.value)
     assert con.execute("SELECT count(*) FROM customers").fetchone()[0] == 1
 
@@ -54,15 +63,32 @@ def test_bad_filter_is_a_config_error_naming_the_segment(tmp_path, filter_, expe
 def test_bad_column_and_order_are_named(tmp_path):
     con = warehouse(tmp_path / "w.duckdb", [])
     with pytest.raises(ConfigError, match=r"segments.vip: .*shoe_size"):
-        validate_segment(con, "vip", Segment(filter="true", columns=["customer_id", "shoe_size"]), date(2026, 11, 24))
+        validate_segment(
+            con,
+            "vip",
+            Segment(filter="true", columns=["customer_id", "shoe_size"]),
+            date(2026, 11, 24),
+        )
     with pytest.raises(ConfigError, match=r"segments.vip: .*nonsense"):
-        validate_segment(con, "vip", Segment(filter="true", columns=["customer_id"], order_by="nonsense"), date(2026, 11, 24))
+        validate_segment(
+            con,
+            "vip",
+            Segment(filter="true", columns=["customer_id"], order_by="nonsense"),
+            date(2026, 11, 24),
+        )
     with pytest.raises(ConfigError, match=r"segments.vip: .*colour"):
-        validate_segment(con, "vip", Segment(filter="true", columns=["customer_id"], split_by="colour"), date(2026, 11, 24))
+        validate_segment(
+            con,
+            "vip",
+            Segment(filter="true", columns=["customer_id"], split_by="colour"),
+            date(2026, 11, 24),
+        )
 
 
 def birthdays(tmp_path, born: dict[str, date], today: date) -> list[str]:
-    con = warehouse(tmp_path / f"b{today}.duckdb", [customer(k, birth_date=v) for k, v in born.items()])
+    con = warehouse(
+        tmp_path / f"b{today}.duckdb", [customer(k, birth_date=v) for k, v in born.items()]
+    )
     return members(con, "birthdays_next_7_days", SHIPPED.segments["birthdays_next_7_days"], today)
 
 
@@ -76,11 +102,22 @@ def test_birthdays_on_28_february_of_a_common_year(tmp_path):
         "yesterday": date(1970, 2, 27),  # 364 days ahead: out
         "unknown": None,
     }
-    assert sorted(birthdays(tmp_path, born, date(2027, 2, 28))) == ["leapling", "march_1", "march_6", "today"]
+    assert sorted(birthdays(tmp_path, born, date(2027, 2, 28))) == [
+        "leapling",
+        "march_1",
+        "march_6",
+        "today",
+    ]
 
 
 def test_birthdays_on_28_february_of_a_leap_year(tmp_path):
-    con = warehouse(tmp_path / "w.duckdb", [customer("leapling", birth_date=date(2000, 2, 29)), customer("today", birth_date=date(1990, 2, 28))])
+    con = warehouse(
+        tmp_path / "w.duckdb",
+        [
+            customer("leapling", birth_date=date(2000, 2, 29)),
+            customer("today", birth_date=date(1990, 2, 28)),
+        ],
+    )
     create_candidates_view(con, date(2028, 2, 28))
     rows = con.execute(
         "SELECT customer_id, next_birthday, days_to_birthday, age FROM segment_candidates ORDER BY customer_id"
@@ -97,8 +134,12 @@ def test_leapling_age_and_window_in_a_common_year(tmp_path):
         (date(2027, 3, 1), date(2028, 2, 29), 365, 27),
     ]:
         create_candidates_view(con, today)
-        assert con.execute("SELECT next_birthday, days_to_birthday, age FROM segment_candidates").fetchone() == (
-            next_birthday, days, age,
+        assert con.execute(
+            "SELECT next_birthday, days_to_birthday, age FROM segment_candidates"
+        ).fetchone() == (
+            next_birthday,
+            days,
+            age,
         ), today
     assert birthdays(tmp_path, {"leapling": date(2000, 2, 29)}, date(2027, 2, 22)) == ["leapling"]
 
@@ -115,7 +156,9 @@ def test_birthdays_on_31_december_cross_the_year(tmp_path):
     assert birthdays(tmp_path, born, date(2026, 12, 31)) == ["new_years_eve", "jan_1", "jan_6"]
     con = warehouse(tmp_path / "x.duckdb", [customer("jan_1", birth_date=date(1985, 1, 1))])
     create_candidates_view(con, date(2026, 12, 31))
-    assert con.execute("SELECT next_birthday, days_to_birthday, age FROM segment_candidates").fetchone() == (date(2027, 1, 1), 1, 41)
+    assert con.execute(
+        "SELECT next_birthday, days_to_birthday, age FROM segment_candidates"
+    ).fetchone() == (date(2027, 1, 1), 1, 41)
 
 
 def test_winback_window_is_configurable(tmp_path):
@@ -127,7 +170,9 @@ def test_winback_window_is_configurable(tmp_path):
         "24_months": datetime(2024, 11, 24, 10),
         "never": None,
     }
-    con = warehouse(tmp_path / "w.duckdb", [customer(k, last_purchase_at=v) for k, v in bought.items()])
+    con = warehouse(
+        tmp_path / "w.duckdb", [customer(k, last_purchase_at=v) for k, v in bought.items()]
+    )
     winback = SHIPPED.segments["winback"]
     assert winback.params == {"min_months": 6, "max_months": 24}
     assert sorted(members(con, "winback", winback, today)) == ["23_months", "6_months"]
@@ -136,32 +181,48 @@ def test_winback_window_is_configurable(tmp_path):
 
 
 def test_incomplete_profiles_name_what_is_missing(tmp_path):
-    con = warehouse(tmp_path / "w.duckdb", [
-        customer("complete"),
-        customer("no_birth_date", birth_date=None),
-        customer("no_phone", phone=None, city=None),
-        customer("no_email", birth_date=None, email=None, email_status="missing"),
-    ])
-    build_segment(con, "incomplete_profiles", SHIPPED.segments["incomplete_profiles"], date(2026, 11, 24), table="t")
-    assert con.execute("SELECT customer_id, missing_fields FROM t ORDER BY customer_id").fetchall() == [
+    con = warehouse(
+        tmp_path / "w.duckdb",
+        [
+            customer("complete"),
+            customer("no_birth_date", birth_date=None),
+            customer("no_phone", phone=None, city=None),
+            customer("no_email", birth_date=None, email=None, email_status="missing"),
+        ],
+    )
+    build_segment(
+        con,
+        "incomplete_profiles",
+        SHIPPED.segments["incomplete_profiles"],
+        date(2026, 11, 24),
+        table="t",
+    )
+    assert con.execute(
+        "SELECT customer_id, missing_fields FROM t ORDER BY customer_id"
+    ).fetchall() == [
         ("no_birth_date", "birth_date"),
         ("no_phone", "phone,city"),
     ]
 
 
 def test_marketing_segments_require_opt_in_whatever_the_filter(tmp_path):
-    con = warehouse(tmp_path / "w.duckdb", [
-        customer("yes"),
-        customer("no", newsletter_opt_in=False),
-        customer("unknown", newsletter_opt_in=None),
-    ])
+    con = warehouse(
+        tmp_path / "w.duckdb",
+        [
+            customer("yes"),
+            customer("no", newsletter_opt_in=False),
+            customer("unknown", newsletter_opt_in=None),
+        ],
+    )
     everyone = Segment(filter="true OR newsletter_opt_in IS NOT TRUE", columns=["customer_id"])
     assert members(con, "all", everyone, date(2026, 11, 24)) == ["yes"]
     service = everyone.model_copy(update={"requires_opt_in": False})
     assert members(con, "all", service, date(2026, 11, 24)) == ["no", "unknown", "yes"]
 
 
-@pytest.mark.parametrize("reason", ["unsubscribe", "hard_bounce", "complaint", "erasure", "no_consent"])
+@pytest.mark.parametrize(
+    "reason", ["unsubscribe", "hard_bounce", "complaint", "erasure", "no_consent"]
+)
 def test_suppressed_by_id_email_or_phone_never_in_a_segment(tmp_path, reason):
     people = [customer(f"c{i}") for i in range(5)]
     suppressions = [
@@ -194,13 +255,20 @@ def test_suppressed_by_id_email_or_phone_never_in_a_segment(tmp_path, reason):
 def test_order_by_cannot_escape_its_clause(tmp_path, order_by, expected):
     con = warehouse(tmp_path / "w.duckdb", [customer("c1")])
     with pytest.raises(ConfigError, match=rf"segments.vip.order_by: {re.escape(expected)}"):
-        segment = Segment.model_construct(filter="true", columns=["customer_id"], order_by=order_by)
+        segment = Segment.model_construct(
+            filter="true", columns=["customer_id"], order_by=order_by
+        )
         validate_segment(con, "vip", segment, date(2026, 11, 24))
 
 
 def test_order_by_may_use_expressions(tmp_path):
-    con = warehouse(tmp_path / "w.duckdb", [customer("b", city="Zwolle"), customer("a", city=None), customer("c", city="Assen")])
-    segment = Segment(filter="true", columns=["customer_id"], order_by="coalesce(city, 'zzz') DESC, customer_id")
+    con = warehouse(
+        tmp_path / "w.duckdb",
+        [customer("b", city="Zwolle"), customer("a", city=None), customer("c", city="Assen")],
+    )
+    segment = Segment(
+        filter="true", columns=["customer_id"], order_by="coalesce(city, 'zzz') DESC, customer_id"
+    )
     assert members(con, "s", segment, date(2026, 11, 24)) == ["a", "b", "c"]
 
 
@@ -208,9 +276,16 @@ def test_filter_may_use_a_subquery_over_other_tables(tmp_path):
     from tests.segments.people import insert
 
     con = warehouse(tmp_path / "w.duckdb", [customer("a"), customer("b"), customer("c")])
-    insert(con, "customer_sources", [
-        {"customer_id": "a", "source": "webshop", "source_record_id": "w1"},
-        {"customer_id": "b", "source": "crm", "source_record_id": "k1"},
-    ])
-    segment = Segment(filter="customer_id IN (SELECT customer_id FROM customer_sources WHERE source = 'webshop')", columns=["customer_id"])
+    insert(
+        con,
+        "customer_sources",
+        [
+            {"customer_id": "a", "source": "webshop", "source_record_id": "w1"},
+            {"customer_id": "b", "source": "crm", "source_record_id": "k1"},
+        ],
+    )
+    segment = Segment(
+        filter="customer_id IN (SELECT customer_id FROM customer_sources WHERE source = 'webshop')",
+        columns=["customer_id"],
+    )
     assert members(con, "webshop", segment, date(2026, 11, 24)) == ["a"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -61,7 +61,14 @@ def test_a_file_is_ready_only_after_size_and_mtime_are_stable_for_the_settle_tim
 
 
 def test_temporary_names_are_never_ready():
-    listing = [f(".x.csv"), f("x.csv.part"), f("x.csv.filepart"), f("x.tmp"), f("sub/.hidden.csv"), f("ok.csv")]
+    listing = [
+        f(".x.csv"),
+        f("x.csv.part"),
+        f("x.csv.filepart"),
+        f("x.tmp"),
+        f("sub/.hidden.csv"),
+        f("ok.csv"),
+    ]
     ready, state = poll(listing, empty_state(), now=T0, settle_seconds=0)
     assert names(ready) == ["ok.csv"]
     assert list(state["requested"]) == ["ok.csv"]
@@ -159,7 +166,9 @@ def test_state_is_json_and_the_input_is_not_changed():
     ],
 )
 def test_partition_keys_round_trip_and_are_valid_for_dagster(name):
-    from dagster._core.definitions.partitions.utils.base import raise_error_on_invalid_partition_key_substring
+    from dagster._core.definitions.partitions.utils.base import (
+        raise_error_on_invalid_partition_key_substring,
+    )
 
     mtime = T0 + 59.9
     key = partition_key("crm", f(name, mtime=mtime))
@@ -171,11 +180,13 @@ def test_partition_keys_round_trip_and_are_valid_for_dagster(name):
 def test_partition_key_is_readable_for_plain_names():
     key = partition_key("webshop", f("customers_20240501.csv", mtime=T0))
     assert key == "webshop/customers_20240501.csv@20240501T080000"
-    stamp = datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc).timestamp()
+    stamp = datetime(2024, 5, 1, 8, 0, tzinfo=UTC).timestamp()
     assert parse_partition_key(key) == ("webshop", "customers_20240501.csv", stamp)
 
 
-@pytest.mark.parametrize("key", ["crm", "crm/x.csv", "crm/x.csv@yesterday", "/x.csv@20240501T080000"])
+@pytest.mark.parametrize(
+    "key", ["crm", "crm/x.csv", "crm/x.csv@yesterday", "/x.csv@20240501T080000"]
+)
 def test_parse_partition_key_rejects_other_keys(key):
     with pytest.raises(ValueError):
         parse_partition_key(key)
@@ -206,7 +217,9 @@ def test_a_file_uploaded_in_two_halves_is_taken_only_when_complete(sshd, sftp_op
         sshd.write(remote / "klanten_1.csv", first, mtime=T0)
         assert tick(1000) == []
         assert tick(1020) == []
-        sshd.write(remote / "klanten_1.csv", second, mtime=T0 + 25, append=True)  # size and mtime change
+        sshd.write(
+            remote / "klanten_1.csv", second, mtime=T0 + 25, append=True
+        )  # size and mtime change
         assert tick(1040) == []  # 20 s after the first sighting, but the file changed
         assert tick(1060) == []  # stable for 20 s only
         assert names(tick(1070)) == ["klanten_1.csv"]  # stable for 30 s
@@ -224,6 +237,8 @@ def test_an_upload_in_progress_under_a_temporary_name_is_invisible(sshd, sftp_op
     with SftpTransport.from_location(sshd.location(remote), sftp_options(sshd)) as t:
         ready, state = poll(t.list(["*"]), empty_state(), now=T0, settle_seconds=0)
         assert ready == []
-        (remote / ".klanten_2.csv.part").rename(remote / "klanten_2.csv")  # the uploader's final rename
+        (remote / ".klanten_2.csv.part").rename(
+            remote / "klanten_2.csv"
+        )  # the uploader's final rename
         ready, state = poll(t.list(["*"]), state, now=T0 + 1, settle_seconds=0)
         assert names(ready) == ["klanten_2.csv"]

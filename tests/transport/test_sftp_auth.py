@@ -14,7 +14,9 @@ from pipelines.transport.sftp import SftpTransport
 
 def openssh_fingerprint(pub: str) -> str:
     """The fingerprint as OpenSSH's own `ssh-keygen -lf` prints it (to compare with ours)."""
-    return subprocess.run(["ssh-keygen", "-lf", pub], capture_output=True, text=True, check=True).stdout.split()[1]
+    return subprocess.run(
+        ["ssh-keygen", "-lf", pub], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
 
 
 def count_in_log(server, text: str) -> int:
@@ -28,7 +30,9 @@ def wait_for_log(server, text: str, at_least: int, timeout: float = 5) -> int:
     return n
 
 
-@pytest.mark.parametrize("key", ["ed25519", "ecdsa", "rsa", "ed25519_passphrase", "rsa_pem_passphrase"])
+@pytest.mark.parametrize(
+    "key", ["ed25519", "ecdsa", "rsa", "ed25519_passphrase", "rsa_pem_passphrase"]
+)
 def test_key_login_lists_the_folder(sshd, sftp_options, key):
     folder = sshd.new_dir()
     sshd.write(folder / "klanten_20240101.csv", b"KlantID\n1\n")
@@ -76,7 +80,9 @@ def test_unauthorized_key_is_refused(sshd, sftp_options):
 def test_encrypted_key_without_passphrase(sshd, sftp_options, monkeypatch):
     options = sftp_options(sshd, "ed25519_passphrase")
     monkeypatch.delenv(options.key_passphrase_env)
-    with pytest.raises(TransportAuthError, match=r"is encrypted: set \$CRMCLEAN_TEST_SFTP_KEY_PASSPHRASE"):
+    with pytest.raises(
+        TransportAuthError, match=r"is encrypted: set \$CRMCLEAN_TEST_SFTP_KEY_PASSPHRASE"
+    ):
         SftpTransport.from_location(sshd.location(), options).connect()
 
 
@@ -125,7 +131,9 @@ def test_unknown_host_key_is_refused(sshd, sftp_options, tmp_path, known_hosts_s
 
 def test_changed_host_key_is_refused_even_with_trust_on_first_use(sshd, sftp_options, tmp_path):
     impostor = tmp_path / "impostor"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(impostor)], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(impostor)], check=True
+    )
     kind, blob = (tmp_path / "impostor.pub").read_text().split()[:2]
     known = tmp_path / "known_hosts"
     known.write_text(f"[127.0.0.1]:{sshd.port} {kind} {blob}\n")
@@ -142,12 +150,16 @@ def test_changed_host_key_is_refused_even_with_trust_on_first_use(sshd, sftp_opt
 
 def test_host_key_of_another_type_is_refused(sshd, sftp_options, tmp_path):
     other = tmp_path / "rsa"
-    subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", str(other)], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", str(other)], check=True
+    )
     kind, blob = (tmp_path / "rsa.pub").read_text().split()[:2]
     known = tmp_path / "known_hosts"
     known.write_text(f"[127.0.0.1]:{sshd.port} {kind} {blob}\n")
     with pytest.raises(TransportAuthError, match="does not match"):
-        SftpTransport.from_location(sshd.location(), sftp_options(sshd, known_hosts=str(known))).connect()
+        SftpTransport.from_location(
+            sshd.location(), sftp_options(sshd, known_hosts=str(known))
+        ).connect()
 
 
 def test_trust_on_first_use_adds_the_key_and_warns(sshd, sftp_options, tmp_path, caplog):
@@ -158,7 +170,10 @@ def test_trust_on_first_use_adds_the_key_and_warns(sshd, sftp_options, tmp_path,
             t.list(["*"])
     assert known.read_text() == sshd.host_key_line + "\n"
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("trust_on_first_use" in w and openssh_fingerprint(f"{sshd.host_key}.pub") in w for w in warnings)
+    assert any(
+        "trust_on_first_use" in w and openssh_fingerprint(f"{sshd.host_key}.pub") in w
+        for w in warnings
+    )
 
     # from now on the key is pinned: strict mode connects, and nothing more is appended
     caplog.clear()
@@ -174,11 +189,15 @@ def test_hashed_known_hosts_entries_work(sshd, sftp_options, tmp_path):
     known.write_text(sshd.host_key_line + "\n")
     subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(known)], check=True, capture_output=True)
     assert known.read_text().startswith("|1|")
-    with SftpTransport.from_location(sshd.location(), sftp_options(sshd, known_hosts=str(known))) as t:
+    with SftpTransport.from_location(
+        sshd.location(), sftp_options(sshd, known_hosts=str(known))
+    ) as t:
         t.list(["*"])
 
 
-def test_relative_known_hosts_resolves_against_the_current_dir(sshd, sftp_options, tmp_path, monkeypatch):
+def test_relative_known_hosts_resolves_against_the_current_dir(
+    sshd, sftp_options, tmp_path, monkeypatch
+):
     (tmp_path / "sftp_config").mkdir()
     (tmp_path / "sftp_config" / "known_hosts").write_text(sshd.host_key_line + "\n")
     monkeypatch.chdir(tmp_path)
@@ -200,19 +219,29 @@ def test_password_in_location_is_rejected(sftp_options, sshd):
 
 
 @pytest.mark.parametrize("pinned", ["ed25519", "rsa", "ecdsa"])
-def test_server_with_several_host_keys_is_checked_against_the_pinned_type(sshd_factory, sftp_options, tmp_path, pinned):
+def test_server_with_several_host_keys_is_checked_against_the_pinned_type(
+    sshd_factory, sftp_options, tmp_path, pinned
+):
     """The client asks for the key type it knows (an RSA pin must not end in a 'changed key')."""
     extra = {}
     for kind in ("rsa", "ecdsa"):
         extra[kind] = tmp_path / f"ssh_host_{kind}_key"
-        subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(extra[kind])], check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(extra[kind])], check=True
+        )
     server = sshd_factory(extra_config=[f"HostKey {p}" for p in extra.values()])
     try:
-        pub = server.host_key.with_suffix(".pub") if pinned == "ed25519" else extra[pinned].with_suffix(".pub")
+        pub = (
+            server.host_key.with_suffix(".pub")
+            if pinned == "ed25519"
+            else extra[pinned].with_suffix(".pub")
+        )
         kind, blob = pub.read_text().split()[:2]
         known = tmp_path / "known_hosts"
         known.write_text(f"[127.0.0.1]:{server.port} {kind} {blob}\n")
-        with SftpTransport.from_location(server.location(), sftp_options(server, known_hosts=str(known))) as t:
+        with SftpTransport.from_location(
+            server.location(), sftp_options(server, known_hosts=str(known))
+        ) as t:
             t.list(["*"])
             assert t._transport.get_remote_server_key().get_name() == kind
     finally:

@@ -31,7 +31,9 @@ def big_file() -> bytes:
 
 # When a connection dies mid-download, paramiko's own prefetch thread (a daemon thread that sends
 # the read requests) may die with "Socket is closed"; the download itself raises TransportError.
-paramiko_prefetch_thread_dies = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+paramiko_prefetch_thread_dies = pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnhandledThreadExceptionWarning"
+)
 
 
 def run_in_thread(fn) -> tuple[threading.Thread, list]:
@@ -57,7 +59,9 @@ def wait_for(condition, timeout: float = 20, what: str = "condition") -> None:
 
 
 @paramiko_prefetch_thread_dies
-def test_server_killed_mid_download_leaves_nothing_and_next_fetch_succeeds(server, sftp_options, big_file, tmp_path):
+def test_server_killed_mid_download_leaves_nothing_and_next_fetch_succeeds(
+    server, sftp_options, big_file, tmp_path
+):
     remote = server.new_dir()
     server.write(remote / "klanten_big.csv", big_file)
     dest = tmp_path / "landing" / "klanten_big.csv"
@@ -83,12 +87,16 @@ def test_server_killed_mid_download_leaves_nothing_and_next_fetch_succeeds(serve
 
 
 @paramiko_prefetch_thread_dies
-def test_dropped_connection_mid_download_is_retried(server, sftp_options, big_file, tmp_path, caplog):
+def test_dropped_connection_mid_download_is_retried(
+    server, sftp_options, big_file, tmp_path, caplog
+):
     remote = server.new_dir()
     server.write(remote / "big.csv", big_file)
     dest = tmp_path / "big.csv"
     part = tmp_path / "big.csv.part"
-    with SftpTransport.from_location(server.location(remote), sftp_options(server, retries=2)) as t:
+    with SftpTransport.from_location(
+        server.location(remote), sftp_options(server, retries=2)
+    ) as t:
         thread, outcome = run_in_thread(lambda: t.fetch("big.csv", dest))
         wait_for(lambda: part.exists() and part.stat().st_size > 0, what="the download to start")
         server.kill_sessions()  # the server stays up: the retry reconnects and starts over
@@ -177,7 +185,9 @@ def test_auth_failure_is_not_retried(server, sftp_options, monkeypatch):
 
 def test_host_key_failure_is_not_retried(server, sftp_options, tmp_path, caplog):
     caplog.set_level(logging.WARNING)
-    options = sftp_options(server, known_hosts=str(tmp_path / "empty"), retries=4, backoff_seconds=1)
+    options = sftp_options(
+        server, known_hosts=str(tmp_path / "empty"), retries=4, backoff_seconds=1
+    )
     started = time.monotonic()
     with pytest.raises(TransportAuthError, match="unknown host key"):
         SftpTransport.from_location(server.location(), options).list(["*"])

@@ -80,7 +80,11 @@ def test_list_follows_symlinked_files_not_folders(sshd, remote, transport):
     (remote / "sub").mkdir()
     sshd.write(remote / "sub" / "in_sub.csv", b"1")
     os.symlink(remote, remote / "sub" / "loop")
-    assert sorted(f.name for f in transport.list(["*.csv"])) == ["link.csv", "real.csv", "sub/in_sub.csv"]
+    assert sorted(f.name for f in transport.list(["*.csv"])) == [
+        "link.csv",
+        "real.csv",
+        "sub/in_sub.csv",
+    ]
 
 
 @pytest.mark.parametrize(
