@@ -10,16 +10,12 @@ from assets.resources import WAREHOUSE_POOL, CrmcleanResource, table_schema
 from pipelines.ingest.discover import parse_partition_key
 from pipelines.ingest.land import file_id_for, land
 from pipelines.ingest.load import load_contacts, stage_drop
+from pipelines.ingest.sources import archive_remote, source_location
 from pipelines.quality.metrics import markdown_table
 from pipelines.settings import Paths
 from pipelines.transport import TransportAuthError, open_transport
 
 drops = dg.DynamicPartitionsDefinition(name="drops")
-
-
-def source_location(crmclean: CrmcleanResource, source_name: str) -> str:
-    source = crmclean.sources().sources[source_name]
-    return source.location or str(crmclean.paths.inbox / source_name)
 
 
 @dg.asset(
@@ -38,7 +34,7 @@ def landed_file(
     source_name, name, _ = parse_partition_key(context.partition_key)
     cfg = crmclean.sources()
     source = cfg.sources[source_name]
-    location = source_location(crmclean, source_name)
+    location = source_location(cfg, crmclean.paths, source_name)
     try:
         with open_transport(
             location, source.sftp, config_dir=crmclean.paths.config_dir
@@ -115,21 +111,6 @@ def staged_rows(
     )
 
 
-def archive_remote(crmclean: CrmcleanResource, partition_key: str) -> None:
-    """After a successful load, move the remote file to `processed/` when the source asks for it."""
-    source_name, name, _ = parse_partition_key(partition_key)
-    source = crmclean.sources().sources[source_name]
-    if source.after_load != "move_to_processed":
-        return
-    with open_transport(
-        source_location(crmclean, source_name), source.sftp, config_dir=crmclean.paths.config_dir
-    ) as t:
-        if t.exists(name):
-            t.move(name, f"processed/{name}")
-        if source.done_marker and t.exists(name + source.done_marker):
-            t.move(name + source.done_marker, f"processed/{name}{source.done_marker}")
-
-
 @dg.asset(
     partitions_def=drops,
     deps=[staged_rows],
@@ -153,7 +134,7 @@ def contacts(
             summary = load_privacy_drop(
                 con, file_id=file_id, source_name=source_name, source=source, config=cfg
             )
-        archive_remote(crmclean, context.partition_key)
+        archive_remote(cfg, crmclean.paths, context.partition_key)
         return dg.MaterializeResult(
             metadata={
                 "kind": source.kind,
@@ -176,7 +157,7 @@ def contacts(
             [file_id],
         ).fetchall()
         total = con.execute("SELECT count(*) FROM contacts").fetchone()[0]
-    archive_remote(crmclean, context.partition_key)
+    archive_remote(cfg, crmclean.paths, context.partition_key)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(total),

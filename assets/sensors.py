@@ -5,15 +5,13 @@ file is requested once, and only after it stopped changing for the source's sett
 """
 
 import json
-import time
 
 import dagster as dg
 
-from assets.drops import drops, source_location
+from assets.drops import drops
 from assets.resources import CrmcleanResource
-from pipelines.ingest.discover import discover, listing_patterns, partition_key
+from pipelines.ingest.sources import ready_drops
 from pipelines.settings import Paths
-from pipelines.transport import TransportAuthError, TransportError, open_transport
 
 drop_job = dg.define_asset_job(
     "ingest_drop",
@@ -26,39 +24,16 @@ def evaluate_sources(
     crmclean: CrmcleanResource, cursor: str | None, now: float | None = None
 ) -> dg.SensorResult:
     """List every source and request a run for each ready file. Shared by the sensor and the CLI."""
-    cfg = crmclean.sources()
-    state = json.loads(cursor) if cursor else {}
-    keys: list[str] = []
-    problems: list[str] = []
-    for name, source in cfg.sources.items():
-        try:
-            transport = open_transport(
-                source_location(crmclean, name), source.sftp, config_dir=crmclean.paths.config_dir
-            )
-            try:
-                listing = transport.list(listing_patterns(source.patterns, source.done_marker))
-            finally:
-                transport.close()
-        except TransportAuthError:
-            raise  # a refused key or password must fail loudly, not skip quietly
-        except TransportError as e:
-            problems.append(f"{name}: {e}")
-            continue
-        ready, state[name] = discover(
-            listing,
-            state.get(name),
-            settle_seconds=cfg.settle_of(name),
-            done_marker=source.done_marker,
-            now=time.time() if now is None else now,
-        )
-        keys += [partition_key(name, f) for f in ready]
+    ready = ready_drops(
+        crmclean.sources(), crmclean.paths, json.loads(cursor) if cursor else {}, now
+    )
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(partition_key=k, run_key=k) for k in keys],
-        dynamic_partitions_requests=[drops.build_add_request(keys)] if keys else [],
-        cursor=json.dumps(state, sort_keys=True),
+        run_requests=[dg.RunRequest(partition_key=k, run_key=k) for k in ready.keys],
+        dynamic_partitions_requests=[drops.build_add_request(ready.keys)] if ready.keys else [],
+        cursor=json.dumps(ready.state, sort_keys=True),
         skip_reason=None
-        if keys
-        else ("; ".join(problems) if problems else "no new complete files"),
+        if ready.keys
+        else ("; ".join(ready.problems) if ready.problems else "no new complete files"),
     )
 
 

@@ -87,7 +87,7 @@ def test_export_to_unknown_destination(tmp_path):
 
 
 def test_cli_reports_config_error_with_exit_code_2(project, capsys):
-    from pipelines.cli import main
+    from assets.cli import main
 
     (project.config_dir / "sources.yaml").write_text("sources:\n  crm:\n    colums: {}\n")
     assert main(["validate-config"]) == 2
@@ -96,7 +96,7 @@ def test_cli_reports_config_error_with_exit_code_2(project, capsys):
 
 
 def test_bad_segment_filter_is_named(project, capsys):
-    from pipelines.cli import main
+    from assets.cli import main
 
     (project.config_dir / "exports.yaml").write_text(
         'segments:\n  vip:\n    filter: "shoe_size > 40"\n    columns: [customer_id]\n'

@@ -8,7 +8,7 @@ from datetime import date
 
 import dagster as dg
 
-from pipelines.cli import main
+from assets.cli import main
 from pipelines.config import load_exports
 from pipelines.settings import Paths
 from pipelines.warehouse import TABLES, connect

@@ -6,7 +6,7 @@ import dagster as dg
 
 
 def test_code_location_loads_and_validates(project):
-    from pipelines.definitions import build_definitions
+    from assets.definitions import build_definitions
 
     defs = build_definitions(project)
     dg.Definitions.validate_loadable(defs)
@@ -30,7 +30,7 @@ def test_code_location_loads_and_validates(project):
 
 
 def test_writers_share_one_pool(project):
-    from pipelines.definitions import build_definitions
+    from assets.definitions import build_definitions
 
     defs = build_definitions(project)
     graph = defs.resolve_asset_graph()
@@ -42,7 +42,7 @@ def test_writers_share_one_pool(project):
 def test_module_import_opens_no_warehouse(project):
     import importlib
 
-    import pipelines.definitions as definitions
+    import assets.definitions as definitions
 
     importlib.reload(definitions)
     assert not project.warehouse.exists()
@@ -53,7 +53,7 @@ def test_figures_are_numeric_metadata(project):
     reaches Dagster as a number, so the UI plots it over time."""
     from assets.drops import contacts, landed_file, staged_rows
     from assets.resources import CrmcleanResource
-    from pipelines.definitions import build_definitions
+    from assets.definitions import build_definitions
     from pipelines.ingest.discover import partition_key
     from pipelines.transport.local import LocalTransport
     from tests.quality.drops import crm_rows, write_crm

@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from pipelines.cli import main
+from assets.cli import main
 from pipelines.ingest.decode import RAW_LINE_LIMIT
 from pipelines.settings import Paths
 from pipelines.warehouse import connect
@@ -330,7 +330,7 @@ def test_data_faults_print_one_line_per_file_and_no_stack_trace(project):
     drop(project, "klanten_20261124.zip", zip_bytes({"../klanten.csv": crlf(rows(3)).encode()}))
     drop(project, "klanten_20261125.csv", crlf(rows(3, 301)).encode("cp1252"))
     run = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "run", "--no-exports"],
+        [sys.executable, "-m", "assets.cli", "run", "--no-exports"],
         capture_output=True,
         text=True,
         timeout=600,

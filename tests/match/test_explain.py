@@ -67,7 +67,7 @@ def test_explain_lists_records_levels_weights_and_history(warehouse, tmp_path):
 
 
 def test_crmclean_explain_command_prints_the_account(tmp_path, monkeypatch, capsys):
-    from pipelines.cli import main
+    from assets.cli import main
     from pipelines.warehouse import connect
 
     data = tmp_path / "data"

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.cli import main
+from assets.cli import main
 from pipelines.config import load_exports
 from pipelines.privacy.rules import refresh_suppressions
 from pipelines.privacy.tombstones import tombstone_key

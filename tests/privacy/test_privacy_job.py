@@ -20,7 +20,7 @@ import dagster as dg
 import phonenumbers
 from dagster._serdes import serialize_value
 
-from pipelines.cli import main
+from assets.cli import main
 from pipelines.warehouse import connect
 
 DAY = date(2026, 11, 23)

@@ -7,7 +7,7 @@ import json
 import os
 from datetime import datetime, timedelta
 
-from pipelines.cli import main
+from assets.cli import main
 from pipelines.config import Retention
 from pipelines.privacy.retention import apply_retention
 from pipelines.privacy.rules import refresh_suppressions

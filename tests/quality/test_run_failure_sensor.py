@@ -6,8 +6,8 @@ import dagster as dg
 import yaml
 
 from assets.resources import CrmcleanResource
-from pipelines.cli import main
-from pipelines.definitions import build_definitions
+from assets.cli import main
+from assets.definitions import build_definitions
 from tests.quality.drops import crm_rows, write_crm
 
 

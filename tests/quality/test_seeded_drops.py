@@ -16,7 +16,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from pipelines.cli import main
+from assets.cli import main
 from pipelines.ingest.discover import partition_key
 from pipelines.ingest.land import file_id_for
 from pipelines.transport.local import LocalTransport

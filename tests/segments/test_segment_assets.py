@@ -123,7 +123,7 @@ def test_bad_filter_fails_the_code_location_load_naming_the_segment(project):
 
 
 def test_segments_depend_on_what_they_read(project):
-    from pipelines.definitions import build_definitions
+    from assets.definitions import build_definitions
 
     graph = build_definitions(project).resolve_asset_graph()
     parents = {

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from assets.alerts import error_classes
+from assets.definitions import build_definitions
 from assets.resources import CrmcleanResource
 from assets.sensors import evaluate_sources
-from pipelines.definitions import build_definitions
 from pipelines.ingest.discover import parse_partition_key
 from pipelines.ingest.land import file_id_for
 from pipelines.settings import Paths, private_dir
@@ -142,7 +142,7 @@ def step_failures(result: dg.ExecuteInProcessResult, key: str | None = None) -> 
     return out
 
 
-def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
+def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
     return [str(f) for f in step_failures(result)]
 
 
@@ -204,13 +204,13 @@ def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO"
             instance=instance, raise_on_error=False, run_config=console
         )
         summary.step_failures += step_failures(result)
-        summary.failures += _failure_messages(result)
+        summary.failures += failure_messages(result)
     if exports:
         result = defs.resolve_job_def("daily_exports").execute_in_process(
             instance=instance, raise_on_error=False, run_config=console
         )
         summary.step_failures += step_failures(result)
-        summary.failures += _failure_messages(result)
+        summary.failures += failure_messages(result)
 
     if paths.warehouse.exists():
         con = connect(paths.warehouse, read_only=True)

@@ -63,7 +63,7 @@ def cmd_demo_data(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
-    from pipelines.runner import run_daily_job
+    from assets.runner import run_daily_job
 
     dagster_home(paths)
     # Dagster's own event log (stack traces of failed steps included) only with --verbose; without
@@ -95,8 +95,8 @@ def run_quality_watch(paths: Paths, log_level: str = "INFO") -> list[str]:
     as the hourly `quality_watch` schedule does under the daemon."""
     import dagster as dg
 
-    from pipelines.definitions import build_definitions
-    from pipelines.runner import _failure_messages
+    from assets.definitions import build_definitions
+    from assets.runner import failure_messages
 
     job = build_definitions(paths).resolve_job_def("quality_watch")
     result = job.execute_in_process(
@@ -104,7 +104,7 @@ def run_quality_watch(paths: Paths, log_level: str = "INFO") -> list[str]:
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
-    return _failure_messages(result)
+    return failure_messages(result)
 
 
 def alert_run_failures(paths: Paths, failures: list[str]) -> None:
