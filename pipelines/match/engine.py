@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import re
 import resource
 import time
 from contextlib import contextmanager
@@ -82,10 +84,23 @@ class MatchResult:
         ]
 
 
-# DuckDB's share of memory during a run. Its buffer manager otherwise keeps up to 80% of RAM of
-# cached blocks; the matcher's own arrays (about 1 GB at a million contacts) come on top. A lower
-# limit the caller set is kept.
-DUCKDB_MEMORY_LIMIT_BYTES = 1 << 30
+# DuckDB's share of memory during a run: a quarter of the machine's RAM (at least 1 GiB), or
+# CRMCLEAN_DUCKDB_MEMORY_LIMIT (e.g. `4GiB`). Its buffer manager otherwise keeps up to 80% of RAM
+# of cached blocks; the matcher's own arrays (about 1 GB at a million contacts) come on top, and
+# survivorship's window and aggregate operators cannot always spill, so 1 GiB is too little from a
+# million contacts up. A lower limit the caller set is kept.
+def _memory_limit_bytes() -> int:
+    configured = os.environ.get("CRMCLEAN_DUCKDB_MEMORY_LIMIT")
+    if configured:
+        match = re.fullmatch(r"\s*([0-9.]+)\s*([KMGT]?i?B)\s*", configured, re.IGNORECASE)
+        parsed = _bytes(f"{match[1]} {match[2]}") if match else None
+        if parsed is None:
+            raise ValueError(
+                f"CRMCLEAN_DUCKDB_MEMORY_LIMIT={configured!r}: expected a size such as 4GiB"
+            )
+        return int(parsed)
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(1 << 30, ram // 4)
 
 
 _UNITS = {
@@ -112,19 +127,20 @@ def _bytes(text: str) -> float | None:
 
 @contextmanager
 def _bounded_memory(con: duckdb.DuckDBPyConnection):
-    """Lower DuckDB's memory limit to DUCKDB_MEMORY_LIMIT_BYTES for the run (never raise it)."""
+    """Lower DuckDB's memory limit to `_memory_limit_bytes()` for the run (never raise it)."""
+    limit = _memory_limit_bytes()
     before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     current = _bytes(str(before))
-    lower = current is None or current > DUCKDB_MEMORY_LIMIT_BYTES
+    lower = current is None or current > limit
     if lower:
-        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT_BYTES >> 20}MiB'")
-    try:
-        yield
-    finally:
-        if lower:  # the default exactly (DuckDB prints it rounded), else what the caller had set
-            con.execute("RESET memory_limit")
-            if con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] != before:
-                con.execute(f"SET memory_limit = '{before}'")
+        con.execute(f"SET memory_limit = '{limit >> 20}MiB'")
+    # Restored only after a successful run: after a failure the transaction may be aborted, so
+    # restoring would raise and hide the real error (the caller rolls back).
+    yield
+    if lower:  # the default exactly (DuckDB prints it rounded), else what the caller had set
+        con.execute("RESET memory_limit")
+        if con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] != before:
+            con.execute(f"SET memory_limit = '{before}'")
 
 
 def _settings_hash(settings: MatchSettings) -> str:
