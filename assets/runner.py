@@ -10,6 +10,8 @@ Runs go to the Dagster instance in DAGSTER_HOME, so they show in the UI's run hi
 from __future__ import annotations
 
 import json
+import os
+import socket
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -169,9 +171,42 @@ def forget_requests(cursor: str, keys: list[str]) -> str:
     return json.dumps(state, sort_keys=True)
 
 
+# Tags on every run `crmclean run` executes, so a later run can tell whether its process lives.
+PID_TAG, HOST_TAG = "crmclean/pid", "crmclean/host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Fail the runs of a `crmclean run` process that died (kill -9, power loss) and free their
+    `duckdb_writer` slots: a slot held by a dead run would make every later run wait forever.
+    Runs of the daemon, or of a live process, are left alone."""
+    host = socket.gethostname()
+    released = []
+    unfinished = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=unfinished)):
+        pid = run.tags.get(PID_TAG)
+        if run.tags.get(HOST_TAG) != host or not pid or not pid.isdigit() or _alive(int(pid)):
+            continue
+        instance.report_run_failed(run, message=f"crmclean run (pid {pid}) died during this run")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+    return released
+
+
 def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO") -> RunSummary:
     defs = build_definitions(paths)
     instance = dg.DagsterInstance.get()
+    release_dead_runs(instance)
+    tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
     resource = CrmcleanResource(data_dir=str(paths.data_dir), config_dir=str(paths.config_dir))
     cursor_file = private_dir(paths.data_dir / "state") / "sources_cursor.json"
     cursor = cursor_file.read_text() if cursor_file.exists() else None
@@ -187,7 +222,11 @@ def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO"
     not_landed: list[str] = []
     for key in keys:
         result = ingest.execute_in_process(
-            partition_key=key, instance=instance, raise_on_error=False, run_config=console
+            partition_key=key,
+            instance=instance,
+            raise_on_error=False,
+            run_config=console,
+            tags=tags,
         )
         failed = step_failures(result, key)
         summary.step_failures += failed
@@ -201,13 +240,13 @@ def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO"
     jobs = ["refresh_customers", "privacy_daily"] if keys else ["privacy_daily"]
     for job in jobs:
         result = defs.resolve_job_def(job).execute_in_process(
-            instance=instance, raise_on_error=False, run_config=console
+            instance=instance, raise_on_error=False, run_config=console, tags=tags
         )
         summary.step_failures += step_failures(result)
         summary.failures += failure_messages(result)
     if exports:
         result = defs.resolve_job_def("daily_exports").execute_in_process(
-            instance=instance, raise_on_error=False, run_config=console
+            instance=instance, raise_on_error=False, run_config=console, tags=tags
         )
         summary.step_failures += step_failures(result)
         summary.failures += failure_messages(result)
