@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from pipelines.normalize.mojibake import clean_repaired
+from pipelines.normalize.mojibake import clean_repaired, repair
 from pipelines.normalize.places import DEFAULT_BRUSSELS_NAMES, canonical_place
 from pipelines.normalize.streets import expand_abbreviations
 from pipelines.normalize.text import (
@@ -82,7 +82,7 @@ def normalize_street(part: str | None, country: str | None = None) -> StreetResu
     text = clean.strip(" ,;")
     if not any(c.isalpha() for c in text):
         return StreetResult(None, "invalid", "not_a_street")
-    value = smart_title(text) if needs_casing(text) else text
+    value = _cased(text)
     if country in DUTCH_COUNTRIES:
         value = fix_ij(value)
     value = expand_abbreviations(value, country)
@@ -129,8 +129,18 @@ def normalize_city(
     known = canonical_place(clean, country, brussels)
     if known:
         return known
-    value = smart_title(clean) if needs_casing(clean) else clean
+    value = _cased(clean)
     return fix_ij(value) if country in DUTCH_COUNTRIES else value
+
+
+def _cased(text: str) -> str:
+    """One-case writing title-cased. Casing can itself produce a mojibake pair (`â\x80` ->
+    `Â\x80`): that is repaired and cased again, so normalizing the result changes nothing."""
+    value = smart_title(text) if needs_casing(text) else text
+    repaired = repair(value)
+    if repaired != value:
+        value = smart_title(repaired) if needs_casing(repaired) else repaired
+    return value
 
 
 def same_number(street_number: str, house: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipelines.normalize import (
@@ -197,6 +197,7 @@ def test_last_name(raw, infix, country):
 
 @settings(max_examples=300, deadline=None)
 @given(name_texts)
+@example("â\x80a")  # casing makes the mojibake pair `Â\x80`, repaired only on a second pass once
 def test_street_and_city(raw):
     street = normalize_street(raw)
     if street.value is not None:
