@@ -26,7 +26,10 @@ DATA_FAILURES = {"FileRejected", "DagsterAssetCheckFailedError"}
     group_name="quality",
     kinds={"email"},
     automation_condition=dg.AutomationCondition.eager(),
-    description="Mails failed quality checks not reported yet (one message, report attached) and marks them alerted.",
+    description=(
+        "Mails failed quality checks not reported yet (one message, report attached) "
+        "and marks them alerted."
+    ),
 )
 def quality_alerts(
     context: dg.AssetExecutionContext, crmclean: CrmcleanResource
@@ -82,7 +85,9 @@ def definitions(paths: Paths) -> dg.Definitions:
         "quality_watch",
         selection=dg.AssetSelection.groups("sources")
         | dg.AssetSelection.assets(dg.AssetKey("quality_report"), dg.AssetKey("quality_alerts")),
-        description="Late sources, checks of drops that failed to load, the report and the alert mail.",
+        description=(
+            "Late sources, checks of drops that failed to load, the report and the alert mail."
+        ),
     )
     watch_schedule = dg.ScheduleDefinition(
         name="quality_watch_hourly",
@@ -97,7 +102,10 @@ def definitions(paths: Paths) -> dg.Definitions:
         request_job=quality_watch,
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=30,
-        description="Mails a failed run; after a failed drop run, runs quality_watch so its checks are recorded and alerted.",
+        description=(
+            "Mails a failed run; after a failed drop run, runs quality_watch so its checks are "
+            "recorded and alerted."
+        ),
     )
     def alert_on_run_failure(context: dg.RunFailureSensorContext, crmclean: CrmcleanResource):
         run = context.dagster_run

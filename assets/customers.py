@@ -10,6 +10,7 @@ from pipelines.match import build_customers
 from pipelines.match.settings import load_match_settings
 from pipelines.settings import Paths
 from pipelines.warehouse import transaction
+from pipelines.warehouse.builds import record_customer_build
 
 
 @dg.asset(
@@ -28,6 +29,7 @@ def customers(
     paths = crmclean.paths
     settings = load_match_settings(paths.config_dir / "matching.yaml")
     priority = {name: s.priority for name, s in cfg.sources.items()}
+    now = datetime.now(UTC).replace(tzinfo=None)
     with crmclean.warehouse() as con:
         with transaction(con):
             result = build_customers(
@@ -35,8 +37,9 @@ def customers(
                 settings=settings,
                 source_priority=priority,
                 overrides_path=paths.overrides_file if paths.overrides_file.exists() else None,
-                now=datetime.now(UTC).replace(tzinfo=None),
+                now=now,
             )
+            record_customer_build(con, now)
         n_contacts, n_customers = con.execute(
             "SELECT (SELECT count(*) FROM contacts), (SELECT count(*) FROM customers)"
         ).fetchone()

@@ -2,15 +2,18 @@
 
 1. evaluate the drop sensor (list sources, settle, cursor in `<data>/state/`),
 2. run `ingest_drop` once per new file (one partition each),
-3. run `refresh_customers` if anything was loaded,
+3. run `refresh_customers` if anything was loaded, or contacts are newer than the last build
+   of customers (a run killed in between),
 4. run `daily_exports`.
-Runs go to the Dagster instance in DAGSTER_HOME, so they show in the UI's run history.
+Runs go to the Dagster instance in DAGSTER_HOME, so they show in the UI's run history. A run
+left unfinished by a `crmclean run` process that died is failed and its pool slot freed first.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 from dataclasses import dataclass, field
 
@@ -24,6 +27,7 @@ from pipelines.ingest.discover import parse_partition_key
 from pipelines.ingest.land import file_id_for
 from pipelines.settings import Paths, private_dir
 from pipelines.warehouse import connect
+from pipelines.warehouse.builds import customers_stale
 
 # Exceptions that are the input's fault (a bad file, a refused login, a failed check), not a bug:
 # one line on the terminal, never a stack trace.
@@ -62,7 +66,7 @@ class RunSummary:
         return not self.failures
 
     def render(self) -> str:
-        """What `crmclean run` prints: one line per file (a failed one with file, line and reason)."""
+        """What `crmclean run` prints: one line per file (a failed one: file, line and reason)."""
         lines = [f"files: {len(self.files)} new"]
         shown = set()
         for f in self.files:
@@ -163,7 +167,7 @@ def _landed(paths: Paths, key: str) -> bool:
 
 
 def forget_requests(cursor: str, keys: list[str]) -> str:
-    """Drop files that never landed (server down mid-download) from the cursor: the next run retries them."""
+    """Forget files that never landed (server down mid-download): the next run retries them."""
     state = json.loads(cursor)
     for key in keys:
         source, name, _ = parse_partition_key(key)
@@ -172,41 +176,89 @@ def forget_requests(cursor: str, keys: list[str]) -> str:
 
 
 # Tags on every run `crmclean run` executes, so a later run can tell whether its process lives.
-PID_TAG, HOST_TAG = "crmclean/pid", "crmclean/host"
+# The start time tells a reused pid from the process that ran it.
+PID_TAG, HOST_TAG, START_TAG = "crmclean/pid", "crmclean/host", "crmclean/pid_started"
 
 
-def _alive(pid: int) -> bool:
+def _process_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), None where unknown."""
+    try:
+        stat = open(f"/proc/{pid}/stat", encoding="ascii", errors="replace").read()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _alive(pid: int, started: str | None = None) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    now_started = _process_start(pid)
+    return not (started and now_started and now_started != started)
 
 
-def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+def release_dead_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
     """Fail the runs of a `crmclean run` process that died (kill -9, power loss) and free their
-    `duckdb_writer` slots: a slot held by a dead run would make every later run wait forever.
-    Runs of the daemon, or of a live process, are left alone."""
+    `duckdb_writer` slots: a slot held by a dead run makes every later run wait for it forever
+    (polling at full CPU, deaf to SIGTERM). Runs of the daemon, or of a live process, are left
+    alone. Returns the runs released."""
     host = socket.gethostname()
     released = []
     unfinished = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=unfinished)):
         pid = run.tags.get(PID_TAG)
-        if run.tags.get(HOST_TAG) != host or not pid or not pid.isdigit() or _alive(int(pid)):
+        if run.tags.get(HOST_TAG) != host or not pid or not pid.isdigit():
+            continue
+        if _alive(int(pid), run.tags.get(START_TAG)):
             continue
         instance.report_run_failed(run, message=f"crmclean run (pid {pid}) died during this run")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        released.append(run.run_id)
+        released.append(run)
     return released
+
+
+def remove_dead_scratch(paths: Paths) -> list[str]:
+    """Remove the scratch folders (`<data>/tmp/stage-<pid>-*`, a decoded copy of a drop) of
+    processes that are gone: a kill -9 skips the clean-up that would have removed them."""
+    removed = []
+    scratch = paths.data_dir / "tmp"
+    for entry in scratch.glob("stage-*-*") if scratch.is_dir() else []:
+        pid = entry.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+    return removed
+
+
+def _write_atomically(path, text: str) -> None:
+    """A kill mid-write must not leave a cut cursor behind (the next run could not read it)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _customers_stale(paths: Paths) -> bool:
+    if not paths.warehouse.exists():
+        return False
+    con = connect(paths.warehouse, read_only=True)
+    try:
+        return customers_stale(con)
+    finally:
+        con.close()
 
 
 def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO") -> RunSummary:
     defs = build_definitions(paths)
     instance = dg.DagsterInstance.get()
-    release_dead_runs(instance)
+    died = {run.job_name for run in release_dead_runs(instance)}
+    remove_dead_scratch(paths)
     tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    if started := _process_start(os.getpid()):
+        tags[START_TAG] = started
     resource = CrmcleanResource(data_dir=str(paths.data_dir), config_dir=str(paths.config_dir))
     cursor_file = private_dir(paths.data_dir / "state") / "sources_cursor.json"
     cursor = cursor_file.read_text() if cursor_file.exists() else None
@@ -233,11 +285,14 @@ def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO"
         summary.failures += [str(f) for f in failed]
         if not result.success and not _landed(paths, key):
             not_landed.append(key)
-    cursor_file.write_text(forget_requests(evaluation.cursor or "{}", not_landed))
+    _write_atomically(cursor_file, forget_requests(evaluation.cursor or "{}", not_landed))
 
-    # New drops: rebuild customers (and what follows them, suppressions included). Either way the
-    # morning's privacy job runs: consent and suppressions, and file retention, also on quiet days.
-    jobs = ["refresh_customers", "privacy_daily"] if keys else ["privacy_daily"]
+    # New drops, contacts newer than the last build of customers, or a refresh a dead process left
+    # unfinished (quality and suppressions follow customers): rebuild customers and what follows.
+    # Either way the morning's privacy job runs: consent and suppressions, and file retention,
+    # also on quiet days.
+    refresh = bool(keys) or "refresh_customers" in died or _customers_stale(paths)
+    jobs = ["refresh_customers", "privacy_daily"] if refresh else ["privacy_daily"]
     for job in jobs:
         result = defs.resolve_job_def(job).execute_in_process(
             instance=instance, raise_on_error=False, run_config=console, tags=tags

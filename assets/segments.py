@@ -1,4 +1,5 @@
-"""One asset per segment of exports.yaml: built, safety rules applied, delivered to its destinations.
+"""One asset per segment of exports.yaml: built, safety rules applied, delivered to its
+destinations.
 
 Schedules: segments without their own `schedule`/`timezone` run together in the job
 `daily_exports` at `defaults.schedule`; a segment with its own gets a job `export_<segment>` and
@@ -11,14 +12,8 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource
-from pipelines.config import (
-    ConfigError,
-    EmailDestination,
-    ExportsConfig,
-    Segment,
-    SftpDestination,
-    load_exports,
-)
+from pipelines.config import ConfigError, ExportsConfig, Segment, load_exports
+from pipelines.export.destinations import destination_of
 from pipelines.export.run import ExportFailed, ExportRefused, ExportResult, export_segment
 from pipelines.quality.report import latest_report
 from pipelines.segments.build import validate_segments
@@ -26,22 +21,13 @@ from pipelines.settings import Paths
 
 
 def _kinds(cfg: ExportsConfig, segment: Segment) -> set[str]:
-    kinds = {"csv"}
-    for d in segment.destinations:
-        dest = cfg.destinations[d]
-        kinds.add(
-            "sftp"
-            if isinstance(dest, SftpDestination)
-            else "email"
-            if isinstance(dest, EmailDestination)
-            else "file"
-        )
-    return kinds
+    return {"csv"} | {destination_of(cfg.destinations[d]).kind for d in segment.destinations}
 
 
 def result_metadata(result: ExportResult) -> dict:
     """Size, change since the last successful export, what safety and dedupe left out, and every
-    file. Every figure is numeric metadata (plotted over time); `previous_rows` is absent the first time."""
+    file. Every figure is numeric metadata (plotted over time); `previous_rows` is absent the
+    first time."""
     c = result.change
     files = ["| file | destination | rows | status |", "|---|---|---|---|"] + [
         f"| {f['file_name']} | {f['destination']} | {f['rows']:,} | {f['status']} |"

@@ -208,6 +208,63 @@ class SuppressionRules(Strict):
     soft_bounce_window_days: int = Field(30, ge=1)
 
 
+# Events of an engagement drop (the email platform's export), after `ActivityRules.event_values`.
+ENGAGEMENT_EVENTS = (
+    "sent",
+    "delivered",
+    "open",
+    "click",
+    "hard_bounce",
+    "soft_bounce",
+    "unsubscribe",
+    "complaint",
+)
+
+
+class ActivityRules(Strict):
+    """Orders and engagement: value in one currency, what counts as value, engagement thresholds."""
+
+    base_currency: str = "EUR"
+    # Value of one unit of each currency in the base currency (value metrics: amount_eur).
+    # A currency not listed is `invalid` (unknown_currency) and its lines count no value.
+    currency_rates: dict[str, float] = Field(default_factory=lambda: {"EUR": 1.0, "SEK": 0.087})
+    default_currency: str = "EUR"  # for lines without a currency
+    # Order statuses (compared in lower case) that are no value: returned or cancelled goods.
+    no_value_statuses: list[str] = Field(
+        default_factory=lambda: [
+            "returned",
+            "return",
+            "cancelled",
+            "canceled",
+            "retour",
+            "geannuleerd",
+            "returnerad",
+            "avbruten",
+        ]
+    )
+    max_line_amount: float = Field(100_000, gt=0)  # above: `invalid` (absurd_amount)
+    # Raw engagement event text -> canonical event (ENGAGEMENT_EVENTS); common words are known.
+    event_values: dict[str, str] = Field(default_factory=dict)
+    bounce_means: Literal["hard_bounce", "soft_bounce"] = "hard_bounce"  # a plain `bounce`
+    # engagement_status: `active` with an open or click within `active_months` and fewer than
+    # `inactive_after_campaigns` delivered campaigns since; `inactive` when it opened or clicked
+    # once but is not active; `never_engaged` when it never opened or clicked.
+    active_months: int = Field(12, ge=1)
+    inactive_after_campaigns: int = Field(10, ge=1)
+
+    @model_validator(mode="after")
+    def _known_values(self) -> ActivityRules:
+        for raw, event in self.event_values.items():
+            if event not in ENGAGEMENT_EVENTS:
+                raise ValueError(
+                    f"event_values: {raw!r} maps to {event!r}; known: {', '.join(ENGAGEMENT_EVENTS)}"
+                )
+        for cur in (self.base_currency, self.default_currency):
+            if cur not in self.currency_rates:
+                raise ValueError(f"currency_rates: no rate for {cur!r}")
+        return self
+
+
 class Retention(Strict):
     landing_days: int = Field(30, ge=0)
     outbox_days: int = Field(30, ge=0)
@@ -218,6 +275,7 @@ class SourcesConfig(Strict):
     sources: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], Source]
     suppression_rules: SuppressionRules = Field(default_factory=SuppressionRules)
     retention: Retention = Field(default_factory=Retention)
+    activity: ActivityRules = Field(default_factory=ActivityRules)
 
     @model_validator(mode="after")
     def _mail_domain_defaults(self) -> SourcesConfig:
@@ -315,7 +373,7 @@ class Segment(Strict):
     @field_validator("filter", "order_by")
     @classmethod
     def _stays_in_warehouse(cls, v: str, info) -> str:
-        from pipelines.segments.sandbox import outside_reach
+        from pipelines.warehouse.sandbox import outside_reach
 
         reason = outside_reach(v, as_=info.field_name)
         if reason:
@@ -332,7 +390,7 @@ class Segment(Strict):
     def _file_name(cls, v: str) -> str:
         from datetime import datetime
 
-        from pipelines.export.files import render_file_name
+        from pipelines.file_names import render_file_name
 
         render_file_name(v, segment="segment", now=datetime(2026, 1, 31, 6), part="NL")
         return v

@@ -7,25 +7,37 @@ from `CONTACT_COLUMNS`. Add a field here and every stage sees it.
 
 from __future__ import annotations
 
-# Canonical fields of DESIGN.md section 4, in export order.
-CANONICAL_FIELDS: tuple[str, ...] = (
-    "source_record_id",
-    "first_name",
-    "infix",
-    "last_name",
-    "email",
-    "phone",
-    "street",
-    "house_number",
-    "house_number_suffix",
-    "postcode",
-    "city",
-    "country",
-    "birth_date",
-    "newsletter_opt_in",
-    "last_purchase_at",
-    "updated_at",
-)
+# Canonical fields and their types in `contacts`, in export order.
+CANONICAL_TYPES: dict[str, str] = {
+    "source_record_id": "VARCHAR",
+    "first_name": "VARCHAR",
+    "infix": "VARCHAR",
+    "last_name": "VARCHAR",
+    "email": "VARCHAR",
+    "phone": "VARCHAR",
+    "street": "VARCHAR",
+    "house_number": "VARCHAR",
+    "house_number_suffix": "VARCHAR",
+    "postcode": "VARCHAR",
+    "city": "VARCHAR",
+    "country": "VARCHAR",
+    "birth_date": "DATE",
+    "newsletter_opt_in": "BOOLEAN",
+    "last_purchase_at": "TIMESTAMP",
+    "updated_at": "TIMESTAMP",
+}
+CANONICAL_FIELDS: tuple[str, ...] = tuple(CANONICAL_TYPES)
+
+# Pass-through fields: canonical fields a golden customer shows as its records give them, with no
+# part in matching and no rule of their own. Each names the survivorship pick it travels with
+# (pipelines/match/survivorship.py: the record that wins that pick gives the value, so a suffix
+# never comes from another record than its house number). Without a normalizer of its own, a
+# pass-through field is cleaned text (missing markers as NULL) in both normalizers.
+# A new one: its type in CANONICAL_TYPES and an entry here; its normalizer, if any, in
+# pipelines/normalize (record.py and staged.py).
+PASS_THROUGH_FIELDS: dict[str, str] = {
+    "house_number_suffix": "address",
+}
 
 # Fields a source file may carry, besides the canonical ones: a combined address line
 # ("Hoofdstraat 12a") that the normalizer splits, the opt-in time and a double opt-in flag.
@@ -36,6 +48,8 @@ EXTRA_INPUT_FIELDS: tuple[str, ...] = (
 )
 
 MAPPABLE_FIELDS: tuple[str, ...] = CANONICAL_FIELDS + EXTRA_INPUT_FIELDS
+# The fields the normalizer fills from `address_line` when a source maps that instead.
+ADDRESS_LINE_PARTS: tuple[str, ...] = ("street", "house_number", "house_number_suffix")
 
 # Fields of the other source kinds: suppression events from the email platform, erasure requests.
 SUPPRESSION_FIELDS: tuple[str, ...] = ("email", "phone", "event", "at", "campaign")
@@ -68,26 +82,6 @@ VALIDATED_FIELDS: tuple[str, ...] = (
 # the value comes from other fields of the row (a country from the postcode, city or phone).
 STATUSES: tuple[str, ...] = ("valid", "corrected", "invalid", "missing", "inferred")
 
-# Typed canonical columns of `contacts`.
-CANONICAL_TYPES: dict[str, str] = {
-    "source_record_id": "VARCHAR",
-    "first_name": "VARCHAR",
-    "infix": "VARCHAR",
-    "last_name": "VARCHAR",
-    "email": "VARCHAR",
-    "phone": "VARCHAR",
-    "street": "VARCHAR",
-    "house_number": "VARCHAR",
-    "house_number_suffix": "VARCHAR",
-    "postcode": "VARCHAR",
-    "city": "VARCHAR",
-    "country": "VARCHAR",
-    "birth_date": "DATE",
-    "newsletter_opt_in": "BOOLEAN",
-    "last_purchase_at": "TIMESTAMP",
-    "updated_at": "TIMESTAMP",
-}
-
 # Everything `contacts` holds, in order: lineage, canonical values, per-field raw/status/reason,
 # and the normalizer's extra findings. The normalizer must produce exactly these columns
 # (besides `loaded_at`, which the loader sets).
@@ -111,6 +105,28 @@ CONTACT_COLUMNS: dict[str, str] = {
     "birth_date_ambiguous": "BOOLEAN",
     "loaded_at": "TIMESTAMP",
 }
+
+# The golden record: what `customers` holds. Survivorship (pipelines/match/survivorship.py)
+# computes GOLDEN_COLUMNS; the matcher stamps `created_at` and `updated_at` (when the golden
+# values last changed, not a contact's `updated_at`).
+CUSTOMER_COLUMNS: dict[str, str] = {
+    "customer_id": "VARCHAR",
+    **{k: v for k, v in CANONICAL_TYPES.items() if k != "source_record_id"},
+    "email_status": "VARCHAR",
+    "phone_status": "VARCHAR",
+    "postcode_status": "VARCHAR",
+    "birth_date_status": "VARCHAR",
+    "country_status": "VARCHAR",  # inferred: taken from another record of the customer
+    "newsletter_opt_in_at": "TIMESTAMP",
+    "newsletter_opt_in_source": "VARCHAR",
+    "double_opt_in": "BOOLEAN",
+    "source_count": "INTEGER",
+    "sources": "VARCHAR",  # comma-separated source names, for segments and quick reads
+    "created_at": "TIMESTAMP",
+}
+GOLDEN_COLUMNS: tuple[str, ...] = tuple(
+    c for c in CUSTOMER_COLUMNS if c not in ("created_at", "updated_at")
+)
 
 # Missing-value markers seen in real exports; compared case-insensitively after trimming.
 MISSING_MARKERS: tuple[str, ...] = (

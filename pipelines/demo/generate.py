@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from pipelines.demo.csvfile import encode_lines, header_line, write_atomic
 from pipelines.demo.dirt import DateText
 from pipelines.demo.hashing import Draws
+from pipelines.demo.orders import write_activity_drops
 from pipelines.demo.pools import build_pools
 from pipelines.demo.population import BIRTH_RANGE, EPOCH, People, build_people, day_number
 from pipelines.demo.records import build_records, presence, record_values
@@ -63,6 +64,7 @@ class DemoSummary:
         default_factory=dict
     )  # source -> earlier drops, oldest first
     older_rows: int = 0  # data rows in the earlier drops
+    activity_files: dict[str, tuple[Path, int]] = field(default_factory=dict)  # orders, events
     seconds: float = field(default=0.0, compare=False)
 
     @property
@@ -90,6 +92,8 @@ class DemoSummary:
             f"  hard negatives: {self.family_households:,} family households ({self.family_members:,} people), "
             f"{self.twins:,} twins, {self.namesakes:,} namesakes, {self.shared_email_people:,} sharing an e-mail"
         )
+        for source, (path, rows) in self.activity_files.items():
+            out.append(f"  {source:8s} {rows:>10,} rows  {path}")
         out.append(f"  ground truth: {self.truth_path}")
         return out
 
@@ -102,9 +106,11 @@ def generate(
     day: dt.date | None = None,
     older_drops: int = 0,
     drop_interval: int = 28,
+    activity: bool = False,
 ) -> DemoSummary:
     """Write `inbox/crm/klanten_YYYYMMDD.csv`, `inbox/webshop/customers_YYYYMMDD.csv` and the truth
-    (plus `older_drops` earlier exports per source, `drop_interval` days apart)."""
+    (plus `older_drops` earlier exports per source, `drop_interval` days apart; with `activity`,
+    the day's orders and engagement drops in `inbox/orders/` and `inbox/mailplatform/`)."""
     if people < 1:
         raise ValueError(f"people must be at least 1, got {people}")
     if older_drops < 0 or drop_interval < 1:
@@ -140,6 +146,7 @@ def generate(
     write_atomic(truth_path, sink.getvalue())
 
     population = drop.population
+    activity_files = write_activity_drops(draws, population, inbox, day) if activity else {}
     _, household_size = np.unique(population.household, return_counts=True)
     return DemoSummary(
         day=day,
@@ -159,6 +166,7 @@ def generate(
         shared_email_people=int((population.email_owner != population.pid).sum()),
         older_files=older_files if older_drops else {},
         older_rows=older_rows,
+        activity_files=activity_files,
         seconds=time.perf_counter() - started,
     )
 

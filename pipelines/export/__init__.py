@@ -1,3 +1,3 @@
-"""Segment exports: files (files.py), deltas (delta.py), destinations (destinations.py), the
-export mail (message.py), mail delivery shared with alerts (mail.py: `deliver_mail`), and the
-orchestration with its safety rules (run.py: `export_segment`)."""
+"""Segment exports: files (files.py), deltas (delta.py), destinations (destinations/: one class
+per config `type`), the export mail (message.py; sent by `pipelines.transport.mail`, which quality
+alerts use too), and the orchestration with its safety rules (run.py: `export_segment`)."""

@@ -29,7 +29,7 @@ class Change:
 
 
 def add_row_hash(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> None:
-    """`_hash`: md5 of the exported values and the part, to tell a changed row from the same one."""
+    """`_hash`: md5 of the exported values and the part: a changed row from the same one."""
     values = ", ".join(f"coalesce(CAST({sql_name(c)} AS VARCHAR), chr(0))" for c in columns)
     con.execute(f"ALTER TABLE {table} ADD COLUMN _hash VARCHAR")
     con.execute(f"UPDATE {table} SET _hash = md5(concat_ws(chr(31), {values}, _part))")
@@ -37,7 +37,8 @@ def add_row_hash(con: duckdb.DuckDBPyConnection, table: str, columns: list[str])
 
 def _baseline(segment: str, destination: str) -> tuple[str, list[str]]:
     return (
-        "(SELECT customer_id, part, row_hash FROM segment_members WHERE segment = ? AND destination = ?)",
+        "(SELECT customer_id, part, row_hash FROM segment_members"
+        " WHERE segment = ? AND destination = ?)",
         [segment, destination],
     )
 
@@ -58,13 +59,16 @@ def compare(
         > 0
     )
     added, changed = con.execute(
-        f"""SELECT count(*) FILTER (WHERE m.customer_id IS NULL), count(*) FILTER (WHERE m.row_hash <> r._hash)
-            FROM {table} r LEFT JOIN {base} m ON m.customer_id = r._customer_id AND m.part = r._part""",
+        f"""SELECT count(*) FILTER (WHERE m.customer_id IS NULL),
+                   count(*) FILTER (WHERE m.row_hash <> r._hash)
+            FROM {table} r LEFT JOIN {base} m
+              ON m.customer_id = r._customer_id AND m.part = r._part""",
         params,
     ).fetchone()
     removed = con.execute(
         f"""SELECT count(*) FROM {base} m
-            WHERE NOT EXISTS (SELECT 1 FROM {table} r WHERE r._customer_id = m.customer_id AND r._part = m.part)""",
+            WHERE NOT EXISTS (SELECT 1 FROM {table} r
+                              WHERE r._customer_id = m.customer_id AND r._part = m.part)""",
         params,
     ).fetchone()[0]
     return Change(
@@ -81,7 +85,7 @@ def build_delta(
     destination: str,
     columns: list[str],
 ) -> int:
-    """Temp table `delta`: the exported columns, `_part`, `_order` and `_change`; returns its size."""
+    """Temp table `delta`: the exported columns, `_part`, `_order`, `_change`; returns its size."""
     base, params = _baseline(segment, destination)
     current = ", ".join(f"r.{sql_name(c)}" for c in columns)
     removed = ", ".join(
@@ -92,12 +96,14 @@ def build_delta(
         f"""CREATE OR REPLACE TEMP TABLE {delta} AS
             SELECT {current}, r._part, r._order,
                    CASE WHEN m.customer_id IS NULL THEN 'added' ELSE 'changed' END AS _change
-            FROM {table} r LEFT JOIN {base} m ON m.customer_id = r._customer_id AND m.part = r._part
+            FROM {table} r LEFT JOIN {base} m
+              ON m.customer_id = r._customer_id AND m.part = r._part
             WHERE m.customer_id IS NULL OR m.row_hash <> r._hash
             UNION ALL
             SELECT {removed}, m.part AS _part, NULL AS _order, 'removed' AS _change
             FROM {base} m
-            WHERE NOT EXISTS (SELECT 1 FROM {table} r WHERE r._customer_id = m.customer_id AND r._part = m.part)""",
+            WHERE NOT EXISTS (SELECT 1 FROM {table} r
+                              WHERE r._customer_id = m.customer_id AND r._part = m.part)""",
         params + params,
     )
     return con.execute(f"SELECT count(*) FROM {delta}").fetchone()[0]
@@ -106,13 +112,15 @@ def build_delta(
 def save_members(
     con: duckdb.DuckDBPyConnection, table: str, *, segment: str, destination: str, at: datetime
 ) -> None:
-    """Replace the baseline of (segment, destination) with the rows of `table` (when they differ)."""
+    """Replace the baseline of (segment, destination) with the rows of `table` if they differ."""
     changed = con.execute(
         f"""SELECT count(*) FROM (
               (SELECT _customer_id, _part, _hash FROM {table}
-               EXCEPT SELECT customer_id, part, row_hash FROM segment_members WHERE segment = ? AND destination = ?)
+               EXCEPT SELECT customer_id, part, row_hash FROM segment_members
+                      WHERE segment = ? AND destination = ?)
               UNION ALL
-              (SELECT customer_id, part, row_hash FROM segment_members WHERE segment = ? AND destination = ?
+              (SELECT customer_id, part, row_hash FROM segment_members
+               WHERE segment = ? AND destination = ?
                EXCEPT SELECT _customer_id, _part, _hash FROM {table}))""",
         [segment, destination, segment, destination],
     ).fetchone()[0]
@@ -122,7 +130,8 @@ def save_members(
         "DELETE FROM segment_members WHERE segment = ? AND destination = ?", [segment, destination]
     )
     con.execute(
-        f"""INSERT INTO segment_members (segment, destination, customer_id, part, row_hash, exported_at)
+        f"""INSERT INTO segment_members
+              (segment, destination, customer_id, part, row_hash, exported_at)
             SELECT ?, ?, _customer_id, _part, _hash, ? FROM {table}""",
         [segment, destination, at],
     )

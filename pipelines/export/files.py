@@ -1,4 +1,6 @@
-"""Write segment files: CSV safe to open in a spreadsheet, manifests, zip archives, file names.
+"""Write segment files: CSV safe to open in a spreadsheet, manifests, zip archives.
+
+File names come from `pipelines.file_names.render_file_name`.
 
 The CSV is written by DuckDB (`COPY`), with every value formatted in SQL first:
 - dates and timestamps with the segment's `date_format` / `datetime_format`;
@@ -63,32 +65,6 @@ class WrittenFile:
         return self.path.name
 
 
-def render_file_name(
-    template: str, *, segment: str, now: datetime, part: str | None = None, mode: str = "full"
-) -> str:
-    """`newsletter_{date:%Y%m%d}.csv` -> `newsletter_20261124.csv`.
-
-    Fields: `{segment}`, `{date}` (the export time, with any strftime format), `{part}` (the split
-    value) and `{mode}`. A split segment whose template has no `{part}` gets `_<part>` before the
-    extension, so parts never overwrite each other.
-    """
-    safe_part = re.sub(r"[^A-Za-z0-9_-]+", "_", part or "").strip("_") or (
-        "unknown" if part is not None else ""
-    )
-    try:
-        name = template.format(segment=segment, date=now, part=safe_part, mode=mode)
-    except (KeyError, IndexError, ValueError) as e:
-        raise ValueError(
-            f"file_name {template!r}: {type(e).__name__}: {e}; fields are segment, date, part, mode"
-        ) from None
-    if part is not None and "{part}" not in template:
-        stem, dot, ext = name.rpartition(".")
-        name = f"{stem}_{safe_part}.{ext}" if dot else f"{name}_{safe_part}"
-    if not name or "/" in name or "\\" in name or name.startswith("."):
-        raise ValueError(f"file_name {template!r} renders to {name!r}: not a plain file name")
-    return name
-
-
 def column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     return {name: typ for name, typ, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
 
@@ -105,7 +81,8 @@ def formatted_columns(types: dict[str, str], columns: list[str], fmt: ExportForm
             expr = f"strftime({q}, {sql_literal(fmt.datetime_format)})"
         elif typ == "VARCHAR":
             expr = (
-                f"CASE WHEN regexp_matches({q}, {sql_literal(RISKY_SQL)}) AND NOT regexp_matches({q}, {sql_literal(PLAIN_NUMBER_SQL)}) "
+                f"CASE WHEN regexp_matches({q}, {sql_literal(RISKY_SQL)})"
+                f" AND NOT regexp_matches({q}, {sql_literal(PLAIN_NUMBER_SQL)}) "
                 f"THEN '''' || {q} ELSE {q} END"
             )
         else:
@@ -117,12 +94,16 @@ def formatted_columns(types: dict[str, str], columns: list[str], fmt: ExportForm
 def write_csv(
     con: duckdb.DuckDBPyConnection, query: str, path: Path, fmt: ExportFormat, *, part: str = ""
 ) -> WrittenFile:
-    """Write the rows of `query` (already formatted) to `path` atomically; sha256 of the final bytes."""
+    """Write the rows of `query` (already formatted) to `path` atomically; sha256 of the final
+    bytes."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     raw = path.with_name("." + path.name + ".utf8.part")
     tmp = path.with_name("." + path.name + ".part")
     try:
-        options = f"FORMAT csv, HEADER true, DELIMITER {sql_literal(fmt.delimiter)}, QUOTE '\"', NEW_LINE '\r\n'"
+        options = (
+            f"FORMAT csv, HEADER true, DELIMITER {sql_literal(fmt.delimiter)}, "
+            "QUOTE '\"', NEW_LINE '\r\n'"
+        )
         rows = con.execute(f"COPY ({query}) TO {sql_literal(str(raw))} ({options})").fetchone()[0]
         replaced = _encode(raw, tmp, fmt.encoding)
         digest = hashlib.sha256()

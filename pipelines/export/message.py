@@ -72,8 +72,10 @@ def quality_summary(con: duckdb.DuckDBPyConnection) -> list[str]:
         """WITH latest AS (
                SELECT source, arg_max(load_id, measured_at) AS load_id FROM quality_metrics
                WHERE source IS NOT NULL GROUP BY source)
-           SELECT q.source, q.field, q.value FROM quality_metrics q JOIN latest USING (source, load_id)
-           WHERE q.metric = 'validity' AND q.field IN ('email', 'phone', 'postcode') ORDER BY q.source, q.field"""
+           SELECT q.source, q.field, q.value
+           FROM quality_metrics q JOIN latest USING (source, load_id)
+           WHERE q.metric = 'validity' AND q.field IN ('email', 'phone', 'postcode')
+           ORDER BY q.source, q.field"""
     ).fetchall()
     by_source: dict[str, list[str]] = {}
     for source, field, value in per_source:
@@ -91,10 +93,12 @@ def export_body(
     lines.append(f"Customers in the segment: {summary['rows']:,}")
     if summary.get("previous") is not None:
         lines.append(
-            f"At the previous export: {summary['previous']:,} (change {summary['rows'] - summary['previous']:+,})"
+            f"At the previous export: {summary['previous']:,} "
+            f"(change {summary['rows'] - summary['previous']:+,})"
         )
     lines.append(
-        f"Since the previous export: {summary['added']:,} added, {summary['changed']:,} changed, {summary['removed']:,} removed"
+        f"Since the previous export: {summary['added']:,} added, "
+        f"{summary['changed']:,} changed, {summary['removed']:,} removed"
     )
     excluded = summary.get("excluded", {})
     if excluded:
@@ -105,7 +109,8 @@ def export_body(
     if excluded.get("deduplicated"):
         lines.append(
             f"Sent once per {'address' if segment.dedupe == 'household' else 'inbox'}: "
-            f"{excluded['deduplicated']:,} customers left out who share it with a customer in the list"
+            f"{excluded['deduplicated']:,} customers left out who share it with a customer "
+            "in the list"
         )
     lines.append(
         f"File format: {segment.format.mode} export"

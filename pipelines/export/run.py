@@ -2,7 +2,7 @@
 
 1. No export while a blocking quality check on the inputs failed (`pipelines.quality.checks`).
 2. Build the segment on a connection with external access disabled (only the staging folder is
-   writable; pipelines/segments/sandbox.py): suppressed customers, and for marketing segments
+   writable; pipelines/warehouse/sandbox.py): suppressed customers, and for marketing segments
    customers without newsletter opt-in, are removed whatever the filter says, and `dedupe_by`
    keeps one row per inbox or address (pipelines/segments/build.py).
 3. Guards: at least `guards.min_rows` rows; the size may not change by more than
@@ -18,6 +18,7 @@ again. A refused export is logged with status `refused` and the reason, and rais
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -26,13 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.config import (
-    EmailDestination,
-    ExportsConfig,
-    LocalDestination,
-    Segment,
-    SftpDestination,
-)
+from pipelines.config import ExportsConfig, Segment
 from pipelines.export.delta import (
     WHOLE_SEGMENT,
     Change,
@@ -41,27 +36,20 @@ from pipelines.export.delta import (
     compare,
     save_members,
 )
-from pipelines.export.destinations import (
-    Delivery,
-    deliver_email,
-    deliver_local,
-    deliver_sftp,
-    describe,
-)
+from pipelines.export.destinations import DeliveryContext, destination_of
 from pipelines.export.files import (
     WrittenFile,
     column_types,
     formatted_columns,
-    render_file_name,
     sql_name,
     write_csv,
-    write_manifest,
 )
-from pipelines.export.message import export_message, quality_summary
+from pipelines.export.message import quality_summary
+from pipelines.file_names import render_file_name
 from pipelines.quality.checks import blocking_failures
 from pipelines.segments.build import build_segment, excluded_counts
-from pipelines.segments.sandbox import lock_down
 from pipelines.warehouse import sql_literal, transaction
+from pipelines.warehouse.sandbox import lock_down
 
 ROWS, DELTA = "segment_rows", "segment_delta"
 
@@ -104,17 +92,18 @@ def guard_reason(segment: Segment, rows: int, change: Change) -> str | None:
         share = abs(rows - change.previous) / change.previous
         if share > g.max_change_share:
             return (
-                f"{rows:,} rows against {change.previous:,} at the last successful export, a change of "
-                f"{share:.0%}, more than guards.max_change_share = {g.max_change_share:.0%}; if this change "
-                "is expected, raise the guard for one run"
+                f"{rows:,} rows against {change.previous:,} at the last successful export, "
+                f"a change of {share:.0%}, more than guards.max_change_share = "
+                f"{g.max_change_share:.0%}; if this change is expected, raise the guard "
+                "for one run"
             )
     return None
 
 
 def _log(con, rows: list[tuple]) -> None:
     con.executemany(
-        """INSERT INTO export_log (segment, file_name, destination, rows, sha256, status, error, exported_at,
-                                   segment_rows, mode, location, rows_deduplicated)
+        """INSERT INTO export_log (segment, file_name, destination, rows, sha256, status, error,
+                                   exported_at, segment_rows, mode, location, rows_deduplicated)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         rows,
     )
@@ -201,7 +190,10 @@ def write_files(
 
 
 def _delivered(con, name: str, dest: str, file_name: str, sha256: str | None = None) -> bool:
-    sql = "SELECT 1 FROM export_log WHERE segment = ? AND destination = ? AND file_name = ? AND status = 'ok'"
+    sql = (
+        "SELECT 1 FROM export_log"
+        " WHERE segment = ? AND destination = ? AND file_name = ? AND status = 'ok'"
+    )
     params = [name, dest, file_name]
     if sha256 is not None:
         sql += " AND sha256 = ?"
@@ -296,8 +288,15 @@ def export_segment(
     types = column_types(con, ROWS)
     shutil.rmtree(stage, ignore_errors=True)
     full_files: list[WrittenFile] | None = None
-    mails = any(isinstance(config.destinations[d], EmailDestination) for d in segment.destinations)
-    quality = quality_summary(con) if mails else []
+    quality = functools.cache(lambda: quality_summary(con))  # read once, by mail destinations
+    summary = {
+        "rows": result.rows,
+        "previous": result.change.previous,
+        "added": result.change.added,
+        "changed": result.change.changed,
+        "removed": result.change.removed,
+        "excluded": result.excluded,
+    }
     errors: list[str] = []
     try:
         for dest_name in segment.destinations:
@@ -322,24 +321,24 @@ def export_segment(
             result.files += [_file_entry(f, dest_name, "unchanged", None) for f in skipped]
             if not pending:
                 continue
+            context = DeliveryContext(
+                name=name,
+                segment=segment,
+                config=config,
+                now=now,
+                outbox=outbox,
+                stage=stage / dest_name,
+                config_dir=config_dir,
+                quality_report=quality_report,
+                summary=summary,
+                quality=quality,
+            )
+            kind = destination_of(dest)
             try:
-                locations = _deliver(
-                    dest,
-                    pending,
-                    name,
-                    segment,
-                    config,
-                    result,
-                    quality,
-                    outbox=outbox,
-                    now=now,
-                    stage=stage / dest_name,
-                    config_dir=config_dir,
-                    quality_report=quality_report,
-                )
+                locations = kind.deliver(dest, pending, context)
             except Exception as e:  # logged, the other destinations tried, then raised below
                 error = f"{type(e).__name__}: {e}"
-                errors.append(f"{dest_name} ({describe(dest)}): {error}")
+                errors.append(f"{dest_name} ({kind.describe(dest)}): {error}")
                 _log(
                     con,
                     [
@@ -410,62 +409,3 @@ def _file_entry(f: WrittenFile, destination: str, status: str, location: str | N
         "status": status,
         "location": location,
     }
-
-
-def _deliver(
-    dest,
-    files: list[WrittenFile],
-    name: str,
-    segment: Segment,
-    config: ExportsConfig,
-    result: ExportResult,
-    quality: list[str],
-    *,
-    outbox: Path,
-    now: datetime,
-    stage: Path,
-    config_dir: Path | None,
-    quality_report: Path | None = None,
-) -> dict[str, str]:
-    """Deliver `files` to one destination; returns file name -> where it went. Raises on failure."""
-    if isinstance(dest, EmailDestination):
-        summary = {
-            "rows": result.rows,
-            "previous": result.change.previous,
-            "added": result.change.added,
-            "changed": result.change.changed,
-            "removed": result.change.removed,
-            "excluded": result.excluded,
-        }
-        stage.mkdir(parents=True, exist_ok=True, mode=0o700)
-        zip_name = (
-            render_file_name(
-                segment.file_name, segment=name, now=now, mode=segment.format.mode
-            ).rsplit(".", 1)[0]
-            + ".zip"
-        )
-        message = export_message(
-            dest,
-            name,
-            segment,
-            summary,
-            files,
-            quality,
-            work_dir=stage,
-            zip_name=zip_name,
-            quality_report=quality_report,
-        )
-        return deliver_email(config.smtp, message, Delivery(files, {}), outbox=outbox)
-    manifests = {}
-    if segment.manifest != "none":
-        manifests = {
-            f.name: write_manifest(
-                f, segment.manifest, segment=name, mode=segment.format.mode, created_at=now
-            )
-            for f in files
-        }
-    delivery = Delivery(files, manifests)
-    if isinstance(dest, SftpDestination):
-        return deliver_sftp(dest, delivery, config_dir=config_dir)
-    assert isinstance(dest, LocalDestination)
-    return deliver_local(dest, delivery, outbox=outbox, segment=name)

@@ -108,7 +108,15 @@ def land(
     day_dir = private_dir(landing_root / source / mtime.strftime("%Y-%m-%d"))
     base = remote.name.rsplit("/", 1)[-1]
     dest = day_dir / base
-    if dest.exists():
+    # Another drop's file keeps its name; one no ingest_log row names is this drop's own copy
+    # from a process killed before recording it, and is replaced.
+    if (
+        dest.exists()
+        and con.execute(
+            "SELECT count(*) FROM ingest_log WHERE landing_path = ? AND file_id <> ?",
+            [str(dest), file_id],
+        ).fetchone()[0]
+    ):
         stem, dot, ext = base.partition(".")
         dest = day_dir / f"{stem}__{file_id}{dot}{ext}"
     tmp = day_dir / f".{dest.name}.part"

@@ -6,6 +6,7 @@ file's fate is then recorded in `ingest_log` (status `failed` with the error).
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,9 @@ def stage_drop(
         return StageResult(0, 0, 0)
     display = f"{source_name}/{file_name}"
     try:
-        with tempfile.TemporaryDirectory(dir=private_dir(tmp_root)) as tmp:
+        # Named by process, so a later run can remove what a killed one left (a decoded copy).
+        prefix = f"stage-{os.getpid()}-"
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=private_dir(tmp_root)) as tmp:
             decoded = decode_to_utf8(
                 Path(path),
                 Path(tmp) / "drop.csv",

@@ -13,36 +13,11 @@ from __future__ import annotations
 
 import duckdb
 
-# name -> key expression over the columns of `_m_rec` (NULL: the record has no key for the rule)
-RULES: dict[str, str] = {
-    "email": "email",
-    "phone": "phone",
-    "postcode_house_number": "postcode || ' ' || house_number",
-    "birth_date_last_name": "CAST(birth_date AS VARCHAR) || ' ' || left(ln, 3)",
-    "birth_date_first_name": "CASE WHEN NOT fn_is_initials THEN CAST(birth_date AS VARCHAR) || ' ' || left(fn, 3) END",
-    "first_name_last_name": "CASE WHEN NOT fn_is_initials THEN fn || ' ' || ln END",
-    "postcode_last_name": "postcode || ' ' || left(ln, 4)",
-    "street_house_number_city": "street || ' ' || house_number || ' ' || city",
-    "email_local_part": "CASE WHEN length(email_local) >= 6 THEN email_local END",
-    # first and last name in either order (a form filled in the wrong way round)
-    "birth_date_name_pair": "CAST(birth_date AS VARCHAR) || ' ' || least(left(fn, 2), left(ln, 2))"
-    " || greatest(left(fn, 2), left(ln, 2))",
-}
+from pipelines.match_definitions import BLOCKING_RULES, BlockingRule
 
-# The comparisons a rule's key decides: pairs found by the rule agree on them, matches or not,
-# so EM training on that rule's pairs leaves them out (see scoring.estimate_m).
-DETERMINES: dict[str, tuple[str, ...]] = {
-    "email": ("email",),
-    "phone": ("phone",),
-    "postcode_house_number": ("address",),
-    "birth_date_last_name": ("birth_date", "last_name"),
-    "birth_date_first_name": ("birth_date", "first_name"),
-    "first_name_last_name": ("first_name", "last_name"),
-    "postcode_last_name": ("address", "last_name"),
-    "street_house_number_city": ("address",),
-    "email_local_part": ("email",),
-    "birth_date_name_pair": ("birth_date", "first_name", "last_name"),
-}
+# The rules themselves (name, key expression, the comparisons the key decides) are declared in
+# pipelines/match_definitions.py.
+RULES: dict[str, BlockingRule] = {r.name: r for r in BLOCKING_RULES}
 
 
 def rule_names(mask: int, rules: list[str]) -> str:
@@ -58,7 +33,7 @@ def candidate_pairs(
     `rules` is a bit mask of the rules (in the given order) that found the pair.
     """
     selects = [
-        f"SELECT idx, dirty, {i} AS rule_id, {RULES[name]} AS bk FROM _m_rec"
+        f"SELECT idx, dirty, {i} AS rule_id, {RULES[name].key} AS bk FROM _m_rec"
         for i, name in enumerate(rules)
     ]
     con.execute(

@@ -22,47 +22,12 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 from pipelines.match.nicknames import NICKNAME_PAIRS
+from pipelines.match_definitions import COMPARISON_NAMES, FEATURE_TYPES
 
-# Comparisons and their level names, lowest level first; the last level is exact agreement.
-LEVELS: dict[str, tuple[str, ...]] = {
-    "first_name": ("different", "same initial", "similar", "close or call name", "exact"),
-    "last_name": ("different", "similar", "close", "exact"),
-    "birth_date": ("different", "two digits off", "one digit off or day/month swapped", "exact"),
-    "email": ("different", "domain typo", "exact"),
-    "phone": ("different", "one digit off or two swapped", "exact"),
-    "address": (
-        "different",
-        "same postcode or city and street",
-        "same street and number",
-        "same number, near",
-        "exact",
-    ),
-}
-COMPARISONS: tuple[str, ...] = tuple(LEVELS)
-# Which encoded column carries the value whose frequency adjusts an exact agreement.
-TF_COLUMN = {
-    "first_name": "fn",
-    "last_name": "ln",
-    "email": "email",
-    "phone": "phone",
-    "address": "address_key",
-    "birth_date": "birth_key",
-}
-
-_STRING_COLUMNS = (
-    "fn",
-    "fn_initial",
-    "ln",
-    "email",
-    "email_local",
-    "phone",
-    "postcode",
-    "house_number",
-    "hn_base",
-    "street",
-    "city",
-    "address_key",
-)
+# The encoded string columns of a run's records: every text match feature.
+_STRING_COLUMNS = tuple(c for c, t in FEATURE_TYPES.items() if t == "VARCHAR")
+# Column of each comparison in `Compared.levels`.
+_AT = {name: k for k, name in enumerate(COMPARISON_NAMES)}
 
 
 @dataclass
@@ -208,7 +173,7 @@ def _digits_off(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Compared:
-    levels: np.ndarray  # int8 (pairs, len(COMPARISONS)); -1 = no information
+    levels: np.ndarray  # int8 (pairs, comparisons in definition order); -1 = no information
     contradiction: np.ndarray  # bool per pair: may never link
     personal_number: np.ndarray  # bool per pair: agree on a personal number (mobile, identifier)
 
@@ -238,7 +203,7 @@ def compare(
 ) -> Compared:
     """Levels of every comparison for the pairs (l[i], r[i]) of record indices."""
     p = len(l)
-    levels = np.full((p, len(COMPARISONS)), -1, dtype=np.int8)
+    levels = np.full((p, len(COMPARISON_NAMES)), -1, dtype=np.int8)
     c = rec.codes
 
     # first name: exact, call name, Jaro-Winkler, matching initial
@@ -287,8 +252,8 @@ def compare(
     )
     ln_lv[crossed] = 1
     fn_differs &= ~(swapped | crossed)
-    levels[:, 0] = fn_lv
-    levels[:, 1] = ln_lv
+    levels[:, _AT["first_name"]] = fn_lv
+    levels[:, _AT["last_name"]] = ln_lv
 
     # birth date: exact, one digit or day/month swap, two digits
     bl, br = rec.birth[l], rec.birth[r]
@@ -304,7 +269,7 @@ def compare(
     bd_lv[(off == 1) | day_month] = 2
     bd_lv[off == 0] = 3
     bd_lv[~both] = -1
-    levels[:, 2] = bd_lv
+    levels[:, _AT["birth_date"]] = bd_lv
     birth_differs = both & (bd_lv == 0)
 
     # email: exact, or the same local part at a misspelt domain (gmial.com). The same local part at
@@ -322,7 +287,7 @@ def compare(
     lv[same_local & (dist <= 2)] = 1
     lv[exact] = 2
     lv[~both] = -1
-    levels[:, 3] = lv
+    levels[:, _AT["email"]] = lv
 
     # phone: exact, or one typo: a digit off or two neighbouring digits swapped (optimal string alignment)
     pl, pr = c["phone"][l], c["phone"][r]
@@ -334,7 +299,7 @@ def compare(
     lv[fuzzy & (dist <= 1)] = 1
     lv[exact] = 2
     lv[~both] = -1
-    levels[:, 4] = lv
+    levels[:, _AT["phone"]] = lv
     personal_number = (
         (exact | (fuzzy & (dist <= 1))) & rec.phone_is_personal[l] & rec.phone_is_personal[r]
     )
@@ -369,7 +334,7 @@ def compare(
     has_l = (pcl >= 0) | (sl >= 0)
     has_r = (pcr >= 0) | (sr >= 0)
     ad_lv[~(has_l & has_r)] = -1
-    levels[:, 5] = ad_lv
+    levels[:, _AT["address"]] = ad_lv
 
     # Strong contradictions keep records apart, unless they agree on a personal number (a mobile,
     # an identifier): household members share an address, a surname, a landline, an e-mail

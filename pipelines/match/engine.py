@@ -39,15 +39,17 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pipelines.match.blocking import DETERMINES, candidate_pairs, rule_names
+from pipelines.fields import CANONICAL_FIELDS, GOLDEN_COLUMNS
+from pipelines.match.blocking import RULES, candidate_pairs, rule_names
 from pipelines.match.clustering import cluster
-from pipelines.match.comparison import COMPARISONS, LEVELS, compare, component_pairs, load_records
+from pipelines.match.comparison import compare, component_pairs, load_records
 from pipelines.match.features import FEATURE_COLUMNS, build_features, build_row_hashes
 from pipelines.match.overrides import Overrides, load_overrides
 from pipelines.match.scoring import Model, estimate_m, estimate_prior, estimate_u, score
 from pipelines.match.settings import MatchSettings
 from pipelines.match.stable_ids import assign_ids
-from pipelines.match.survivorship import GOLDEN_COLUMNS, build_golden
+from pipelines.match.survivorship import build_golden
+from pipelines.match_definitions import COMPARISON_NAMES, COMPARISONS
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +345,6 @@ def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
     # A record whose values changed since an earlier drop changed no later than the drop that
     # shows them: evidence of recency for sources without an update time (survivorship.py). The
     # fingerprint covers only the values a customer shows, so a new contact column is no change.
-    values = ", ".join(f"c.{f}" for f in _SHOWN_VALUES)
     con.execute(
         f"""
         UPDATE match_records SET
@@ -351,7 +352,7 @@ def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
                                    AND match_records.value_hash IS NOT NULL THEN x.changed_at
                               ELSE match_records.changed_at END,
             value_hash = x.value_hash
-        FROM (SELECT f.source, f.source_record_id, CAST(hash({values}) AS VARCHAR) AS value_hash,
+        FROM (SELECT f.source, f.source_record_id, {_value_hash_sql("c")} AS value_hash,
                      coalesce(l.exported_at, l.remote_mtime, c.loaded_at) AS changed_at
               FROM _m_feat f JOIN contacts c ON c.source = f.source AND c.source_record_id = f.source_record_id
               LEFT JOIN ingest_log l ON l.file_id = c.file_id) x
@@ -423,7 +424,7 @@ def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: da
     t = settings.training
     usable = ~compared.contradiction
     sessions = [
-        (bit, [COMPARISONS.index(c) for c in DETERMINES[rule]])
+        (bit, [COMPARISON_NAMES.index(c) for c in RULES[rule].determines])
         for bit, rule in enumerate(settings.blocking.rules)
     ]
     per_person = 1.0
@@ -454,7 +455,7 @@ def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: da
         rounds,
         prior,
         per_person,
-        {f: [round(float(w), 1) for w in weights[f]] for f in COMPARISONS},
+        {f: [round(float(w), 1) for w in weights[f]] for f in COMPARISON_NAMES},
     )
     return model
 
@@ -476,9 +477,10 @@ def _store_edges(
         "match_probability": pa.array(probability),
         "rules": pa.array([names[int(m)] for m in masks], pa.string()),
     }
-    for k, f in enumerate(COMPARISONS):
-        columns[f"{f}_level"] = pa.array(levels[:, k])
-        columns[f"{f}_weight"] = pa.array(weights[:, k].astype(np.float64))
+    for k, c in enumerate(COMPARISONS):
+        level, weight = c.edge_columns
+        columns[level] = pa.array(levels[:, k])
+        columns[weight] = pa.array(weights[:, k].astype(np.float64))
     table = pa.table(columns)
     con.register("_m_new_edges", table)
     cols = ", ".join(columns)
@@ -675,12 +677,13 @@ def _cluster_affected(
 
 def _comparison_json_sql(alias: str) -> str:
     parts = []
-    for f in COMPARISONS:
-        labels = " ".join(f"WHEN {i} THEN '{name}'" for i, name in enumerate(LEVELS[f]))
+    for c in COMPARISONS:
+        level, weight = (f"{alias}.{col}" for col in c.edge_columns)
+        labels = " ".join(f"WHEN {i} THEN '{name}'" for i, name in enumerate(c.levels))
         parts.append(
-            f"'{f}', json_object('level', {alias}.{f}_level, "
-            f"'label', CASE {alias}.{f}_level {labels} ELSE 'missing' END, "
-            f"'weight', round({alias}.{f}_weight, 2))"
+            f"'{c.name}', json_object('level', {level}, "
+            f"'label', CASE {level} {labels} ELSE 'missing' END, "
+            f"'weight', round({weight}, 2))"
         )
     return f"CAST(json_object({', '.join(parts)}) AS VARCHAR)"
 
@@ -743,8 +746,11 @@ def _write_links(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
     )
 
 
-# The values whose change dates a record (match_records.changed_at).
-_SHOWN_VALUES = (
+# The values whose change dates a record (match_records.changed_at): every canonical field a
+# customer shows as a person's value (not the last purchase, an activity). The fingerprint hashes
+# the first thirteen together, as it always has; a field added since joins it only where it
+# holds a value, so adding a field does not make every record look changed once.
+_FINGERPRINTED = (
     "first_name",
     "infix",
     "last_name",
@@ -759,6 +765,22 @@ _SHOWN_VALUES = (
     "birth_date",
     "newsletter_opt_in",
 )
+_SHOWN_VALUES = tuple(
+    f for f in CANONICAL_FIELDS if f in GOLDEN_COLUMNS and f != "last_purchase_at"
+)
+
+
+def _value_hash_sql(alias: str) -> str:
+    """SQL of the fingerprint of the shown values of the contact `alias`."""
+    fingerprint = f"hash({', '.join(f'{alias}.{f}' for f in _FINGERPRINTED)})"
+    for f in _SHOWN_VALUES:
+        if f not in _FINGERPRINTED:
+            col = f"{alias}.{f}"
+            fingerprint = (
+                f"CASE WHEN {col} IS NULL THEN {fingerprint} ELSE hash({fingerprint}, {col}) END"
+            )
+    return f"CAST({fingerprint} AS VARCHAR)"
+
 
 # Raised when the survivorship rules themselves change, so every golden record is recomputed once.
 SURVIVORSHIP_VERSION = 2

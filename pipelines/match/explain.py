@@ -9,6 +9,7 @@ import json
 
 import duckdb
 
+from pipelines.fields import PASS_THROUGH_FIELDS
 from pipelines.privacy.masking import mask_email, mask_phone
 
 
@@ -16,69 +17,97 @@ def _name(first, infix, last) -> str:
     return " ".join(p for p in (first, infix, last) if p) or "(no name)"
 
 
+# Pass-through fields shown with the address (after the house number) and on their own line.
+_WITH_ADDRESS = tuple(f for f, pick in PASS_THROUGH_FIELDS.items() if pick == "address")
+_OTHERS = tuple(f for f in PASS_THROUGH_FIELDS if f not in _WITH_ADDRESS)
+_GOLDEN = (
+    "first_name",
+    "infix",
+    "last_name",
+    "email",
+    "phone",
+    "street",
+    "house_number",
+    *_WITH_ADDRESS,
+    "postcode",
+    "city",
+    "country",
+    "birth_date",
+    *_OTHERS,
+    "source_count",
+    "created_at",
+    "updated_at",
+)
+_RECORD = (
+    "first_name",
+    "infix",
+    "last_name",
+    "email",
+    "phone",
+    "postcode",
+    "house_number",
+    *_WITH_ADDRESS,
+    "birth_date",
+)
+
+
+def _joined(*parts) -> str:
+    return " ".join(str(p) for p in parts if p)
+
+
 def explain(con: duckdb.DuckDBPyConnection, customer_id: str) -> str:
-    """A readable account of one customer: golden values, source records, pairwise evidence, id history."""
+    """A readable account of one customer: golden values, source records, evidence, id history."""
     customer_id = customer_id.strip()
-    row = con.execute(
-        """SELECT first_name, infix, last_name, email, phone, street, house_number, house_number_suffix,
-                  postcode, city, country, birth_date, source_count, created_at, updated_at
-           FROM customers WHERE customer_id = ?""",
-        [customer_id],
+    found = con.execute(
+        f"SELECT {', '.join(_GOLDEN)} FROM customers WHERE customer_id = ?", [customer_id]
     ).fetchone()
     history = con.execute(
         """SELECT old_customer_id, new_customer_id, kind, "at" FROM customer_merges
            WHERE old_customer_id = ? OR new_customer_id = ? ORDER BY "at", old_customer_id""",
         [customer_id, customer_id],
     ).fetchall()
-    if row is None:
+    if found is None:
         moved = [h for h in history if h[0] == customer_id]
         if moved:
             lines = [f"{customer_id} no longer exists:"]
             lines += [f"  {kind}d into {new} at {at:%Y-%m-%d %H:%M}" for _, new, kind, at in moved]
             return "\n".join(lines)
         return f"{customer_id}: no such customer"
-    (
-        first,
-        infix,
-        last,
-        email,
-        phone,
-        street,
-        number,
-        suffix,
-        postcode,
-        city,
-        country,
-        birth,
-        count,
-        created,
-        updated,
-    ) = row
+    g = dict(zip(_GOLDEN, found))
+    created, updated = g["created_at"], g["updated_at"]
     lines = [
-        f"customer {customer_id}: {_name(first, infix, last)}",
-        f"  e-mail {mask_email(email) or '-'}, phone {mask_phone(phone) or '-'}, born {birth or '-'}",
-        f"  address {' '.join(str(p) for p in (street, number, suffix) if p) or '-'}, "
-        f"{' '.join(str(p) for p in (postcode, city, country) if p) or '-'}",
+        f"customer {customer_id}: {_name(g['first_name'], g['infix'], g['last_name'])}",
+        f"  e-mail {mask_email(g['email']) or '-'}, phone {mask_phone(g['phone']) or '-'}, "
+        f"born {g['birth_date'] or '-'}",
+        f"  address {_joined(g['street'], g['house_number'], *(g[f] for f in _WITH_ADDRESS)) or '-'}, "
+        f"{_joined(g['postcode'], g['city'], g['country']) or '-'}",
+        *(
+            [f"  {', '.join(f'{f} {g[f]}' for f in _OTHERS if g[f] is not None)}"]
+            if any(g[f] is not None for f in _OTHERS)
+            else []
+        ),
         f"  created {created:%Y-%m-%d %H:%M}, updated {updated:%Y-%m-%d %H:%M}"
         if created and updated
         else "",
         "",
-        f"source records ({count}):",
+        f"source records ({g['source_count']}):",
     ]
     records = con.execute(
-        """SELECT cs.source, cs.source_record_id, cs.match_score, cs.linked_at,
-                  c.first_name, c.infix, c.last_name, c.email, c.phone, c.postcode, c.house_number,
-                  c.house_number_suffix, c.birth_date, c.updated_at
+        f"""SELECT cs.source, cs.source_record_id, cs.match_score, cs.linked_at,
+                  {", ".join(f"c.{f}" for f in _RECORD)}, c.updated_at
            FROM customer_sources cs
            LEFT JOIN contacts c ON c.source = cs.source AND c.source_record_id = cs.source_record_id
            WHERE cs.customer_id = ? ORDER BY cs.source, cs.source_record_id""",
         [customer_id],
     ).fetchall()
-    for source, rid, score, linked, f, i, ln, em, ph, pc, hn, sfx, bd, upd in records:
+    for source, rid, score, linked, *values in records:
+        c = dict(zip(_RECORD, values))
         score_text = f"score {score:.4f}" if score is not None else "alone"
+        where = _joined(c["postcode"], c["house_number"], *(c[f] for f in _WITH_ADDRESS))
         lines.append(
-            f"  {source}:{rid:<14} {_name(f, i, ln):<28} {mask_email(em) or '-':<24} {mask_phone(ph) or '-':<16} "
-            f"{' '.join(str(p) for p in (pc, hn, sfx) if p) or '-':<14} {bd or '-'}  ({score_text}, "
+            f"  {source}:{rid:<14} {_name(c['first_name'], c['infix'], c['last_name']):<28} "
+            f"{mask_email(c['email']) or '-':<24} {mask_phone(c['phone']) or '-':<16} "
+            f"{where or '-':<14} {c['birth_date'] or '-'}  ({score_text}, "
             f"linked {linked:%Y-%m-%d})"
         )
     evidence = con.execute(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import duckdb
 
 from pipelines.fields import CONTACT_COLUMNS
+from pipelines.match_definitions import FEATURE_TYPES
 
 # A value counts for matching unless the normalizer called it invalid or missing; an address at a
 # closed mail provider is dead for mailing but still identifies its person.
@@ -23,23 +24,7 @@ _USABLE = "coalesce({f}_status, 'valid') IN ('valid', 'corrected')"
 
 # The columns of `_m_feat` besides (source, source_record_id, match_hash, row_hash); kept in
 # `match_records` so that a daily run derives them only for new and changed contacts.
-FEATURE_COLUMNS = (
-    "fn",
-    "fn_initial",
-    "fn_is_initials",
-    "ln",
-    "email",
-    "email_local",
-    "phone",
-    "phone_is_personal",
-    "postcode",
-    "house_number",
-    "hn_base",
-    "address_key",
-    "street",
-    "city",
-    "birth_date",
-)
+FEATURE_COLUMNS: tuple[str, ...] = tuple(FEATURE_TYPES)
 
 
 def _letters(expr: str, keep_spaces: bool) -> str:

@@ -9,7 +9,7 @@ among non-matches; a pair's match weight is the sum over comparisons of log2(m /
   the candidate pairs (u held fixed), counted once per distinct pattern of levels. Pairs that a
   household contradiction keeps apart are left out: they are non-matches by rule, and letting
   them in would teach the model that matches often disagree on first name.
-- A small Dirichlet prior (`PRIOR_M`, `PRIOR_U`) keeps the estimates sane on tiny data sets
+- A small Dirichlet prior (each comparison's `prior_m`, `prior_u`) keeps the estimates sane on tiny data sets
   (tests, a first drop of a few hundred rows); on real volumes the data outweighs it.
 - Term-frequency adjustment: an exact agreement on a value shared by many records (`de Vries`,
   a family e-mail address, a switchboard number) counts log2(u_exact / tf(value)) bits less
@@ -24,25 +24,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from pipelines.match.comparison import COMPARISONS, LEVELS, TF_COLUMN, RecordArrays, compare
+from pipelines.match.comparison import RecordArrays, compare
+from pipelines.match_definitions import COMPARISON_NAMES, COMPARISONS
 
-# Prior beliefs, lowest level first (see comparison.LEVELS), and how many pairs they weigh.
-PRIOR_M: dict[str, tuple[float, ...]] = {
-    "first_name": (0.03, 0.05, 0.05, 0.12, 0.75),
-    "last_name": (0.03, 0.03, 0.06, 0.88),
-    "birth_date": (0.02, 0.01, 0.04, 0.93),
-    "email": (0.25, 0.10, 0.65),
-    "phone": (0.30, 0.02, 0.68),
-    "address": (0.15, 0.05, 0.03, 0.05, 0.72),
-}
-PRIOR_U: dict[str, tuple[float, ...]] = {
-    "first_name": (0.93, 0.04, 0.02, 0.005, 0.005),
-    "last_name": (0.97, 0.02, 0.006, 0.004),
-    "birth_date": (0.9985, 0.0012, 0.0002, 0.0001),
-    "email": (0.99999, 0.000009, 0.000001),
-    "phone": (0.99998, 0.000015, 0.000005),
-    "address": (0.99, 0.009, 0.0005, 0.0003, 0.0002),
-}
+# How many pairs the prior beliefs (`Comparison.prior_m`, `.prior_u`) weigh.
 PRIOR_PAIRS_M = 50.0
 PRIOR_PAIRS_U = 2_000.0
 TF_ADJUSTMENT_LIMIT = 8.0  # bits, either way
@@ -72,7 +57,9 @@ class Model:
 
     def level_weights(self) -> dict[str, np.ndarray]:
         """log2(m/u) per comparison level (bits)."""
-        return {f: np.log2(np.asarray(self.m[f]) / np.asarray(self.u[f])) for f in COMPARISONS}
+        return {
+            f: np.log2(np.asarray(self.m[f]) / np.asarray(self.u[f])) for f in COMPARISON_NAMES
+        }
 
     def prior_weight(self) -> float:
         return math.log2(self.prior / (1.0 - self.prior))
@@ -91,14 +78,15 @@ def score(model: Model, rec: RecordArrays, l: np.ndarray, levels: np.ndarray) ->
     """Per-comparison weights and the total match weight of each pair."""
     per_level = model.level_weights()
     weights = np.zeros(levels.shape, dtype=np.float32)
-    for k, f in enumerate(COMPARISONS):
+    for k, c in enumerate(COMPARISONS):
+        f = c.name
         lv = levels[:, k]
         table = np.append(per_level[f], 0.0)  # index -1 -> the appended 0 (no information)
         weights[:, k] = table[lv]
         if f in model.term_frequency:
-            exact = lv == len(LEVELS[f]) - 1
+            exact = lv == c.exact
             if exact.any():
-                tf = rec.tf(TF_COLUMN[f], model.records_per_person)[l[exact]]
+                tf = rec.tf(c.tf_column, model.records_per_person)[l[exact]]
                 adjust = np.log2(model.u[f][-1] / np.maximum(tf, 1e-12))
                 weights[exact, k] += np.clip(
                     adjust, -TF_ADJUSTMENT_LIMIT, TF_ADJUSTMENT_LIMIT
@@ -122,21 +110,21 @@ def estimate_u(
     else:
         levels = np.full((0, len(COMPARISONS)), -1, dtype=np.int8)
     n_pairs_exact = n * (n - 1) / 2
-    for k, f in enumerate(COMPARISONS):
-        size = len(LEVELS[f])
+    for k, c in enumerate(COMPARISONS):
+        size = len(c.levels)
         lv = levels[:, k]
         counts = np.bincount(lv[lv >= 0], minlength=size).astype(np.float64)[:size]
-        prior = np.asarray(PRIOR_U[f])
+        prior = np.asarray(c.prior_u)
         observed = counts.sum()
         if observed > n_pairs_exact:  # a small data set: the sample repeats its few distinct pairs
             counts *= n_pairs_exact / observed
             observed = counts.sum()
         below = (counts[:-1] + PRIOR_PAIRS_U * prior[:-1]) / (observed + PRIOR_PAIRS_U)
         exact = (
-            rec.exact_u(TF_COLUMN[f], per_person) * n_pairs_exact + PRIOR_PAIRS_U * prior[-1]
+            rec.exact_u(c.tf_column, per_person) * n_pairs_exact + PRIOR_PAIRS_U * prior[-1]
         ) / (n_pairs_exact + PRIOR_PAIRS_U)
         below = below / below.sum() * (1.0 - exact)
-        u[f] = [float(x) for x in below] + [float(exact)]
+        u[c.name] = [float(x) for x in below] + [float(exact)]
     return u
 
 
@@ -172,7 +160,8 @@ def em_session(
 ) -> tuple[dict[str, np.ndarray], float, int]:
     """EM over the `active` comparisons of some candidate pairs, u fixed: (m of the active ones, share, rounds)."""
     pat, counts = _patterns(levels, active)
-    names = [COMPARISONS[k] for k in active]
+    chosen = [COMPARISONS[k] for k in active]
+    names = [c.name for c in chosen]
     log_u = np.zeros(len(pat))
     for pos, f in enumerate(names):
         log_u += _log_table(u[f])[pat[:, pos]]
@@ -188,11 +177,11 @@ def em_session(
         weighted = post * counts
         new_share = float((weighted.sum() + 1.0) / (counts.sum() + 2.0))
         change = abs(new_share - share)
-        for pos, f in enumerate(names):
-            size = len(LEVELS[f])
+        for pos, c in enumerate(chosen):
+            f, size = c.name, len(c.levels)
             lv = pat[:, pos]
             sums = np.bincount(lv[lv >= 0], weights=weighted[lv >= 0], minlength=size)[:size]
-            new_m = (sums + PRIOR_PAIRS_M * np.asarray(PRIOR_M[f])) / (sums.sum() + PRIOR_PAIRS_M)
+            new_m = (sums + PRIOR_PAIRS_M * np.asarray(c.prior_m)) / (sums.sum() + PRIOR_PAIRS_M)
             change = max(change, float(np.abs(new_m - m[f]).max()))
             m[f] = new_m
         share = min(max(new_share, 1e-9), 1 - 1e-9)
@@ -217,8 +206,8 @@ def estimate_m(
     names, but all the more about birth dates, e-mail, phone and address. Each comparison's m
     is the average over the sessions that estimated it (the prior where none did).
     """
-    start = {f: np.asarray(PRIOR_M[f], dtype=np.float64) for f in COMPARISONS}
-    estimates: dict[str, list[np.ndarray]] = {f: [] for f in COMPARISONS}
+    start = {c.name: np.asarray(c.prior_m, dtype=np.float64) for c in COMPARISONS}
+    estimates: dict[str, list[np.ndarray]] = {f: [] for f in COMPARISON_NAMES}
     total_rounds = 0
     for bit, determined in sessions:
         chosen = (masks >> bit) & 1 == 1
@@ -231,7 +220,7 @@ def estimate_m(
             estimates[f].append(values)
     out = {
         f: [float(x) for x in (np.mean(estimates[f], axis=0) if estimates[f] else start[f])]
-        for f in COMPARISONS
+        for f in COMPARISON_NAMES
     }
     return out, total_rounds
 
@@ -252,7 +241,7 @@ def estimate_prior(
         return 1e-6
     pat, counts = _patterns(levels, list(range(len(COMPARISONS))))
     bayes = np.zeros(len(pat))
-    for k, f in enumerate(COMPARISONS):
+    for k, f in enumerate(COMPARISON_NAMES):
         bayes += _log_table(m[f])[pat[:, k]] - _log_table(u[f])[pat[:, k]]
     share = 0.5
     for _ in range(iterations):

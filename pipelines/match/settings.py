@@ -12,22 +12,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.config import ConfigError, _load
+from pipelines.match_definitions import BLOCKING_RULE_NAMES, COMPARISON_NAMES, COMPARISONS
 
 SurvivorshipRule = Literal[
     "status", "source_priority", "recency", "consensus", "personal", "consumer"
 ]
-BLOCKING_RULE_NAMES = (
-    "email",
-    "phone",
-    "postcode_house_number",
-    "birth_date_last_name",
-    "birth_date_first_name",
-    "first_name_last_name",
-    "postcode_last_name",
-    "street_house_number_city",
-    "email_local_part",
-    "birth_date_name_pair",
-)
 SURVIVORSHIP_GROUPS = ("name", "email", "phone", "address", "birth_date")
 # The order each group uses unless matching.yaml says otherwise (see survivorship.py for the rules).
 DEFAULT_SURVIVORSHIP: dict[str, list[str]] = {
@@ -37,7 +26,6 @@ DEFAULT_SURVIVORSHIP: dict[str, list[str]] = {
     "address": ["status", "recency", "source_priority"],
     "birth_date": ["status", "consensus", "source_priority", "recency"],
 }
-COMPARISON_NAMES = ("first_name", "last_name", "birth_date", "email", "phone", "address")
 
 
 class Strict(BaseModel):
@@ -137,7 +125,7 @@ class MatchSettings(Strict):
     households: Households = Field(default_factory=Households)
     survivorship: Survivorship = Field(default_factory=Survivorship)
     term_frequency: list[str] = Field(
-        default_factory=lambda: ["first_name", "last_name", "email", "phone", "address"],
+        default_factory=lambda: [c.name for c in COMPARISONS if c.term_frequency],
         description="comparisons whose exact agreement counts for less on common values",
     )
 

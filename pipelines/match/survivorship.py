@@ -38,6 +38,7 @@ from itertools import combinations
 import duckdb
 import pyarrow as pa
 
+from pipelines.fields import GOLDEN_COLUMNS, PASS_THROUGH_FIELDS
 from pipelines.match.nicknames import GROUPS as GROUPS_OF_NAMES
 from pipelines.match.settings import MatchSettings
 
@@ -60,35 +61,49 @@ def _fold(expr: str) -> str:
 # Mojibake left over from a wrong decoding (UTF-8 read as Latin-1): Ã¶, Ã©, Â...
 _MOJIBAKE = "regexp_matches({c}, 'Ã|Â[\\xA0-\\xBF]|â€')"
 
-# group -> (fields taken together, "has a value" test, status rank, safeguard rank, consensus key)
+
+
+def _passing(pick: str) -> tuple[str, ...]:
+    """The pass-through fields (pipelines/fields.py) that travel with `pick`."""
+    return tuple(f for f, group in PASS_THROUGH_FIELDS.items() if group == pick)
+
+
+# pick -> (fields taken together, "has a value" test, status rank, safeguard rank, consensus key);
+# the pass-through fields of a pick come from the record that wins it.
 GROUPS: dict[str, tuple[tuple[str, ...], str, str, str, str]] = {
     "first_name": (
-        ("first_name",),
+        ("first_name", *_passing("first_name")),
         "first_name IS NOT NULL",
         _rank("first_name_status"),
         "first_name_demoted",
         "first_name_fold",
     ),
     "last_name": (
-        ("infix", "last_name"),
+        ("infix", "last_name", *_passing("last_name")),
         "last_name IS NOT NULL",
         _rank("last_name_status"),
         f"CASE WHEN {_MOJIBAKE.format(c='last_name')} THEN 1 ELSE 0 END",
         "last_name_fold",
     ),
     "email": (
-        ("email", "email_status"),
+        ("email", "email_status", *_passing("email")),
         "email IS NOT NULL",
         _rank("email_status"),
         "email_blocked",
         "email",
     ),
-    "phone": (("phone", "phone_status"), "phone IS NOT NULL", _rank("phone_status"), "0", "phone"),
+    "phone": (
+        ("phone", "phone_status", *_passing("phone")),
+        "phone IS NOT NULL",
+        _rank("phone_status"),
+        "0",
+        "phone",
+    ),
     "address": (
         (
             "street",
             "house_number",
-            "house_number_suffix",
+            *_passing("address"),
             "postcode",
             "city",
             "country",
@@ -101,7 +116,7 @@ GROUPS: dict[str, tuple[tuple[str, ...], str, str, str, str]] = {
         "concat_ws('|', postcode, house_number, house_number_suffix)",
     ),
     "birth_date": (
-        ("birth_date", "birth_date_status"),
+        ("birth_date", "birth_date_status", *_passing("birth_date")),
         "birth_date IS NOT NULL",
         _rank("birth_date_status"),
         "0",
@@ -117,35 +132,27 @@ SETTINGS_GROUP = {
     "address": "address",
     "birth_date": "birth_date",
 }
-
-GOLDEN_COLUMNS: tuple[str, ...] = (
+# Golden columns that come from the opt-in pick and the per-customer totals, not from GROUPS.
+_OPT_IN_AND_TOTALS = (
     "customer_id",
-    "first_name",
-    "infix",
-    "last_name",
-    "email",
-    "phone",
-    "street",
-    "house_number",
-    "house_number_suffix",
-    "postcode",
-    "city",
-    "country",
-    "birth_date",
     "newsletter_opt_in",
-    "last_purchase_at",
-    "email_status",
-    "phone_status",
-    "postcode_status",
-    "birth_date_status",
     "newsletter_opt_in_at",
     "newsletter_opt_in_source",
     "double_opt_in",
+    "last_purchase_at",
     "source_count",
     "sources",
-    "country_status",
 )
-
+# A golden column nothing picks (a canonical field added without a place here) fails at import,
+# not as an empty column of every customer.
+_unknown_picks = set(PASS_THROUGH_FIELDS.values()) - set(GROUPS)
+_unpicked = set(GOLDEN_COLUMNS) - {f for fields, *_ in GROUPS.values() for f in fields}
+_unpicked -= set(_OPT_IN_AND_TOTALS)
+if _unknown_picks or _unpicked:
+    raise ValueError(
+        f"survivorship: unknown pick(s) {sorted(_unknown_picks)} in fields.PASS_THROUGH_FIELDS; "
+        f"golden column(s) {sorted(_unpicked)} without a pick (add them to PASS_THROUGH_FIELDS)"
+    )
 
 def _sort_terms(rules: list[str], b2c: bool, export_date_counts_as_update: bool) -> list[str]:
     """The configured rules as ascending sort expressions (smallest wins), with the fixed tie-breaks."""
@@ -359,7 +366,7 @@ def build_golden(
     # Within the winning name (same letters), the spelling with diacritics, then the most common one.
     for pick, fields in (("first_name", ("first_name",)), ("last_name", ("infix", "last_name"))):
         fold = "first_name_fold" if pick == "first_name" else "last_name_fold"
-        cols = ", ".join(fields)
+        cols = ", ".join(fields + _passing(pick))
         shown = " || ".join(f"coalesce(r.{f}, '')" for f in fields)
         con.execute(
             f"""
@@ -368,7 +375,8 @@ def build_golden(
                 SELECT *, row_number() OVER (
                     PARTITION BY customer_id ORDER BY mojibake, plain, spelling_count DESC, chosen, priority,
                                                       source, source_record_id) AS rn
-                FROM (SELECT r.customer_id, {", ".join("r." + f for f in fields)}, r.priority, r.source,
+                FROM (SELECT r.customer_id, {", ".join("r." + f for f in fields + _passing(pick))},
+                             r.priority, r.source,
                              r.source_record_id,
                              CASE WHEN {_MOJIBAKE.format(c=shown)} THEN 1 ELSE 0 END AS mojibake,
                              CASE WHEN strip_accents({shown}) <> {shown} THEN 0 ELSE 1 END AS plain,
@@ -387,10 +395,11 @@ def build_golden(
         )
     # The chosen address without a country or city: the customer's other records supply them
     # (the country most records show; the city of a record with the same postcode).
+    carried = "".join(f"a.{f}, " for f in _passing("address"))
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE _m_address_fill AS
-        SELECT a.customer_id, a.street, a.house_number, a.house_number_suffix, a.postcode,
+        SELECT a.customer_id, a.street, a.house_number, {carried}a.postcode,
                coalesce(a.city, c.city) AS city, coalesce(a.country, k.country) AS country,
                CASE WHEN a.country IS NULL AND k.country IS NOT NULL THEN 'inferred' ELSE a.country_status END
                    AS country_status,

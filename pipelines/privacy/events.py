@@ -205,6 +205,20 @@ def raw_line_sql(alias: str, fields: list[str], delimiter: str) -> str:
     )
 
 
+def record_suppression_events(
+    con: duckdb.DuckDBPyConnection, *, rows: str, source_name: str, file_id: str
+) -> None:
+    """A file's events into `suppression_events`, which the suppression rules read: the rows of
+    temp table `rows` (line_number, email, phone, event, event_raw, at, campaign, reason) whose
+    reason is NULL. Shared by suppression and engagement drops, so both feed the same rules."""
+    con.execute("DELETE FROM suppression_events WHERE file_id = ?", [file_id])
+    con.execute(
+        f"""INSERT INTO suppression_events (source, file_id, line_number, email, phone, event, event_raw, "at", campaign, loaded_at)
+           SELECT ?, ?, line_number, email, phone, event, event_raw, "at", campaign, now() FROM {rows} WHERE reason IS NULL""",
+        [source_name, file_id],
+    )
+
+
 def load_suppression_drop(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -276,12 +290,7 @@ def load_suppression_drop(
             """,
             [file_time],
         )
-        con.execute("DELETE FROM suppression_events WHERE file_id = ?", [file_id])
-        con.execute(
-            """INSERT INTO suppression_events (source, file_id, line_number, email, phone, event, event_raw, "at", campaign, loaded_at)
-               SELECT ?, ?, line_number, email, phone, event, event_raw, "at", campaign, now() FROM _sup_rows WHERE reason IS NULL""",
-            [source_name, file_id],
-        )
+        record_suppression_events(con, rows="_sup_rows", source_name=source_name, file_id=file_id)
         con.execute(
             """INSERT INTO rejected_rows (file_id, source, line_number, raw_line, reason, field, rejected_at)
                SELECT ?, ?, line_number, raw_line, reason, field, now() FROM _sup_rows WHERE reason IS NOT NULL""",

@@ -3,7 +3,7 @@
 `send_check_alerts` mails every failed check that was not alerted (or accepted) yet, in one
 message, and marks them alerted, so a failure is reported once, not at every run; a late source
 is reported again only after it was on time in between. `send_run_failure_alert` mails a failed
-run. Delivery is `pipelines.export.mail.deliver_mail`: SMTP when `exports.yaml` names a host,
+run. Delivery is `pipelines.transport.mail.deliver_mail`: SMTP when `exports.yaml` names a host,
 else an `.eml` file in `<data>/outbox/mail/`. Messages hold figures, file and column names,
 never personal data.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import ExportsConfig
-from pipelines.export.mail import deliver_mail
+from pipelines.transport.mail import deliver_mail
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from datetime import date
 import duckdb
 
 from pipelines.config import ConfigError, ExportsConfig, Segment
-from pipelines.segments.sandbox import outside_reach
+from pipelines.warehouse.sandbox import outside_reach
 from pipelines.warehouse import ensure_schema
 
 # Fields an enrichment campaign asks for when they are empty (`missing_fields`).

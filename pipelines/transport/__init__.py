@@ -1,4 +1,5 @@
-"""Transports: where drops are listed and fetched, and where exports are put."""
+"""Transports: where drops are listed and fetched, and where exports are put; mail.py sends
+email (exports and alerts)."""
 
 from __future__ import annotations
 

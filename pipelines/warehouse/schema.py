@@ -8,23 +8,8 @@ from __future__ import annotations
 
 import duckdb
 
-from pipelines.fields import CANONICAL_TYPES, CONTACT_COLUMNS, STAGED_FIELDS
-
-_customer_columns = {
-    "customer_id": "VARCHAR",
-    **{k: v for k, v in CANONICAL_TYPES.items() if k != "source_record_id"},
-    "email_status": "VARCHAR",
-    "phone_status": "VARCHAR",
-    "postcode_status": "VARCHAR",
-    "birth_date_status": "VARCHAR",
-    "country_status": "VARCHAR",  # inferred: taken from another record of the customer
-    "newsletter_opt_in_at": "TIMESTAMP",
-    "newsletter_opt_in_source": "VARCHAR",
-    "double_opt_in": "BOOLEAN",
-    "source_count": "INTEGER",
-    "sources": "VARCHAR",  # comma-separated source names, for segments and quick reads
-    "created_at": "TIMESTAMP",
-}
+from pipelines.fields import CONTACT_COLUMNS, CUSTOMER_COLUMNS, STAGED_FIELDS
+from pipelines.match_definitions import EDGE_COLUMNS, FEATURE_TYPES
 
 TABLES: dict[str, dict[str, str]] = {
     "ingest_log": {
@@ -71,7 +56,7 @@ TABLES: dict[str, dict[str, str]] = {
         "extra": "VARCHAR",
     },
     "contacts": {**CONTACT_COLUMNS},
-    "customers": _customer_columns,
+    "customers": CUSTOMER_COLUMNS,
     "customer_sources": {
         "customer_id": "VARCHAR NOT NULL",
         "source": "VARCHAR NOT NULL",
@@ -97,6 +82,14 @@ TABLES: dict[str, dict[str, str]] = {
         "kind": "VARCHAR",  # merge, split
         "at": "TIMESTAMP",
     },
+    # One row per completed build of customers: a run killed after loading contacts but before
+    # this row was written leaves newer contacts than the last build, so the next run rebuilds.
+    "customer_builds": {
+        "built_at": "TIMESTAMP NOT NULL",
+        "contacts_loaded_at": "TIMESTAMP",  # the newest contacts.loaded_at the build covered
+        "contacts": "BIGINT",
+        "customers": "BIGINT",
+    },
     # --- matcher state (pipelines/match): what later runs need to match only what changed ---
     # One row per contact the matcher has seen: a stable integer key, fingerprints of its
     # match features and of its whole row, and the match features themselves (so a daily run
@@ -110,26 +103,7 @@ TABLES: dict[str, dict[str, str]] = {
         "matched_at": "TIMESTAMP",
         "value_hash": "VARCHAR",  # fingerprint of the values a golden record shows
         "changed_at": "TIMESTAMP",  # export time of the drop in which those values last changed
-        **{
-            c: "VARCHAR"
-            for c in (
-                "fn",
-                "fn_initial",
-                "ln",
-                "email",
-                "email_local",
-                "phone",
-                "postcode",
-                "house_number",
-                "hn_base",
-                "address_key",
-                "street",
-                "city",
-            )
-        },
-        "fn_is_initials": "BOOLEAN",
-        "phone_is_personal": "BOOLEAN",
-        "birth_date": "DATE",
+        **FEATURE_TYPES,
     },
     # Candidate pairs that may link (weight at or above the link threshold, no contradiction),
     # with the level and weight of each comparison. Keys only, no personal data.
@@ -139,11 +113,7 @@ TABLES: dict[str, dict[str, str]] = {
         "match_weight": "DOUBLE",
         "match_probability": "DOUBLE",
         "rules": "VARCHAR",  # blocking rules that found the pair
-        **{
-            f"{c}_{x}": t
-            for c in ("first_name", "last_name", "birth_date", "email", "phone", "address")
-            for x, t in (("level", "TINYINT"), ("weight", "DOUBLE"))
-        },
+        **EDGE_COLUMNS,  # level and weight per comparison
         "scored_at": "TIMESTAMP",
     },
     # Records named in match_overrides.yaml at the last run: re-matched when the file changes.
@@ -181,6 +151,97 @@ TABLES: dict[str, dict[str, str]] = {
         "at": "TIMESTAMP NOT NULL",
         "campaign": "VARCHAR",
         "loaded_at": "TIMESTAMP",
+    },
+    # --- activity (pipelines/activity): order lines and email engagement events ---
+    # One row per order line of an orders drop. An order re-delivered (same source + order_id)
+    # replaces its earlier lines. The customer reference is kept as given; customer_id is what the
+    # match resolves it to (NULL: unmatched, kept and counted), re-resolved on merges and splits.
+    "orders": {
+        "source": "VARCHAR NOT NULL",
+        "file_id": "VARCHAR NOT NULL",
+        "line_number": "BIGINT NOT NULL",
+        "order_id": "VARCHAR NOT NULL",
+        "order_line": "VARCHAR",  # the line key within the order (given, else its position)
+        "customer_ref": "VARCHAR",  # as given: a contacts source_record_id or an email
+        "customer_ref_kind": "VARCHAR",  # source_record_id, email
+        "customer_ref_source": "VARCHAR",  # the contacts source a record id belongs to
+        "customer_email": "VARCHAR",  # the reference normalized, when it is an email
+        "record_key": "BIGINT",  # match_records.record_key of the referenced contact
+        "customer_id": "VARCHAR",
+        "ordered_at": "TIMESTAMP",
+        "ordered_at_raw": "VARCHAR",
+        "ordered_at_status": "VARCHAR",
+        "ordered_at_reason": "VARCHAR",
+        "amount": "DECIMAL(18,2)",  # in the line's currency
+        "amount_raw": "VARCHAR",
+        "amount_status": "VARCHAR",
+        "amount_reason": "VARCHAR",  # not_a_number, negative_amount, absurd_amount
+        "currency": "VARCHAR",
+        "currency_status": "VARCHAR",
+        "currency_reason": "VARCHAR",
+        "amount_eur": "DECIMAL(18,2)",  # amount in the base currency (activity.currency_rates)
+        "product_id": "VARCHAR",
+        "category": "VARCHAR",
+        "quantity": "INTEGER",
+        "status": "VARCHAR",  # completed (default), returned, cancelled, or as given
+        "counts_as_value": "BOOLEAN",  # not returned/cancelled, valid amount and date
+        "loaded_at": "TIMESTAMP",
+    },
+    # One row per event of an engagement drop (the email platform's export). The same event
+    # (source, campaign, email, event, time) delivered again is kept once.
+    "engagement_events": {
+        "source": "VARCHAR NOT NULL",
+        "file_id": "VARCHAR NOT NULL",
+        "line_number": "BIGINT NOT NULL",
+        "campaign_id": "VARCHAR",
+        "campaign_sent_at": "TIMESTAMP",
+        "email": "VARCHAR",  # normalized (the match key)
+        "event": "VARCHAR NOT NULL",  # sent, delivered, open, click, hard_bounce, soft_bounce, ...
+        "event_raw": "VARCHAR",
+        "occurred_at": "TIMESTAMP NOT NULL",
+        "occurred_at_status": "VARCHAR",
+        "customer_id": "VARCHAR",
+        "loaded_at": "TIMESTAMP",
+    },
+    # Customers whose metrics must be recomputed at the next refresh (their activity changed).
+    "customer_metrics_dirty": {
+        "customer_id": "VARCHAR NOT NULL",
+        "at": "TIMESTAMP",
+    },
+    # Orders and engagement per golden customer (pipelines/metrics/customer_metrics.py).
+    "customer_metrics": {
+        "customer_id": "VARCHAR NOT NULL",
+        "first_order_at": "TIMESTAMP",
+        "last_order_at": "TIMESTAMP",
+        "order_count": "BIGINT",
+        "total_spent": "DECIMAL(18,2)",
+        "avg_order_value": "DECIMAL(18,2)",
+        "orders_last_12_months": "BIGINT",
+        "spent_last_12_months": "DECIMAL(18,2)",
+        "rfm_recency": "TINYINT",
+        "rfm_frequency": "TINYINT",
+        "rfm_monetary": "TINYINT",
+        "rfm_segment": "VARCHAR",  # champions, loyal, new, at_risk, hibernating, other
+        "top_category": "VARCHAR",
+        "last_open_at": "TIMESTAMP",
+        "last_click_at": "TIMESTAMP",
+        "opens_last_12_months": "BIGINT",
+        "clicks_last_12_months": "BIGINT",
+        "campaigns_delivered": "BIGINT",
+        "campaigns_since_last_engagement": "BIGINT",
+        "engagement_status": "VARCHAR",  # active, inactive, never_engaged
+        "first_seen_at": "TIMESTAMP",
+        "as_of": "TIMESTAMP",  # the reference time of the window metrics
+        "computed_at": "TIMESTAMP",
+    },
+    # One row per refresh of customer_metrics: the reference time and what it covered.
+    "customer_metrics_runs": {
+        "mode": "VARCHAR NOT NULL",  # full, incremental
+        "as_of": "TIMESTAMP NOT NULL",
+        "customers_recomputed": "BIGINT",
+        "orders_reassigned": "BIGINT",
+        "events_reassigned": "BIGINT",
+        "at": "TIMESTAMP",
     },
     # Newsletter opt-in statements of contact sources, recorded when a record's statement changes.
     "consent_events": {

@@ -1,4 +1,5 @@
-"""One row per inbox (or per postal address): `dedupe_by` through real exports of hand-made customers."""
+"""One row per inbox (or per postal address): `dedupe_by` through real exports of hand-made
+customers."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def test_two_customers_one_inbox_one_row_consented_and_recent_wins(tmp_path):
     result = export(con, tmp_path, segment)
     exported = rows(tmp_path / "outbox" / "seg" / "seg.csv")
     assert [r["customer_id"] for r in exported] == ["other", "recent"]
-    # marketing: no_consent is left out by safety already; of the two consented, old is the duplicate
+    # marketing: no_consent is left out by safety already; of the two consented, old is the
+    # duplicate
     assert result.excluded == {"suppressed": 0, "without_opt_in": 1, "deduplicated": 1}
     assert con.execute(
         "SELECT rows, segment_rows, rows_deduplicated, status FROM export_log"

@@ -115,7 +115,8 @@ def test_failed_destination_gets_every_change_since_its_last_delivery(setup, tmp
     assert read(outbox / "seg" / "delta_20261125.csv") == [("a", "a2@example.nl", "changed")]
     assert not (share / "delta_20261125.csv").exists()
     statuses = con.execute(
-        "SELECT destination, status FROM export_log WHERE file_name = 'delta_20261125.csv' ORDER BY destination"
+        "SELECT destination, status FROM export_log"
+        " WHERE file_name = 'delta_20261125.csv' ORDER BY destination"
     ).fetchall()
     assert statuses == [("outbox", "ok"), ("share", "failed")]
 

@@ -1,4 +1,5 @@
-"""Exports by email through a real SMTP server (aiosmtpd): message, body, attachment, zip, retry."""
+"""Exports by email through a real SMTP server (aiosmtpd): message, body, attachment, zip,
+retry."""
 
 from __future__ import annotations
 

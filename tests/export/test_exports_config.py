@@ -51,7 +51,8 @@ def test_destination_mistakes_are_named(tmp_path):
 def test_file_name_and_subject_templates_are_checked(tmp_path):
     path = tmp_path / "exports.yaml"
     path.write_text(
-        "segments:\n  s:\n    filter: 'true'\n    columns: [email]\n    file_name: '{segmnt}_{date:%Y}.csv'\n"
+        "segments:\n  s:\n    filter: 'true'\n    columns: [email]\n"
+        "    file_name: '{segmnt}_{date:%Y}.csv'\n"
     )
     with pytest.raises(
         ConfigError,
@@ -59,7 +60,8 @@ def test_file_name_and_subject_templates_are_checked(tmp_path):
     ):
         load_exports(path)
     path.write_text(
-        "destinations:\n  m: {type: email, to: [a@example.test], subject: '{segment} {count}'}\nsegments: {}\n"
+        "destinations:\n  m: {type: email, to: [a@example.test], subject: '{segment} {count}'}\n"
+        "segments: {}\n"
     )
     with pytest.raises(
         ConfigError, match=r"destinations.m.email.subject: .*fields are segment, rows, files"

@@ -1,4 +1,5 @@
-"""Segment files: formula injection neutralised, typed values intact, encodings, names, manifests."""
+"""Segment files: formula injection neutralised, typed values intact, encodings, names,
+manifests."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from datetime import date, datetime
 import pytest
 
 from pipelines.config import ExportFormat, ExportsConfig, Segment
-from pipelines.export.files import neutralise, render_file_name, write_manifest, zip_files
+from pipelines.export.files import neutralise, write_manifest, zip_files
 from pipelines.export.run import export_segment
+from pipelines.file_names import render_file_name
 from tests.segments.people import customer, warehouse
 
 NOW = datetime(2026, 11, 24, 6, 0)

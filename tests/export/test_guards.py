@@ -127,7 +127,8 @@ def test_no_export_while_a_blocking_quality_check_failed(tmp_path):
             "refused",
             None,
             None,
-            "blocking quality check(s) failed: crm/crm-1.csv: rejected_share: 35% of rows rejected > 10%",
+            "blocking quality check(s) failed: crm/crm-1.csv: rejected_share: "
+            "35% of rows rejected > 10%",
         )
     ]
 

@@ -9,7 +9,7 @@ from email.parser import BytesParser
 import pytest
 
 from pipelines.config import Smtp
-from pipelines.export.mail import MailError, deliver_mail
+from pipelines.transport.mail import MailError, deliver_mail
 
 
 def message(to: str = "marketing@example.test") -> EmailMessage:

@@ -110,7 +110,8 @@ def _send_smtp(smtp: Smtp, message: EmailMessage) -> str:
         and smtp.host not in ("localhost", "127.0.0.1", "::1")
     ):
         raise MailError(
-            f"{where}: refusing to send a password without TLS; set smtp.security to starttls or tls"
+            f"{where}: refusing to send a password without TLS; "
+            "set smtp.security to starttls or tls"
         )
     try:
         if smtp.security == "tls":

@@ -1,4 +1,5 @@
-"""Keep segment SQL inside the warehouse: a filter or order_by may not read files or the environment.
+"""Keep segment SQL inside the warehouse: a filter or order_by may not read files or the
+environment.
 
 Two independent layers:
 
@@ -22,6 +23,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import duckdb
+
+from pipelines.warehouse.schema import TABLES
 
 # Scalar functions that read files, the environment or settings; table functions are refused whole.
 BLOCKED_FUNCTIONS = frozenset(
@@ -51,7 +54,8 @@ BLOCKED_PREFIXES = (
     "iceberg_",
     "delta_",
 )
-# Statement words that have no place in an expression (a typed literal would hide them from the parse).
+# Statement words that have no place in an expression (a typed literal would hide them from
+# the parse).
 STATEMENT_WORDS = frozenset(
     {
         "copy",
@@ -95,8 +99,6 @@ def _parse(sql: str) -> dict:
 
 
 def _tables() -> frozenset[str]:
-    from pipelines.warehouse.schema import TABLES
-
     return frozenset(TABLES) | SEGMENT_VIEWS
 
 
@@ -125,9 +127,9 @@ def _walk(node, found: dict[str, set[str]]) -> None:
 
 @lru_cache(maxsize=256)
 def outside_reach(text: str, *, as_: str = "filter") -> str | None:
-    """Why `text` (a filter expression, or an order_by list with `as_="order_by"`) could read outside
-    the warehouse tables or break out of its clause; None when it stays inside or does not parse
-    (a syntax error is reported by `validate_segment`, with DuckDB's message)."""
+    """Why `text` (a filter expression, or an order_by list with `as_="order_by"`) could read
+    outside the warehouse tables or break out of its clause; None when it stays inside or does
+    not parse (a syntax error is reported by `validate_segment`, with DuckDB's message)."""
     try:
         tokens = duckdb.tokenize(text)
     except duckdb.Error:
@@ -184,10 +186,11 @@ def outside_reach(text: str, *, as_: str = "filter") -> str | None:
 
 
 def lock_down(con: duckdb.DuckDBPyConnection, writable: Path) -> None:
-    """Disable external access on `con`'s database (files, environment, extensions, other databases),
-    except writing under `writable` (the export's staging folder), and lock the configuration so no
-    later SQL can turn it back on. Applies to the whole database instance until it is closed; an
-    already locked connection is accepted only when `writable` is among its allowed folders."""
+    """Disable external access on `con`'s database (files, environment, extensions, other
+    databases), except writing under `writable` (the export's staging folder), and lock the
+    configuration so no later SQL can turn it back on. Applies to the whole database instance
+    until it is closed; an already locked connection is accepted only when `writable` is among
+    its allowed folders."""
     folder = str(Path(writable).absolute()).rstrip("/") + "/"
     locked, external = con.execute(
         "SELECT current_setting('lock_configuration'), current_setting('enable_external_access')"

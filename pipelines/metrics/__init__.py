@@ -1,0 +1,1 @@
+"""Per-customer figures computed from the warehouse (orders, engagement, first sight)."""

@@ -1,0 +1,290 @@
+"""`customer_metrics`: what each golden customer bought and how they engage, in DuckDB SQL.
+
+One row per customer in `customers`. Orders and events attach through the match
+(pipelines/activity/attach.py); only lines that count as value (`orders.counts_as_value`: not
+returned or cancelled, a valid amount, currency and date) make the order figures.
+
+- `first_order_at` / `last_order_at`: the first / last valued order line.
+- `order_count`: distinct orders (source + order_id) with a valued line.
+- `total_spent` / `avg_order_value`: sum of `amount_eur` / that per order.
+- `orders_last_12_months` / `spent_last_12_months`: the same since `as_of` minus 12 months.
+- `rfm_recency` / `rfm_frequency` / `rfm_monetary`: 1-5, the quintile of the percent rank of
+  `last_order_at` / `order_count` / `total_spent` among customers with an order (equal values
+  get equal scores; 5 is best).
+- `rfm_segment`, the first rule that holds: `champions` R>=4, F>=4, M>=4; `loyal` R>=3, F>=3;
+  `new` R>=4 and one order; `at_risk` R<=2, F>=3; `hibernating` R<=2; else `needs_attention`;
+  NULL without a valued order.
+- `top_category`: the category with the most valued spend (then most lines, then name).
+- `last_open_at` / `last_click_at`, `opens_last_12_months` / `clicks_last_12_months`.
+- `campaigns_delivered`: campaigns that reached the customer (sent, delivered, opened or
+  clicked; not bounced); `campaigns_since_last_engagement`: of those, the ones sent after the
+  last open or click (all of them when none).
+- `engagement_status`: `active` with an open or click within `activity.active_months` and
+  fewer than `activity.inactive_after_campaigns` campaigns since; `inactive` when it engaged
+  once but is not active; `never_engaged`.
+- `first_seen_at`: the earliest of the customer's creation, its contacts' load, its first order
+  line and its first event.
+
+Incremental refresh (`refresh_customer_metrics`): recomputes only customers whose activity
+changed since the last refresh: marked dirty by a load (new or replaced lines), moved by a merge
+or split (orders and events are re-pointed first), new or gone, or with an order or event that
+crossed a 12-month (or `active_months`) window boundary between the two reference times. RFM
+scores are ranks over everyone, so they are re-ranked over the whole table (cheap, set-based).
+The result equals `rebuild_customer_metrics` at the same `as_of`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from pipelines.activity.attach import reassign
+from pipelines.config import ActivityRules
+from pipelines.warehouse import transaction
+
+ENGAGED = "('open', 'click')"
+REACHED = "('sent', 'delivered', 'open', 'click')"
+BOUNCED = "('hard_bounce', 'soft_bounce')"
+
+
+def rebuild_customer_metrics(
+    con: duckdb.DuckDBPyConnection, rules: ActivityRules, *, as_of: dt.datetime | None = None
+) -> dict:
+    """Recompute every customer's metrics."""
+    return refresh_customer_metrics(con, rules, as_of=as_of, full=True)
+
+
+def refresh_customer_metrics(
+    con: duckdb.DuckDBPyConnection,
+    rules: ActivityRules,
+    *,
+    as_of: dt.datetime | None = None,
+    full: bool = False,
+) -> dict:
+    """Bring `customer_metrics` up to date at `as_of` (default now, UTC); see the module doc."""
+    as_of = as_of or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    with transaction(con):
+        orders_moved, events_moved = reassign(con)
+        last = con.execute(
+            'SELECT "at", as_of FROM customer_metrics_runs ORDER BY "at" DESC, as_of DESC LIMIT 1'
+        ).fetchone()
+        if last is None or last[1] > as_of:
+            full = True
+        if full:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _touched AS SELECT customer_id FROM customers"
+            )
+        else:
+            _touched_since(con, rules, last_at=last[0], last_as_of=last[1], as_of=as_of)
+        con.execute(
+            "DELETE FROM customer_metrics WHERE customer_id IN (SELECT customer_id FROM _touched)"
+            if not full
+            else "DELETE FROM customer_metrics"
+        )
+        _compute(con, rules, as_of)
+        _rank(con)
+        (recomputed,) = con.execute("SELECT count(*) FROM _touched").fetchone()
+        con.execute("DELETE FROM customer_metrics_dirty")
+        con.execute(
+            "INSERT INTO customer_metrics_runs VALUES (?, ?, ?, ?, ?, now())",
+            ["full" if full else "incremental", as_of, recomputed, orders_moved, events_moved],
+        )
+        for t in ("_touched", "_cm_orders", "_cm_top", "_cm_events", "_cm_campaigns", "_cm_seen"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+    return {
+        "mode": "full" if full else "incremental",
+        "customers_recomputed": recomputed,
+        "orders_reassigned": orders_moved,
+        "events_reassigned": events_moved,
+    }
+
+
+def _touched_since(
+    con: duckdb.DuckDBPyConnection,
+    rules: ActivityRules,
+    *,
+    last_at: dt.datetime,
+    last_as_of: dt.datetime,
+    as_of: dt.datetime,
+) -> None:
+    """Temp table `_touched(customer_id)`: the customers an incremental refresh recomputes."""
+    m = rules.active_months
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _touched AS
+        SELECT DISTINCT customer_id FROM (
+            SELECT customer_id FROM customer_metrics_dirty
+            UNION ALL SELECT customer_id FROM customers
+                WHERE customer_id NOT IN (SELECT customer_id FROM customer_metrics)
+            UNION ALL SELECT customer_id FROM customer_metrics
+                WHERE customer_id NOT IN (SELECT customer_id FROM customers)
+            UNION ALL SELECT old_customer_id FROM customer_merges WHERE "at" >= $last_at
+            UNION ALL SELECT new_customer_id FROM customer_merges WHERE "at" >= $last_at
+            UNION ALL SELECT customer_id FROM customer_sources WHERE linked_at >= $last_at
+            UNION ALL SELECT customer_id FROM orders
+                WHERE counts_as_value AND ordered_at > $last_as_of - INTERVAL 12 MONTH
+                  AND ordered_at <= $as_of - INTERVAL 12 MONTH
+            UNION ALL SELECT customer_id FROM engagement_events WHERE event IN {ENGAGED} AND (
+                (occurred_at > $last_as_of - INTERVAL 12 MONTH AND occurred_at <= $as_of -
+                    INTERVAL 12 MONTH)
+                OR (occurred_at > $last_as_of - INTERVAL {m} MONTH AND occurred_at <= $as_of -
+                    INTERVAL {m} MONTH))
+        ) t WHERE customer_id IS NOT NULL
+        """,
+        {"last_at": last_at, "last_as_of": last_as_of, "as_of": as_of},
+    )
+
+
+def _compute(con: duckdb.DuckDBPyConnection, rules: ActivityRules, as_of: dt.datetime) -> None:
+    """Insert the metrics of the customers in `_touched` that still exist (RFM left NULL)."""
+    p = {"as_of": as_of}
+    year = "$as_of - INTERVAL 12 MONTH"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _cm_orders AS
+        SELECT o.customer_id,
+               min(ordered_at) FILTER (WHERE counts_as_value) AS first_order_at,
+               max(ordered_at) FILTER (WHERE counts_as_value) AS last_order_at,
+               count(DISTINCT source || chr(31) || order_id) FILTER (WHERE counts_as_value) AS
+                   order_count,
+               coalesce(sum(amount_eur) FILTER (WHERE counts_as_value), 0) AS total_spent,
+               count(DISTINCT source || chr(31) || order_id)
+                   FILTER (WHERE counts_as_value AND ordered_at > {year}) AS orders_12,
+               coalesce(sum(amount_eur) FILTER (WHERE counts_as_value AND ordered_at > {year}), 0)
+                   AS spent_12,
+               min(ordered_at) AS first_line_at
+        FROM orders o SEMI JOIN _touched t ON t.customer_id = o.customer_id
+        GROUP BY o.customer_id
+        """,
+        p,
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _cm_top AS
+        SELECT customer_id, category FROM (
+            SELECT customer_id, category,
+                   row_number() OVER (PARTITION BY customer_id
+                                      ORDER BY sum(amount_eur) DESC, count(*) DESC, category)
+                                          AS nth
+            FROM orders o SEMI JOIN _touched t ON t.customer_id = o.customer_id
+            WHERE counts_as_value AND category IS NOT NULL
+            GROUP BY customer_id, category
+        ) c WHERE nth = 1
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _cm_events AS
+        SELECT e.customer_id,
+               max(occurred_at) FILTER (WHERE event = 'open') AS last_open_at,
+               max(occurred_at) FILTER (WHERE event = 'click') AS last_click_at,
+               count(*) FILTER (WHERE event = 'open' AND occurred_at > {year}) AS opens_12,
+               count(*) FILTER (WHERE event = 'click' AND occurred_at > {year}) AS clicks_12,
+               min(occurred_at) AS first_event_at
+        FROM engagement_events e SEMI JOIN _touched t ON t.customer_id = e.customer_id
+        GROUP BY e.customer_id
+        """,
+        p,
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _cm_campaigns AS
+        SELECT c.customer_id, count(*) AS delivered,
+               count(*) FILTER (WHERE c.sent_at > coalesce(greatest(v.last_open_at,
+                   v.last_click_at),
+                                                          TIMESTAMP '-infinity')) AS since
+        FROM (
+            SELECT customer_id, campaign_id,
+                   coalesce(min(campaign_sent_at), min(occurred_at)) AS sent_at
+            FROM engagement_events e SEMI JOIN _touched t ON t.customer_id = e.customer_id
+            WHERE campaign_id IS NOT NULL
+            GROUP BY customer_id, campaign_id
+            HAVING bool_or(event IN {REACHED}) AND NOT bool_or(event IN {BOUNCED})
+        ) c LEFT JOIN _cm_events v ON v.customer_id = c.customer_id
+        GROUP BY c.customer_id
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _cm_seen AS
+        SELECT cs.customer_id, min(k.loaded_at) AS contact_at
+        FROM customer_sources cs SEMI JOIN _touched t ON t.customer_id = cs.customer_id
+        JOIN contacts k ON k.source = cs.source AND k.source_record_id = cs.source_record_id
+        GROUP BY cs.customer_id
+        """
+    )
+    m, n = rules.active_months, rules.inactive_after_campaigns
+    con.execute(
+        f"""
+        INSERT INTO customer_metrics BY NAME
+        SELECT c.customer_id, o.first_order_at, o.last_order_at,
+               coalesce(o.order_count, 0) AS order_count,
+               coalesce(o.total_spent, 0) AS total_spent,
+               CASE WHEN o.order_count > 0 THEN o.total_spent / o.order_count END AS
+                   avg_order_value,
+               coalesce(o.orders_12, 0) AS orders_last_12_months,
+               coalesce(o.spent_12, 0) AS spent_last_12_months,
+               tc.category AS top_category,
+               v.last_open_at, v.last_click_at,
+               coalesce(v.opens_12, 0) AS opens_last_12_months,
+               coalesce(v.clicks_12, 0) AS clicks_last_12_months,
+               coalesce(k.delivered, 0) AS campaigns_delivered,
+               coalesce(k.since, 0) AS campaigns_since_last_engagement,
+               CASE WHEN v.last_open_at IS NULL AND v.last_click_at IS NULL THEN 'never_engaged'
+                    WHEN greatest(v.last_open_at, v.last_click_at) > $as_of - INTERVAL {m} MONTH
+                         AND coalesce(k.since, 0) < {n} THEN 'active'
+                    ELSE 'inactive' END AS engagement_status,
+               least(c.created_at, s.contact_at, o.first_line_at, v.first_event_at) AS
+                   first_seen_at,
+               $as_of AS as_of, now() AS computed_at
+        FROM customers c SEMI JOIN _touched t ON t.customer_id = c.customer_id
+        LEFT JOIN _cm_orders o ON o.customer_id = c.customer_id
+        LEFT JOIN _cm_top tc ON tc.customer_id = c.customer_id
+        LEFT JOIN _cm_events v ON v.customer_id = c.customer_id
+        LEFT JOIN _cm_campaigns k ON k.customer_id = c.customer_id
+        LEFT JOIN _cm_seen s ON s.customer_id = c.customer_id
+        """,
+        {"as_of": as_of},
+    )
+    # Untouched rows keep their window figures but take the new reference time.
+    con.execute(
+        "UPDATE customer_metrics SET as_of = $as_of WHERE as_of <> $as_of", {"as_of": as_of}
+    )
+
+
+def _score(column: str) -> str:
+    return f"(1 + least(4, floor(5 * percent_rank() OVER (ORDER BY {column}))))::TINYINT"
+
+
+def _rank(con: duckdb.DuckDBPyConnection) -> None:
+    """RFM scores and segment over all customers with an order; only changed rows are written."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _cm_rfm AS
+        SELECT customer_id, r, f, m,
+               CASE WHEN r >= 4 AND f >= 4 AND m >= 4 THEN 'champions'
+                    WHEN r >= 3 AND f >= 3 THEN 'loyal'
+                    WHEN r >= 4 AND order_count = 1 THEN 'new'
+                    WHEN r <= 2 AND f >= 3 THEN 'at_risk'
+                    WHEN r <= 2 THEN 'hibernating'
+                    ELSE 'needs_attention' END AS segment
+        FROM (
+            SELECT customer_id, order_count, {_score("last_order_at")} AS r,
+                   {_score("order_count")} AS f, {_score("total_spent")} AS m
+            FROM customer_metrics WHERE order_count > 0
+        ) s
+        """
+    )
+    con.execute(
+        """
+        UPDATE customer_metrics SET rfm_recency = s.r, rfm_frequency = s.f, rfm_monetary = s.m,
+               rfm_segment = s.segment
+        FROM _cm_rfm s
+        WHERE customer_metrics.customer_id = s.customer_id
+          AND (customer_metrics.rfm_recency IS DISTINCT FROM s.r
+               OR customer_metrics.rfm_frequency IS DISTINCT FROM s.f
+               OR customer_metrics.rfm_monetary IS DISTINCT FROM s.m)
+        """
+    )
+    con.execute("DROP TABLE _cm_rfm")
