@@ -2,10 +2,10 @@
 
 On `landed_file`, before parsing: `file_not_empty`, `required_columns_present`. They do not
 block in Dagster (staging rejects such a file anyway and records why in ingest_log); they make
-the reason a visible check result. On `contacts`, after the load: `rejected_share`,
-`rows_vs_previous_load` and `validity_vs_previous_load` are blocking (severity ERROR when the
-limits in `sources.yaml` `quality:` are broken), `fill_rate_vs_previous_load` and `schema_drift`
-warn. Every result is also recorded in the warehouse (`quality_checks`), where the exports read
+the reason a visible check result. On the asset of each drop kind (contacts, orders, ...), after
+the load, the checks its `DropKind.checks` names: `rejected_share`, `rows_vs_previous_load` and
+`validity_vs_previous_load` are blocking (severity ERROR when the limits in `sources.yaml`
+`quality:` are broken), `fill_rate_vs_previous_load` and `schema_drift` warn. Every result is also recorded in the warehouse (`quality_checks`), where the exports read
 it: a failed ERROR check on a source's latest drop stops all exports (pipelines/quality/checks.py).
 """
 
@@ -13,25 +13,19 @@ import warnings
 
 import dagster as dg
 
-from assets.drops import contacts, drops, landed_file
+from assets.drops import KIND_ASSETS, drops, landed_file
 from assets.figures import figure_metadata
 from assets.quality import check_result
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource
 from pipelines.ingest.discover import parse_partition_key
 from pipelines.ingest.land import file_id_for
+from pipelines.kinds import KINDS
 from pipelines.quality import checks
 from pipelines.quality.metrics import figures_of, markdown_table, previous_load
 from pipelines.settings import Paths
 from pipelines.warehouse import transaction
 
 LANDED_FILE_CHECKS = [n for n, s in checks.SPECS.items() if s.target == "landed_file"]
-CONTACTS_CHECKS = [
-    "rejected_share",
-    "rows_vs_previous_load",
-    "validity_vs_previous_load",
-    "fill_rate_vs_previous_load",
-    "schema_drift",
-]
 
 
 def _drop(context: dg.AssetCheckExecutionContext, crmclean: CrmcleanResource):
@@ -60,11 +54,12 @@ def landed_file_check(name: str) -> dg.AssetChecksDefinition:
     return _check
 
 
-def contacts_check(name: str) -> dg.AssetChecksDefinition:
+def load_check(kind: str, name: str) -> dg.AssetChecksDefinition:
+    """Check `name` on the asset that loads drops of `kind`."""
     spec = checks.SPECS[name]
 
     @dg.asset_check(
-        asset=contacts,
+        asset=KIND_ASSETS[kind],
         name=name,
         partitions_def=drops,
         blocking=spec.blocking,
@@ -75,10 +70,6 @@ def contacts_check(name: str) -> dg.AssetChecksDefinition:
         context: dg.AssetCheckExecutionContext, crmclean: CrmcleanResource
     ) -> dg.AssetCheckResult:
         source_name, source, file_id = _drop(context, crmclean)
-        if source.kind not in spec.kinds:
-            return dg.AssetCheckResult(
-                passed=True, description=f"not applicable to a {source.kind} source"
-            )
         with crmclean.warehouse() as con:
             with transaction(con):
                 results = checks.evaluate_load(con, file_id, source)
@@ -111,6 +102,9 @@ def definitions(paths: Paths) -> dg.Definitions:
             "ignore", message="Specifying a partitions_def on an AssetCheckSpec"
         )
         asset_checks = [landed_file_check(n) for n in LANDED_FILE_CHECKS] + [
-            contacts_check(n) for n in CONTACTS_CHECKS
+            load_check(kind.name, n)
+            for kind in KINDS.values()
+            for n in kind.spec.checks
+            if checks.SPECS[n].target == "load"
         ]
     return dg.Definitions(asset_checks=asset_checks)

@@ -110,8 +110,8 @@ def run_quality_watch(paths: Paths, log_level: str = "INFO") -> list[str]:
 def alert_run_failures(paths: Paths, failures: list[str]) -> None:
     """What the run-failure sensor does under the daemon: mail failures no check alert explains."""
     from pipelines.config import load_exports
-    from pipelines.transport.mail import MailError
     from pipelines.quality.alerts import send_run_failure_alert, uncovered_failures
+    from pipelines.transport.mail import MailError
     from pipelines.warehouse import connect
 
     lines = failures

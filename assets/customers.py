@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from assets.drops import contacts
+from assets.drops import KIND_ASSETS
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource, table_schema
 from pipelines.match import build_customers
 from pipelines.match.settings import load_match_settings
@@ -14,7 +14,7 @@ from pipelines.warehouse.builds import record_customer_build
 
 
 @dg.asset(
-    deps=[contacts],
+    deps=[KIND_ASSETS["contacts"]],
     pool=WAREHOUSE_POOL,
     group_name="customers",
     kinds={"duckdb"},

@@ -1,7 +1,10 @@
-"""One partition per dropped file: landed -> staged -> contacts, so the UI shows each file's fate."""
+"""One partition per dropped file: landed_file -> staged_rows -> the asset of the file's kind
+(contacts, orders, engagement_events, suppression_events, erasure_requests), so the UI shows each
+file's fate. The kinds and their loaders: pipelines/kinds."""
 
 import glob
 import json
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -9,8 +12,9 @@ from assets.figures import figure_metadata
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource, table_schema
 from pipelines.ingest.discover import parse_partition_key
 from pipelines.ingest.land import file_id_for, land
-from pipelines.ingest.load import load_contacts, stage_drop
+from pipelines.ingest.load import stage_drop
 from pipelines.ingest.sources import archive_remote, source_location
+from pipelines.kinds import KINDS, DropKind, LoadContext, load_drop
 from pipelines.quality.metrics import markdown_table
 from pipelines.settings import Paths
 from pipelines.transport import TransportAuthError, open_transport
@@ -111,69 +115,76 @@ def staged_rows(
     )
 
 
-@dg.asset(
-    partitions_def=drops,
-    deps=[staged_rows],
-    pool=WAREHOUSE_POOL,
-    group_name="ingest",
-    kinds={"duckdb"},
-    description="Normalized, validated source records (latest version of each wins), with per-field status.",
-    metadata={"dagster/column_schema": table_schema("contacts")},
-)
-def contacts(
-    context: dg.AssetExecutionContext, crmclean: CrmcleanResource
-) -> dg.MaterializeResult:
-    source_name, _, _ = parse_partition_key(context.partition_key)
-    cfg = crmclean.sources()
-    source = cfg.sources[source_name]
-    file_id = file_id_for(context.partition_key)
-    if source.kind != "contacts":
-        from pipelines.privacy.events import load_privacy_drop
+def kind_asset(kind: DropKind) -> dg.AssetsDefinition:
+    """The asset that loads the staged drops of one kind: one partition per file, like
+    landed_file and staged_rows; a run materializes the one of its file's kind."""
 
-        with crmclean.warehouse() as con:
-            summary = load_privacy_drop(
-                con, file_id=file_id, source_name=source_name, source=source, config=cfg
+    @dg.asset(
+        name=kind.asset,
+        partitions_def=drops,
+        deps=[staged_rows],
+        pool=WAREHOUSE_POOL,
+        group_name="ingest",
+        kinds={"duckdb"},
+        description=kind.description,
+        metadata={"dagster/column_schema": table_schema(kind.table), "drop_kind": kind.name},
+    )
+    def _load(context: dg.AssetExecutionContext, crmclean: CrmcleanResource):
+        source_name, _, _ = parse_partition_key(context.partition_key)
+        cfg = crmclean.sources()
+        source = cfg.sources[source_name]
+        if source.kind != kind.name:
+            raise dg.Failure(
+                f"{source_name} delivers {source.kind} drops, not {kind.name}: "
+                f"materialize {KINDS[source.kind].asset} for this file",
+                allow_retries=False,
             )
-        archive_remote(cfg, crmclean.paths, context.partition_key)
-        return dg.MaterializeResult(
-            metadata={
-                "kind": source.kind,
-                **{
-                    k: dg.MetadataValue.int(v) if isinstance(v, int) else v
-                    for k, v in summary.items()
-                },
-            }
-        )
-    with crmclean.warehouse() as con:
-        result = load_contacts(
-            con,
+        file_id = file_id_for(context.partition_key)
+        ctx = LoadContext(
             file_id=file_id,
             source_name=source_name,
             source=source,
-            default_country=cfg.country_of(source_name),
+            config=cfg,
+            paths=crmclean.paths,
+            now=datetime.now(UTC).replace(tzinfo=None),
         )
-        figures = con.execute(
-            "SELECT metric, field, value FROM quality_metrics WHERE load_id = ? ORDER BY metric, field",
-            [file_id],
-        ).fetchall()
-        total = con.execute("SELECT count(*) FROM contacts").fetchone()[0]
-    archive_remote(cfg, crmclean.paths, context.partition_key)
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": dg.MetadataValue.int(total),
-            "rows_normalized": dg.MetadataValue.int(result.rows),
-            "records_new": dg.MetadataValue.int(result.inserted),
-            "records_updated": dg.MetadataValue.int(result.updated),
-            "records_stale (older than held)": dg.MetadataValue.int(result.stale),
-            "quality": dg.MetadataValue.md(
-                markdown_table(figures, f"Quality of {source_name} load {file_id}")
-            ),
-            **figure_metadata(
-                figures
-            ),  # each figure as a number (fill_rate/email ...), plotted per load
-        }
-    )
+        with crmclean.warehouse() as con:
+            summary = load_drop(con, ctx)
+            figures = con.execute(
+                """SELECT metric, field, value FROM quality_metrics WHERE load_id = ?
+                   ORDER BY metric, field""",
+                [file_id],
+            ).fetchall()
+            (total,) = con.execute(f"SELECT count(*) FROM {kind.table}").fetchone()
+        archive_remote(cfg, crmclean.paths, context.partition_key)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(total),
+                **{k: _figure(v) for k, v in summary.items()},
+                "quality": dg.MetadataValue.md(
+                    markdown_table(figures, f"Quality of {source_name} load {file_id}")
+                ),
+                # each figure as a number (fill_rate/email ...), plotted per load
+                **figure_metadata(figures),
+            }
+        )
+
+    return _load
+
+
+def _figure(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return dg.MetadataValue.int(value) if isinstance(value, int) else dg.MetadataValue.float(value)
+
+
+KIND_ASSETS: dict[str, dg.AssetsDefinition] = {name: kind_asset(k) for name, k in KINDS.items()}
+
+
+def assets_of(source_kind: str) -> list[dg.AssetKey]:
+    """What one drop's run materializes: the file, its staged rows and its kind's asset."""
+    return [landed_file.key, staged_rows.key, KIND_ASSETS[source_kind].key]
 
 
 def definitions(paths: Paths) -> dg.Definitions:
-    return dg.Definitions(assets=[landed_file, staged_rows, contacts])
+    return dg.Definitions(assets=[landed_file, staged_rows, *KIND_ASSETS.values()])

@@ -22,7 +22,7 @@ import dagster as dg
 from assets.alerts import error_classes
 from assets.definitions import build_definitions
 from assets.resources import CrmcleanResource
-from assets.sensors import evaluate_sources
+from assets.sensors import drop_assets, evaluate_sources
 from pipelines.ingest.discover import parse_partition_key
 from pipelines.ingest.land import file_id_for
 from pipelines.settings import Paths, private_dir
@@ -265,6 +265,7 @@ def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO"
 
     # The terminal shows what happened (INFO); the run history in the UI keeps every event.
     console = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    cfg = resource.sources()
     evaluation = evaluate_sources(resource, cursor)
     keys = [rr.partition_key for rr in evaluation.run_requests]
     summary = RunSummary()
@@ -275,6 +276,7 @@ def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO"
     for key in keys:
         result = ingest.execute_in_process(
             partition_key=key,
+            asset_selection=drop_assets(cfg, key),
             instance=instance,
             raise_on_error=False,
             run_config=console,

@@ -8,27 +8,38 @@ import json
 
 import dagster as dg
 
-from assets.drops import drops
+from assets.drops import assets_of, drops
 from assets.resources import CrmcleanResource
+from pipelines.config import SourcesConfig
+from pipelines.ingest.discover import parse_partition_key
 from pipelines.ingest.sources import ready_drops
 from pipelines.settings import Paths
 
 drop_job = dg.define_asset_job(
     "ingest_drop",
     selection=dg.AssetSelection.groups("ingest"),
-    description="Land, parse and load one dropped file (one run per file).",
+    description="Land, parse and load one dropped file (one run per file, with the asset of the "
+    "file's kind: contacts, orders, engagement_events, ...).",
 )
+
+
+def drop_assets(cfg: SourcesConfig, partition_key: str) -> list[dg.AssetKey]:
+    """The assets one drop's run materializes, by the kind of its source."""
+    source_name, _, _ = parse_partition_key(partition_key)
+    return assets_of(cfg.sources[source_name].kind)
 
 
 def evaluate_sources(
     crmclean: CrmcleanResource, cursor: str | None, now: float | None = None
 ) -> dg.SensorResult:
     """List every source and request a run for each ready file. Shared by the sensor and the CLI."""
-    ready = ready_drops(
-        crmclean.sources(), crmclean.paths, json.loads(cursor) if cursor else {}, now
-    )
+    cfg = crmclean.sources()
+    ready = ready_drops(cfg, crmclean.paths, json.loads(cursor) if cursor else {}, now)
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(partition_key=k, run_key=k) for k in ready.keys],
+        run_requests=[
+            dg.RunRequest(partition_key=k, run_key=k, asset_selection=drop_assets(cfg, k))
+            for k in ready.keys
+        ],
         dynamic_partitions_requests=[drops.build_add_request(ready.keys)] if ready.keys else [],
         cursor=json.dumps(ready.state, sort_keys=True),
         skip_reason=None

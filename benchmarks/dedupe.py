@@ -153,7 +153,8 @@ def prepare_demo(name: str, folder: Path, people: int, seed: int, holdout_rows: 
     from pipelines.demo import generate
     from pipelines.ingest.discover import partition_key
     from pipelines.ingest.land import land
-    from pipelines.ingest.load import load_contacts, stage_drop
+    from pipelines.ingest.load import stage_drop
+    from pipelines.kinds.contacts import load_contacts
     from pipelines.transport import LocalTransport
     from pipelines.warehouse import connect
 

@@ -74,7 +74,8 @@ def ingest(con, inbox: Path, work: Path, day: date | None = None) -> dict[str, i
     from pipelines.config import load_sources
     from pipelines.ingest.discover import partition_key
     from pipelines.ingest.land import export_time, land
-    from pipelines.ingest.load import load_contacts, stage_drop
+    from pipelines.ingest.load import stage_drop
+    from pipelines.kinds.contacts import load_contacts
     from pipelines.transport import LocalTransport
 
     cfg = load_sources(REPO / "sftp_config" / "sources.yaml")

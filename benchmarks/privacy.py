@@ -6,7 +6,7 @@ Builds a warehouse with N synthetic contacts (one customer each, DuckDB SQL), a 
 of the same N rows and a suppression drop with events for about 10% of the addresses
 (unsubscribes written in other case, complaints, hard bounces, 1 to 4 soft bounces spread over
 0 to 90 days, resubscribes). Then times:
-- loading the drop through the real steps (land, stage, load_privacy_drop),
+- loading the drop through the real steps (land, stage, load_drop),
 - `refresh_suppressions` (consent events, consent, suppressions),
 - erasing one person (find, rewrite the N-row landing file, delete from every table, tombstone,
   compact the DuckDB file).
@@ -37,8 +37,8 @@ from pipelines.config import load_sources  # noqa: E402
 from pipelines.ingest.discover import partition_key  # noqa: E402
 from pipelines.ingest.land import file_id_for, land  # noqa: E402
 from pipelines.ingest.load import stage_drop  # noqa: E402
+from pipelines.kinds import LoadContext, load_drop  # noqa: E402
 from pipelines.privacy.erasure import ErasureRequest, compact_warehouse, erase  # noqa: E402
-from pipelines.privacy.events import load_privacy_drop  # noqa: E402
 from pipelines.privacy.rules import refresh_suppressions  # noqa: E402
 from pipelines.settings import Paths  # noqa: E402
 from pipelines.transport.local import LocalTransport  # noqa: E402
@@ -241,14 +241,16 @@ def main() -> None:
             source=cfg.sources["email_platform"],
             tmp_root=paths.data_dir / "tmp",
         )
-        figures = load_privacy_drop(
+        figures = load_drop(
             con,
-            file_id=file_id_for(key),
-            source_name="email_platform",
-            source=cfg.sources["email_platform"],
-            config=cfg,
-            paths=paths,
-            now=DAY,
+            LoadContext(
+                file_id=file_id_for(key),
+                source_name="email_platform",
+                source=cfg.sources["email_platform"],
+                config=cfg,
+                paths=paths,
+                now=DAY,
+            ),
         )
         s = time.perf_counter() - t
         events_n = len(lines) - 1

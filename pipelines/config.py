@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from pipelines.fields import ERASURE_FIELDS, MAPPABLE_FIELDS, SUPPRESSION_FIELDS
+from pipelines.fields import ENGAGEMENT_EVENTS, KIND_SPECS
 
 
 class ConfigError(ValueError):
@@ -35,7 +35,9 @@ class Strict(BaseModel):
 # ---------------------------------------------------------------------------------------------
 # sources.yaml
 
-SUPPRESSION_EVENTS = ("unsubscribe", "hard_bounce", "soft_bounce", "complaint", "resubscribe")
+# The kinds of drop a source can deliver (pipelines/fields.py KIND_SPECS; how each loads:
+# pipelines/kinds).
+KINDS = tuple(KIND_SPECS)
 
 
 class SftpOptions(Strict):
@@ -69,7 +71,8 @@ class QualityThresholds(Strict):
 class Source(Strict):
     """One system that drops files: where they arrive, how to read them, what they mean."""
 
-    kind: Literal["contacts", "suppressions", "erasure_requests"] = "contacts"
+    # contacts, suppressions, erasure_requests, orders, engagement (pipelines/fields.py)
+    kind: str = "contacts"
     description: str = ""
     location: str | None = None  # default: <data_dir>/inbox/<source name>
     patterns: list[str] = Field(
@@ -83,7 +86,8 @@ class Source(Strict):
     default_country: str | None = None
     priority: int = 100  # lower wins in survivorship
     columns: dict[str, str]
-    required: list[str] = Field(default_factory=lambda: ["source_record_id"])
+    # Fields a file must have a column for; unset: the kind's own (contacts: source_record_id).
+    required: list[str] = Field(default_factory=list)
     extra_columns: Literal["keep", "ignore"] = "keep"
     true_values: list[str] = Field(
         default_factory=lambda: ["1", "true", "yes", "y", "ja", "j", "waar", "oui", "ja tack"]
@@ -92,6 +96,8 @@ class Source(Strict):
         default_factory=lambda: ["0", "false", "no", "n", "nee", "onwaar", "non", "nej"]
     )
     event_values: dict[str, str] = Field(default_factory=dict)  # raw event text -> canonical event
+    # orders: the contacts source whose `source_record_id` the order lines' customer ids are.
+    customer_source: str | None = None
     settle_seconds: float | None = None
     done_marker: str | None = None  # e.g. ".done": take `x.csv` only once `x.csv.done` exists
     after_load: Literal["keep", "move_to_processed"] = "keep"
@@ -149,27 +155,44 @@ class Source(Strict):
                 raise ValueError(f"unknown encoding {v!r}") from None
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _required_of_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("required") is None:
+            kind = KIND_SPECS.get(data.get("kind", "contacts"))
+            if kind is not None:
+                data = {**data, "required": list(kind.required)}
+        return data
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        if v not in KIND_SPECS:
+            raise ValueError(f"unknown kind {v!r}; known: {', '.join(KIND_SPECS)}")
+        return v
+
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> Source:
-        allowed = {
-            "contacts": MAPPABLE_FIELDS,
-            "suppressions": SUPPRESSION_FIELDS,
-            "erasure_requests": ERASURE_FIELDS,
-        }[self.kind]
-        unknown = sorted(set(self.columns) - set(allowed))
+        kind = KIND_SPECS[self.kind]
+        unknown = sorted(set(self.columns) - set(kind.fields))
         if unknown:
             raise ValueError(
                 f"columns: unknown field(s) {', '.join(unknown)} for a {self.kind} source; "
-                f"known: {', '.join(allowed)}"
+                f"known: {', '.join(kind.fields)}"
             )
         missing = sorted(set(self.required) - set(self.columns))
         if missing:
             raise ValueError(f"required: field(s) {', '.join(missing)} have no column mapping")
+        if self.event_values and not kind.events:
+            raise ValueError(f"event_values: a {self.kind} source has no events to map")
         for raw, event in self.event_values.items():
-            if event not in SUPPRESSION_EVENTS:
+            if event not in kind.events:
                 raise ValueError(
-                    f"event_values: {raw!r} maps to {event!r}; known events: {', '.join(SUPPRESSION_EVENTS)}"
+                    f"event_values: {raw!r} maps to {event!r}; "
+                    f"known events: {', '.join(kind.events)}"
                 )
+        if self.customer_source is not None and self.kind != "orders":
+            raise ValueError("customer_source: only an orders source names one")
         return self
 
     @property
@@ -206,19 +229,6 @@ class SuppressionRules(Strict):
     hard_bounces_to_suppress: int = Field(1, ge=1)
     soft_bounces_to_suppress: int = Field(3, ge=1)
     soft_bounce_window_days: int = Field(30, ge=1)
-
-
-# Events of an engagement drop (the email platform's export), after `ActivityRules.event_values`.
-ENGAGEMENT_EVENTS = (
-    "sent",
-    "delivered",
-    "open",
-    "click",
-    "hard_bounce",
-    "soft_bounce",
-    "unsubscribe",
-    "complaint",
-)
 
 
 class ActivityRules(Strict):
@@ -302,6 +312,21 @@ class SourcesConfig(Strict):
                     "postcode_reference": s.postcode_reference or d.postcode_reference,
                 }
             )
+        return self
+
+    @model_validator(mode="after")
+    def _customer_sources(self) -> SourcesConfig:
+        """An orders source's customer ids name records of one contacts source."""
+        for name, s in self.sources.items():
+            ref = s.customer_source
+            if ref is None:
+                continue
+            if ref not in self.sources or self.sources[ref].kind != "contacts":
+                contacts = [n for n, o in self.sources.items() if o.kind == "contacts"]
+                raise ValueError(
+                    f"sources.{name}.customer_source: {ref!r} is not a contacts source "
+                    f"(contacts sources: {', '.join(contacts) or 'none'})"
+                )
         return self
 
     def country_of(self, source: str) -> str:

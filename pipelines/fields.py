@@ -7,6 +7,8 @@ from `CONTACT_COLUMNS`. Add a field here and every stage sees it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 # Canonical fields and their types in `contacts`, in export order.
 CANONICAL_TYPES: dict[str, str] = {
     "source_record_id": "VARCHAR",
@@ -51,13 +53,96 @@ MAPPABLE_FIELDS: tuple[str, ...] = CANONICAL_FIELDS + EXTRA_INPUT_FIELDS
 # The fields the normalizer fills from `address_line` when a source maps that instead.
 ADDRESS_LINE_PARTS: tuple[str, ...] = ("street", "house_number", "house_number_suffix")
 
-# Fields of the other source kinds: suppression events from the email platform, erasure requests.
+# Fields of the other source kinds: suppression events from the email platform, erasure requests,
+# order lines from the webshop or ERP, engagement events from the email platform.
 SUPPRESSION_FIELDS: tuple[str, ...] = ("email", "phone", "event", "at", "campaign")
 ERASURE_FIELDS: tuple[str, ...] = ("email", "phone", "customer_id", "requested_at", "request_id")
+ORDER_FIELDS: tuple[str, ...] = (
+    "order_id",
+    "order_line",
+    "source_record_id",  # of the contacts source named by the orders source's `customer_source`
+    "email",
+    "ordered_at",
+    "amount",
+    "currency",
+    "product_id",
+    "category",
+    "quantity",
+    "status",
+)
+ENGAGEMENT_FIELDS: tuple[str, ...] = (
+    "campaign_id",
+    "campaign_sent_at",
+    "email",
+    "event",
+    "occurred_at",
+)
+
+# Canonical events an `event_values` mapping may name, per kind.
+SUPPRESSION_EVENTS: tuple[str, ...] = (
+    "unsubscribe",
+    "hard_bounce",
+    "soft_bounce",
+    "complaint",
+    "resubscribe",
+)
+ENGAGEMENT_EVENTS: tuple[str, ...] = (
+    "sent",
+    "delivered",
+    "open",
+    "click",
+    "hard_bounce",
+    "soft_bounce",
+    "unsubscribe",
+    "complaint",
+)
+
+
+# Quality checks of a drop after its load (pipelines/quality/checks.py SPECS).
+DROP_CHECKS = ("rejected_share", "schema_drift")
+VOLUME_CHECKS = ("rows_vs_previous_load",)
+FIELD_CHECKS = ("validity_vs_previous_load", "fill_rate_vs_previous_load")
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """What a drop of one kind may carry and how it is judged, as data the config and the
+    quality checks read. How a kind loads and shows in the UI: pipelines/kinds."""
+
+    fields: tuple[str, ...]
+    required: tuple[str, ...]  # a source's `required:` unless it sets its own
+    events: tuple[str, ...] = ()  # canonical events its `event_values` may name
+    checks: tuple[str, ...] = DROP_CHECKS  # quality checks after a load
+    # A day without events is normal: a header-only file is a warning, not a broken export.
+    header_only_is_normal: bool = False
+    # Drops come on a rhythm: freshness (`quality.expected_every_hours`) applies by default.
+    expected_rhythm: bool = True
+
+
+KIND_SPECS: dict[str, KindSpec] = {
+    "contacts": KindSpec(
+        MAPPABLE_FIELDS,
+        ("source_record_id",),
+        checks=DROP_CHECKS + VOLUME_CHECKS + FIELD_CHECKS + ("duplicate_rate_vs_previous_load",),
+    ),
+    "suppressions": KindSpec(
+        SUPPRESSION_FIELDS, ("event",), SUPPRESSION_EVENTS, header_only_is_normal=True
+    ),
+    "erasure_requests": KindSpec(
+        ERASURE_FIELDS, (), header_only_is_normal=True, expected_rhythm=False
+    ),
+    "orders": KindSpec(ORDER_FIELDS, ("order_id",), checks=DROP_CHECKS + VOLUME_CHECKS),
+    "engagement": KindSpec(
+        ENGAGEMENT_FIELDS,
+        ("email", "event"),
+        ENGAGEMENT_EVENTS,
+        checks=DROP_CHECKS + VOLUME_CHECKS,
+    ),
+}
 
 # Columns of `staged_rows`: every field any source kind can map, as raw text.
 STAGED_FIELDS: tuple[str, ...] = tuple(
-    dict.fromkeys(MAPPABLE_FIELDS + SUPPRESSION_FIELDS + ERASURE_FIELDS)
+    dict.fromkeys(f for kind in KIND_SPECS.values() for f in kind.fields)
 )
 
 # Fields that get `<field>_raw`, `<field>_status` and `<field>_reason` columns in `contacts`.

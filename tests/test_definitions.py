@@ -51,14 +51,15 @@ def test_module_import_opens_no_warehouse(project):
 def test_figures_are_numeric_metadata(project):
     """A real drop run and segment export: every figure (row count, fill rate, validity, threshold)
     reaches Dagster as a number, so the UI plots it over time."""
-    from assets.drops import contacts, landed_file, staged_rows
-    from assets.resources import CrmcleanResource
     from assets.definitions import build_definitions
+    from assets.drops import KIND_ASSETS, landed_file, staged_rows
+    from assets.resources import CrmcleanResource
     from pipelines.ingest.discover import partition_key
     from pipelines.transport.local import LocalTransport
     from tests.quality.drops import crm_rows, write_crm
     from tests.segments.people import customer, warehouse
 
+    contacts = KIND_ASSETS["contacts"]
     path = write_crm(project.inbox / "crm" / "klanten_20261122.csv", crm_rows(60, seed=3))
     key = partition_key("crm", next(iter(LocalTransport(path.parent).list([path.name]))))
     defs = build_definitions(project)

@@ -22,7 +22,9 @@ import duckdb
 
 from pipelines.activity.attach import email_customers
 from pipelines.activity.parse import parse_timestamps, staged_columns
-from pipelines.config import ENGAGEMENT_EVENTS, ActivityRules
+from pipelines.config import ActivityRules
+from pipelines.fields import ENGAGEMENT_EVENTS, ENGAGEMENT_FIELDS
+from pipelines.ingest.load import finish_load
 from pipelines.normalize.dates import date_formats
 from pipelines.privacy.addresses import normalize_address_columns
 from pipelines.privacy.events import (
@@ -34,7 +36,6 @@ from pipelines.privacy.events import (
 )
 from pipelines.warehouse import transaction
 
-ENGAGEMENT_FIELDS = ("campaign_id", "campaign_sent_at", "email", "event", "occurred_at")
 SUPPRESSING_EVENTS = ("hard_bounce", "soft_bounce", "unsubscribe", "complaint")
 ENGAGEMENT_WORDS: dict[str, tuple[str, ...]] = {
     "sent": ("sent", "send", "verzonden", "skickat", "skickad", "processed"),
@@ -196,11 +197,7 @@ def load_engagement(
         (kept,) = con.execute(
             "SELECT count(*) FROM engagement_events WHERE file_id = ?", [file_id]
         ).fetchone()
-        con.execute(
-            """UPDATE ingest_log SET status = 'loaded', loaded_at = now(), rows_loaded = ?,
-                      rows_rejected = coalesce(rows_rejected, 0) + ? WHERE file_id = ?""",
-            [loaded, rejected, file_id],
-        )
+        finish_load(con, file_id, rejected=rejected)
         for t in (
             "_eng_rows",
             "_eng_sup",

@@ -1,7 +1,7 @@
 """Load an orders drop: one line per order line (or per order) from the webshop or ERP.
 
 `load_orders` reads a staged relation of raw text columns (`line_number` plus any of
-`ORDER_FIELDS`) into `orders`, in DuckDB SQL:
+`ORDER_FIELDS` of pipelines/fields.py) into `orders`, in DuckDB SQL:
 
 - `amount`: comma or dot decimals, thousands separators, a currency sign in the text
   (`parse.amount_sql`); not a number, negative or above `activity.max_line_amount` (in the base
@@ -32,24 +32,12 @@ from pipelines.activity.attach import (
 )
 from pipelines.activity.parse import amount_sql, parse_timestamps, staged_columns
 from pipelines.config import ActivityRules
+from pipelines.ingest.load import finish_load
 from pipelines.normalize.dates import date_formats
 from pipelines.privacy.addresses import normalize_address_columns
 from pipelines.warehouse import sql_literal as q
 from pipelines.warehouse import transaction
 
-ORDER_FIELDS = (
-    "order_id",
-    "order_line",
-    "source_record_id",
-    "email",
-    "ordered_at",
-    "amount",
-    "currency",
-    "product_id",
-    "category",
-    "quantity",
-    "status",
-)
 RETURN_WORDS = ("returned", "return", "retour", "returnerad", "teruggestuurd")
 
 
@@ -219,11 +207,7 @@ def load_orders(
                FROM _ord_final"""
         ).fetchone()
         loaded, rejected, unmatched, bad_amount, future, no_value_lines = stats
-        con.execute(
-            """UPDATE ingest_log SET status = 'loaded', loaded_at = now(), rows_loaded = ?,
-                      rows_rejected = coalesce(rows_rejected, 0) + ? WHERE file_id = ?""",
-            [loaded, rejected, file_id],
-        )
+        finish_load(con, file_id, rejected=rejected)
         for t in (
             "_ord_parsed",
             "_ord_rows",

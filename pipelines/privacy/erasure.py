@@ -44,6 +44,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import Source, SourcesConfig
+from pipelines.ingest.load import finish_load
 from pipelines.normalize.dates import date_formats, normalize_date
 from pipelines.normalize.text import clean_text, is_missing
 from pipelines.privacy.masking import mask_text
@@ -371,10 +372,5 @@ def load_erasure_drop(
                    VALUES (?, ?, ?, ?, 'no email, phone or customer id to identify the person', NULL, now())""",
                 [file_id, source_name, line_number, raw_line],
             )
-        con.execute(
-            """UPDATE ingest_log SET status = 'loaded', loaded_at = now(), rows_loaded = ?,
-                      rows_rejected = coalesce(rows_rejected, 0) + ? WHERE file_id = ?""",
-            [len(requests), len(rejects), file_id],
-        )
-        con.execute("DELETE FROM staged_rows WHERE file_id = ?", [file_id])
+        finish_load(con, file_id, rejected=len(rejects))
     return {**result.metadata(), "rows_rejected_at_load": len(rejects)}

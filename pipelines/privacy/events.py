@@ -1,9 +1,8 @@
-"""Load the privacy drops: suppression events from the email platform, and erasure requests.
+"""Load suppression drops: unsubscribes, bounces and complaints of the email platform.
 
-`load_privacy_drop` is what the `contacts` asset calls for a staged drop of a source whose kind is
-not `contacts`. It is idempotent per file (a loaded file is left alone) and keeps the ingest
-promise: every staged row is loaded or rejected with a reason, so rows_read = rows_loaded +
-rows_rejected still holds in `ingest_log`.
+`load_suppression_drop` is the loader of the `suppressions` kind (pipelines/kinds). It keeps the
+ingest promise: every staged row is loaded or rejected with a reason, so rows_read = rows_loaded
++ rows_rejected still holds in `ingest_log`.
 
 Suppression drops: one event per line, with an email and/or a phone, the event and its time.
 The event text is mapped by the source's `event_values` first, then by common words (`Unsubscribed`,
@@ -14,19 +13,19 @@ a time that does not parse. A line without a time takes the file's export time.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import partial
 
 import duckdb
 import pyarrow as pa
 
-from pipelines.config import SUPPRESSION_EVENTS, Source, SourcesConfig
+from pipelines.config import Source, SourcesConfig
+from pipelines.fields import SUPPRESSION_EVENTS
+from pipelines.ingest.load import finish_load
 from pipelines.ingest.stage import staged_view_sql
 from pipelines.normalize.batch import Workers, map_distinct
 from pipelines.normalize.dates import date_formats, normalize_date_args
 from pipelines.privacy.addresses import normalize_address_columns
-from pipelines.privacy.masking import masked_errors
-from pipelines.settings import Paths
 from pipelines.warehouse import sql_literal, transaction
 
 # Common words for the canonical events, compared without case, spaces, dots, dashes, underscores.
@@ -99,68 +98,6 @@ def event_words(source: Source) -> list[tuple[str, str]]:
     words.update({event_key(e): e for e in SUPPRESSION_EVENTS})
     words.update({event_key(raw): e for raw, e in source.event_values.items()})
     return sorted(words.items())
-
-
-def load_privacy_drop(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    file_id: str,
-    source_name: str,
-    source: Source,
-    config: SourcesConfig,
-    paths: Paths | None = None,
-    now: datetime | None = None,
-) -> dict:
-    """Load one staged privacy drop; returns figures for the asset metadata (no personal data).
-    An error on the way is raised with its text masked (it ends up in Dagster's event log)."""
-    with masked_errors():
-        return _load_privacy_drop(
-            con,
-            file_id=file_id,
-            source_name=source_name,
-            source=source,
-            config=config,
-            paths=paths,
-            now=now,
-        )
-
-
-def _load_privacy_drop(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    file_id: str,
-    source_name: str,
-    source: Source,
-    config: SourcesConfig,
-    paths: Paths | None,
-    now: datetime | None,
-) -> dict:
-    status = con.execute("SELECT status FROM ingest_log WHERE file_id = ?", [file_id]).fetchone()
-    if status is None or status[0] != "staged":
-        return {"status": status[0] if status else "unknown", "rows": 0}
-    now = now or datetime.now(UTC).replace(tzinfo=None)
-    if source.kind == "suppressions":
-        return load_suppression_drop(
-            con,
-            file_id=file_id,
-            source_name=source_name,
-            source=source,
-            config=config,
-            today=now.date(),
-        )
-    if source.kind == "erasure_requests":
-        from pipelines.privacy.erasure import load_erasure_drop
-
-        return load_erasure_drop(
-            con,
-            file_id=file_id,
-            source_name=source_name,
-            source=source,
-            config=config,
-            paths=paths or Paths.from_env(),
-            now=now,
-        )
-    raise ValueError(f"{source_name}: kind {source.kind!r} is not a privacy drop")
 
 
 def _parse_time(raw: str, formats: tuple[str, ...], today: date) -> tuple:
@@ -304,12 +241,7 @@ def load_suppression_drop(
         loaded, rejected = con.execute(
             "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL) FROM _sup_rows"
         ).fetchone()
-        con.execute(
-            """UPDATE ingest_log SET status = 'loaded', loaded_at = now(), rows_loaded = ?,
-                      rows_rejected = coalesce(rows_rejected, 0) + ? WHERE file_id = ?""",
-            [loaded, rejected, file_id],
-        )
-        con.execute("DELETE FROM staged_rows WHERE file_id = ?", [file_id])
+        finish_load(con, file_id, rejected=rejected)
         for t in (
             "_sup_drop",
             "_sup_rows",

@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import Source, SourcesConfig
+from pipelines.fields import KIND_SPECS
 from pipelines.quality.metrics import (
     db_now,
     figures_of,
@@ -44,10 +45,9 @@ MIN_VALUES_FOR_RATE_CHECKS = 20
 @dataclass(frozen=True)
 class CheckSpec:
     name: str
-    target: str  # landed_file, contacts (per drop), source, warehouse
+    target: str  # landed_file, load (a drop's load), source, warehouse
     blocking: bool  # can fail with ERROR and then stop exports
     description: str
-    kinds: tuple[str, ...] = ("contacts", "suppressions", "erasure_requests")
 
 
 SPECS: dict[str, CheckSpec] = {
@@ -67,41 +67,38 @@ SPECS: dict[str, CheckSpec] = {
         ),
         CheckSpec(
             "file_loads",
-            "contacts",
+            "load",
             True,
             "The file could be read and parsed at all (encoding, compression, header).",
         ),
         CheckSpec(
             "rejected_share",
-            "contacts",
+            "load",
             True,
             "The share of rejected rows is at most `quality.max_rejected_share`.",
         ),
         CheckSpec(
             "rows_vs_previous_load",
-            "contacts",
+            "load",
             True,
             "Rows read are at least `quality.min_rows_ratio` of the previous healthy load.",
-            ("contacts",),
         ),
         CheckSpec(
             "validity_vs_previous_load",
-            "contacts",
+            "load",
             True,
             "No field's validity dropped more than `quality.max_validity_drop_points` (warning) or "
             "`quality.block_validity_drop_points` (blocking) against the previous healthy load.",
-            ("contacts",),
         ),
         CheckSpec(
             "fill_rate_vs_previous_load",
-            "contacts",
+            "load",
             False,
             "No field's fill rate dropped more than `quality.max_fill_drop_points` against the previous load.",
-            ("contacts",),
         ),
         CheckSpec(
             "schema_drift",
-            "contacts",
+            "load",
             False,
             "Every mapped column is present and no new unmapped column appeared since the previous load.",
         ),
@@ -110,7 +107,6 @@ SPECS: dict[str, CheckSpec] = {
             "warehouse",
             False,
             "The source's duplicate rate (exact and matched) rose at most `quality.max_duplicate_rate_rise_points`.",
-            ("contacts",),
         ),
         CheckSpec(
             "drop_on_time",
@@ -121,7 +117,7 @@ SPECS: dict[str, CheckSpec] = {
     )
 }
 
-LOAD_CHECKS = [n for n, s in SPECS.items() if s.target in ("landed_file", "contacts")]
+LOAD_CHECKS = [n for n, s in SPECS.items() if s.target in ("landed_file", "load")]
 SEVERITY_OF = {n: (ERROR if s.blocking else WARN) for n, s in SPECS.items()}
 SEVERITY_OF["validity_vs_previous_load"] = WARN  # ERROR only from block_validity_drop_points on
 
@@ -369,7 +365,7 @@ def inspect_landed_file(
         file_id,
         source_name,
         has_rows,
-        ERROR if source.kind == "contacts" else WARN,
+        WARN if KIND_SPECS[source.kind].header_only_is_normal else ERROR,
         "the file has data rows"
         if has_rows
         else f"{source_name}/{file_name}: header only, no data rows",
@@ -466,7 +462,9 @@ def evaluate_load(
                 "a duplicate of an earlier file: nothing loaded",
             )
             for n in LOAD_CHECKS
-            if SPECS[n].target == "contacts" and n != "file_loads"
+            if SPECS[n].target == "load"
+            and n != "file_loads"
+            and n in KIND_SPECS[source.kind].checks
         ]
     record_file_metrics(con, file_id)
     now = figures_of(con, file_id)
@@ -493,38 +491,41 @@ def evaluate_load(
             q.max_rejected_share,
         )
     )
-    if source.kind != "contacts":
+    applies = set(KIND_SPECS[source.kind].checks)
+    if "rows_vs_previous_load" in applies:
+        results.append(_rows_vs_previous(name, file_id, read, base, base_id, vs, q))
+    if "validity_vs_previous_load" in applies:
+        results += _validity_drop(name, file_id, now, base, base_id, vs, q)
+    if "fill_rate_vs_previous_load" in applies:
+        results += _fill_drop(name, file_id, now, base, base_id, vs, q)
+    if "schema_drift" in applies:
         results += _schema_drift(con, file_id, name, base_id, vs)
-        return results
+    return results
 
+
+def _rows_vs_previous(name, file_id, read, base, base_id, vs, q) -> CheckResult:
     if base_id is None:
-        results.append(
-            CheckResult(
-                "rows_vs_previous_load",
-                file_id,
-                name,
-                True,
-                ERROR,
-                f"first load: {read:,} rows read",
-            )
+        return CheckResult(
+            "rows_vs_previous_load", file_id, name, True, ERROR, f"first load: {read:,} rows read"
         )
-    else:
-        prev = base.get(("rows_read", None)) or 0
-        ratio = read / prev if prev else None
-        ok = ratio is None or ratio >= q.min_rows_ratio
-        results.append(
-            CheckResult(
-                "rows_vs_previous_load",
-                file_id,
-                name,
-                ok,
-                ERROR,
-                f"{read:,} rows read against {prev:,.0f}{vs}: {_pct(ratio)} (minimum {_pct(q.min_rows_ratio)})",
-                ratio,
-                q.min_rows_ratio,
-            )
-        )
+    prev = base.get(("rows_read", None)) or 0
+    ratio = read / prev if prev else None
+    ok = ratio is None or ratio >= q.min_rows_ratio
+    return CheckResult(
+        "rows_vs_previous_load",
+        file_id,
+        name,
+        ok,
+        ERROR,
+        f"{read:,} rows read against {prev:,.0f}{vs}: {_pct(ratio)} "
+        f"(minimum {_pct(q.min_rows_ratio)})",
+        ratio,
+        q.min_rows_ratio,
+    )
 
+
+def _validity_drop(name, file_id, now, base, base_id, vs, q) -> list[CheckResult]:
+    results = []
     validity = [
         d for d in _rate_drops(now, base, "validity") if _enough_values(now, d[0], "validity")
     ]
@@ -565,6 +566,11 @@ def evaluate_load(
             )
         )
 
+    return results
+
+
+def _fill_drop(name, file_id, now, base, base_id, vs, q) -> list[CheckResult]:
+    results = []
     fill = [
         d for d in _rate_drops(now, base, "fill_rate") if _enough_values(now, d[0], "fill_rate")
     ]
@@ -596,7 +602,6 @@ def evaluate_load(
                 q.max_fill_drop_points,
             )
         )
-    results += _schema_drift(con, file_id, name, base_id, vs)
     return results
 
 
@@ -654,7 +659,7 @@ def _schema_drift(
 def expected_hours(source: Source) -> float | None:
     """Erasure requests come when people ask: no expected rhythm unless one is configured."""
     if (
-        source.kind == "erasure_requests"
+        not KIND_SPECS[source.kind].expected_rhythm
         and "expected_every_hours" not in source.quality.model_fields_set
     ):
         return None
@@ -714,7 +719,10 @@ def evaluate_duplicates(
     results = []
     for name, file_id in latest_loads(con).items():
         source = config.sources.get(name)
-        if source is None or source.kind != "contacts":
+        if (
+            source is None
+            or "duplicate_rate_vs_previous_load" not in KIND_SPECS[source.kind].checks
+        ):
             continue
         now = figures_of(con, file_id)
         base_id = previous_load(con, file_id)

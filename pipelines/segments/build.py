@@ -39,8 +39,8 @@ from datetime import date
 import duckdb
 
 from pipelines.config import ConfigError, ExportsConfig, Segment
-from pipelines.warehouse.sandbox import outside_reach
 from pipelines.warehouse import ensure_schema
+from pipelines.warehouse.sandbox import outside_reach
 
 # Fields an enrichment campaign asks for when they are empty (`missing_fields`).
 PROFILE_FIELDS = (

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from pipelines.config import Source
 from pipelines.ingest.land import land
-from pipelines.ingest.load import load_contacts, stage_drop
+from pipelines.ingest.load import stage_drop
+from pipelines.kinds.contacts import load_contacts
 from pipelines.transport.local import LocalTransport
 from pipelines.warehouse import connect
 

@@ -9,10 +9,10 @@ import dagster as dg
 import pytest
 import yaml
 
+from assets.definitions import build_definitions
 from assets.resources import CrmcleanResource
 from assets.sensors import evaluate_sources
 from pipelines.config import load_sources
-from assets.definitions import build_definitions
 from pipelines.ingest.discover import parse_partition_key
 from pipelines.ingest.land import file_id_for, land
 from pipelines.transport import TransportError, open_transport

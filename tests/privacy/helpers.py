@@ -7,7 +7,7 @@ one customer per source record, with its email and phone.
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -15,8 +15,9 @@ import duckdb
 from pipelines.config import SourcesConfig, load_sources
 from pipelines.ingest.discover import partition_key
 from pipelines.ingest.land import file_id_for, land
-from pipelines.ingest.load import load_contacts, stage_drop
-from pipelines.privacy.events import load_privacy_drop
+from pipelines.ingest.load import stage_drop
+from pipelines.kinds import LoadContext, load_drop
+from pipelines.kinds.contacts import load_contacts
 from pipelines.settings import Paths
 from pipelines.transport.local import LocalTransport
 
@@ -77,8 +78,16 @@ def ingest(
         return {"file_id": file_id, "rows": r.rows}
     return {
         "file_id": file_id,
-        **load_privacy_drop(
-            con, file_id=file_id, source_name=source, source=spec, config=cfg, paths=paths, now=now
+        **load_drop(
+            con,
+            LoadContext(
+                file_id=file_id,
+                source_name=source,
+                source=spec,
+                config=cfg,
+                paths=paths,
+                now=now or datetime.now(UTC).replace(tzinfo=None),
+            ),
         ),
     }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -19,8 +19,10 @@ from pipelines.config import SourcesConfig
 from pipelines.ingest.discover import partition_key
 from pipelines.ingest.errors import FileRejected
 from pipelines.ingest.land import file_id_for, land
-from pipelines.ingest.load import load_contacts, stage_drop
+from pipelines.ingest.load import stage_drop
+from pipelines.kinds import LoadContext, load_drop
 from pipelines.quality import checks
+from pipelines.settings import Paths
 from pipelines.transport.local import LocalTransport
 
 CRM_HEADER = [
@@ -154,20 +156,17 @@ def ingest_file(
             source=source,
             tmp_root=landing.parent / "tmp",
         )
-        if source.kind == "contacts":
-            load_contacts(
-                con,
+        load_drop(
+            con,
+            LoadContext(
                 file_id=file_id,
                 source_name=source_name,
                 source=source,
-                default_country=config.country_of(source_name),
-            )
-        else:
-            from pipelines.privacy.events import load_privacy_drop
-
-            load_privacy_drop(
-                con, file_id=file_id, source_name=source_name, source=source, config=config
-            )
+                config=config,
+                paths=Paths(data_dir=landing.parent, config_dir=landing.parent / "config"),
+                now=datetime.now(UTC).replace(tzinfo=None),
+            ),
+        )
     except FileRejected:
         pass
     checks.record(con, checks.evaluate_load(con, file_id, source))

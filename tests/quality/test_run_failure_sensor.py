@@ -5,9 +5,9 @@ from __future__ import annotations
 import dagster as dg
 import yaml
 
-from assets.resources import CrmcleanResource
 from assets.cli import main
 from assets.definitions import build_definitions
+from assets.resources import CrmcleanResource
 from tests.quality.drops import crm_rows, write_crm
 
 
