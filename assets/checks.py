@@ -70,6 +70,10 @@ def load_check(kind: str, name: str) -> dg.AssetChecksDefinition:
         context: dg.AssetCheckExecutionContext, crmclean: CrmcleanResource
     ) -> dg.AssetCheckResult:
         source_name, source, file_id = _drop(context, crmclean)
+        if source.kind != kind:  # a manual run of the whole job: another asset loads this file
+            return dg.AssetCheckResult(
+                passed=True, description=f"{source_name} delivers {source.kind} drops, not {kind}"
+            )
         with crmclean.warehouse() as con:
             with transaction(con):
                 results = checks.evaluate_load(con, file_id, source)

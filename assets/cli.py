@@ -5,7 +5,7 @@ crmclean run                           the daily job: new drops -> customers -> 
 crmclean validate-config               check sftp_config/*.yaml and every segment filter
 crmclean quality [--report]            the latest quality figures per source (and the HTML report)
 crmclean quality --accept FILE         accept a drop's failed checks so exports run again
-crmclean explain CUSTOMER_ID           the source records of a customer and why they merged
+crmclean explain CUSTOMER_ID           the source records of a customer, why they merged, orders and engagement
 crmclean ui                            the Dagster UI on this project (dagster dev)
 crmclean erase --email ADDRESS         erase a person everywhere (GDPR; also --phone, --customer-id)
 crmclean export-person --email ADDRESS everything held about a person, as JSON (right of access)
@@ -57,6 +57,7 @@ def cmd_demo_data(args: argparse.Namespace, paths: Paths) -> int:
         seed=args.seed,
         day=day,
         older_drops=args.older_drops,
+        activity=not args.no_activity,
     )
     print(summary)
     return 0
@@ -196,10 +197,16 @@ def cmd_quality(args: argparse.Namespace, paths: Paths) -> int:
 
 def cmd_explain(args: argparse.Namespace, paths: Paths) -> int:
     from pipelines.match import explain
+    from pipelines.metrics.activity_summary import activity_lines
     from pipelines.warehouse import connect
 
     con = connect(paths.warehouse, read_only=True)
-    print(explain(con, args.customer_id))
+    text = explain(con, args.customer_id)
+    print(text)
+    if con.execute(
+        "SELECT count(*) FROM customers WHERE customer_id = ?", [args.customer_id.strip()]
+    ).fetchone()[0]:
+        print("\n" + "\n".join(activity_lines(con, args.customer_id.strip())))
     return 0
 
 
@@ -335,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="also write this many earlier exports per source, 28 days apart (dated file names)",
+    )
+    d.add_argument(
+        "--no-activity",
+        action="store_true",
+        help="no orders and engagement drops (inbox/orders, inbox/mailplatform)",
     )
     d.set_defaults(func=cmd_demo_data)
     r = sub.add_parser("run", help="the daily job, end to end, in-process")

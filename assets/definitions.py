@@ -9,12 +9,32 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import alerts, checks, customers, drops, quality, segments, sensors, suppressions
+from assets import (
+    alerts,
+    checks,
+    customer_metrics,
+    customers,
+    drops,
+    quality,
+    segments,
+    sensors,
+    suppressions,
+)
 from assets.resources import CrmcleanResource
 from pipelines.settings import Paths
 
 # One line per asset module; each has `definitions(paths) -> dg.Definitions`.
-MODULES = [drops, sensors, customers, quality, checks, alerts, segments, suppressions]
+MODULES = [
+    drops,
+    sensors,
+    customers,
+    customer_metrics,
+    quality,
+    checks,
+    alerts,
+    segments,
+    suppressions,
+]
 
 
 def build_definitions(paths: Paths | None = None) -> dg.Definitions:

@@ -65,6 +65,7 @@ def segment_asset(name: str, cfg: ExportsConfig) -> dg.AssetsDefinition:
         # by key: what the segment reads (customers, suppressions) and the checks that may block it
         deps=[
             dg.AssetKey("customers"),
+            dg.AssetKey("customer_metrics"),
             dg.AssetKey("suppressions"),
             dg.AssetKey("quality_metrics"),
         ],

@@ -10,7 +10,9 @@ from datetime import datetime
 
 import dagster as dg
 
+from assets.customer_metrics import customer_metrics
 from assets.customers import customers
+from assets.drops import KIND_ASSETS
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource, table_schema
 from pipelines.config import load_sources
 from pipelines.privacy.erasure import compact_if_pending
@@ -22,7 +24,7 @@ from pipelines.settings import Paths, private_umask
 
 
 @dg.asset(
-    deps=[customers],
+    deps=[customers, customer_metrics, KIND_ASSETS["suppressions"], KIND_ASSETS["engagement"]],
     pool=WAREHOUSE_POOL,
     group_name="privacy",
     kinds={"duckdb"},

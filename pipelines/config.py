@@ -229,6 +229,11 @@ class SuppressionRules(Strict):
     hard_bounces_to_suppress: int = Field(1, ge=1)
     soft_bounces_to_suppress: int = Field(3, ge=1)
     soft_bounce_window_days: int = Field(30, ge=1)
+    # Sunset: this many days after a customer met the sunset condition (customer_metrics
+    # `inactive_since`: no open, click or order in 12 months and `activity.inactive_after_campaigns`
+    # campaigns since), suppress them (reason `inactive`), after the `sunset` segment gave them a
+    # last mail. null: never.
+    suppress_inactive_after_days: int | None = Field(30, ge=0)
 
 
 class ActivityRules(Strict):

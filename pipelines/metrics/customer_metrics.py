@@ -24,6 +24,12 @@ returned or cancelled, a valid amount, currency and date) make the order figures
   once but is not active; `never_engaged`.
 - `first_seen_at`: the earliest of the customer's creation, its contacts' load, its first order
   line and its first event.
+- `inactive_since`: when the customer met the sunset condition: `activity.inactive_after_campaigns`
+  campaigns delivered since the last open, click or order, and 12 months without one (counted
+  from the first campaign when there was none); NULL while either is missing. A time in the
+  future is possible (enough campaigns, but the last sign of life is recent); compare it with
+  the day. An open, click or order later resets it. Drives the `sunset` segment and the
+  `inactive` suppression (`suppression_rules.suppress_inactive_after_days`).
 
 Incremental refresh (`refresh_customer_metrics`): recomputes only customers whose activity
 changed since the last refresh: marked dirty by a load (new or replaced lines), moved by a merge
@@ -90,7 +96,15 @@ def refresh_customer_metrics(
             "INSERT INTO customer_metrics_runs VALUES (?, ?, ?, ?, ?, now())",
             ["full" if full else "incremental", as_of, recomputed, orders_moved, events_moved],
         )
-        for t in ("_touched", "_cm_orders", "_cm_top", "_cm_events", "_cm_campaigns", "_cm_seen"):
+        for t in (
+            "_touched",
+            "_cm_orders",
+            "_cm_top",
+            "_cm_events",
+            "_cm_delivered",
+            "_cm_campaigns",
+            "_cm_seen",
+        ):
             con.execute(f"DROP TABLE IF EXISTS {t}")
     return {
         "mode": "full" if full else "incremental",
@@ -189,20 +203,46 @@ def _compute(con: duckdb.DuckDBPyConnection, rules: ActivityRules, as_of: dt.dat
     )
     con.execute(
         f"""
+        CREATE OR REPLACE TEMP TABLE _cm_delivered AS
+        SELECT customer_id, campaign_id, coalesce(min(campaign_sent_at), min(occurred_at)) AS sent_at
+        FROM engagement_events e SEMI JOIN _touched t ON t.customer_id = e.customer_id
+        WHERE campaign_id IS NOT NULL
+        GROUP BY customer_id, campaign_id
+        HAVING bool_or(event IN {REACHED}) AND NOT bool_or(event IN {BOUNCED})
+        """
+    )
+    n = rules.inactive_after_campaigns
+    con.execute(
+        f"""
         CREATE OR REPLACE TEMP TABLE _cm_campaigns AS
         SELECT c.customer_id, count(*) AS delivered,
                count(*) FILTER (WHERE c.sent_at > coalesce(greatest(v.last_open_at,
-                   v.last_click_at),
-                                                          TIMESTAMP '-infinity')) AS since
+                   v.last_click_at), TIMESTAMP '-infinity')) AS since,
+               -- the sunset clock: the {n}th campaign delivered after the last open, click or
+               -- order, and 12 months after that last sign of life (or the first campaign)
+               greatest(
+                   max(c.sent_at) FILTER (WHERE c.after_life = {n}),
+                   coalesce(greatest(v.last_open_at, v.last_click_at, o.last_order_at),
+                            min(c.sent_at)) + INTERVAL 12 MONTH
+               ) AS inactive_since_raw,
+               max(c.after_life) >= {n} AS enough_campaigns
         FROM (
-            SELECT customer_id, campaign_id,
-                   coalesce(min(campaign_sent_at), min(occurred_at)) AS sent_at
-            FROM engagement_events e SEMI JOIN _touched t ON t.customer_id = e.customer_id
-            WHERE campaign_id IS NOT NULL
-            GROUP BY customer_id, campaign_id
-            HAVING bool_or(event IN {REACHED}) AND NOT bool_or(event IN {BOUNCED})
-        ) c LEFT JOIN _cm_events v ON v.customer_id = c.customer_id
-        GROUP BY c.customer_id
+            SELECT d.*, CASE WHEN d.sent_at > coalesce(greatest(v.last_open_at, v.last_click_at,
+                                                                o.last_order_at),
+                                                       TIMESTAMP '-infinity')
+                        THEN row_number() OVER (
+                            PARTITION BY d.customer_id,
+                                d.sent_at > coalesce(greatest(v.last_open_at, v.last_click_at,
+                                                              o.last_order_at),
+                                                     TIMESTAMP '-infinity')
+                            ORDER BY d.sent_at, d.campaign_id) END AS after_life
+            FROM _cm_delivered d
+            LEFT JOIN _cm_events v ON v.customer_id = d.customer_id
+            LEFT JOIN _cm_orders o ON o.customer_id = d.customer_id
+        ) c
+        LEFT JOIN _cm_events v ON v.customer_id = c.customer_id
+        LEFT JOIN _cm_orders o ON o.customer_id = c.customer_id
+        GROUP BY c.customer_id, v.last_open_at, v.last_click_at, o.last_order_at
         """
     )
     con.execute(
@@ -214,7 +254,7 @@ def _compute(con: duckdb.DuckDBPyConnection, rules: ActivityRules, as_of: dt.dat
         GROUP BY cs.customer_id
         """
     )
-    m, n = rules.active_months, rules.inactive_after_campaigns
+    m = rules.active_months
     con.execute(
         f"""
         INSERT INTO customer_metrics BY NAME
@@ -237,6 +277,7 @@ def _compute(con: duckdb.DuckDBPyConnection, rules: ActivityRules, as_of: dt.dat
                     ELSE 'inactive' END AS engagement_status,
                least(c.created_at, s.contact_at, o.first_line_at, v.first_event_at) AS
                    first_seen_at,
+               CASE WHEN k.enough_campaigns THEN k.inactive_since_raw END AS inactive_since,
                $as_of AS as_of, now() AS computed_at
         FROM customers c SEMI JOIN _touched t ON t.customer_id = c.customer_id
         LEFT JOIN _cm_orders o ON o.customer_id = c.customer_id

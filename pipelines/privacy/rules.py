@@ -11,6 +11,7 @@ exactly what the events say, and a re-run changes nothing):
 | `soft_bounce` | address | `soft_bounces_to_suppress` soft bounces within `soft_bounce_window_days` (default 3 in 30) |
 | `no_consent` | customer | the customer's consent state (consent.py) is not a granted opt-in, or there is none |
 | `erasure` | customer | the customer's email or phone matches a tombstone (an erased person came back) |
+| `inactive` | customer | `suppress_inactive_after_days` after the sunset condition was met (customer_metrics `inactive_since`); lifted by a later open, click or order |
 
 An address row has the normalized `email` (or E.164 `phone`) and, where a customer has that
 address, their `customer_id` (one row per such customer; `customer_id` NULL when none has it).
@@ -30,6 +31,7 @@ distinct on (address, event, time).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -38,7 +40,15 @@ from pipelines.privacy.consent import build_consent, record_consent_events
 from pipelines.privacy.tombstones import tombstoned_customers, unmatchable_tombstones
 from pipelines.warehouse import transaction
 
-REASONS = ("unsubscribe", "complaint", "hard_bounce", "soft_bounce", "no_consent", "erasure")
+REASONS = (
+    "unsubscribe",
+    "complaint",
+    "hard_bounce",
+    "soft_bounce",
+    "no_consent",
+    "erasure",
+    "inactive",
+)
 
 
 @dataclass
@@ -143,9 +153,15 @@ def address_suppressions(con: duckdb.DuckDBPyConnection, rules: SuppressionRules
 
 
 def refresh_suppressions(
-    con: duckdb.DuckDBPyConnection, config: SourcesConfig, *, tombstone_key: bytes
+    con: duckdb.DuckDBPyConnection,
+    config: SourcesConfig,
+    *,
+    tombstone_key: bytes,
+    now: datetime | None = None,
 ) -> SuppressionSummary:
-    """Record consent changes, rebuild `consent` and `suppressions` (one transaction)."""
+    """Record consent changes, rebuild `consent` and `suppressions` (one transaction); `now`
+    (naive UTC) is the day the `inactive` rule is judged on."""
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     summary = SuppressionSummary()
     with transaction(con):
         summary.consent_events_recorded = record_consent_events(con, config)
@@ -174,7 +190,14 @@ def refresh_suppressions(
             UNION ALL
             SELECT NULL, NULL, t.customer_id, 'erasure', NULL, NULL, 'matches the tombstone of an erased person'
             FROM _tombstoned t
-            """
+            UNION ALL
+            SELECT NULL, NULL, m.customer_id, 'inactive', NULL, m.inactive_since,
+                   'no open, click or order since the sunset condition was met'
+            FROM customer_metrics m JOIN customers c ON c.customer_id = m.customer_id
+            WHERE $inactive_days IS NOT NULL
+              AND m.inactive_since + to_days(CAST($inactive_days AS INTEGER)) <= $now
+            """,
+            {"inactive_days": config.suppression_rules.suppress_inactive_after_days, "now": now},
         )
         summary.by_reason = dict(
             con.execute("SELECT reason, count(*) FROM suppressions GROUP BY reason").fetchall()

@@ -8,12 +8,20 @@ exports.yaml may use any of them, and `$name` parameters from the segment's `par
 | every column of `customers` | the golden record (email, phone, country, birth_date, newsletter_opt_in, ...) |
 | `has_valid_email` | email present and its status valid or corrected |
 | `is_suppressed`, `suppression_reasons` | a row in `suppressions` matches the customer id, email or phone |
-| `is_barred` | suppressed for a reason other than `no_consent` (unsubscribe, bounce, complaint, erasure) |
+| `is_barred` | suppressed for a reason that bars service mail too (unsubscribe, bounce, complaint, erasure; not `no_consent` or `inactive`) |
 | `age` | whole years today (a 29 February birthday counts on 28 February in other years) |
 | `next_birthday`, `days_to_birthday` | the coming birthday (today = 0) and the days until it |
-| `days_since_last_purchase`, `months_since_last_purchase` | whole days / months since `last_purchase_at` |
+| `last_bought_at` | the newest of `last_purchase_at` (a contact field) and `last_order_at` (order lines) |
+| `days_since_last_purchase`, `months_since_last_purchase` | whole days / months since `last_bought_at` |
 | `missing_fields` | comma-separated profile fields that are empty (for enrichment), NULL when complete |
 | `today` | the export day |
+| every column of `customer_metrics` | orders, spend, RFM, top_category, opens, clicks, engagement_status, first_seen_at (pipelines/metrics) |
+| `has_orders` | at least one order that counts as value (not returned or cancelled) |
+| `days_since_last_order`, `months_since_last_order` | whole days / months since `last_order_at` |
+
+Built-in parameter: `$last_export_at`, the time of the segment's last successful export (before
+the first one, the first build of customers, so a first run does not treat the whole existing
+base as new), for segments such as `welcome` ("customers created since we last sent it").
 
 A filter may also test membership with a subquery over other warehouse tables, e.g.
 `customer_id IN (SELECT customer_id FROM customer_sources WHERE source = 'webshop')`.
@@ -96,7 +104,7 @@ def candidates_sql(today: date) -> str:
     return f"""
 CREATE OR REPLACE TEMP VIEW segment_suppressed AS
 SELECT customer_id, string_agg(DISTINCT reason, ',' ORDER BY reason) AS reasons,
-       bool_or(reason <> 'no_consent') AS bars_all_mail
+       bool_or(reason NOT IN ('no_consent', 'inactive')) AS bars_all_mail
 FROM (
     SELECT c.customer_id, s.reason FROM customers c JOIN suppressions s ON s.customer_id = c.customer_id
     UNION ALL
@@ -116,11 +124,19 @@ SELECT c.*,
        {y} - year(c.birth_date) - CASE WHEN {this_year} > {t} THEN 1 ELSE 0 END AS age,
        CASE WHEN {this_year} >= {t} THEN {this_year} ELSE {next_year} END AS next_birthday,
        date_diff('day', {t}, CASE WHEN {this_year} >= {t} THEN {this_year} ELSE {next_year} END) AS days_to_birthday,
-       date_diff('day', CAST(c.last_purchase_at AS DATE), {t}) AS days_since_last_purchase,
-       date_sub('month', CAST(c.last_purchase_at AS DATE), {t}) AS months_since_last_purchase,
-       nullif(concat_ws(',', {missing}), '') AS missing_fields
+       greatest(c.last_purchase_at, m.last_order_at) AS last_bought_at,
+       date_diff('day', CAST(greatest(c.last_purchase_at, m.last_order_at) AS DATE), {t})
+           AS days_since_last_purchase,
+       date_sub('month', CAST(greatest(c.last_purchase_at, m.last_order_at) AS DATE), {t})
+           AS months_since_last_purchase,
+       nullif(concat_ws(',', {missing}), '') AS missing_fields,
+       m.* EXCLUDE (customer_id, as_of, computed_at),
+       coalesce(m.order_count, 0) > 0 AS has_orders,
+       date_diff('day', CAST(m.last_order_at AS DATE), {t}) AS days_since_last_order,
+       date_sub('month', CAST(m.last_order_at AS DATE), {t}) AS months_since_last_order
 FROM customers c
 LEFT JOIN segment_suppressed sup ON sup.customer_id = c.customer_id
+LEFT JOIN customer_metrics m ON m.customer_id = c.customer_id
 """
 
 
@@ -129,15 +145,36 @@ def create_candidates_view(con: duckdb.DuckDBPyConnection, today: date) -> None:
         con.execute(statement)
 
 
-def used_params(name: str, segment: Segment) -> dict:
-    """The `$name` parameters the filter uses, from `params:`; a missing one is a config error."""
+# Parameters the engine binds itself (a `params:` key of the same name wins).
+BUILTIN_PARAMS = ("last_export_at",)
+
+
+def builtin_params(con: duckdb.DuckDBPyConnection, name: str) -> dict:
+    """`$last_export_at`: the segment's last successful export, else the first customers build
+    (else the oldest customer), as naive UTC."""
+    (at,) = con.execute(
+        """SELECT coalesce(
+               (SELECT max(exported_at) FROM export_log WHERE segment = ? AND status = 'ok'),
+               (SELECT min(built_at) FROM customer_builds),
+               (SELECT min(created_at) FROM customers),
+               TIMESTAMP '1970-01-01')""",
+        [name],
+    ).fetchone()
+    return {"last_export_at": at}
+
+
+def used_params(name: str, segment: Segment, builtins: dict | None = None) -> dict:
+    """The `$name` parameters the filter uses, from `params:` (else the built-ins); a missing one
+    is a config error."""
     names = dict.fromkeys(PARAM.findall(segment.filter))
-    missing = [n for n in names if n not in segment.params]
+    known = {**(builtins or dict.fromkeys(BUILTIN_PARAMS)), **segment.params}
+    missing = [n for n in names if n not in known]
     if missing:
         raise ConfigError(
-            f"exports.yaml: segments.{name}.filter: uses ${', $'.join(missing)} but params: has no such key"
+            f"exports.yaml: segments.{name}.filter: uses ${', $'.join(missing)} "
+            "but params: has no such key"
         )
-    return {n: segment.params[n] for n in names}
+    return {n: known[n] for n in names}
 
 
 def selection_sql(segment: Segment, columns: list[str]) -> str:
@@ -263,7 +300,8 @@ def build_segment(
         segment,
         export_columns(segment) + [f"row_number() OVER (ORDER BY {segment.order_by}) AS _order"],
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}", used_params(name, segment))
+    params = used_params(name, segment, builtin_params(con, name))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}", params)
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
@@ -284,7 +322,7 @@ def excluded_counts(
                    count(*) FILTER (WHERE NOT is_suppressed AND newsletter_opt_in IS NOT TRUE),
                    count(*) FILTER (WHERE {safe}), {kept}
             FROM segment_candidates WHERE ({segment.filter})""",
-        used_params(name, segment),
+        used_params(name, segment, builtin_params(con, name)),
     ).fetchone()
     deduplicated = 0 if not key else allowed - (rows if rows is not None else kept)
     return {

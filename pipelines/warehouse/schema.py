@@ -231,6 +231,7 @@ TABLES: dict[str, dict[str, str]] = {
         "campaigns_since_last_engagement": "BIGINT",
         "engagement_status": "VARCHAR",  # active, inactive, never_engaged
         "first_seen_at": "TIMESTAMP",
+        "inactive_since": "TIMESTAMP",  # sunset condition met (pipelines/metrics)
         "as_of": "TIMESTAMP",  # the reference time of the window metrics
         "computed_at": "TIMESTAMP",
     },
