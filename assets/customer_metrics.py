@@ -2,9 +2,10 @@
 
     customers + orders + engagement_events -> customer_metrics -> suppressions, segments
 
-Refreshed after every customer rebuild (merges and splits move orders and events along) and
-incrementally: only customers whose activity changed, or crossed a 12-month window, are
-recomputed. The engine is pipelines/metrics.
+Refreshed after every customer rebuild (merges and splits move orders and events along), and
+every morning with the privacy job (time moves the 12-month windows and the sunset clock on),
+incrementally: only customers whose activity changed, or crossed a window, are recomputed. The
+engine is pipelines/metrics.
 """
 
 from datetime import UTC, datetime
@@ -32,7 +33,8 @@ def customer_metrics(
     context: dg.AssetExecutionContext, crmclean: CrmcleanResource
 ) -> dg.MaterializeResult:
     rules = crmclean.sources().activity
-    as_of = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    # Windows (12 months, active months) count in whole days: re-runs the same day change nothing.
+    as_of = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
     with crmclean.warehouse() as con:
         summary = refresh_customer_metrics(con, rules, as_of=as_of)
         rows, buyers, by_status, by_rfm = con.execute(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from assets.customer_metrics import customer_metrics
 from assets.customers import customers
 from assets.figures import figure_metadata
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource, table_schema
@@ -43,7 +44,7 @@ def check_result(r: checks.CheckResult, **metadata) -> dg.AssetCheckResult:
 
 
 @dg.asset(
-    deps=[customers],
+    deps=[customers, customer_metrics],
     pool=WAREHOUSE_POOL,
     group_name="quality",
     kinds={"duckdb"},

@@ -98,8 +98,9 @@ def definitions(paths: Paths) -> dg.Definitions:
     timezone = load_sources(paths.sources_file).defaults.timezone
     job = dg.define_asset_job(
         "privacy_daily",
-        selection=dg.AssetSelection.assets(suppressions, file_retention),
-        description="Rebuild suppressions and consent, and apply file retention.",
+        selection=dg.AssetSelection.assets(customer_metrics, suppressions, file_retention),
+        description="Refresh customer metrics (time moves their windows on), rebuild suppressions "
+        "and consent, and apply file retention.",
     )
     schedule = dg.ScheduleDefinition(
         name="privacy_daily_schedule",

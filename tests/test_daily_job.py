@@ -41,7 +41,7 @@ def test_daily_job_end_to_end_and_rerun_is_a_no_op(project, capsys):
     files = con.execute(
         "SELECT source, status, rows_read, rows_loaded, rows_rejected FROM ingest_log"
     ).fetchall()
-    assert {f[0] for f in files} == {"crm", "webshop"}
+    assert {f[0] for f in files} == {"crm", "webshop", "orders", "mailplatform"}
     for source, status, read, loaded, rejected in files:
         assert status == "loaded", source
         assert read > 0 and read == loaded + rejected
@@ -52,6 +52,13 @@ def test_daily_job_end_to_end_and_rerun_is_a_no_op(project, capsys):
                 [source],
             ).fetchone()[0]
         )
+    assert con.execute(
+        "SELECT count(*) FILTER (WHERE customer_id IS NOT NULL) > 0.9 * count(*) FROM orders"
+    ).fetchone() == (True,)
+    assert (
+        con.execute("SELECT count(*) FROM customer_metrics").fetchone()
+        == con.execute("SELECT count(*) FROM customers").fetchone()
+    )
     # Every loaded row is a contact, unless a later row of the same file superseded it.
     staged_ids = con.execute(
         "SELECT count(DISTINCT (source, source_record_id)) FROM contacts"

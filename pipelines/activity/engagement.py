@@ -34,6 +34,7 @@ from pipelines.privacy.events import (
     raw_line_sql,
     record_suppression_events,
 )
+from pipelines.quality.metrics import record_drop_figures
 from pipelines.warehouse import transaction
 
 SUPPRESSING_EVENTS = ("hard_bounce", "soft_bounce", "unsubscribe", "complaint")
@@ -77,12 +78,13 @@ def load_engagement(
     missing = {"email", "event"} - mapped
     if missing:
         raise ValueError(f"{source_name}: an engagement drop needs the fields email and event")
+    row = con.execute(
+        "SELECT coalesce(exported_at, remote_mtime, landed_at), delimiter FROM ingest_log "
+        "WHERE file_id = ?",
+        [file_id],
+    ).fetchone()
+    delimiter = (row[1] if row else None) or ","
     if file_time is None:
-        row = con.execute(
-            "SELECT coalesce(exported_at, remote_mtime, landed_at) FROM ingest_log "
-            "WHERE file_id = ?",
-            [file_id],
-        ).fetchone()
         file_time = (row[0] if row else None) or dt.datetime.combine(today, dt.time())
 
     def col(name: str) -> str:
@@ -128,7 +130,7 @@ def load_engagement(
                    END AS reason,
                    CASE WHEN w.event IS NULL THEN 'event' WHEN e.email IS NULL THEN 'email'
                         ELSE 'occurred_at' END AS field,
-                   {raw_line_sql("d", sorted(mapped & set(ENGAGEMENT_FIELDS)), ",")} AS raw_line
+                   {raw_line_sql("d", sorted(mapped & set(ENGAGEMENT_FIELDS)), delimiter)} AS raw_line
             FROM {staged_table} d
             LEFT JOIN _email_keys e ON e.raw = {col("email")}
             LEFT JOIN _eng_times t ON t.raw = {col("occurred_at")}
@@ -197,6 +199,20 @@ def load_engagement(
         (kept,) = con.execute(
             "SELECT count(*) FROM engagement_events WHERE file_id = ?", [file_id]
         ).fetchone()
+        fill_campaign, fill_time = con.execute(
+            """SELECT avg(CASE WHEN campaign_id IS NULL THEN 0.0 ELSE 1.0 END),
+                      avg(CASE WHEN occurred_at_status = 'missing' THEN 0.0 ELSE 1.0 END)
+               FROM _eng_rows WHERE reason IS NULL"""
+        ).fetchone()
+        record_drop_figures(
+            con,
+            load_id=file_id,
+            source=source_name,
+            figures=[
+                ("fill_rate", "campaign_id", fill_campaign),
+                ("fill_rate", "occurred_at", fill_time),
+            ],
+        )
         finish_load(con, file_id, rejected=rejected)
         for t in (
             "_eng_rows",

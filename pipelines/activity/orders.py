@@ -35,10 +35,46 @@ from pipelines.config import ActivityRules
 from pipelines.ingest.load import finish_load
 from pipelines.normalize.dates import date_formats
 from pipelines.privacy.addresses import normalize_address_columns
+from pipelines.quality.metrics import record_drop_figures
 from pipelines.warehouse import sql_literal as q
 from pipelines.warehouse import transaction
 
 RETURN_WORDS = ("returned", "return", "retour", "returnerad", "teruggestuurd")
+
+
+def _figures(con: duckdb.DuckDBPyConnection, mapped: set[str]) -> list:
+    """Quality of the drop's lines: fill rate of the mapped fields, validity of amount, currency
+    and order time, and the share returned or cancelled. (The share attached to no customer is
+    measured at the warehouse snapshot, after the match: quality/metrics.py.)"""
+    raw = {
+        "email": "email_raw",
+        "source_record_id": "ref_id",
+        "ordered_at": "ordered_at_raw",
+        "amount": "amount_raw",
+        "category": "category",
+    }
+    fill = [f for f in raw if f in mapped]
+    exprs = [
+        f"avg(CASE WHEN nullif(trim({raw[f]}), '') IS NULL THEN 0.0 ELSE 1.0 END)" for f in fill
+    ]
+    valid = {
+        "amount": "amount_status",
+        "currency": "currency_status",
+        "ordered_at": "ordered_at_status",
+    }
+    exprs += [
+        f"avg(CASE WHEN {st} IN ('valid', 'corrected') THEN 1.0 ELSE 0.0 END) "
+        f"FILTER (WHERE {st} <> 'missing')"
+        for st in valid.values()
+    ]
+    exprs.append("avg(CASE WHEN no_value THEN 1.0 ELSE 0.0 END)")
+    row = con.execute(
+        f"SELECT {', '.join(exprs)} FROM _ord_final WHERE order_id IS NOT NULL"
+    ).fetchone()
+    figures = [("fill_rate", f, row[i]) for i, f in enumerate(fill)]
+    figures += [("validity", f, row[len(fill) + i]) for i, f in enumerate(valid)]
+    figures.append(("returned_share", None, row[-1]))
+    return figures
 
 
 def _col(mapped: set[str], name: str, alias: str = "d") -> str:
@@ -207,6 +243,9 @@ def load_orders(
                FROM _ord_final"""
         ).fetchone()
         loaded, rejected, unmatched, bad_amount, future, no_value_lines = stats
+        record_drop_figures(
+            con, load_id=file_id, source=source_name, figures=_figures(con, mapped)
+        )
         finish_load(con, file_id, rejected=rejected)
         for t in (
             "_ord_parsed",

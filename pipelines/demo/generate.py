@@ -97,6 +97,9 @@ class DemoSummary:
         out.append(f"  ground truth: {self.truth_path}")
         return out
 
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
 
 def generate(
     inbox: Path,

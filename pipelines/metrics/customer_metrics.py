@@ -83,19 +83,23 @@ def refresh_customer_metrics(
             )
         else:
             _touched_since(con, rules, last_at=last[0], last_as_of=last[1], as_of=as_of)
-        con.execute(
-            "DELETE FROM customer_metrics WHERE customer_id IN (SELECT customer_id FROM _touched)"
-            if not full
-            else "DELETE FROM customer_metrics"
-        )
-        _compute(con, rules, as_of)
-        _rank(con)
         (recomputed,) = con.execute("SELECT count(*) FROM _touched").fetchone()
-        con.execute("DELETE FROM customer_metrics_dirty")
-        con.execute(
-            "INSERT INTO customer_metrics_runs VALUES (?, ?, ?, ?, ?, now())",
-            ["full" if full else "incremental", as_of, recomputed, orders_moved, events_moved],
-        )
+        # Nothing moved, nothing to recompute, the same reference time: a re-run changes nothing.
+        unchanged = not (full or recomputed or orders_moved or events_moved) and last[1] == as_of
+        if not unchanged:
+            con.execute(
+                "DELETE FROM customer_metrics WHERE customer_id IN "
+                "(SELECT customer_id FROM _touched)"
+                if not full
+                else "DELETE FROM customer_metrics"
+            )
+            _compute(con, rules, as_of)
+            _rank(con)
+            con.execute("DELETE FROM customer_metrics_dirty")
+            con.execute(
+                "INSERT INTO customer_metrics_runs VALUES (?, ?, ?, ?, ?, now())",
+                ["full" if full else "incremental", as_of, recomputed, orders_moved, events_moved],
+            )
         for t in (
             "_touched",
             "_cm_orders",

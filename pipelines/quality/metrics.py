@@ -67,6 +67,8 @@ RATE_METRICS = {
     "disagreement_rate",
     "customers_not_updated_365d",
     "rows_read_change",
+    "unmatched_share",
+    "returned_share",
 }
 
 Figure = tuple[str, str | None, float | None]  # metric, field, value
@@ -194,6 +196,16 @@ def record_load_metrics(
         figures.append(
             ("duplicate_rate_exact", None, _exact_duplicate_rate(con, normalized, identity))
         )
+    _insert(con, load_id, source, figures)
+    return figures + record_file_metrics(con, load_id)
+
+
+def record_drop_figures(
+    con: duckdb.DuckDBPyConnection, *, load_id: str, source: str, figures: list[Figure]
+) -> list[Figure]:
+    """The figures a kind's loader measured (validity and fill rate per field, unmatched share,
+    ...), plus the drop's volume and schema figures. Called inside the load's transaction."""
+    con.execute("DELETE FROM quality_metrics WHERE load_id = ?", [load_id])
     _insert(con, load_id, source, figures)
     return figures + record_file_metrics(con, load_id)
 
@@ -446,6 +458,16 @@ def _source_figures(con: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, 
             compared, differ = row[2 * i], row[2 * i + 1]
             if compared:
                 out.setdefault(source, []).append(("disagreement_rate", f, differ / compared))
+    # Orders and engagement: the share of a source's lines the match attaches to no customer
+    # (measured here, after the customers and their metrics were rebuilt, not at load time when
+    # a new customer's first order may precede their first contact record).
+    for source, lines, unmatched in con.execute(
+        """SELECT source, count(*), count(*) FILTER (WHERE customer_id IS NULL) FROM (
+               SELECT source, customer_id FROM orders
+               UNION ALL SELECT source, customer_id FROM engagement_events
+           ) GROUP BY source"""
+    ).fetchall():
+        out.setdefault(source, []).append(("unmatched_share", None, unmatched / lines))
     for source, newest in con.execute(
         "SELECT source, max(landed_at) FROM ingest_log WHERE status = 'loaded' GROUP BY source"
     ).fetchall():

@@ -42,9 +42,36 @@ def population(n: int, seed: int = 8) -> list[dict]:
                 if rnd.random() > 0.1
                 else None,
                 first_name=rnd.choice(["Anna", "=cmd|' /C calc'!A0", "Åsa", "+Piet", None]),
+                created_at=datetime(2026, 12, 27, 6) if i % 13 == 0 else datetime(2025, 1, 1),
             )
         )
     return people
+
+
+def activity(people: list[dict], seed: int = 9) -> list[dict]:
+    """customer_metrics rows: orders, RFM, categories, engagement and the sunset clock."""
+    rnd = random.Random(seed)
+    rows = []
+    for p in people:
+        orders = rnd.choice([0, 0, 1, 2, 5])
+        rows.append(
+            {
+                "customer_id": p["customer_id"],
+                "order_count": orders,
+                "total_spent": orders * rnd.randrange(20, 200),
+                "last_order_at": datetime(2026, 12, 1) - timedelta(days=rnd.randrange(900))
+                if orders
+                else None,
+                "rfm_segment": rnd.choice(["champions", "loyal", "new", "at_risk"])
+                if orders
+                else None,
+                "top_category": rnd.choice(["tassen", "=SUM(A1)", "sport"]) if orders else None,
+                "campaigns_since_last_engagement": rnd.randrange(15),
+                "inactive_since": datetime(2026, 12, 1) if rnd.random() < 0.1 else None,
+                "first_seen_at": p["created_at"],
+            }
+        )
+    return rows
 
 
 def suppress(people: list[dict], share: float, seed: int) -> list[dict]:
@@ -112,6 +139,7 @@ def test_no_suppressed_or_unconsented_person_leaks_from_any_segment(tmp_path):
     cfg = cfg.model_copy(update={"segments": {**cfg.segments, "everyone_please": adversarial}})
     people = population(3000)
     con = warehouse(tmp_path / "w.duckdb", people, suppress(people, 0.15, seed=1))
+    insert(con, "customer_metrics", activity(people))
     outbox = tmp_path / "outbox"
 
     sizes = {}

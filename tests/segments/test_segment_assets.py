@@ -95,6 +95,11 @@ def test_schedules_per_segment_with_time_zone(project):
         "segments/winback",
         "segments/incomplete_profiles",
         "segments/by_country",
+        "segments/welcome",
+        "segments/reactivation",
+        "segments/sunset",
+        "segments/top_customers",
+        "segments/category_affinity",
     }
 
 
@@ -129,4 +134,4 @@ def test_segments_depend_on_what_they_read(project):
     parents = {
         k.to_user_string() for k in graph.get(dg.AssetKey(["segments", "newsletter"])).parent_keys
     }
-    assert parents == {"customers", "suppressions", "quality_metrics"}
+    assert parents == {"customers", "customer_metrics", "suppressions", "quality_metrics"}
