@@ -20,6 +20,7 @@ from assets import (
     sensors,
     suppressions,
 )
+from assets.console import console
 from assets.resources import CrmcleanResource
 from pipelines.settings import Paths
 
@@ -44,7 +45,8 @@ def build_definitions(paths: Paths | None = None) -> dg.Definitions:
             "crmclean": CrmcleanResource(
                 data_dir=str(paths.data_dir), config_dir=str(paths.config_dir)
             )
-        }
+        },
+        loggers={"console": console},
     )
     return dg.Definitions.merge(*(m.definitions(paths) for m in MODULES), resources)
 

@@ -353,3 +353,53 @@ def test_data_faults_print_one_line_per_file_and_no_stack_trace(project):
         assert mentions[0].startswith(f"  FAILED {text}"), (mentions, terminal)
     good = [line for line in lines if "klanten_20261125.csv" in line]
     assert good == ["  crm/klanten_20261125.csv: loaded, read 3, loaded 3, rejected 0"], terminal
+
+
+def test_verbose_shows_every_event_but_no_stack_trace_for_data_faults(project):
+    """--verbose prints Dagster's event log; a bad file is still its one-line reason there."""
+    import subprocess
+    import sys
+
+    drop(project, "klanten_20261122.csv", b"Voornaam;Achternaam\r\nJan;Jansen\r\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "assets.cli", "run", "--no-exports", "--verbose"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    terminal = run.stdout + run.stderr
+    assert run.returncode == 1, terminal
+    assert "STEP_FAILURE" in terminal and "STEP_START" in terminal  # the verbose event log
+    assert "crm/klanten_20261122.csv, line 1: missing required column(s)" in terminal
+    assert "Stack Trace" not in terminal and 'File "' not in terminal, terminal
+
+
+def test_a_bug_keeps_its_stack_trace_under_verbose(capfd):
+    """Only data faults lose the trace: any other error keeps it for whoever fixes the bug.
+    Two real Dagster runs with crmclean's console logger, one failing on a bad file, one on a bug."""
+    import dagster as dg
+
+    from assets.console import console
+    from pipelines.ingest.errors import FileRejected
+
+    @dg.asset
+    def bad_file():
+        raise FileRejected("crm/x.csv", "missing required column(s): KlantID", line=1)
+
+    @dg.asset
+    def buggy():
+        return {}["no such key"]
+
+    verbose = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
+    for asset in (bad_file, buggy):
+        job = dg.Definitions(
+            assets=[asset], loggers={"console": console}
+        ).resolve_implicit_global_asset_job_def()
+        assert not job.execute_in_process(run_config=verbose, raise_on_error=False).success
+        err = capfd.readouterr().err
+        if asset is bad_file:
+            assert "crm/x.csv, line 1: missing required column(s): KlantID" in err, err
+            assert "Stack Trace" not in err and 'File "' not in err, err
+        else:
+            assert "KeyError" in err and "Stack Trace" in err and 'File "' in err, err
