@@ -55,7 +55,7 @@ class SftpOptions(Strict):
 
 
 class QualityThresholds(Strict):
-    """Limits of the asset checks of one source (issue: data quality)."""
+    """Limits of the quality checks of one source (pipelines/quality/checks.py)."""
 
     max_rejected_share: float = Field(0.10, ge=0, le=1)
     min_rows_ratio: float = Field(0.5, ge=0, le=1)
@@ -224,7 +224,7 @@ class SourceDefaults(Strict):
 
 
 class SuppressionRules(Strict):
-    """When bounce events turn into a suppression (issue: consent and erasure)."""
+    """When bounce events and inactivity turn into a suppression (pipelines/privacy/rules.py)."""
 
     hard_bounces_to_suppress: int = Field(1, ge=1)
     soft_bounces_to_suppress: int = Field(3, ge=1)

@@ -1,4 +1,4 @@
-"""The code location loads, and the asset graph shows every stage of DESIGN.md section 2."""
+"""The code location loads, and the asset graph shows every stage from drops to segments."""
 
 from __future__ import annotations
 

@@ -239,6 +239,16 @@ def render_text(view: QualityView) -> str:
                         else ""
                     )
                 )
+            activity = [
+                f"{label} {_pct(s.value(m)).strip()}"
+                for m, label in (
+                    ("unmatched_share", "attached to no customer"),
+                    ("returned_share", "returned or cancelled"),
+                )
+                if s.value(m) is not None
+            ]
+            if activity:
+                lines.append("  lines        " + ", ".join(activity))
             if s.fields:
                 lines.append(
                     f"  {'field':<18} {'filled':>7} {'valid':>7}   (points vs previous load)"

@@ -1,4 +1,4 @@
-"""The warehouse contract (DESIGN.md section 4) as DDL, applied idempotently and additively.
+"""The warehouse contract as DDL, applied idempotently and additively.
 
 `ensure_schema` creates missing tables and adds missing columns; it never drops or renames, so
 other tools that read these tables keep working as the schema grows.
