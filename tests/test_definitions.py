@@ -29,6 +29,31 @@ def test_code_location_loads_and_validates(project):
     assert schedule.execution_timezone == "Europe/Amsterdam"
 
 
+def test_one_partitioned_asset_per_drop_kind_and_metrics_after_customers(project):
+    """Every kind's files are partitions of its own asset, downstream of staged_rows, with the
+    checks of its kind; customer_metrics follows customers, orders and engagement events."""
+    from assets.definitions import build_definitions
+    from pipelines.kinds import KINDS
+
+    defs = build_definitions(project)
+    graph = defs.resolve_asset_graph()
+    for kind in KINDS.values():
+        node = graph.get(dg.AssetKey(kind.asset))
+        assert node.partitions_def.name == "drops", kind.name
+        assert node.parent_keys == {dg.AssetKey("staged_rows")}, kind.name
+        checks = {k.name for k in node.check_keys}
+        assert checks == {
+            c for c in kind.spec.checks if c != "duplicate_rate_vs_previous_load"
+        }, kind.name
+    metrics = graph.get(dg.AssetKey("customer_metrics"))
+    assert metrics.parent_keys == {
+        dg.AssetKey("customers"),
+        dg.AssetKey("orders"),
+        dg.AssetKey("engagement_events"),
+    }
+    assert dg.AssetKey("customer_metrics") in graph.get(dg.AssetKey("suppressions")).parent_keys
+
+
 def test_writers_share_one_pool(project):
     from assets.definitions import build_definitions
 

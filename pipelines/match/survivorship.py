@@ -21,10 +21,11 @@ with a value beats one without; then fixed safeguards; then the configured rules
 - `consumer` (email, when `b2c`): a consumer mail provider beats a company domain.
 
 Safeguards that no order overrides: an email that bounced (hard or soft, per `suppressions` or a
-hard-bounce event) or at a closed mail provider never beats one that did not; an initial, a call
-name (Piet, when another record says Pieter) or mojibake never beats a full, clean first name.
-Complaints and unsubscribes are consent, not deliverability: they do not move a customer to
-another address. Within the winning name, a spelling with diacritics beats the same name
+hard-bounce event), drew a spam complaint or is at a closed mail provider never beats one that
+did not; an initial, a call name (Piet, when another record says Pieter) or mojibake never
+beats a full, clean first name. An unsubscribe is consent, not deliverability: it does not move
+a customer to another address, and like a complaint it suppresses the person at every address
+their records give (pipelines/privacy/rules.py), so switching addresses never gets around it. Within the winning name, a spelling with diacritics beats the same name
 without them (Sjöberg over Sjoberg). Filled in afterwards from the customer's other records:
 the country when the chosen address has none (status `inferred`), the city from a record with
 the same postcode. The newsletter opt-in is the latest statement, the last purchase the latest
@@ -261,9 +262,11 @@ def build_golden(
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _m_bounced AS
-        SELECT email FROM suppressions WHERE email IS NOT NULL AND reason IN ('hard_bounce', 'soft_bounce')
+        SELECT email FROM suppressions
+        WHERE email IS NOT NULL AND reason IN ('hard_bounce', 'soft_bounce', 'complaint')
         UNION
-        SELECT email FROM suppression_events WHERE email IS NOT NULL AND event = 'hard_bounce'
+        SELECT email FROM suppression_events
+        WHERE email IS NOT NULL AND event IN ('hard_bounce', 'complaint')
         """
     )
     con.execute(

@@ -15,6 +15,9 @@ exactly what the events say, and a re-run changes nothing):
 
 An address row has the normalized `email` (or E.164 `phone`) and, where a customer has that
 address, their `customer_id` (one row per such customer; `customer_id` NULL when none has it).
+A bounce reaches the customer whose golden address it is; an unsubscribe or a complaint also
+every customer one of whose source records gives the address: it is the person's wish, and the
+golden record may show another address (survivorship never picks a complained address).
 An unsubscribe or complaint with both email and phone suppresses both; a bounce only the address
 that bounced (the email, or the phone when the event has no email).
 
@@ -152,6 +155,35 @@ def address_suppressions(con: duckdb.DuckDBPyConnection, rules: SuppressionRules
     )
 
 
+# What the person said (not what an address did): these follow the person to every address any
+# of their records gives, so a golden record that switches to another address cannot get around
+# an unsubscribe or a spam complaint. Bounces stay with the address that bounced.
+PERSON_REASONS = "('unsubscribe', 'complaint')"
+
+
+def customer_addresses(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp table `_customer_addresses(kind, address, customer_id, golden)`: each customer's golden
+    email and phone (golden) and every other email and phone their source records give."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _customer_addresses AS
+        SELECT kind, address, customer_id, bool_or(golden) AS golden FROM (
+            SELECT 'email' AS kind, email AS address, customer_id, true AS golden
+            FROM customers WHERE email IS NOT NULL
+            UNION ALL SELECT 'phone', phone, customer_id, true FROM customers WHERE phone IS NOT NULL
+            UNION ALL SELECT 'email', k.email, cs.customer_id, false
+            FROM customer_sources cs
+            JOIN contacts k ON k.source = cs.source AND k.source_record_id = cs.source_record_id
+            WHERE k.email IS NOT NULL
+            UNION ALL SELECT 'phone', k.phone, cs.customer_id, false
+            FROM customer_sources cs
+            JOIN contacts k ON k.source = cs.source AND k.source_record_id = cs.source_record_id
+            WHERE k.phone IS NOT NULL
+        ) GROUP BY kind, address, customer_id
+        """
+    )
+
+
 def refresh_suppressions(
     con: duckdb.DuckDBPyConnection,
     config: SourcesConfig,
@@ -169,17 +201,17 @@ def refresh_suppressions(
         address_events(con)
         address_suppressions(con, config.suppression_rules)
         tombstoned_customers(con, tombstone_key, table="_tombstoned")
+        customer_addresses(con)
         con.execute("DELETE FROM suppressions")
         con.execute(
-            """
+            f"""
             INSERT INTO suppressions (email, phone, customer_id, reason, source, "at", detail)
-            SELECT s.address, NULL, c.customer_id, s.reason, s.source, s."at", s.detail
-            FROM _address_suppressions s LEFT JOIN customers c ON c.email = s.address
-            WHERE s.kind = 'email'
-            UNION ALL
-            SELECT NULL, s.address, c.customer_id, s.reason, s.source, s."at", s.detail
-            FROM _address_suppressions s LEFT JOIN customers c ON c.phone = s.address
-            WHERE s.kind = 'phone'
+            SELECT CASE WHEN s.kind = 'email' THEN s.address END,
+                   CASE WHEN s.kind = 'phone' THEN s.address END,
+                   c.customer_id, s.reason, s.source, s."at", s.detail
+            FROM _address_suppressions s LEFT JOIN _customer_addresses c
+              ON c.kind = s.kind AND c.address = s.address
+             AND (c.golden OR s.reason IN {PERSON_REASONS})
             UNION ALL
             SELECT NULL, NULL, c.customer_id, 'no_consent', k.source, k."at",
                    CASE WHEN k.customer_id IS NULL THEN 'no opt-in statement'
@@ -211,6 +243,7 @@ def refresh_suppressions(
         )
         summary.unmatchable_tombstones = unmatchable_tombstones(con, tombstone_key)
         for t in (
+            "_customer_addresses",
             "_address_events",
             "_resets",
             "_active_events",

@@ -166,6 +166,29 @@ def test_a_bounced_email_loses_to_an_older_one_that_works(warehouse):
     assert g["email"] == "pdevries71@gmail.com"
 
 
+def test_a_complained_email_loses_to_another_that_did_not(warehouse):
+    warehouse.execute(
+        """INSERT INTO suppression_events (source, file_id, line_number, email, event, "at")
+           VALUES ('mailer', 'm1', 2, 'pieter@ziggo.nl', 'complaint', TIMESTAMP '2026-01-10 08:00:00')"""
+    )
+    g = golden(
+        warehouse,
+        [
+            contact(
+                "crm", "A", **PERSON, email="pieter@ziggo.nl", updated_at=datetime(2026, 2, 1)
+            ),
+            contact(
+                "webshop",
+                "W",
+                **PERSON,
+                email="pdevries71@gmail.com",
+                updated_at=datetime(2024, 1, 1),
+            ),
+        ],
+    )
+    assert g["email"] == "pdevries71@gmail.com"
+
+
 def test_a_closed_provider_never_wins_and_a_personal_mailbox_beats_a_role_address(warehouse):
     g = golden(
         warehouse,

@@ -142,6 +142,38 @@ def test_unsubscribe_and_complaint_suppress_at_once(project, wh):
     assert suppressed(con, "unsubscribe") == {"crm:1003": {"unsubscribe"}}
 
 
+def test_an_unsubscribe_follows_the_person_to_another_golden_address_a_bounce_does_not(
+    project, wh
+):
+    """Piet's golden email moves to a new address (another record of his gives it): his old
+    address's unsubscribe still suppresses him; Anna's old address bouncing does not."""
+    con, cfg = wh
+    platform(
+        project,
+        con,
+        cfg,
+        "suppressions_4.csv",
+        [
+            "piet@example.nl,,Unsubscribed,2026-10-05 10:00:00,",
+            "anna@example.nl,,Hard Bounce,2026-10-05 10:00:00,",
+        ],
+    )
+    for customer_id, new_email in (
+        ("crm:1002", "piet.p@example.com"),
+        ("crm:1004", "ab@example.com"),
+    ):
+        con.execute(
+            "UPDATE customers SET email = ? WHERE customer_id = ?", [new_email, customer_id]
+        )
+    refresh_suppressions(con, cfg, tombstone_key=KEY)
+    assert suppressed(con, "unsubscribe") == {"crm:1002": {"unsubscribe"}}
+    assert suppressed(con, "hard_bounce") == {}
+    # the bounced address itself stays suppressed, for whoever else might show it
+    assert con.execute(
+        "SELECT customer_id FROM suppressions WHERE email = 'anna@example.nl'"
+    ).fetchall() == [(None,)]
+
+
 def test_hard_bounces_count_once_per_event_even_across_overlapping_files(project, wh):
     con, cfg = wh
     two = cfg.model_copy(
