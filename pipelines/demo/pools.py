@@ -21,6 +21,8 @@ import numpy as np
 import pyarrow as pa
 from faker import Faker
 
+from pipelines.normalize.places import canonical_place
+
 # Language groups: every household belongs to one. Country is derived from the group.
 GROUPS: tuple[str, ...] = ("NL", "BE-nl", "BE-fr", "SE")
 GROUP_SHARE: tuple[float, ...] = (0.60, 0.15, 0.10, 0.15)
@@ -689,7 +691,10 @@ def _localities(seed: int, rng: random.Random) -> Localities:
         fake = Faker(_COUNTRY_LOCALE[country])
         fake.seed_instance(seed)
         big = BIG_CITIES[country]
-        unique = [c for c in dict.fromkeys(_draw(fake.city, CITY_DRAWS)) if c not in big]
+        drawn = _draw(fake.city, CITY_DRAWS)
+        if country == "BE":  # nl_BE writes Walloon towns by their Dutch names (Waver: Wavre)
+            drawn = [canonical_place(c, "BE", "as_written") or c for c in drawn]
+        unique = [c for c in dict.fromkeys(drawn) if c not in big]
         unique += [c for c in big for _ in range(BIG_CITY_ENTRIES)]
         low, high = (100, 989) if country == "SE" else (1000, 9999)
         cities.extend(unique)
