@@ -161,19 +161,25 @@ def _compute(con: duckdb.DuckDBPyConnection, rules: ActivityRules, as_of: dt.dat
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _cm_orders AS
-        SELECT o.customer_id,
-               min(ordered_at) FILTER (WHERE counts_as_value) AS first_order_at,
-               max(ordered_at) FILTER (WHERE counts_as_value) AS last_order_at,
-               count(DISTINCT source || chr(31) || order_id) FILTER (WHERE counts_as_value) AS
-                   order_count,
-               coalesce(sum(amount_eur) FILTER (WHERE counts_as_value), 0) AS total_spent,
-               count(DISTINCT source || chr(31) || order_id)
-                   FILTER (WHERE counts_as_value AND ordered_at > {year}) AS orders_12,
-               coalesce(sum(amount_eur) FILTER (WHERE counts_as_value AND ordered_at > {year}), 0)
-                   AS spent_12,
-               min(ordered_at) AS first_line_at
-        FROM orders o SEMI JOIN _touched t ON t.customer_id = o.customer_id
-        GROUP BY o.customer_id
+        SELECT customer_id, min(first_at) AS first_order_at, max(last_at) AS last_order_at,
+               count(*) FILTER (WHERE valued) AS order_count,
+               coalesce(sum(spent), 0) AS total_spent,
+               count(*) FILTER (WHERE valued_12) AS orders_12,
+               coalesce(sum(spent_12), 0) AS spent_12,
+               min(first_line_at) AS first_line_at
+        FROM (  -- one row per order, so an order of several lines counts once
+            SELECT o.customer_id, bool_or(counts_as_value) AS valued,
+                   bool_or(counts_as_value AND ordered_at > {year}) AS valued_12,
+                   min(ordered_at) FILTER (WHERE counts_as_value) AS first_at,
+                   max(ordered_at) FILTER (WHERE counts_as_value) AS last_at,
+                   sum(amount_eur) FILTER (WHERE counts_as_value) AS spent,
+                   sum(amount_eur) FILTER (WHERE counts_as_value AND ordered_at > {year})
+                       AS spent_12,
+                   min(ordered_at) AS first_line_at
+            FROM orders o SEMI JOIN _touched t ON t.customer_id = o.customer_id
+            GROUP BY o.customer_id, o.source, o.order_id
+        )
+        GROUP BY customer_id
         """,
         p,
     )
@@ -216,37 +222,31 @@ def _compute(con: duckdb.DuckDBPyConnection, rules: ActivityRules, as_of: dt.dat
         """
     )
     n = rules.inactive_after_campaigns
+    # The sunset clock: the {n}th campaign delivered after the last open, click or order, and
+    # 12 months after that last sign of life (or after the first campaign when there was none).
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _cm_campaigns AS
-        SELECT c.customer_id, count(*) AS delivered,
-               count(*) FILTER (WHERE c.sent_at > coalesce(greatest(v.last_open_at,
-                   v.last_click_at), TIMESTAMP '-infinity')) AS since,
-               -- the sunset clock: the {n}th campaign delivered after the last open, click or
-               -- order, and 12 months after that last sign of life (or the first campaign)
-               greatest(
-                   max(c.sent_at) FILTER (WHERE c.after_life = {n}),
-                   coalesce(greatest(v.last_open_at, v.last_click_at, o.last_order_at),
-                            min(c.sent_at)) + INTERVAL 12 MONTH
-               ) AS inactive_since_raw,
-               max(c.after_life) >= {n} AS enough_campaigns
+        SELECT customer_id, delivered, since,
+               CASE WHEN len(after_life) >= {n}
+                    THEN greatest(after_life[{n}],
+                                  coalesce(last_life, first_sent) + INTERVAL 12 MONTH)
+               END AS inactive_since
         FROM (
-            SELECT d.*, CASE WHEN d.sent_at > coalesce(greatest(v.last_open_at, v.last_click_at,
-                                                                o.last_order_at),
-                                                       TIMESTAMP '-infinity')
-                        THEN row_number() OVER (
-                            PARTITION BY d.customer_id,
-                                d.sent_at > coalesce(greatest(v.last_open_at, v.last_click_at,
-                                                              o.last_order_at),
-                                                     TIMESTAMP '-infinity')
-                            ORDER BY d.sent_at, d.campaign_id) END AS after_life
+            SELECT d.customer_id, count(*) AS delivered,
+                   count(*) FILTER (WHERE d.sent_at > coalesce(
+                       greatest(v.last_open_at, v.last_click_at), TIMESTAMP '-infinity')) AS since,
+                   list_sort(list(d.sent_at) FILTER (WHERE d.sent_at > coalesce(
+                       greatest(v.last_open_at, v.last_click_at, o.last_order_at),
+                       TIMESTAMP '-infinity'))) AS after_life,
+                   min(d.sent_at) AS first_sent,
+                   any_value(greatest(v.last_open_at, v.last_click_at, o.last_order_at))
+                       AS last_life
             FROM _cm_delivered d
             LEFT JOIN _cm_events v ON v.customer_id = d.customer_id
             LEFT JOIN _cm_orders o ON o.customer_id = d.customer_id
-        ) c
-        LEFT JOIN _cm_events v ON v.customer_id = c.customer_id
-        LEFT JOIN _cm_orders o ON o.customer_id = c.customer_id
-        GROUP BY c.customer_id, v.last_open_at, v.last_click_at, o.last_order_at
+            GROUP BY d.customer_id
+        )
         """
     )
     con.execute(
@@ -281,7 +281,7 @@ def _compute(con: duckdb.DuckDBPyConnection, rules: ActivityRules, as_of: dt.dat
                     ELSE 'inactive' END AS engagement_status,
                least(c.created_at, s.contact_at, o.first_line_at, v.first_event_at) AS
                    first_seen_at,
-               CASE WHEN k.enough_campaigns THEN k.inactive_since_raw END AS inactive_since,
+               k.inactive_since,
                $as_of AS as_of, now() AS computed_at
         FROM customers c SEMI JOIN _touched t ON t.customer_id = c.customer_id
         LEFT JOIN _cm_orders o ON o.customer_id = c.customer_id
@@ -321,15 +321,21 @@ def _rank(con: duckdb.DuckDBPyConnection) -> None:
         ) s
         """
     )
+    # Rows whose scores moved are rewritten whole: DuckDB deletes and appends rows far faster
+    # than it updates many of them in place.
     con.execute(
         """
-        UPDATE customer_metrics SET rfm_recency = s.r, rfm_frequency = s.f, rfm_monetary = s.m,
-               rfm_segment = s.segment
-        FROM _cm_rfm s
-        WHERE customer_metrics.customer_id = s.customer_id
-          AND (customer_metrics.rfm_recency IS DISTINCT FROM s.r
-               OR customer_metrics.rfm_frequency IS DISTINCT FROM s.f
-               OR customer_metrics.rfm_monetary IS DISTINCT FROM s.m)
+        CREATE OR REPLACE TEMP TABLE _cm_rescored AS
+        SELECT m.* REPLACE (s.r AS rfm_recency, s.f AS rfm_frequency, s.m AS rfm_monetary,
+                            s.segment AS rfm_segment)
+        FROM customer_metrics m JOIN _cm_rfm s ON s.customer_id = m.customer_id
+        WHERE m.rfm_recency IS DISTINCT FROM s.r OR m.rfm_frequency IS DISTINCT FROM s.f
+           OR m.rfm_monetary IS DISTINCT FROM s.m OR m.rfm_segment IS DISTINCT FROM s.segment
         """
     )
+    con.execute(
+        "DELETE FROM customer_metrics WHERE customer_id IN (SELECT customer_id FROM _cm_rescored)"
+    )
+    con.execute("INSERT INTO customer_metrics BY NAME SELECT * FROM _cm_rescored")
+    con.execute("DROP TABLE _cm_rescored")
     con.execute("DROP TABLE _cm_rfm")
