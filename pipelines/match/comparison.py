@@ -176,6 +176,12 @@ class Compared:
     levels: np.ndarray  # int8 (pairs, comparisons in definition order); -1 = no information
     contradiction: np.ndarray  # bool per pair: may never link
     personal_number: np.ndarray  # bool per pair: agree on a personal number (mobile, identifier)
+    # int8 per contradicting pair: the one field it rests on (FIRST_NAME or BIRTH_DATE), else 0.
+    # A contradiction on one field may be a typo, which clustering can forgive (clustering.py).
+    conflict: np.ndarray
+
+
+FIRST_NAME, BIRTH_DATE = 1, 2  # `Compared.conflict`: the only field a contradiction rests on
 
 
 def _cross_similarity(
@@ -342,8 +348,18 @@ def compare(
     contradiction = fn_differs.copy()
     if birth_date_must_agree:
         contradiction |= birth_differs
+    else:
+        birth_differs = np.zeros(p, dtype=bool)
     contradiction &= ~personal_number
-    return Compared(levels=levels, contradiction=contradiction, personal_number=personal_number)
+    conflict = np.zeros(p, dtype=np.int8)
+    conflict[contradiction & fn_differs & ~birth_differs] = FIRST_NAME
+    conflict[contradiction & birth_differs & ~fn_differs] = BIRTH_DATE
+    return Compared(
+        levels=levels,
+        contradiction=contradiction,
+        personal_number=personal_number,
+        conflict=conflict,
+    )
 
 
 def component_pairs(
