@@ -154,7 +154,6 @@ def test_a_lone_record_next_to_a_confirmed_twin_stays_apart(warehouse):
 
 def test_a_daily_run_decides_as_a_run_from_scratch(warehouse, tmp_path):
     from pipelines.warehouse import connect
-
     from tests.match.conftest import NOW
 
     rows, groups = corrupted_people(15)
