@@ -1,4 +1,4 @@
-"""A lone record whose first name (or birth date) alone conflicts with a customer: a typo or a twin?
+"""A lone record whose first name (or birth date) alone conflicts with a customer: typo or twin?
 
 Pairwise the two look the same: surname, address and birth date agree, the first name and the
 mobile number do not. The cluster and the data set tell them apart: a twin's name is seen on
