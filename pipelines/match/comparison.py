@@ -179,6 +179,9 @@ class Compared:
     # int8 per contradicting pair: the one field it rests on (FIRST_NAME or BIRTH_DATE), else 0.
     # A contradiction on one field may be a typo, which clustering can forgive (clustering.py).
     conflict: np.ndarray
+    # bool per pair: nothing personal agrees (first name, birth date, personal number) and the
+    # e-mail addresses differ: what a household shares, and two people's own addresses. No link.
+    household_only: np.ndarray
 
 
 FIRST_NAME, BIRTH_DATE = 1, 2  # `Compared.conflict`: the only field a contradiction rests on
@@ -294,6 +297,7 @@ def compare(
     lv[exact] = 2
     lv[~both] = -1
     levels[:, _AT["email"]] = lv
+    email_differs = lv == 0
 
     # phone: exact, or one typo: a digit off or two neighbouring digits swapped (optimal string alignment)
     pl, pr = c["phone"][l], c["phone"][r]
@@ -351,6 +355,7 @@ def compare(
     else:
         birth_differs = np.zeros(p, dtype=bool)
     contradiction &= ~personal_number
+    personal = (fn_lv >= 3) | (bd_lv >= 2) | personal_number
     conflict = np.zeros(p, dtype=np.int8)
     conflict[contradiction & fn_differs & ~birth_differs] = FIRST_NAME
     conflict[contradiction & birth_differs & ~fn_differs] = BIRTH_DATE
@@ -359,6 +364,7 @@ def compare(
         contradiction=contradiction,
         personal_number=personal_number,
         conflict=conflict,
+        household_only=~personal & email_differs,
     )
 
 

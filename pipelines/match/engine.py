@@ -251,7 +251,7 @@ def _build(
         scores = score(model, rec, l, compared.levels)
         probability = scores.probability(model)
         likely = probability >= settings.thresholds.link_probability
-        linkable = likely & ~compared.contradiction
+        linkable = likely & ~compared.contradiction & ~compared.household_only
         result.linked_pairs = int(linkable.sum())
         # Pairs kept apart by one conflicting field are kept too: clustering may forgive them.
         kept = linkable | (likely & (compared.conflict > 0))
