@@ -222,23 +222,23 @@ def lone_conflicts(
     """Which lone records a single-field conflict (conflict_l[i], conflict_r[i]) may join.
 
     A twin looks like a duplicate with a garbled first name; only the cluster tells them apart.
-    A record may join the cluster X it conflicts with when it is lone (no link, no other record
-    shares its name), conflicts on one field with X only, contradicts no record of X on anything
-    else, and X conflicts with no other person confirmed by two records or more: a distinct first
-    name (or birth date) seen on several records is a real person, and so is anyone next to one.
+    A record may join the cluster X it conflicts with when it is lone (a cluster of its own: no
+    other record confirms its name), links and conflicts with X only, conflicts on one field,
+    contradicts no record of X on anything else, and X conflicts with no other person confirmed
+    by two records or more: a distinct first name (or birth date) seen on several records is a
+    real person, and so is anyone next to one.
     Whether such joins are made at all is decided from the whole data set (`twins_expected`).
     """
     label_of = np.full(n, -1, dtype=np.int64)
     label_of[records] = labels
     size = np.bincount(labels, minlength=n)
-    degree = np.bincount(np.concatenate([edge_l, edge_r]), minlength=n)
     la, lb = label_of[conflict_l], label_of[conflict_r]
     keep = (la >= 0) & (lb >= 0) & (la != lb)
     cl, cr, kind = conflict_l[keep], conflict_r[keep], conflict_kind[keep]
     pos = np.flatnonzero(keep)
     la, lb = la[keep], lb[keep]
     lone = np.zeros(n, dtype=bool)
-    lone[records] = (size[labels] == 1) & (degree[records] == 0)
+    lone[records] = size[labels] == 1
 
     big = (size[la] >= 2) & (size[lb] >= 2)
     confirmed = len(np.unique(np.minimum(la[big], lb[big]) * n + np.maximum(la[big], lb[big])))
@@ -256,8 +256,14 @@ def lone_conflicts(
     w = conflict_weight[p]
     ok = np.zeros(n, dtype=bool)
     ok[y] = True
-    for values in (t, k):  # one target cluster and one kind of conflict per lone record
-        pairs = np.unique(np.stack([y, values]), axis=1)
+    # Links the clustering did not make count too: a lone record linked to one cluster and
+    # conflicting with others of it has X as its only target; one linked elsewhere has two.
+    linked = np.concatenate([edge_l, edge_r])
+    linked_to = label_of[np.concatenate([edge_r, edge_l])]
+    mine = lone[linked] & (linked_to != label_of[linked])
+    every_y, every_t = np.concatenate([y, linked[mine]]), np.concatenate([t, linked_to[mine]])
+    for ys, values in ((every_y, every_t), (y, k)):  # one target cluster, one kind of conflict
+        pairs = np.unique(np.stack([ys, values]), axis=1)
         ok[pairs[0][np.bincount(pairs[0], minlength=n)[pairs[0]] > 1]] = False
     target = np.full(n, -1, dtype=np.int64)
     target[y] = t

@@ -169,3 +169,16 @@ def test_a_daily_run_decides_as_a_run_from_scratch(warehouse, tmp_path):
     assert partition(warehouse) == partition(scratch)
     assert frozenset(groups[0]) in partition(warehouse)
     scratch.close()
+
+
+def test_a_lone_record_linked_to_one_record_and_conflicting_with_the_others_joins(warehouse):
+    """Its one link is outvoted by two conflicts; still, it has one person to go to."""
+    rows, _ = corrupted_people(15)
+    clean = person("L", 0, "Pieter", records=2, birth=date(1971, 6, 5), phone_base=300)
+    nameless = garbled(clean, "L0-n", first_name=None, first_name_status="missing")
+    lone = garbled(clean, "L0-x", first_name="Quirijn", phone=mobile(301))
+    add_contacts(warehouse, town(120) + rows + clean + [nameless, lone])
+    run(warehouse)
+    people = {customer_of(warehouse, r["source"], r["source_record_id"]) for r in clean}
+    assert people == {customer_of(warehouse, "crm", "L0-n")}
+    assert customer_of(warehouse, "crm", "L0-x") in people
