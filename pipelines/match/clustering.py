@@ -16,6 +16,11 @@ does not keep a person apart, while a nameless record that would bridge two sibl
 
 Always-merge overrides are applied first and are not checked; never-merge overrides block a
 link whatever else. Overrides win.
+
+A record left on its own by a conflict on one field (first name or birth date) may still join
+the one customer it conflicts with (`lone_conflicts`): a garbled first name looks like a twin,
+and only the other records tell them apart. The engine allows it only on data sets that confirm
+too few twins for the join to be one.
 """
 
 from __future__ import annotations

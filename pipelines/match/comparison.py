@@ -8,7 +8,9 @@ once per DISTINCT pair of values, not once per record pair. Level -1 means "no i
 Besides levels, `compare` flags strong contradictions: first names that are clearly different
 (not equal, not a call name of each other, not matching initials) or birth dates that differ by
 more than a typo or a day/month swap. Such pairs never link, whatever their weight: this is what
-keeps household members, twins and people sharing an e-mail address apart.
+keeps household members, twins and people sharing an e-mail address apart (a lone record whose
+contradiction rests on one field is the exception, see clustering.py). Nor does a pair that
+agrees on nothing personal while its e-mail addresses differ (`household_only`).
 """
 
 from __future__ import annotations
