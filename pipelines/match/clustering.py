@@ -16,6 +16,11 @@ does not keep a person apart, while a nameless record that would bridge two sibl
 
 Always-merge overrides are applied first and are not checked; never-merge overrides block a
 link whatever else. Overrides win.
+
+A record left on its own by a conflict on one field (first name or birth date) may still join
+the one customer it conflicts with (`lone_conflicts`): a garbled first name looks like a twin,
+and only the other records tell them apart. The engine allows it only on data sets that confirm
+too few twins for the join to be one.
 """
 
 from __future__ import annotations
@@ -190,3 +195,151 @@ def _cluster_groups(
         union(ra, rb)
         group_links.append((a, b, pos))
     return always_links, group_links, [m for m in members.values() if len(m) > 1]
+
+
+@dataclass
+class Forgiven:
+    """Lone records whose one conflicting field may be a typo, and the cluster each may join."""
+
+    records: np.ndarray  # the lone records (indices)
+    targets: np.ndarray  # per lone record: the label of the cluster it joins
+    edges: np.ndarray  # per lone record: the position of its strongest conflict edge
+    confirmed: int  # cluster pairs of two records or more each that a conflict edge joins
+    candidates: int  # merges the lone records would make (a pair of lone records counts once)
+
+
+def lone_conflicts(
+    n: int,
+    labels: np.ndarray,
+    records: np.ndarray,
+    edge_l: np.ndarray,
+    edge_r: np.ndarray,
+    conflict_l: np.ndarray,
+    conflict_r: np.ndarray,
+    conflict_kind: np.ndarray,
+    conflict_weight: np.ndarray,
+    within_l: np.ndarray,
+    within_r: np.ndarray,
+    within_conflict: np.ndarray,
+    within_contradiction: np.ndarray,
+    never: set[tuple[int, int]] = frozenset(),
+) -> Forgiven:
+    """Which lone records a single-field conflict (conflict_l[i], conflict_r[i]) may join.
+
+    A twin looks like a duplicate with a garbled first name; only the cluster tells them apart.
+    A record may join the cluster X it conflicts with when it is lone (a cluster of its own: no
+    other record confirms its name), links and conflicts with X only, conflicts on one field,
+    contradicts no record of X on anything else, and X conflicts with no other person confirmed
+    by two records or more: a distinct first name (or birth date) seen on several records is a
+    real person, and so is anyone next to one.
+    Whether such joins are made at all is decided from the whole data set (`twins_expected`).
+    """
+    label_of = np.full(n, -1, dtype=np.int64)
+    label_of[records] = labels
+    size = np.bincount(labels, minlength=n)
+    la, lb = label_of[conflict_l], label_of[conflict_r]
+    keep = (la >= 0) & (lb >= 0) & (la != lb)
+    cl, cr, kind = conflict_l[keep], conflict_r[keep], conflict_kind[keep]
+    pos = np.flatnonzero(keep)
+    la, lb = la[keep], lb[keep]
+    lone = np.zeros(n, dtype=bool)
+    lone[records] = size[labels] == 1
+
+    big = (size[la] >= 2) & (size[lb] >= 2)
+    confirmed = len(np.unique(np.minimum(la[big], lb[big]) * n + np.maximum(la[big], lb[big])))
+    # A cluster next to a record that is not lone has a distinct person beside it.
+    crowded = np.zeros(n, dtype=bool)
+    crowded[la[~lone[cr]]] = True
+    crowded[lb[~lone[cl]]] = True
+
+    # One row per (lone record, cluster it conflicts with).
+    side = np.concatenate([lone[cl], lone[cr]])
+    y = np.concatenate([cl, cr])[side]
+    t = np.concatenate([lb, la])[side]
+    k = np.concatenate([kind, kind])[side]
+    p = np.concatenate([pos, pos])[side]
+    w = conflict_weight[p]
+    ok = np.zeros(n, dtype=bool)
+    ok[y] = True
+    # Links the clustering did not make count too: a lone record linked to one cluster and
+    # conflicting with others of it has X as its only target; one linked elsewhere has two.
+    linked = np.concatenate([edge_l, edge_r])
+    linked_to = label_of[np.concatenate([edge_r, edge_l])]
+    mine = lone[linked] & (linked_to != label_of[linked])
+    every_y, every_t = np.concatenate([y, linked[mine]]), np.concatenate([t, linked_to[mine]])
+    for ys, values in ((every_y, every_t), (y, k)):  # one target cluster, one kind of conflict
+        pairs = np.unique(np.stack([ys, values]), axis=1)
+        ok[pairs[0][np.bincount(pairs[0], minlength=n)[pairs[0]] > 1]] = False
+    target = np.full(n, -1, dtype=np.int64)
+    target[y] = t
+    kind_of = np.zeros(n, dtype=np.int8)
+    kind_of[y] = k
+    best = np.full(n, -1, dtype=np.int64)  # the strongest conflict edge of each lone record
+    order = np.lexsort((p, -w))
+    _, first = np.unique(y[order], return_index=True)
+    best[y[order][first]] = p[order][first]
+    at = np.flatnonzero(ok)
+    ok[at[crowded[target[at]]]] = False
+    # A lone target must take this record and no other (a chain of lone records is no person).
+    at = np.flatnonzero(ok)
+    mutual = target[target[at]] == at
+    ok[at[lone[target[at]] & ~mutual]] = False
+
+    # Anything else that contradicts inside the would-be cluster, or a never-merge override.
+    a, b = np.asarray(within_l, dtype=np.int64), np.asarray(within_r, dtype=np.int64)
+    veto = np.zeros(n, dtype=bool)
+    for x, other in ((a, b), (b, a)):
+        into = ok[x] & (target[x] == label_of[other]) & within_contradiction
+        veto[x[into & ((within_conflict == 0) | (within_conflict != kind_of[x]))]] = True
+        # two lone records joining the same cluster must not contradict each other
+        veto[x[ok[x] & ok[other] & (target[x] == target[other]) & within_contradiction]] = True
+    for x, other in list(never) + [(j, i) for i, j in never]:
+        if ok[x] and target[x] == label_of[other]:
+            veto[x] = True
+    ok &= ~veto
+
+    joined = np.flatnonzero(ok)
+    merges = np.unique(np.minimum(joined, target[joined]) * n + np.maximum(joined, target[joined]))
+    return Forgiven(
+        records=joined,
+        targets=target[joined],
+        edges=best[joined],
+        confirmed=int(confirmed),
+        candidates=int(len(merges)),
+    )
+
+
+def twins_expected(confirmed: int, singleton_share: float) -> float:
+    """How many of the lone conflicts are twins, given the twin pairs the data confirm.
+
+    A person has one record with probability q (the share of one-record clusters). Of twin pairs,
+    (1-q)² show two records or more on both sides (confirmed); the rest have a lone side and look
+    exactly like a duplicate with a garbled field.
+    """
+    both = (1.0 - singleton_share) ** 2
+    if confirmed == 0:
+        return 0.0
+    return float("inf") if both <= 0 else confirmed * (1.0 - both) / both
+
+
+def apply_forgiven(labels: np.ndarray, records: np.ndarray, forgiven: Forgiven) -> np.ndarray:
+    """The labels once the lone records joined their clusters (a label: the smallest member)."""
+    if not len(forgiven.records):
+        return labels
+    y, t = forgiven.records, forgiven.targets
+    # A pair of lone records that take each other is one group; otherwise the group is the target.
+    group = np.where(np.isin(t, y) & np.isin(y, t), np.minimum(y, t), t)
+    new = np.full(int(max(labels.max(), y.max(), t.max())) + 1, -1, dtype=np.int64)
+    low = np.minimum(group, np.minimum(y, t))
+    order = np.argsort(group, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]
+    group_low = np.minimum.reduceat(low[order], starts)
+    new[group[order][starts]] = group_low
+    out = labels.copy()
+    old = np.concatenate([t, y])
+    target_label = new[np.concatenate([group, group])]
+    mapping = np.arange(len(new), dtype=np.int64)
+    mapping[old] = target_label
+    inside = out < len(mapping)
+    out[inside] = mapping[out[inside]]
+    return out

@@ -8,7 +8,9 @@ once per DISTINCT pair of values, not once per record pair. Level -1 means "no i
 Besides levels, `compare` flags strong contradictions: first names that are clearly different
 (not equal, not a call name of each other, not matching initials) or birth dates that differ by
 more than a typo or a day/month swap. Such pairs never link, whatever their weight: this is what
-keeps household members, twins and people sharing an e-mail address apart.
+keeps household members, twins and people sharing an e-mail address apart (a lone record whose
+contradiction rests on one field is the exception, see clustering.py). Nor does a pair that
+agrees on nothing personal while its e-mail addresses differ (`household_only`).
 """
 
 from __future__ import annotations
@@ -176,6 +178,15 @@ class Compared:
     levels: np.ndarray  # int8 (pairs, comparisons in definition order); -1 = no information
     contradiction: np.ndarray  # bool per pair: may never link
     personal_number: np.ndarray  # bool per pair: agree on a personal number (mobile, identifier)
+    # int8 per contradicting pair: the one field it rests on (FIRST_NAME or BIRTH_DATE), else 0.
+    # A contradiction on one field may be a typo, which clustering can forgive (clustering.py).
+    conflict: np.ndarray
+    # bool per pair: nothing personal agrees (first name, birth date, personal number) and the
+    # e-mail addresses differ: what a household shares, and two people's own addresses. No link.
+    household_only: np.ndarray
+
+
+FIRST_NAME, BIRTH_DATE = 1, 2  # `Compared.conflict`: the only field a contradiction rests on
 
 
 def _cross_similarity(
@@ -288,6 +299,7 @@ def compare(
     lv[exact] = 2
     lv[~both] = -1
     levels[:, _AT["email"]] = lv
+    email_differs = lv == 0
 
     # phone: exact, or one typo: a digit off or two neighbouring digits swapped (optimal string alignment)
     pl, pr = c["phone"][l], c["phone"][r]
@@ -342,8 +354,20 @@ def compare(
     contradiction = fn_differs.copy()
     if birth_date_must_agree:
         contradiction |= birth_differs
+    else:
+        birth_differs = np.zeros(p, dtype=bool)
     contradiction &= ~personal_number
-    return Compared(levels=levels, contradiction=contradiction, personal_number=personal_number)
+    personal = (fn_lv >= 3) | (bd_lv >= 2) | personal_number
+    conflict = np.zeros(p, dtype=np.int8)
+    conflict[contradiction & fn_differs & ~birth_differs] = FIRST_NAME
+    conflict[contradiction & birth_differs & ~fn_differs] = BIRTH_DATE
+    return Compared(
+        levels=levels,
+        contradiction=contradiction,
+        personal_number=personal_number,
+        conflict=conflict,
+        household_only=~personal & email_differs,
+    )
 
 
 def component_pairs(

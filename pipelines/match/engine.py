@@ -41,7 +41,7 @@ import pyarrow as pa
 
 from pipelines.fields import CANONICAL_FIELDS, GOLDEN_COLUMNS
 from pipelines.match.blocking import RULES, candidate_pairs, rule_names
-from pipelines.match.clustering import cluster
+from pipelines.match.clustering import apply_forgiven, cluster, lone_conflicts, twins_expected
 from pipelines.match.comparison import compare, component_pairs, load_records
 from pipelines.match.features import FEATURE_COLUMNS, build_features, build_row_hashes
 from pipelines.match.overrides import Overrides, load_overrides
@@ -68,6 +68,9 @@ class MatchResult:
     records_removed: int = 0  # records gone from contacts since the last run
     records_reclustered: int = 0  # dirty records plus everything connected to them
     linked_pairs: int = 0  # scored pairs at or above the link threshold without contradiction
+    conflicts_forgiven: int = (
+        0  # lone records that joined a customer despite one conflicting field
+    )
     full_run: bool = False  # everything re-matched (first run, new settings, model re-estimated)
     retrained: bool = False
     steps: dict[str, float] = field(default_factory=dict)
@@ -247,18 +250,22 @@ def _build(
     with timer.step("score"):
         scores = score(model, rec, l, compared.levels)
         probability = scores.probability(model)
-        linkable = (probability >= settings.thresholds.link_probability) & ~compared.contradiction
+        likely = probability >= settings.thresholds.link_probability
+        linkable = likely & ~compared.contradiction & ~compared.household_only
         result.linked_pairs = int(linkable.sum())
+        # Pairs kept apart by one conflicting field are kept too: clustering may forgive them.
+        kept = linkable | (likely & (compared.conflict > 0))
         _store_edges(
             con,
             rec,
-            l[linkable],
-            r[linkable],
-            masks[linkable],
-            compared.levels[linkable],
-            scores.weights[linkable],
-            scores.total[linkable],
-            probability[linkable],
+            l[kept],
+            r[kept],
+            masks[kept],
+            compared.levels[kept],
+            scores.weights[kept],
+            scores.total[kept],
+            probability[kept],
+            compared.conflict[kept],
             settings.blocking.rules,
             now,
         )
@@ -266,7 +273,9 @@ def _build(
     with timer.step("affected"):
         result.records_reclustered = _affected_records(con, overrides, full)
     with timer.step("cluster"):
-        _cluster_affected(con, rec, overrides, options)
+        result.conflicts_forgiven = _cluster_affected(
+            con, rec, overrides, options, model, full, settings.thresholds.link_probability
+        )
     with timer.step("ids"):
         counts = assign_ids(con)
         result.new, result.merged, result.split = counts["new"], counts["merged"], counts["split"]
@@ -465,7 +474,18 @@ def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: da
 
 
 def _store_edges(
-    con, rec, l, r, masks, levels, weights, total, probability, rules: list[str], now: datetime
+    con,
+    rec,
+    l,
+    r,
+    masks,
+    levels,
+    weights,
+    total,
+    probability,
+    conflict,
+    rules: list[str],
+    now: datetime,
 ) -> None:
     """Append the linkable pairs to `match_edges` (by record key)."""
     distinct = np.unique(masks)
@@ -476,6 +496,7 @@ def _store_edges(
         "match_weight": pa.array(total),
         "match_probability": pa.array(probability),
         "rules": pa.array([names[int(m)] for m in masks], pa.string()),
+        "conflict": pa.array(conflict, pa.int8()),
     }
     for k, c in enumerate(COMPARISONS):
         level, weight = c.edge_columns
@@ -576,9 +597,20 @@ def _affected_records(con: duckdb.DuckDBPyConnection, overrides: Overrides, full
 
 
 def _cluster_affected(
-    con: duckdb.DuckDBPyConnection, rec, overrides: Overrides, options: dict
-) -> None:
-    """Cluster the affected records; create `_m_assign(record_key, cluster, ord, match_score)` and `_m_links`."""
+    con: duckdb.DuckDBPyConnection,
+    rec,
+    overrides: Overrides,
+    options: dict,
+    model: Model,
+    full: bool,
+    link_probability: float,
+) -> int:
+    """Cluster the affected records: `_m_assign(record_key, cluster, ord, match_score)`, `_m_links`.
+
+    Returns how many lone records joined a customer despite one conflicting field. Whether they
+    may is decided on a full run, from the twins the clusters confirm (`twins_expected`), and kept
+    with the model so that a daily run decides as a run from scratch would.
+    """
     records = (
         con.sql(
             "SELECT r.idx FROM _m_rec r JOIN _m_affected a ON a.record_key = r.record_key ORDER BY r.idx"
@@ -589,16 +621,20 @@ def _cluster_affected(
     )
     edges = con.sql(
         """
-        SELECT a.idx AS l, b.idx AS r, e.match_weight AS w, e.match_probability AS p
+        SELECT a.idx AS l, b.idx AS r, e.match_weight AS w, e.match_probability AS p,
+               coalesce(e.conflict, 0) AS conflict
         FROM match_edges e
         JOIN _m_rec a ON a.record_key = e.left_key JOIN _m_rec b ON b.record_key = e.right_key
         WHERE e.left_key IN (SELECT record_key FROM _m_affected)
+        ORDER BY coalesce(e.conflict, 0) > 0
         """
     ).to_arrow_table()
     el = edges["l"].to_numpy().astype(np.int64)
     er = edges["r"].to_numpy().astype(np.int64)
     ew = edges["w"].to_numpy()
     ep = edges["p"].to_numpy()
+    kind = edges["conflict"].to_numpy().astype(np.int8)
+    plain = int((kind == 0).sum())  # the links come first, then the pairs with one conflict
     ov = con.execute("SELECT kind, left_idx, right_idx FROM _m_override").fetchall()
     always = sorted((int(a), int(b)) for k, a, b in ov if k == "always")
     never = {(int(a), int(b)) for k, a, b in ov if k == "never"}
@@ -619,15 +655,61 @@ def _cluster_affected(
 
     result = cluster(
         records,
-        el,
-        er,
-        ew,
+        el[:plain],
+        er[:plain],
+        ew[:plain],
         rec.order,
         contradicts=contradicts,
         vouches=vouches,
         always=always,
         never=never,
     )
+    forgiven = lone_conflicts(
+        rec.n,
+        result.labels,
+        records,
+        el[:plain],
+        er[:plain],
+        el[plain:],
+        er[plain:],
+        kind[plain:],
+        ew[plain:],
+        pl,
+        pr,
+        within.conflict,
+        within.contradiction,
+        never,
+    )
+    if full:
+        sizes = np.bincount(result.labels)
+        singleton_share = float((sizes == 1).sum() / max(1, (sizes > 0).sum()))
+        expected = twins_expected(forgiven.confirmed, singleton_share)
+        # One twin is assumed beyond those seen; the rest may be at most the error share that a
+        # link at the threshold accepts.
+        model.forgive_lone_conflicts = bool(
+            forgiven.candidates
+            and expected + 1.0 <= (1.0 - link_probability) * forgiven.candidates
+        )
+        con.execute(
+            "UPDATE match_model SET model = ? "
+            "WHERE trained_at = (SELECT max(trained_at) FROM match_model)",
+            [model.to_json()],
+        )
+        log.info(
+            "lone conflicts: %s candidates, %s confirmed twin pairs (%.1f twins expected among "
+            "the candidates): %s",
+            forgiven.candidates,
+            forgiven.confirmed,
+            expected,
+            "forgiven" if model.forgive_lone_conflicts else "kept apart",
+        )
+    joined = 0
+    if model.forgive_lone_conflicts and len(forgiven.records):
+        result.labels = apply_forgiven(result.labels, records, forgiven)
+        pos = plain + forgiven.edges
+        other = np.where(el[pos] == forgiven.records, er[pos], el[pos])
+        result.links.extend(zip(forgiven.records.tolist(), other.tolist(), pos.tolist()))
+        joined = len(forgiven.records)
 
     # Each record's match score: the strongest link that joined it (an override counts as 1).
     made = np.array(result.links, dtype=np.int64).reshape(-1, 3)
@@ -669,6 +751,7 @@ def _cluster_affected(
         WHERE mr.record_key IN (SELECT record_key FROM _m_affected UNION ALL SELECT record_key FROM _m_removed)
         """
     )
+    return joined
 
 
 # ---------------------------------------------------------------------------------------------

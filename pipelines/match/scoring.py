@@ -47,6 +47,9 @@ class Model:
     trained_at: str = ""
     term_frequency: list[str] = field(default_factory=list)
     records_per_person: float = 1.0  # k: duplicates make a value more frequent than its people are
+    # lone records that conflict on one field may join (clustering.lone_conflicts): decided on a
+    # full run from the twins the data confirm
+    forgive_lone_conflicts: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -63,7 +63,6 @@ def _fold(expr: str) -> str:
 _MOJIBAKE = "regexp_matches({c}, 'Ã|Â[\\xA0-\\xBF]|â€')"
 
 
-
 def _passing(pick: str) -> tuple[str, ...]:
     """The pass-through fields (pipelines/fields.py) that travel with `pick`."""
     return tuple(f for f, group in PASS_THROUGH_FIELDS.items() if group == pick)
@@ -154,6 +153,7 @@ if _unknown_picks or _unpicked:
         f"survivorship: unknown pick(s) {sorted(_unknown_picks)} in fields.PASS_THROUGH_FIELDS; "
         f"golden column(s) {sorted(_unpicked)} without a pick (add them to PASS_THROUGH_FIELDS)"
     )
+
 
 def _sort_terms(rules: list[str], b2c: bool, export_date_counts_as_update: bool) -> list[str]:
     """The configured rules as ascending sort expressions (smallest wins), with the fixed tie-breaks."""

@@ -105,8 +105,9 @@ TABLES: dict[str, dict[str, str]] = {
         "changed_at": "TIMESTAMP",  # export time of the drop in which those values last changed
         **FEATURE_TYPES,
     },
-    # Candidate pairs that may link (weight at or above the link threshold, no contradiction),
-    # with the level and weight of each comparison. Keys only, no personal data.
+    # Candidate pairs that may link (weight at or above the link threshold, no contradiction, or
+    # one resting on a single field: `conflict`), with the level and weight of each comparison.
+    # Keys only, no personal data.
     "match_edges": {
         "left_key": "BIGINT NOT NULL",
         "right_key": "BIGINT NOT NULL",
@@ -115,6 +116,7 @@ TABLES: dict[str, dict[str, str]] = {
         "rules": "VARCHAR",  # blocking rules that found the pair
         **EDGE_COLUMNS,  # level and weight per comparison
         "scored_at": "TIMESTAMP",
+        "conflict": "TINYINT",  # 1: first names contradict, 2: birth dates; 0/NULL: neither
     },
     # Records named in match_overrides.yaml at the last run: re-matched when the file changes.
     "match_override_records": {

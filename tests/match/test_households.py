@@ -222,3 +222,38 @@ def test_golden_record_prefers_valid_then_recent_then_priority(warehouse):
         ][0]
         == "+31611112222"
     )
+
+
+def test_household_evidence_alone_does_not_link_two_own_email_addresses(warehouse):
+    """Address, surname and landline are a household's; with nothing personal in common (no
+    birth date, only an initial) and each their own e-mail address, two records stay apart."""
+    home = dict(HOME, phone=LANDLINE, phone_type="fixed_line")
+    mother = contact(
+        "crm",
+        "M1",
+        first_name="Elisabeth",
+        birth_date="1958-04-22",
+        email="elisabeth.devries@gmail.com",
+        **home,
+    )
+    daughter = contact(
+        "webshop",
+        "D1",
+        first_name="E.",
+        first_name_is_initials=True,
+        email="emma.devries2001@hotmail.com",
+        **home,
+    )
+    mother_again = contact(
+        "webshop",
+        "M2",
+        first_name="E.",
+        first_name_is_initials=True,
+        email="elisabeth.devries@gmail.com",
+        **home,
+    )
+    add_contacts(warehouse, town() + [mother, daughter, mother_again])
+    run(warehouse)
+    assert customer_of(warehouse, "crm", "M1") != customer_of(warehouse, "webshop", "D1")
+    # her own record with her own e-mail address still joins her
+    assert customer_of(warehouse, "crm", "M1") == customer_of(warehouse, "webshop", "M2")
