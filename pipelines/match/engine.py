@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import re
 import resource
 import time
 from contextlib import contextmanager
@@ -50,6 +48,7 @@ from pipelines.match.settings import MatchSettings
 from pipelines.match.stable_ids import assign_ids
 from pipelines.match.survivorship import build_golden
 from pipelines.match_definitions import COMPARISON_NAMES, COMPARISONS
+from pipelines.warehouse import memory_limit_bytes
 
 log = logging.getLogger(__name__)
 
@@ -89,23 +88,13 @@ class MatchResult:
         ]
 
 
-# DuckDB's share of memory during a run: a quarter of the machine's RAM (at least 1 GiB), or
-# CRMCLEAN_DUCKDB_MEMORY_LIMIT (e.g. `4GiB`). Its buffer manager otherwise keeps up to 80% of RAM
-# of cached blocks; the matcher's own arrays (about 1 GB at a million contacts) come on top, and
-# survivorship's window and aggregate operators cannot always spill, so 1 GiB is too little from a
-# million contacts up. A lower limit the caller set is kept.
-def _memory_limit_bytes() -> int:
-    configured = os.environ.get("CRMCLEAN_DUCKDB_MEMORY_LIMIT")
-    if configured:
-        match = re.fullmatch(r"\s*([0-9.]+)\s*([KMGT]?i?B)\s*", configured, re.IGNORECASE)
-        parsed = _bytes(f"{match[1]} {match[2]}") if match else None
-        if parsed is None:
-            raise ValueError(
-                f"CRMCLEAN_DUCKDB_MEMORY_LIMIT={configured!r}: expected a size such as 4GiB"
-            )
-        return int(parsed)
-    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return max(1 << 30, ram // 4)
+# DuckDB's share of memory during a run: `memory_limit_bytes()` (a quarter of RAM, at least
+# 1 GiB, or CRMCLEAN_DUCKDB_MEMORY_LIMIT). Its buffer manager otherwise keeps up to 80% of RAM of
+# cached blocks; the matcher's own arrays (about 1 GB at a million contacts) come on top, and
+# survivorship's window and aggregate operators cannot always spill, so 1 GiB is too little from
+# a million contacts up. Warehouse connections already open with it; a connection opened
+# elsewhere is bounded for the run, and a lower limit the caller set is kept.
+_memory_limit_bytes = memory_limit_bytes
 
 
 _UNITS = {
