@@ -14,8 +14,9 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import Source
-from pipelines.ingest.decode import ReadLimits, decode_to_utf8
+from pipelines.ingest.decode import decode_to_utf8
 from pipelines.ingest.errors import FileRejected
+from pipelines.ingest.landed import ReadLimits
 from pipelines.ingest.stage import StageResult, json_list, stage_file
 from pipelines.settings import private_dir
 from pipelines.warehouse import transaction
@@ -42,7 +43,8 @@ def stage_drop(
     ).fetchone()
     if status in ("staged", "loaded"):
         r = con.execute(
-            "SELECT rows_read, rows_loaded, rows_rejected, encoding, encoding_note FROM ingest_log WHERE file_id = ?",
+            "SELECT rows_read, rows_loaded, rows_rejected, encoding, encoding_note "
+            "FROM ingest_log WHERE file_id = ?",
             [file_id],
         ).fetchone()
         return StageResult(*r[:3], encoding=r[3], encoding_note=r[4])
@@ -73,9 +75,9 @@ def stage_drop(
                     file_name=display,
                 )
                 con.execute(
-                    """UPDATE ingest_log SET status = 'staged', encoding = ?, encoding_note = ?, delimiter = ?,
-                              rows_read = ?, rows_loaded = ?, rows_rejected = ?, columns_missing = ?,
-                              columns_extra = ?, error = NULL
+                    """UPDATE ingest_log SET status = 'staged', encoding = ?, encoding_note = ?,
+                              delimiter = ?, rows_read = ?, rows_loaded = ?, rows_rejected = ?,
+                              columns_missing = ?, columns_extra = ?, error = NULL
                        WHERE file_id = ?""",
                     [
                         decoded.encoding,

@@ -5,9 +5,10 @@ still hold it, the outbox holds segment files and `.eml` copies of export mails,
 its truth file. `scrub_tree` walks all of `data/` (but the warehouse and `secrets/`) and
 rewrites each file that holds the person:
 
-- CSV/TXT (any delimiter, UTF-8 with or without BOM, or cp1252): the records that hold the
-  person are removed (the first line too, when a drop has no header row); every other byte
-  stays as it was (quoting, line ends, encoding, BOM);
+- CSV/TXT: read as ingest reads them (pipelines/ingest/landed.py: the source's `encoding`, UTF-16
+  with a BOM, UTF-8 or cp1252 for `auto`); the records that hold the person are removed (the
+  first line too, when a drop has no header row); every other byte stays as it was (quoting,
+  line ends, encoding, BOM). A file ingest refuses to read is scrubbed byte for byte;
 - `.gz` and `.zip`: the members are rewritten the same way; `.eml`: the attachments;
 - Parquet: the rows are filtered; a manifest next to a rewritten export file (`<file>.json`,
   `<file>.done`) gets the new row count, size and sha256.
@@ -40,11 +41,14 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from pipelines.ingest.decode import sniff_delimiter
+from pipelines.ingest.errors import FileRejected
+from pipelines.ingest.landed import Encoding, ReadLimits, encoding_of, sample_text
 from pipelines.privacy.person import Person
 from pipelines.warehouse import sql_literal
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv", ".dat", ".psv")
 MANIFEST_SUFFIXES = (".json", ".done")
+RESIDUE_ENCODINGS = ("utf-8", "cp1252", "utf-16-le", "utf-16-be")
 csv.field_size_limit(1 << 30)
 
 
@@ -139,33 +143,37 @@ class FileContext:
     id_header: str | None = None  # the header of its source_record_id column
     delimiter: str = "auto"
     encoding: str = "auto"
+    limits: ReadLimits = ReadLimits()
 
 
-def _decode(data: bytes, encoding: str) -> tuple[str, str]:
-    if encoding not in ("auto", ""):
-        try:
-            return data.decode(encoding), encoding
-        except (UnicodeDecodeError, LookupError):
-            pass
-    for enc in ("utf-8", "cp1252", "latin-1"):
-        try:
-            return data.decode(enc), enc
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("latin-1 decodes any bytes")
+BYTE_FOR_BYTE = Encoding("latin-1", "latin-1")  # decodes any bytes, each to one character
+
+
+def _read(name: str, data: bytes, ctx: FileContext) -> tuple[str, Encoding]:
+    """The text of a file and the encoding it was read with, as ingest reads it, so the person
+    is looked for in the text ingest loaded. The text keeps a byte-order mark, so encoding it
+    with `exact_codec` gives back the same bytes. A file ingest refuses (it does not decode,
+    it looks like UTF-16 without a BOM) may still hold the person: it is read byte for byte."""
+    try:
+        encoding = encoding_of(data, ctx.encoding, name, ctx.limits)
+        return data.decode(encoding.exact_codec), encoding
+    except (FileRejected, UnicodeDecodeError):
+        return data.decode(BYTE_FOR_BYTE.codec), BYTE_FOR_BYTE
 
 
 def _header_key(text: str) -> str:
     return " ".join(text.strip().strip('"').lstrip("\ufeff").split()).casefold()
 
 
-def scrub_delimited(data: bytes, m: Matcher, ctx: FileContext) -> tuple[bytes | None, int, int]:
+def scrub_delimited(
+    name: str, data: bytes, m: Matcher, ctx: FileContext
+) -> tuple[bytes | None, int, int]:
     """(new bytes or None when nothing matched, records removed, data records kept)."""
-    text, encoding = _decode(data, ctx.encoding)
+    text, encoding = _read(name, data, ctx)
     hits = m.hits(text, ctx.source)
     if hits == []:
         return None, 0, -1
-    delimiter = sniff_delimiter(text.lstrip("\ufeff"), ctx.delimiter)
+    delimiter = sniff_delimiter(sample_text(data, encoding), ctx.delimiter)
     consumed: list[str] = []
 
     def lines():
@@ -208,7 +216,7 @@ def scrub_delimited(data: bytes, m: Matcher, ctx: FileContext) -> tuple[bytes | 
     out.append("".join(consumed))  # a trailing partial line the reader did not return
     if not removed:
         return None, 0, kept
-    return "".join(out).encode(encoding), removed, kept
+    return "".join(out).encode(encoding.exact_codec), removed, kept
 
 
 def scrub_bytes(
@@ -228,7 +236,7 @@ def scrub_bytes(
     if low.endswith(".eml"):
         return _scrub_eml(data, m, ctx)
     if low.endswith(TEXT_SUFFIXES):
-        return scrub_delimited(data, m, ctx)
+        return scrub_delimited(name, data, m, ctx)
     return None, 0, -1
 
 
@@ -358,7 +366,8 @@ def _scrub_parquet(path: Path, m: Matcher, *, dry_run: bool) -> tuple[int, bool]
             return hits, False
         tmp = path.with_name("." + path.name + ".scrub.part")
         con.execute(
-            f"COPY (SELECT * FROM {src} WHERE NOT coalesce(({where}), false)) TO {sql_literal(str(tmp))} (FORMAT parquet)",
+            f"COPY (SELECT * FROM {src} WHERE NOT coalesce(({where}), false)) "
+            f"TO {sql_literal(str(tmp))} (FORMAT parquet)",
             params,
         )
     finally:
@@ -398,6 +407,7 @@ def context_for(rel: Path, sources: dict) -> FileContext:
             id_header=source.columns.get("source_record_id"),
             delimiter=source.delimiter,
             encoding=source.encoding,
+            limits=ReadLimits.of(source),
         )
     return FileContext()
 
@@ -485,9 +495,16 @@ def _blobs(name: str, data: bytes) -> list[bytes]:
 
 
 def holds_values(name: str, data: bytes, m: Matcher) -> bool:
-    """Does the file (decompressed, decoded) contain an email or phone number of the person?"""
-    emails = {e.encode(enc, "ignore") for e in m.emails for enc in ("utf-8", "cp1252")}
-    phones = {p.encode("utf-8") for p in m.phones if len(re.sub(r"\D", "", p)) >= 7}
+    """Does the file (decompressed, decoded) contain an email or phone number of the person?
+    Searched as bytes, whatever the file's type: UTF-8, cp1252 and UTF-16 (either byte order),
+    which ingest reads too."""
+    emails = {e.encode(enc, "ignore") for e in m.emails for enc in RESIDUE_ENCODINGS}
+    phones = {
+        p.encode(enc, "ignore")
+        for p in m.phones
+        if len(re.sub(r"\D", "", p)) >= 7
+        for enc in RESIDUE_ENCODINGS
+    }
     for blob in _blobs(name, data):
         low = blob.lower()
         if any(e and e in low for e in emails) or any(p in blob for p in phones):

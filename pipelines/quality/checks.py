@@ -16,7 +16,6 @@ no drop inside its expected window. Thresholds per source: `sources.yaml`, key `
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import zipfile
 from dataclasses import dataclass
@@ -27,6 +26,18 @@ import duckdb
 
 from pipelines.config import Source, SourcesConfig
 from pipelines.fields import KIND_SPECS
+from pipelines.ingest.decode import sniff_delimiter
+from pipelines.ingest.errors import FileRejected
+from pipelines.ingest.landed import (
+    EMPTY_FILE,
+    ReadLimits,
+    choose_encoding,
+    decode_head,
+    open_landed,
+    sample_text,
+    undecodable,
+)
+from pipelines.ingest.stage import map_columns
 from pipelines.quality.metrics import (
     db_now,
     figures_of,
@@ -57,7 +68,8 @@ SPECS: dict[str, CheckSpec] = {
             "file_not_empty",
             "landed_file",
             True,
-            "The file holds a header and at least one data row (an empty or header-only file is a broken export).",
+            "The file holds a header and at least one data row "
+            "(an empty or header-only file is a broken export).",
         ),
         CheckSpec(
             "required_columns_present",
@@ -87,26 +99,30 @@ SPECS: dict[str, CheckSpec] = {
             "validity_vs_previous_load",
             "load",
             True,
-            "No field's validity dropped more than `quality.max_validity_drop_points` (warning) or "
-            "`quality.block_validity_drop_points` (blocking) against the previous healthy load.",
+            "No field's validity dropped more than `quality.max_validity_drop_points` "
+            "(warning) or `quality.block_validity_drop_points` (blocking) against the previous "
+            "healthy load.",
         ),
         CheckSpec(
             "fill_rate_vs_previous_load",
             "load",
             False,
-            "No field's fill rate dropped more than `quality.max_fill_drop_points` against the previous load.",
+            "No field's fill rate dropped more than `quality.max_fill_drop_points` "
+            "against the previous load.",
         ),
         CheckSpec(
             "schema_drift",
             "load",
             False,
-            "Every mapped column is present and no new unmapped column appeared since the previous load.",
+            "Every mapped column is present and no new unmapped column appeared since the "
+            "previous load.",
         ),
         CheckSpec(
             "duplicate_rate_vs_previous_load",
             "warehouse",
             False,
-            "The source's duplicate rate (exact and matched) rose at most `quality.max_duplicate_rate_rise_points`.",
+            "The source's duplicate rate (exact and matched) rose at most "
+            "`quality.max_duplicate_rate_rise_points`.",
         ),
         CheckSpec(
             "drop_on_time",
@@ -173,8 +189,9 @@ def record(
             [r.load_id, r.check_name],
         )
         con.execute(
-            """INSERT INTO quality_checks (load_id, source, check_name, severity, passed, value, threshold, detail, "at",
-                                           alerted_at, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            """INSERT INTO quality_checks (load_id, source, check_name, severity, passed, value,
+                                           threshold, detail, "at", alerted_at, accepted_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 r.load_id,
                 r.source,
@@ -213,14 +230,20 @@ def blocking_failures(con: duckdb.DuckDBPyConnection) -> list[str]:
     rows = con.execute(
         """
         WITH latest AS (
-            SELECT file_id, source, file_name, status, error FROM ingest_log WHERE status IN ('loaded', 'failed')
-            QUALIFY row_number() OVER (PARTITION BY source ORDER BY landed_at DESC, file_id DESC) = 1
+            SELECT file_id, source, file_name, status, error FROM ingest_log
+            WHERE status IN ('loaded', 'failed')
+            QUALIFY row_number() OVER (
+                PARTITION BY source ORDER BY landed_at DESC, file_id DESC
+            ) = 1
         )
-        SELECT l.source, l.file_name, q.check_name, q.detail FROM latest l JOIN quality_checks q ON q.load_id = l.file_id
+        SELECT l.source, l.file_name, q.check_name, q.detail
+        FROM latest l JOIN quality_checks q ON q.load_id = l.file_id
         WHERE q.severity = 'ERROR' AND NOT q.passed AND q.accepted_at IS NULL
         UNION ALL
-        SELECT l.source, l.file_name, 'file_loads', coalesce(l.error, 'the file failed to load') FROM latest l
-        WHERE l.status = 'failed' AND NOT EXISTS (SELECT 1 FROM quality_checks q WHERE q.load_id = l.file_id)
+        SELECT l.source, l.file_name, 'file_loads', coalesce(l.error, 'the file failed to load')
+        FROM latest l
+        WHERE l.status = 'failed'
+          AND NOT EXISTS (SELECT 1 FROM quality_checks q WHERE q.load_id = l.file_id)
         ORDER BY 1, 2, 3
         """
     ).fetchall()
@@ -233,7 +256,8 @@ def accept_load(con: duckdb.DuckDBPyConnection, file: str) -> list[str]:
     """An operator accepts the failed checks of one load (by file_id or file name), e.g. a file
     that really is half the size. Returns the accepted checks; exports then run again."""
     row = con.execute(
-        "SELECT file_id FROM ingest_log WHERE file_id = ? OR file_name = ? ORDER BY landed_at DESC LIMIT 1",
+        "SELECT file_id FROM ingest_log WHERE file_id = ? OR file_name = ? "
+        "ORDER BY landed_at DESC LIMIT 1",
         [file, file],
     ).fetchone()
     if row is None:
@@ -258,42 +282,20 @@ def accept_load(con: duckdb.DuckDBPyConnection, file: str) -> list[str]:
 HEAD_BYTES = 1 << 20
 
 
-def _head(path: Path) -> bytes:
-    """The first MiB of the file's content (unpacked for .gz and .zip)."""
-    name = path.name.lower()
-    if name.endswith(".gz"):
-        with gzip.open(path, "rb") as fh:
-            return fh.read(HEAD_BYTES)
-    if name.endswith(".zip"):
-        with zipfile.ZipFile(path) as zf:
-            members = [
-                m
-                for m in zf.infolist()
-                if not m.is_dir() and not m.filename.startswith("__MACOSX/")
-            ]
-            if len(members) != 1:
-                raise ValueError(
-                    f"a zip drop must hold exactly one data file, found {len(members)}"
-                )
-            with zf.open(members[0]) as fh:
-                return fh.read(HEAD_BYTES)
-    with open(path, "rb") as fh:
-        return fh.read(HEAD_BYTES)
-
-
-def _head_text(data: bytes, encoding: str) -> str:
-    if data.startswith(
-        (b"\xff\xfe", b"\xfe\xff")
-    ):  # UTF-16 with BOM is read as such (ingest/decode.py)
-        return data.decode("utf-16", errors="replace")
-    if encoding != "auto":
-        return data.decode(encoding, errors="replace")
+def _head_text(path: Path, source: Source, display_name: str) -> tuple[bytes, str, str]:
+    """(first bytes, their text, the delimiter) of a landed file, read as ingest reads it: the
+    same member, limits and encoding (the whole file decides it), the same delimiter sample.
+    Raises `FileRejected` where ingest refuses the file (a byte past the head that does not
+    decode is left to ingest)."""
+    limits = ReadLimits.of(source)
+    encoding = choose_encoding(path, source.encoding, display_name, limits)
+    with open_landed(path, display_name, limits) as fh:
+        data = fh.read(HEAD_BYTES)
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        if e.start > len(data) - 4:  # a character cut by the 1 MiB boundary
-            return data[: e.start].decode("utf-8-sig")
-        return data.decode("cp1252", errors="replace")
+        text = decode_head(data, encoding)
+    except UnicodeDecodeError:
+        raise undecodable(path, encoding, source.encoding, display_name, limits) from None
+    return data, text, sniff_delimiter(sample_text(data, encoding), source.delimiter)
 
 
 def inspect_landed_file(
@@ -302,13 +304,10 @@ def inspect_landed_file(
     """`file_not_empty` and `required_columns_present`, from the head of the landed file.
 
     Staging rejects such files too (and says why in ingest_log); these checks make the reason
-    a visible, recorded, alerted check result. A file that cannot even be opened passes here
+    a visible, recorded, alerted check result. A file that ingest refuses for another reason
+    (its encoding, its archive, the limits) passes here, not inspected, with ingest's reason,
     and fails `file_loads` once staging has rejected it.
     """
-    from pipelines.ingest.decode import sniff_delimiter
-    from pipelines.ingest.errors import FileRejected
-    from pipelines.ingest.stage import map_columns
-
     row = con.execute(
         "SELECT source, file_name, landing_path, status FROM ingest_log WHERE file_id = ?",
         [file_id],
@@ -331,14 +330,16 @@ def inspect_landed_file(
             result(n, True, f"not inspected: {why}")
             for n in ("file_not_empty", "required_columns_present")
         ]
+    display = f"{source_name}/{file_name}"
     try:
-        data = _head(Path(landing_path))
-        text = _head_text(data, source.encoding)
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, LookupError) as e:
-        return [
-            result(n, True, f"not inspected: {e}")
-            for n in ("file_not_empty", "required_columns_present")
-        ]
+        data, text, delimiter = _head_text(Path(landing_path), source, display)
+    except (FileRejected, OSError, EOFError, zipfile.BadZipFile) as e:  # ingest refuses it too
+        if not (isinstance(e, FileRejected) and e.reason == EMPTY_FILE):
+            return [
+                result(n, True, f"not inspected: {e}")
+                for n in ("file_not_empty", "required_columns_present")
+            ]
+        data, text, delimiter = b"", "", source.delimiter  # file_not_empty says it, below
     if not text.strip():
         # One broken drop, one failed check: file_not_empty says it; no header to judge here.
         return [
@@ -354,7 +355,7 @@ def inspect_landed_file(
         text = text[: text.rindex("\n") + 1]
     records = csv.reader(
         io.StringIO(text, newline=""),
-        delimiter=sniff_delimiter(text, source.delimiter),
+        delimiter=delimiter,
         quotechar=source.quotechar,
     )
     header = next(records, [])
@@ -377,7 +378,8 @@ def inspect_landed_file(
             result(
                 "required_columns_present",
                 True,
-                f"required columns present: {', '.join(source.columns[f] for f in source.required) or '(none required)'}",
+                "required columns present: "
+                + (", ".join(source.columns[f] for f in source.required) or "(none required)"),
             )
         )
     except FileRejected as e:
@@ -417,7 +419,8 @@ def evaluate_failed_load(con: duckdb.DuckDBPyConnection, file_id: str) -> list[C
 
 
 def _rate_drops(now: dict, base: dict, metric: str) -> list[tuple[str, float, float, float]]:
-    """(field, baseline, now, drop in points) for every field measured in both loads, worst first."""
+    """(field, baseline, now, drop in points) for every field measured in both loads, worst
+    first."""
     drops = []
     for (m, field), value in now.items():
         if m != metric or field is None or value is None:
@@ -441,7 +444,8 @@ def evaluate_load(
     """The per-drop checks after loading (or failing to load), from ingest_log and the load's
     figures in quality_metrics, against the previous healthy load of the same source."""
     row = con.execute(
-        "SELECT source, status, rows_read, rows_rejected, columns_missing, columns_extra FROM ingest_log WHERE file_id = ?",
+        "SELECT source, status, rows_read, rows_rejected, columns_missing, columns_extra "
+        "FROM ingest_log WHERE file_id = ?",
         [file_id],
     ).fetchone()
     if row is None:
@@ -486,7 +490,8 @@ def evaluate_load(
             name,
             share <= q.max_rejected_share,
             ERROR,
-            f"{rejected:,} of {read:,} rows rejected ({_pct(share)}; limit {_pct(q.max_rejected_share)})",
+            f"{rejected:,} of {read:,} rows rejected "
+            f"({_pct(share)}; limit {_pct(q.max_rejected_share)})",
             share,
             q.max_rejected_share,
         )
@@ -699,7 +704,10 @@ def evaluate_freshness(
             detail = f"newest drop {age:,.1f} h old (expected every {hours:g} h)"
         elif first_any is not None:
             age = (now - first_any).total_seconds() / 3600
-            detail = f"no drop yet, {age:,.1f} h since the first file of any source arrived (expected every {hours:g} h)"
+            detail = (
+                f"no drop yet, {age:,.1f} h since the first file of any source arrived "
+                f"(expected every {hours:g} h)"
+            )
         else:
             results.append(
                 CheckResult("drop_on_time", load_id, name, True, WARN, "nothing received yet")
@@ -774,7 +782,8 @@ def unchecked_loads(con: duckdb.DuckDBPyConnection) -> list[str]:
         r[0]
         for r in con.execute(
             """SELECT file_id FROM ingest_log l WHERE status IN ('loaded', 'failed')
-           AND NOT EXISTS (SELECT 1 FROM quality_checks q WHERE q.load_id = l.file_id AND q.check_name = 'file_loads')
+           AND NOT EXISTS (SELECT 1 FROM quality_checks q
+                           WHERE q.load_id = l.file_id AND q.check_name = 'file_loads')
            ORDER BY landed_at"""
         ).fetchall()
     ]
