@@ -171,15 +171,24 @@ def _blocks(path: Path, display_name: str, limits: ReadLimits) -> Iterator[bytes
     packed = path.stat().st_size
     archive = path.name.lower().endswith((".gz", ".zip"))
     size = 0
+    with _broken_archive(path, display_name), open_landed(path, display_name, limits) as fh:
+        while block := fh.read(BLOCK):
+            size += len(block)
+            if archive:
+                _check_unpacked(size, packed, display_name, limits)
+            yield block
+
+
+@contextmanager
+def _broken_archive(path: Path, display_name: str) -> Iterator[None]:
+    """A .gz or .zip that is not one, or is cut short, is the file's fault: a clear refusal."""
     try:
-        with open_landed(path, display_name, limits) as fh:
-            while block := fh.read(BLOCK):
-                size += len(block)
-                if archive:
-                    _check_unpacked(size, packed, display_name, limits)
-                yield block
+        yield
     except (OSError, EOFError, zipfile.BadZipFile) as e:  # gzip.BadGzipFile is an OSError
-        kind = "zip" if path.name.lower().endswith(".zip") else "gzip"
+        name = path.name.lower()
+        if not name.endswith((".gz", ".zip")):
+            raise
+        kind = "zip" if name.endswith(".zip") else "gzip"
         raise FileRejected(display_name, f"not a valid {kind} file ({e})") from None
 
 
@@ -303,7 +312,7 @@ def choose_encoding(path: Path, encoding: str, display_name: str, limits: ReadLi
     `encoding` setting is `encoding`. Refuses (`FileRejected`) an empty file, one that is
     mostly NUL bytes or UTF-16 without a byte-order mark, declared UTF-8 that is not, and an
     archive that is broken or unpacks past the limits."""
-    with open_landed(path, display_name, limits) as fh:
+    with _broken_archive(path, display_name), open_landed(path, display_name, limits) as fh:
         head = fh.read(4)
     return _decide(
         head,

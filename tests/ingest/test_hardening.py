@@ -315,6 +315,23 @@ def test_empty_header_only_and_undecodable_files_fail_whole_with_their_line(proj
     assert {e["status"] for e in log.values()} == {"failed"}
 
 
+def test_an_archive_that_is_not_one_is_a_data_fault(project):
+    """A .gz that is plain text and a .gz cut short: refused with the file's name, not a bug."""
+    import gzip
+
+    drop(project, "klanten_20261120.csv.gz", crlf(rows(3)).encode())
+    drop(project, "klanten_20261121.csv.gz", gzip.compress(crlf(rows(500)).encode())[:300])
+    assert main(["run", "--no-exports"]) == 1
+    log = ingest_log(project)
+    assert log["klanten_20261120.csv.gz"]["error"].startswith(
+        "crm/klanten_20261120.csv.gz: not a valid gzip file (Not a gzipped file"
+    )
+    assert log["klanten_20261121.csv.gz"]["error"].startswith(
+        "crm/klanten_20261121.csv.gz: not a valid gzip file"
+    )
+    assert {e["status"] for e in log.values()} == {"failed"}
+
+
 def test_data_faults_print_one_line_per_file_and_no_stack_trace(project):
     import subprocess
     import sys
