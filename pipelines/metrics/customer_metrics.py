@@ -93,7 +93,7 @@ def refresh_customer_metrics(
                 if not full
                 else "DELETE FROM customer_metrics"
             )
-            _compute(con, rules, as_of)
+            _compute(con, rules, as_of, full)
             _rank(con)
             con.execute("DELETE FROM customer_metrics_dirty")
             con.execute(
@@ -104,6 +104,7 @@ def refresh_customer_metrics(
             "_touched",
             "_cm_orders",
             "_cm_top",
+            "_cm_campaign_events",
             "_cm_events",
             "_cm_delivered",
             "_cm_campaigns",
@@ -154,9 +155,18 @@ def _touched_since(
     )
 
 
-def _compute(con: duckdb.DuckDBPyConnection, rules: ActivityRules, as_of: dt.datetime) -> None:
-    """Insert the metrics of the customers in `_touched` that still exist (RFM left NULL)."""
+def _compute(
+    con: duckdb.DuckDBPyConnection, rules: ActivityRules, as_of: dt.datetime, full: bool
+) -> None:
+    """Insert the metrics of the customers in `_touched` (all of them when `full`) that still
+    exist (RFM left NULL)."""
     p = {"as_of": as_of}
+
+    def touched(alias: str) -> str:
+        if full:
+            return ""
+        return f"SEMI JOIN _touched t ON t.customer_id = {alias}.customer_id"
+
     year = "$as_of - INTERVAL 12 MONTH"
     con.execute(
         f"""
@@ -176,7 +186,7 @@ def _compute(con: duckdb.DuckDBPyConnection, rules: ActivityRules, as_of: dt.dat
                    sum(amount_eur) FILTER (WHERE counts_as_value AND ordered_at > {year})
                        AS spent_12,
                    min(ordered_at) AS first_line_at
-            FROM orders o SEMI JOIN _touched t ON t.customer_id = o.customer_id
+            FROM orders o {touched("o")}
             GROUP BY o.customer_id, o.source, o.order_id
         )
         GROUP BY customer_id
@@ -184,41 +194,49 @@ def _compute(con: duckdb.DuckDBPyConnection, rules: ActivityRules, as_of: dt.dat
         p,
     )
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE _cm_top AS
-        SELECT customer_id, category FROM (
-            SELECT customer_id, category,
-                   row_number() OVER (PARTITION BY customer_id
-                                      ORDER BY sum(amount_eur) DESC, count(*) DESC, category)
-                                          AS nth
-            FROM orders o SEMI JOIN _touched t ON t.customer_id = o.customer_id
+        SELECT customer_id, first(category ORDER BY spend DESC, lines DESC, category) AS category
+        FROM (
+            SELECT customer_id, category, sum(amount_eur) AS spend, count(*) AS lines
+            FROM orders o {touched("o")}
             WHERE counts_as_value AND category IS NOT NULL
             GROUP BY customer_id, category
-        ) c WHERE nth = 1
+        )
+        GROUP BY customer_id
         """
     )
+    # One pass over the events: per customer and campaign, then per customer.
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _cm_events AS
-        SELECT e.customer_id,
+        CREATE OR REPLACE TEMP TABLE _cm_campaign_events AS
+        SELECT e.customer_id, campaign_id,
                max(occurred_at) FILTER (WHERE event = 'open') AS last_open_at,
                max(occurred_at) FILTER (WHERE event = 'click') AS last_click_at,
                count(*) FILTER (WHERE event = 'open' AND occurred_at > {year}) AS opens_12,
                count(*) FILTER (WHERE event = 'click' AND occurred_at > {year}) AS clicks_12,
-               min(occurred_at) AS first_event_at
-        FROM engagement_events e SEMI JOIN _touched t ON t.customer_id = e.customer_id
-        GROUP BY e.customer_id
+               min(occurred_at) AS first_event_at,
+               coalesce(min(campaign_sent_at), min(occurred_at)) AS sent_at,
+               bool_or(event IN {REACHED}) AND NOT bool_or(event IN {BOUNCED}) AS delivered
+        FROM engagement_events e {touched("e")}
+        GROUP BY e.customer_id, campaign_id
         """,
         p,
     )
     con.execute(
-        f"""
+        """
+        CREATE OR REPLACE TEMP TABLE _cm_events AS
+        SELECT customer_id, max(last_open_at) AS last_open_at, max(last_click_at) AS last_click_at,
+               sum(opens_12) AS opens_12, sum(clicks_12) AS clicks_12,
+               min(first_event_at) AS first_event_at
+        FROM _cm_campaign_events GROUP BY customer_id
+        """
+    )
+    con.execute(
+        """
         CREATE OR REPLACE TEMP TABLE _cm_delivered AS
-        SELECT customer_id, campaign_id, coalesce(min(campaign_sent_at), min(occurred_at)) AS sent_at
-        FROM engagement_events e SEMI JOIN _touched t ON t.customer_id = e.customer_id
-        WHERE campaign_id IS NOT NULL
-        GROUP BY customer_id, campaign_id
-        HAVING bool_or(event IN {REACHED}) AND NOT bool_or(event IN {BOUNCED})
+        SELECT customer_id, campaign_id, sent_at FROM _cm_campaign_events
+        WHERE campaign_id IS NOT NULL AND delivered
         """
     )
     n = rules.inactive_after_campaigns
@@ -250,10 +268,10 @@ def _compute(con: duckdb.DuckDBPyConnection, rules: ActivityRules, as_of: dt.dat
         """
     )
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE _cm_seen AS
         SELECT cs.customer_id, min(k.loaded_at) AS contact_at
-        FROM customer_sources cs SEMI JOIN _touched t ON t.customer_id = cs.customer_id
+        FROM customer_sources cs {touched("cs")}
         JOIN contacts k ON k.source = cs.source AND k.source_record_id = cs.source_record_id
         GROUP BY cs.customer_id
         """
