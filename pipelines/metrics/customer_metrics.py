@@ -214,7 +214,8 @@ def _compute(con: duckdb.DuckDBPyConnection, rules: ActivityRules, as_of: dt.dat
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _cm_delivered AS
-        SELECT customer_id, campaign_id, coalesce(min(campaign_sent_at), min(occurred_at)) AS sent_at
+        SELECT customer_id, campaign_id,
+               coalesce(min(campaign_sent_at), min(occurred_at)) AS sent_at
         FROM engagement_events e SEMI JOIN _touched t ON t.customer_id = e.customer_id
         WHERE campaign_id IS NOT NULL
         GROUP BY customer_id, campaign_id
