@@ -26,18 +26,20 @@ from pipelines.ingest.decode import ReadLimits, decode_to_utf8
 from pipelines.ingest.stage import stage_file
 from pipelines.warehouse import connect, transaction
 path, work = Path(sys.argv[1]), Path(sys.argv[2])
-source = Source(columns={"source_record_id": "KlantID", "first_name": "Voornaam", "last_name": "Achternaam",
-                         "email": "Email", "city": "Plaats"}, encoding="cp1252", delimiter=";",
-                max_unpack_ratio=100000)
+source = Source(columns={"source_record_id": "KlantID", "first_name": "Voornaam",
+                         "last_name": "Achternaam", "email": "Email", "city": "Plaats"},
+                encoding="cp1252", delimiter=";", max_unpack_ratio=100000)
 t = time.perf_counter()
-decoded = decode_to_utf8(path, work / "drop.csv", encoding="cp1252", delimiter=";", display_name=path.name,
-                         limits=ReadLimits.of(source))
+decoded = decode_to_utf8(path, work / "drop.csv", encoding="cp1252", delimiter=";",
+                         display_name=path.name, limits=ReadLimits.of(source))
 con = connect(work / "w.duckdb")
 con.execute("SET enable_progress_bar = false")
 with transaction(con):
-    r = stage_file(con, file_id="f", source_name="crm", source=source, decoded=decoded, file_name=path.name)
+    r = stage_file(con, file_id="f", source_name="crm", source=source, decoded=decoded,
+                   file_name=path.name)
 assert r.rows_read == r.rows_loaded + r.rows_rejected == decoded.records
-print(f"{r.rows_read} {time.perf_counter() - t:.1f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+print(f"{r.rows_read} {time.perf_counter() - t:.1f} "
+      f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
 """
 
 
@@ -82,7 +84,8 @@ def main() -> None:
             zf.write(plain, "klanten.csv")
         size, zsize = plain.stat().st_size, packed.stat().st_size
         print(
-            f"{rows:,} rows, {size / 1e6:.0f} MB plain, {zsize / 1e6:.1f} MB zipped ({size / zsize:.0f}x)"
+            f"{rows:,} rows, {size / 1e6:.0f} MB plain, {zsize / 1e6:.1f} MB zipped "
+            f"({size / zsize:.0f}x)"
         )
         for label, path in (("plain", plain), ("zip", packed)):
             n, seconds, peak = measure(path)
