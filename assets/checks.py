@@ -5,8 +5,9 @@ block in Dagster (staging rejects such a file anyway and records why in ingest_l
 the reason a visible check result. On the asset of each drop kind (contacts, orders, ...), after
 the load, the checks its `DropKind.checks` names: `rejected_share`, `rows_vs_previous_load` and
 `validity_vs_previous_load` are blocking (severity ERROR when the limits in `sources.yaml`
-`quality:` are broken), `fill_rate_vs_previous_load` and `schema_drift` warn. Every result is also recorded in the warehouse (`quality_checks`), where the exports read
-it: a failed ERROR check on a source's latest drop stops all exports (pipelines/quality/checks.py).
+`quality:` are broken), `fill_rate_vs_previous_load` and `schema_drift` warn. Every result is also
+recorded in the warehouse (`quality_checks`), where the exports read it: a failed ERROR check on a
+source's latest drop stops all exports (pipelines/quality/checks.py).
 """
 
 import warnings
@@ -101,7 +102,8 @@ def load_check(kind: str, name: str) -> dg.AssetChecksDefinition:
 
 def definitions(paths: Paths) -> dg.Definitions:
     with warnings.catch_warnings():
-        # Partitioned asset checks are "preview" in dagster 1.13; they are what a per-file check needs.
+        # Partitioned asset checks are "preview" in dagster 1.13; they are what a per-file check
+        # needs.
         warnings.filterwarnings(
             "ignore", message="Specifying a partitions_def on an AssetCheckSpec"
         )

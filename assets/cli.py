@@ -5,9 +5,11 @@ crmclean run                           the daily job: new drops -> customers -> 
 crmclean validate-config               check sftp_config/*.yaml and every segment filter
 crmclean quality [--report]            the latest quality figures per source (and the HTML report)
 crmclean quality --accept FILE         accept a drop's failed checks so exports run again
-crmclean explain CUSTOMER_ID           the source records of a customer, why they merged, orders and engagement
+crmclean explain CUSTOMER_ID           the source records of a customer, why they merged, orders
+                                       and engagement
 crmclean ui                            the Dagster UI on this project (dagster dev)
-crmclean erase --email ADDRESS         erase a person everywhere (GDPR; also --phone, --customer-id)
+crmclean erase --email ADDRESS         erase a person everywhere (GDPR; also --phone,
+                                       --customer-id)
 crmclean export-person --email ADDRESS everything held about a person, as JSON (right of access)
 """
 
@@ -80,7 +82,8 @@ def cmd_run(args: argparse.Namespace, paths: Paths) -> int:
         if args.verbose:
             raise
         print(
-            f"crmclean run failed: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''} "
+            f"crmclean run failed: {type(e).__name__}: "
+            f"{str(e).strip().splitlines()[0] if str(e).strip() else ''} "
             "(`crmclean run --verbose` shows the stack trace)",
             file=sys.stderr,
         )
@@ -150,7 +153,8 @@ def cmd_validate_config(args: argparse.Namespace, paths: Paths) -> int:
         f"{paths.sources_file}: {len(sources.sources)} sources OK ({', '.join(sources.sources)})"
     )
     print(
-        f"{paths.exports_file}: {len(exports.segments)} segments OK ({', '.join(exports.segments)})"
+        f"{paths.exports_file}: {len(exports.segments)} segments OK "
+        f"({', '.join(exports.segments)})"
     )
     return 0
 
@@ -175,7 +179,8 @@ def cmd_quality(args: argparse.Namespace, paths: Paths) -> int:
         finally:
             con.close()
         print(
-            f"accepted {len(accepted)} failed check(s) of {args.accept}: {', '.join(accepted) or 'none'}"
+            f"accepted {len(accepted)} failed check(s) of {args.accept}: "
+            f"{', '.join(accepted) or 'none'}"
         )
         print(
             "exports blocked by: " + "; ".join(still) if still else "exports are no longer blocked"
@@ -281,7 +286,8 @@ def _erase(args: argparse.Namespace, paths: Paths) -> int:
     print(
         f"erased {who}: {result.customers} customer(s), {result.source_records} source record(s), "
         f"{result.rows_deleted} warehouse row(s), {result.rows_removed_from_files} row(s) in "
-        f"{result.files_rewritten} file(s); tombstones added: {result.tombstones}; erasure id {result.erasure_ids[0]}"
+        f"{result.files_rewritten} file(s); tombstones added: {result.tombstones}; erasure id "
+        f"{result.erasure_ids[0]}"
     )
     if result.residue_files:
         print(

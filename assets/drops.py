@@ -79,7 +79,9 @@ def landed_file(
     pool=WAREHOUSE_POOL,
     group_name="ingest",
     kinds={"duckdb"},
-    description="The file parsed into staged_rows; bad rows quarantined in rejected_rows with a reason.",
+    description=(
+        "The file parsed into staged_rows; bad rows quarantined in rejected_rows with a reason."
+    ),
     metadata={"dagster/column_schema": table_schema("staged_rows")},
 )
 def staged_rows(

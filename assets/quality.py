@@ -49,8 +49,11 @@ def check_result(r: checks.CheckResult, **metadata) -> dg.AssetCheckResult:
     group_name="quality",
     kinds={"duckdb"},
     automation_condition=dg.AutomationCondition.eager(),
-    description="Warehouse snapshot in quality_metrics: duplicates (exact, matched, left), consistency across "
-    "sources, customer fill rate, validity and update age; per-source figures on each source's latest load.",
+    description=(
+        "Warehouse snapshot in quality_metrics: duplicates (exact, matched, left), consistency "
+        "across sources, customer fill rate, validity and update age; per-source figures on each "
+        "source's latest load."
+    ),
     check_specs=[
         dg.AssetCheckSpec(
             "duplicate_rate_vs_previous_load",
@@ -153,7 +156,9 @@ def source_drops_asset(cfg: SourcesConfig) -> dg.AssetsDefinition:
                 deps=[quality_metrics],
                 group_name="sources",
                 kinds={"sftp"} if source.is_sftp else {"file"},
-                description=f"Newest loaded drop of {name} ({source.kind}). {source.description}".strip(),
+                description=(
+                    f"Newest loaded drop of {name} ({source.kind}). {source.description}"
+                ).strip(),
                 skippable=True,
                 freshness_policy=policy,
                 automation_condition=dg.AutomationCondition.eager(),
@@ -178,7 +183,10 @@ def source_drops_asset(cfg: SourcesConfig) -> dg.AssetsDefinition:
         check_specs=check_specs,
         can_subset=True,
         pool=WAREHOUSE_POOL,
-        description="Per source: the newest loaded drop (a new one materializes the asset) and whether it came on time.",
+        description=(
+            "Per source: the newest loaded drop (a new one materializes the asset) and whether it "
+            "came on time."
+        ),
     )
     def source_drops(context: dg.AssetExecutionContext, crmclean: CrmcleanResource):
         cfg = crmclean.sources()
@@ -186,8 +194,10 @@ def source_drops_asset(cfg: SourcesConfig) -> dg.AssetsDefinition:
             newest = {
                 s: (fid, fname, landed, read)
                 for s, fid, fname, landed, read in con.execute(
-                    """SELECT source, file_id, file_name, landed_at, rows_read FROM ingest_log WHERE status = 'loaded'
-                   QUALIFY row_number() OVER (PARTITION BY source ORDER BY landed_at DESC, file_id DESC) = 1"""
+                    """SELECT source, file_id, file_name, landed_at, rows_read FROM ingest_log
+                       WHERE status = 'loaded'
+                       QUALIFY row_number() OVER (PARTITION BY source
+                                                  ORDER BY landed_at DESC, file_id DESC) = 1"""
                 ).fetchall()
             }
             results = checks.evaluate_freshness(con, cfg)
@@ -237,7 +247,8 @@ def _as_kwargs(result: dg.AssetCheckResult) -> dict:
 
 
 def quality_report_asset() -> dg.AssetsDefinition:
-    # Not downstream of sources/<name>: those skip when no new drop came, which would skip the report.
+    # Not downstream of sources/<name>: those skip when no new drop came, which would skip the
+    # report.
     @dg.asset(
         name="quality_report",
         deps=[quality_metrics],
@@ -245,8 +256,11 @@ def quality_report_asset() -> dg.AssetsDefinition:
         group_name="quality",
         kinds={"html"},
         automation_condition=dg.AutomationCondition.eager(),
-        description="Catches up on drops whose checks did not run (a file rejected in staging), then writes the "
-        "self-contained HTML report data/reports/quality_<date>.html (tables and trend charts).",
+        description=(
+            "Catches up on drops whose checks did not run (a file rejected in staging), then "
+            "writes the self-contained HTML report data/reports/quality_<date>.html (tables and "
+            "trend charts)."
+        ),
     )
     def quality_report(
         context: dg.AssetExecutionContext, crmclean: CrmcleanResource

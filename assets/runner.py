@@ -314,8 +314,10 @@ def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO"
             ids = [file_id_for(k) for k in keys]
             if ids:
                 rows = con.execute(
-                    f"""SELECT source, file_name, status, rows_read, rows_loaded, rows_rejected, error, encoding_note
-                        FROM ingest_log WHERE file_id IN ({", ".join("?" * len(ids))}) ORDER BY landed_at""",
+                    f"""SELECT source, file_name, status, rows_read, rows_loaded, rows_rejected,
+                               error, encoding_note
+                        FROM ingest_log WHERE file_id IN ({", ".join("?" * len(ids))})
+                        ORDER BY landed_at""",
                     ids,
                 ).fetchall()
                 cols = [
@@ -337,8 +339,10 @@ def run_daily_job(paths: Paths, *, exports: bool = True, log_level: str = "INFO"
             ).fetchone()
             if exports:
                 for seg, rows, files in con.execute(
-                    """SELECT segment, max(coalesce(segment_rows, rows)), string_agg(DISTINCT destination || ':' || file_name, ', ')
-                       FROM export_log WHERE status = 'ok' AND exported_at >= now() - INTERVAL 1 DAY
+                    """SELECT segment, max(coalesce(segment_rows, rows)),
+                              string_agg(DISTINCT destination || ':' || file_name, ', ')
+                       FROM export_log
+                       WHERE status = 'ok' AND exported_at >= now() - INTERVAL 1 DAY
                        GROUP BY segment ORDER BY segment"""
                 ).fetchall():
                     summary.segments.append({"segment": seg, "rows": rows, "files": files})

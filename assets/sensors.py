@@ -32,7 +32,8 @@ def drop_assets(cfg: SourcesConfig, partition_key: str) -> list[dg.AssetKey]:
 def evaluate_sources(
     crmclean: CrmcleanResource, cursor: str | None, now: float | None = None
 ) -> dg.SensorResult:
-    """List every source and request a run for each ready file. Shared by the sensor and the CLI."""
+    """List every source and request a run for each ready file. Shared by the sensor and the
+    CLI."""
     cfg = crmclean.sources()
     ready = ready_drops(cfg, crmclean.paths, json.loads(cursor) if cursor else {}, now)
     return dg.SensorResult(

@@ -30,8 +30,9 @@ from pipelines.settings import Paths, private_umask
     kinds={"duckdb"},
     automation_condition=dg.AutomationCondition.eager(),
     description=(
-        "Who must not be mailed: unsubscribes, complaints, bounces by the configured rules, erased people "
-        "who came back, and customers without consent (no_consent). Also rebuilds `consent`."
+        "Who must not be mailed: unsubscribes, complaints, bounces by the configured rules, "
+        "erased people who came back, and customers without consent (no_consent). Also rebuilds "
+        "`consent`."
     ),
     metadata={"dagster/column_schema": table_schema("suppressions")},
 )
@@ -47,8 +48,8 @@ def suppressions(
         compacted = compact_if_pending(crmclean.paths.warehouse)
     if summary.unmatchable_tombstones:
         context.log.warning(
-            f"{summary.unmatchable_tombstones} tombstone(s) were made with another key and no longer match: "
-            "was CRMCLEAN_TOMBSTONE_KEY changed?"
+            f"{summary.unmatchable_tombstones} tombstone(s) were made with another key and no "
+            "longer match: was CRMCLEAN_TOMBSTONE_KEY changed?"
         )
     context.log.info(
         f"{summary.customers_suppressed:,} of {summary.customers:,} customers suppressed; "
@@ -68,7 +69,9 @@ def suppressions(
     pool=WAREHOUSE_POOL,
     group_name="privacy",
     kinds={"file"},
-    description="Landing and outbox files past their retention (sources.yaml `retention`) deleted.",
+    description=(
+        "Landing and outbox files past their retention (sources.yaml `retention`) deleted."
+    ),
 )
 def file_retention(
     context: dg.AssetExecutionContext, crmclean: CrmcleanResource

@@ -61,15 +61,20 @@ def main() -> None:
     print("\n".join(summary.lines()))
     print(f"people:        {args.rows:,}")
     print(
-        f"rows written:  {summary.total_rows:,} ({', '.join(f'{s} {n:,}' for s, n in summary.rows.items())})"
+        (
+            f"rows written:  {summary.total_rows:,} "
+            f"({', '.join(f'{s} {n:,}' for s, n in summary.rows.items())})"
+        )
         + (f" + {summary.older_rows:,} in earlier drops" if summary.older_rows else "")
     )
     print(
-        f"bytes written: {', '.join(f'{s} {b / 1e6:.1f} MB' for s, b in sizes.items())}, truth {truth_size / 1e6:.1f} MB"
+        f"bytes written: {', '.join(f'{s} {b / 1e6:.1f} MB' for s, b in sizes.items())}, truth "
+        f"{truth_size / 1e6:.1f} MB"
     )
     print(f"wall time:     {wall:.2f} s (cpu {cpu:.2f} s)")
     print(
-        f"throughput:    {summary.total_rows / wall:,.0f} rows/s ({args.rows / wall:,.0f} people/s)"
+        f"throughput:    {summary.total_rows / wall:,.0f} rows/s "
+        f"({args.rows / wall:,.0f} people/s)"
     )
     print(f"peak memory:   {peak_mb:,.0f} MB (max RSS)")
 

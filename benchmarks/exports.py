@@ -40,15 +40,19 @@ SELECT 'K' || lpad(CAST(i AS VARCHAR), 9, '0') AS customer_id,
        ['Jan', 'Anna', 'Åsa', 'Zoë', 'Piet', '=cmd'][1 + h(i, 1) % 6] AS first_name,
        CASE WHEN h(i, 2) % 3 = 0 THEN 'van' END AS infix,
        'Achternaam' || (i % 9973) AS last_name,
-       CASE WHEN h(i, 3) % 20 <> 0 THEN 'p' || i || '@example.' || ['nl', 'be', 'se'][1 + h(i, 4) % 3] END AS email,
+       CASE WHEN h(i, 3) % 20 <> 0
+            THEN 'p' || i || '@example.' || ['nl', 'be', 'se'][1 + h(i, 4) % 3] END AS email,
        CASE WHEN h(i, 5) % 10 = 0 THEN 'invalid' ELSE 'valid' END AS email_status,
-       CASE WHEN h(i, 6) % 5 <> 0 THEN '+316' || lpad(CAST(i % 100000000 AS VARCHAR), 8, '0') END AS phone,
+       CASE WHEN h(i, 6) % 5 <> 0 THEN '+316' || lpad(CAST(i % 100000000 AS VARCHAR), 8, '0')
+            END AS phone,
        'Hoofdstraat' AS street, CAST(1 + i % 200 AS VARCHAR) AS house_number,
        '1234 AB' AS postcode, 'Utrecht' AS city,
        ['NL', 'NL', 'BE', 'SE', NULL][1 + h(i, 7) % 5] AS country,
-       CASE WHEN h(i, 8) % 4 <> 0 THEN DATE '1950-01-01' + CAST(h(i, 9) % 20000 AS INTEGER) END AS birth_date,
+       CASE WHEN h(i, 8) % 4 <> 0 THEN DATE '1950-01-01' + CAST(h(i, 9) % 20000 AS INTEGER)
+            END AS birth_date,
        [true, true, true, false, NULL][1 + h(i, 10) % 5] AS newsletter_opt_in,
-       TIMESTAMP '2026-11-01 12:00:00' - to_days(CAST(h(i, 11) % 1200 AS INTEGER)) AS last_purchase_at,
+       TIMESTAMP '2026-11-01 12:00:00' - to_days(CAST(h(i, 11) % 1200 AS INTEGER))
+           AS last_purchase_at,
        TIMESTAMP '2026-11-01 09:00:00' AS updated_at
 FROM range(?) t(i)
 """
@@ -56,9 +60,13 @@ FROM range(?) t(i)
 SUPPRESSIONS = """
 INSERT INTO suppressions BY NAME
 SELECT CASE WHEN h(i, 21) % 3 = 0 THEN 'K' || lpad(CAST(i AS VARCHAR), 9, '0') END AS customer_id,
-       CASE WHEN h(i, 21) % 3 = 1 THEN upper('p' || i || '@example.' || ['nl', 'be', 'se'][1 + h(i, 4) % 3]) END AS email,
-       CASE WHEN h(i, 21) % 3 = 2 THEN '+316' || lpad(CAST(i % 100000000 AS VARCHAR), 8, '0') END AS phone,
-       ['unsubscribe', 'hard_bounce', 'complaint', 'erasure', 'no_consent'][1 + h(i, 22) % 5] AS reason,
+       CASE WHEN h(i, 21) % 3 = 1
+            THEN upper('p' || i || '@example.' || ['nl', 'be', 'se'][1 + h(i, 4) % 3])
+            END AS email,
+       CASE WHEN h(i, 21) % 3 = 2 THEN '+316' || lpad(CAST(i % 100000000 AS VARCHAR), 8, '0')
+            END AS phone,
+       ['unsubscribe', 'hard_bounce', 'complaint', 'erasure', 'no_consent'][1 + h(i, 22) % 5]
+           AS reason,
        'benchmark' AS source, TIMESTAMP '2026-11-01' AS at
 FROM range(?) t(i) WHERE h(i, 20) % 10 = 0
 """
@@ -87,7 +95,8 @@ def leaks(con, files: list[Path]) -> tuple[int, int]:
     email addresses delivered twice in one file. The files are read on a connection of their own:
     the export connection has external access disabled."""
     forbidden = con.execute(
-        "SELECT customer_id FROM segment_candidates WHERE is_suppressed OR newsletter_opt_in IS NOT TRUE"
+        "SELECT customer_id FROM segment_candidates WHERE is_suppressed "
+        "OR newsletter_opt_in IS NOT TRUE"
     ).df()
     reader = duckdb.connect()
     reader.register("forbidden", forbidden)
@@ -99,11 +108,13 @@ def leaks(con, files: list[Path]) -> tuple[int, int]:
         cols = rel.columns
         removed = "AND coalesce(\"change\", '') <> 'removed'" if "change" in cols else ""
         total += reader.execute(
-            f"SELECT count(*) FROM rel WHERE customer_id IN (SELECT customer_id FROM forbidden) {removed}"
+            "SELECT count(*) FROM rel "
+            f"WHERE customer_id IN (SELECT customer_id FROM forbidden) {removed}"
         ).fetchone()[0]
         if "email" in cols:
             twice += reader.execute(
-                "SELECT count(*) - count(DISTINCT lower(trim(email))) FROM rel WHERE nullif(email, '') IS NOT NULL"
+                "SELECT count(*) - count(DISTINCT lower(trim(email))) FROM rel "
+                "WHERE nullif(email, '') IS NOT NULL"
             ).fetchone()[0]
     reader.close()
     return total, twice
@@ -138,7 +149,8 @@ def main() -> None:
         con.execute(SUPPRESSIONS, [args.rows])
         n_supp = con.execute("SELECT count(*) FROM suppressions").fetchone()[0]
         print(
-            f"warehouse: {args.rows:,} customers, {n_supp:,} suppressions, built in {time.perf_counter() - started:.1f}s"
+            f"warehouse: {args.rows:,} customers, {n_supp:,} suppressions, built in "
+            f"{time.perf_counter() - started:.1f}s"
         )
 
         outbox = work / "outbox"
@@ -148,7 +160,8 @@ def main() -> None:
         ]:
             if label == "day 2":
                 con.execute(
-                    "UPDATE customers SET email = 'new.' || email WHERE h(customer_id, 30) % 100 = 0"
+                    "UPDATE customers SET email = 'new.' || email "
+                    "WHERE h(customer_id, 30) % 100 = 0"
                 )
             t0 = time.perf_counter()
             results = run_all(con, cfg, outbox, now)
@@ -157,16 +170,17 @@ def main() -> None:
             for name, rows, seconds, r in results:
                 c = r.change
                 print(
-                    f"  {name:<24} {rows:>10,} rows {seconds:7.2f}s {rows / max(seconds, 1e-9):>12,.0f} rows/s"
-                    f"   +{c.added:,} ~{c.changed:,} -{c.removed:,}   files: {len([f for f in r.files if f['status'] == 'ok'])}"
+                    f"  {name:<24} {rows:>10,} rows {seconds:7.2f}s "
+                    f"{rows / max(seconds, 1e-9):>12,.0f} rows/s   +{c.added:,} ~{c.changed:,} "
+                    f"-{c.removed:,}   files: {len([f for f in r.files if f['status'] == 'ok'])}"
                 )
         files = delivered(outbox)
         size = sum(f.stat().st_size for f in files)
         print(f"\ndelivered: {len(files)} files, {size / 1e6:,.1f} MB")
         leaked, twice = leaks(con, files)
         print(
-            f"accuracy: {leaked} rows of suppressed or unconsented customers delivered (must be 0); "
-            f"{twice} email addresses twice in one file (must be 0)"
+            f"accuracy: {leaked} rows of suppressed or unconsented customers delivered (must be "
+            f"0); {twice} email addresses twice in one file (must be 0)"
         )
         print(f"peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
         con.close()

@@ -2,7 +2,7 @@
 
     python benchmarks/golden.py --people 100000          # (--rows is accepted as a synonym)
     python benchmarks/golden.py --people 20000 --examples 3
-    python benchmarks/golden.py --people 100000 --older-drops 2   # an inbox holding 3 drops per source
+    python benchmarks/golden.py --people 100000 --older-drops 2   # an inbox of 3 drops per source
 
 Demo drops (`pipelines.demo.generate`: households, twins, stale records, typos, nicknames, ...)
 go through the daily job's engine steps (land, stage, normalize + load, `build_customers` with
@@ -70,7 +70,8 @@ def drop_days(inbox: Path) -> list[date]:
 
 
 def ingest(con, inbox: Path, work: Path, day: date | None = None) -> dict[str, int]:
-    """Land, stage, normalize and load every contacts drop under `inbox/<source>/` (of `day` only)."""
+    """Land, stage, normalize and load every contacts drop under `inbox/<source>/` (of `day`
+    only)."""
     from pipelines.config import load_sources
     from pipelines.ingest.discover import partition_key
     from pipelines.ingest.land import export_time, land
@@ -115,24 +116,28 @@ def ingest(con, inbox: Path, work: Path, day: date | None = None) -> dict[str, i
 
 
 def build_truth(con, truth_path: Path) -> None:
-    """`_truth_rows` (record -> person), `_truth_rec` (the truth of each record as loaded: its newest
-    drop) and `_truth_now` (person -> true current values: the row with the newest `as_of`)."""
+    """`_truth_rows` (record -> person), `_truth_rec` (the truth of each record as loaded: its
+    newest drop) and `_truth_now` (person -> true current values: the row with the newest
+    `as_of`)."""
     con.execute(f"CREATE TEMP TABLE _truth_all AS SELECT * FROM read_parquet('{truth_path}')")
     cols = {r[0] for r in con.execute("DESCRIBE _truth_all").fetchall()}
     drop = "drop_date DESC, " if "drop_date" in cols else ""
     con.execute(
-        "CREATE TEMP TABLE _truth_rows AS SELECT DISTINCT source, source_record_id, person_id FROM _truth_all"
+        "CREATE TEMP TABLE _truth_rows AS "
+        "SELECT DISTINCT source, source_record_id, person_id FROM _truth_all"
     )
     con.execute(
         f"""CREATE TEMP TABLE _truth_rec AS SELECT * FROM _truth_all
-            QUALIFY row_number() OVER (PARTITION BY source, source_record_id ORDER BY {drop}line_number) = 1"""
+            QUALIFY row_number()
+                OVER (PARTITION BY source, source_record_id ORDER BY {drop}line_number) = 1"""
     )
     values = ", ".join(f"CAST({f} AS VARCHAR) AS {f}" for f in FIELDS)
     con.execute(
         f"""CREATE TEMP TABLE _truth_now AS
             SELECT person_id, {values} FROM (
                 SELECT *, row_number() OVER (PARTITION BY person_id
-                                             ORDER BY as_of DESC, {drop}copy_index, source, source_record_id) AS rn
+                                             ORDER BY as_of DESC, {drop}copy_index, source,
+                                                      source_record_id) AS rn
                 FROM _truth_all) t
             WHERE rn = 1"""
     )
@@ -164,7 +169,8 @@ def golden_accuracy(con) -> tuple[int, dict[str, float], dict[str, tuple[float, 
     same = {f: f"CAST(c.{f} AS VARCHAR) IS NOT DISTINCT FROM t.{f}" for f in FIELDS}
     agree = ", ".join(
         f"avg(CASE WHEN {same[f]} THEN 1.0 ELSE 0.0 END), "
-        f"avg(CASE WHEN {same[f]} THEN 1.0 ELSE 0.0 END) FILTER (WHERE a.{f}), count(*) FILTER (WHERE a.{f})"
+        f"avg(CASE WHEN {same[f]} THEN 1.0 ELSE 0.0 END) FILTER (WHERE a.{f}), "
+        f"count(*) FILTER (WHERE a.{f})"
         for f in FIELDS
     )
     row = con.execute(
@@ -196,18 +202,23 @@ def print_examples(con, k: int) -> None:
     for f in FIELDS:
         rows = con.execute(
             f"""SELECT c.customer_id, CAST(c.{f} AS VARCHAR), t.{f},
-                       (SELECT string_agg(coalesce(CAST(x.{f} AS VARCHAR), 'NULL'), ' | ') FROM customer_sources cs
-                        JOIN contacts x USING (source, source_record_id) WHERE cs.customer_id = c.customer_id)
-                FROM customers c JOIN _customer_person m USING (customer_id) JOIN _truth_now t USING (person_id)
+                       (SELECT string_agg(coalesce(CAST(x.{f} AS VARCHAR), 'NULL'), ' | ')
+                        FROM customer_sources cs
+                        JOIN contacts x USING (source, source_record_id)
+                        WHERE cs.customer_id = c.customer_id)
+                FROM customers c JOIN _customer_person m USING (customer_id)
+                JOIN _truth_now t USING (person_id)
                 JOIN _attainable a USING (customer_id)
-                WHERE a.{f} AND CAST(c.{f} AS VARCHAR) IS DISTINCT FROM t.{f} ORDER BY hash(c.customer_id) LIMIT {int(k)}"""
+                WHERE a.{f} AND CAST(c.{f} AS VARCHAR) IS DISTINCT FROM t.{f}
+                ORDER BY hash(c.customer_id) LIMIT {int(k)}"""
         ).fetchall()
         for cid, got, want, seen in rows:
             seen_shown = " | ".join(
                 show(f, None if v == "NULL" else v) for v in (seen or "").split(" | ")
             )
             print(
-                f"  {f:<20} {cid}: golden {show(f, got)!s:<28} true {show(f, want)!s:<28} records: {seen_shown}"
+                f"  {f:<20} {cid}: golden {show(f, got)!s:<28} true {show(f, want)!s:<28} "
+                f"records: {seen_shown}"
             )
 
 
@@ -218,7 +229,8 @@ def pair_metrics(con) -> dict:
                 cells AS (SELECT count(*) AS n FROM j GROUP BY customer_id, person_id),
                 pred AS (SELECT count(*) AS n FROM j GROUP BY customer_id),
                 tru AS (SELECT count(*) AS n FROM j GROUP BY person_id)
-           SELECT (SELECT sum(n * (n - 1) / 2) FROM cells), (SELECT sum(n * (n - 1) / 2) FROM pred),
+           SELECT (SELECT sum(n * (n - 1) / 2) FROM cells),
+                  (SELECT sum(n * (n - 1) / 2) FROM pred),
                   (SELECT sum(n * (n - 1) / 2) FROM tru)"""
     ).fetchone()
     tp, predicted, actual = float(tp or 0), float(predicted or 0), float(actual or 0)
@@ -257,7 +269,9 @@ def main() -> None:
     ap.add_argument(
         "--reuse",
         action="store_true",
-        help="with --workdir: keep its loaded contacts, only re-match (after a survivorship change)",
+        help=(
+            "with --workdir: keep its loaded contacts, only re-match (after a survivorship change)"
+        ),
     )
     args = ap.parse_args()
 
@@ -351,11 +365,13 @@ def main() -> None:
     lowest = min((v, f) for f, v in accuracy.items())
     lowest_attainable = min((v[0], f) for f, v in attainable.items())
     print(
-        f"{'lowest':<22} {lowest[0]:>12.4f} {lowest_attainable[0]:>17.4f}  ({lowest[1]}; {lowest_attainable[1]})"
+        f"{'lowest':<22} {lowest[0]:>12.4f} {lowest_attainable[0]:>17.4f}  ({lowest[1]}; "
+        f"{lowest_attainable[1]})"
     )
     print()
     print(
-        f"pairwise precision {metrics['precision']:.4f}  recall {metrics['recall']:.4f}  F1 {metrics['f1']:.4f}"
+        f"pairwise precision {metrics['precision']:.4f}  recall {metrics['recall']:.4f}  F1 "
+        f"{metrics['f1']:.4f}"
     )
     if args.examples:
         print()

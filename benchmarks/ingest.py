@@ -48,9 +48,10 @@ def crm_drop(rows: int, cache: Path) -> Path:
         shutil.rmtree(target, ignore_errors=True)
         people = max(1, round(rows / CRM_ROWS_PER_PERSON))
         code = (
-            "import sys; from datetime import date; from pathlib import Path; from pipelines.demo import generate; "
-            f"generate(Path(sys.argv[1]) / 'inbox', Path(sys.argv[1]) / 'truth.parquet', people={people}, seed=1, "
-            "day=date(2026, 11, 23))"
+            "import sys; from datetime import date; from pathlib import Path; "
+            "from pipelines.demo import generate; "
+            "generate(Path(sys.argv[1]) / 'inbox', Path(sys.argv[1]) / 'truth.parquet', "
+            f"people={people}, seed=1, day=date(2026, 11, 23))"
         )
         subprocess.run([sys.executable, "-c", code, str(target)], check=True, cwd=REPO)
     return next(done.glob("*.csv"))
@@ -76,7 +77,8 @@ def main() -> None:
         t = time.perf_counter()
         drop = crm_drop(args.rows, args.cache)
         print(
-            f"drop {drop.name}: {drop.stat().st_size / 1e6:.1f} MB (generated or reused in {time.perf_counter() - t:.1f} s)"
+            f"drop {drop.name}: {drop.stat().st_size / 1e6:.1f} MB (generated or reused in "
+            f"{time.perf_counter() - t:.1f} s)"
         )
 
         keys = generate_client_keys(work / "keys")
@@ -126,13 +128,15 @@ def main() -> None:
         mb = landed.size_bytes / 1e6
         assert result.rows_read == result.rows_loaded + result.rows_rejected
         print(
-            f"rows: read {result.rows_read:,} = loaded {result.rows_loaded:,} + rejected {result.rows_rejected:,}"
+            f"rows: read {result.rows_read:,} = loaded {result.rows_loaded:,} + rejected "
+            f"{result.rows_rejected:,}"
         )
         print(f"download + sha256: {t1 - t0:6.2f} s  {mb / (t1 - t0):7.1f} MB/s")
         print(f"decode (cp1252):   {t2 - t1:6.2f} s  {mb / (t2 - t1):7.1f} MB/s")
         print(f"parse + stage:     {t3 - t2:6.2f} s  {result.rows_read / (t3 - t2):9,.0f} rows/s")
         print(
-            f"landed + staged:   {t3 - t0:6.2f} s  {result.rows_read / (t3 - t0):9,.0f} rows/s  (target < 15 s for 1M rows)"
+            f"landed + staged:   {t3 - t0:6.2f} s  {result.rows_read / (t3 - t0):9,.0f} rows/s  "
+            "(target < 15 s for 1M rows)"
         )
         print(f"peak memory:       {peak_mb():,.0f} MB (max RSS)")
     finally:

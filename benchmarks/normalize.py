@@ -101,7 +101,8 @@ class RssSampler:
 
 
 def cpu_seconds() -> tuple[float, float]:
-    """(user + system CPU seconds of this process, of its finished children such as pool workers)."""
+    """(user + system CPU seconds of this process, of its finished children such as pool
+    workers)."""
     me, kids = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),
@@ -110,18 +111,13 @@ def cpu_seconds() -> tuple[float, float]:
 
 
 def generate_in_child(folder: Path, people: int, seed: int) -> None:
+    repo, inbox, truth = str(REPO), str(folder / "inbox"), str(folder / "truth.parquet")
     code = (
-        "import sys, datetime as dt; from pathlib import Path; sys.path.insert(0, %r);"
+        f"import sys, datetime as dt; from pathlib import Path; sys.path.insert(0, {repo!r});"
         "from pipelines.demo import generate;"
-        "s = generate(Path(%r), Path(%r), people=%d, seed=%d, day=dt.date.fromisoformat(%r));"
+        f"s = generate(Path({inbox!r}), Path({truth!r}), people={people:d}, seed={seed:d}, "
+        f"day=dt.date.fromisoformat({DAY.isoformat()!r}));"
         "print(chr(10).join(s.lines()))"
-    ) % (
-        str(REPO),
-        str(folder / "inbox"),
-        str(folder / "truth.parquet"),
-        people,
-        seed,
-        DAY.isoformat(),
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -133,8 +129,11 @@ def accuracy(con, truth_path: Path) -> pd.DataFrame:
     for field, dirt in SCORED.items():
         parts.append(
             f"""SELECT t.source, '{field}' AS field, count(*) AS scored,
-                       avg(CASE WHEN n.{field} IS NOT DISTINCT FROM t.{field}::VARCHAR::{_type(field)} THEN 1.0 ELSE 0.0 END) AS accuracy
-                FROM truth t JOIN normalized_all n ON n.source = t.source AND n.line_number = t.line_number
+                       avg(CASE WHEN n.{field}
+                                     IS NOT DISTINCT FROM t.{field}::VARCHAR::{_type(field)}
+                                THEN 1.0 ELSE 0.0 END) AS accuracy
+                FROM truth t
+                JOIN normalized_all n ON n.source = t.source AND n.line_number = t.line_number
                 WHERE t.{dirt}_dirt IS NULL AND NOT t.is_broken
                 GROUP BY t.source"""
         )
@@ -143,7 +142,8 @@ def accuracy(con, truth_path: Path) -> pd.DataFrame:
 
 
 def case_accuracy(con) -> pd.DataFrame:
-    """Per field and special case (truth `<field>_case`), both sources: rows scored and share right.
+    """Per field and special case (truth `<field>_case`), both sources: rows scored and share
+    right.
 
     Right: the true clean value where the row carries it, NULL where the value is missing
     (an empty field or a placeholder), except for fields a normalizer infers from other fields
@@ -156,14 +156,19 @@ def case_accuracy(con) -> pd.DataFrame:
         right = (
             value_right
             if field in INFERRED
-            else f"CASE WHEN t.{dirt}_dirt = 'missing' THEN n.{field} IS NULL ELSE {value_right} END"
+            else (
+                f"CASE WHEN t.{dirt}_dirt = 'missing' THEN n.{field} IS NULL "
+                f"ELSE {value_right} END"
+            )
         )
         missing = "missing (expect inferred)" if field in INFERRED else "missing (expect NULL)"
         base = (
-            f"FROM truth t JOIN normalized_all n ON n.source = t.source AND n.line_number = t.line_number "
+            "FROM truth t JOIN normalized_all n ON n.source = t.source "
+            "AND n.line_number = t.line_number "
             f"WHERE NOT t.is_broken AND (t.{dirt}_dirt IS NULL OR t.{dirt}_dirt = 'missing')"
         )
-        parts.append(f"""SELECT '{field}' AS field, t.{dirt}_case::VARCHAR AS "case", count(*) AS scored,
+        parts.append(f"""SELECT '{field}' AS field, t.{dirt}_case::VARCHAR AS "case",
+                                count(*) AS scored,
                                 avg(CASE WHEN {right} THEN 1.0 ELSE 0.0 END) AS accuracy
                          {base} AND t.{dirt}_case IS NOT NULL GROUP BY ALL""")
         parts.append(f"""SELECT '{field}' AS field, '{missing}' AS "case", count(*) AS scored,
@@ -179,12 +184,14 @@ def _type(field: str) -> str:
 
 
 def naive(con, sources, sample: int) -> tuple[float, int]:
-    """Seconds for pandas apply + normalize_record on `sample` random staged rows (both sources)."""
+    """Seconds for pandas apply + normalize_record on `sample` random staged rows (both
+    sources)."""
     frames = []
     for name in ("crm", "webshop"):
         source = sources.sources[name]
         df = con.execute(
-            f"SELECT * FROM staged_{name} USING SAMPLE reservoir({sample // 2} ROWS) REPEATABLE (1)"
+            f"SELECT * FROM staged_{name} "
+            f"USING SAMPLE reservoir({sample // 2} ROWS) REPEATABLE (1)"
         ).df()
         frames.append((name, source, df.astype(object).where(df.notna(), None)))
     started = time.perf_counter()
@@ -192,7 +199,7 @@ def naive(con, sources, sample: int) -> tuple[float, int]:
     for name, source, df in frames:
         default = sources.country_of(name)
         result = df.apply(
-            lambda row: normalize_record(
+            lambda row, source=source, default=default: normalize_record(
                 row.to_dict(), source=source, default_country=default, today=DAY
             ),
             axis=1,
@@ -224,7 +231,8 @@ def main() -> None:
             t = time.perf_counter()
             generate_in_child(folder, people, args.seed)
             print(
-                f"generated demo data for {people:,} people in {time.perf_counter() - t:.1f} s (child process)"
+                f"generated demo data for {people:,} people in {time.perf_counter() - t:.1f} s "
+                "(child process)"
             )
         sources = load_sources(REPO / "sftp_config" / "sources.yaml")
         con = connect(folder / "warehouse.duckdb")
@@ -292,7 +300,8 @@ def main() -> None:
 
         print()
         print(
-            f"rows normalized: {out_rows:,} ({', '.join(f'{n} {seconds[n]:.2f} s' for n in seconds)})"
+            f"rows normalized: {out_rows:,} "
+            f"({', '.join(f'{n} {seconds[n]:.2f} s' for n in seconds)})"
         )
         print(f"wall time:       {total:.2f} s  ->  {out_rows / total:,.0f} rows/s")
         per_million = total / out_rows * 1_000_000
@@ -306,13 +315,15 @@ def main() -> None:
             f"{'OK' if per_million < TARGET_SECONDS_PER_MILLION else 'MISSED'}{scaled})"
         )
         print(
-            f"cpu time:        {cpu_self:.2f} s this process (all DuckDB threads) + {cpu_workers:.2f} s pool workers; "
-            f"{cores()} cores shared with other work: load average {load_before:.1f} before, {load_after:.1f} after "
-            f"(above {cores()} means this run waited for a core)"
+            f"cpu time:        {cpu_self:.2f} s this process (all DuckDB threads) + "
+            f"{cpu_workers:.2f} s pool workers; {cores()} cores shared with other work: load "
+            f"average {load_before:.1f} before, {load_after:.1f} after (above {cores()} means "
+            "this run waited for a core)"
         )
         print(
-            f"peak memory:     {peak_self:,.0f} MB max RSS of this process ({rss_before:,.0f} MB before normalizing); "
-            f"{sampler.peak_kb / 1024:,.0f} MB sampled incl. pool workers (shared pages counted twice)"
+            f"peak memory:     {peak_self:,.0f} MB max RSS of this process ({rss_before:,.0f} MB "
+            f"before normalizing); {sampler.peak_kb / 1024:,.0f} MB sampled incl. pool workers "
+            "(shared pages counted twice)"
         )
         print(
             "time per step:   "
@@ -342,12 +353,13 @@ def main() -> None:
         cases = case_accuracy(con)
         print()
         print(
-            "accuracy per special case (both sources; right = the true value, or NULL where missing; "
-            "the truth's <field>_case):"
+            "accuracy per special case (both sources; right = the true value, or NULL where "
+            "missing; the truth's <field>_case):"
         )
         for row in cases.itertuples():
             print(
-                f"  {row.field:20s} {row.case:26s} {row.accuracy * 100:7.3f}% of {int(row.scored):>9,}"
+                f"  {row.field:20s} {row.case:26s} {row.accuracy * 100:7.3f}% of "
+                f"{int(row.scored):>9,}"
             )
 
         sample = min(args.naive_sample, out_rows)
@@ -355,12 +367,14 @@ def main() -> None:
         naive_total = naive_seconds / naive_rows * out_rows
         print()
         print(
-            f"naive (pandas apply + the same per-value functions, row by row): {naive_rows:,} sampled rows in "
-            f"{naive_seconds:.1f} s -> extrapolated to {out_rows:,} rows: {naive_total:.1f} s"
+            f"naive (pandas apply + the same per-value functions, row by row): {naive_rows:,} "
+            f"sampled rows in {naive_seconds:.1f} s -> extrapolated to {out_rows:,} rows: "
+            f"{naive_total:.1f} s"
         )
         ratio = naive_total / total
         print(
-            f"speed-up:        {ratio:.1f}x (target >= {TARGET_SPEEDUP:.0f}x: {'OK' if ratio >= TARGET_SPEEDUP else 'MISSED'})"
+            f"speed-up:        {ratio:.1f}x (target >= {TARGET_SPEEDUP:.0f}x: "
+            f"{'OK' if ratio >= TARGET_SPEEDUP else 'MISSED'})"
         )
         con.close()
     finally:

@@ -55,25 +55,33 @@ def phone(i: int) -> str:
 
 def build_warehouse(con, n: int) -> None:
     con.execute(
-        """INSERT INTO ingest_log (file_id, source, file_name, status, remote_mtime, landed_at, loaded_at)
-           VALUES ('bench', 'crm', 'klanten_20261101.csv', 'loaded', TIMESTAMP '2026-11-01', now(), now())"""
+        """INSERT INTO ingest_log (file_id, source, file_name, status, remote_mtime, landed_at,
+                                   loaded_at)
+           VALUES ('bench', 'crm', 'klanten_20261101.csv', 'loaded', TIMESTAMP '2026-11-01',
+                   now(), now())"""
     )
     con.execute(
         """INSERT INTO contacts BY NAME
-           SELECT 'crm' AS source, 'bench' AS file_id, i + 2 AS line_number, CAST(100000000 + i AS VARCHAR) AS source_record_id,
+           SELECT 'crm' AS source, 'bench' AS file_id, i + 2 AS line_number,
+                  CAST(100000000 + i AS VARCHAR) AS source_record_id,
                   'Voornaam' || (i % 997) AS first_name, 'Achternaam' || (i % 9973) AS last_name,
-                  'p' || i || '@example.nl' AS email, 'P' || i || '@Example.nl' AS email_raw, 'valid' AS email_status,
-                  '+316' || lpad(CAST(i % 100000000 AS VARCHAR), 8, '0') AS phone, '06-' || lpad(CAST(i % 100000000 AS VARCHAR), 8, '0') AS phone_raw,
+                  'p' || i || '@example.nl' AS email, 'P' || i || '@Example.nl' AS email_raw,
+                  'valid' AS email_status,
+                  '+316' || lpad(CAST(i % 100000000 AS VARCHAR), 8, '0') AS phone,
+                  '06-' || lpad(CAST(i % 100000000 AS VARCHAR), 8, '0') AS phone_raw,
                   'valid' AS phone_status, i % 5 <> 0 AS newsletter_opt_in, 'NL' AS country
            FROM range(?) t(i)""",
         [n],
     )
     con.execute(
-        """INSERT INTO customers (customer_id, first_name, last_name, email, phone, email_status, phone_status, newsletter_opt_in, country)
-           SELECT 'K' || source_record_id, first_name, last_name, email, phone, email_status, phone_status, newsletter_opt_in, country FROM contacts"""
+        """INSERT INTO customers (customer_id, first_name, last_name, email, phone, email_status,
+                                  phone_status, newsletter_opt_in, country)
+           SELECT 'K' || source_record_id, first_name, last_name, email, phone, email_status,
+                  phone_status, newsletter_opt_in, country FROM contacts"""
     )
     con.execute(
-        "INSERT INTO customer_sources (customer_id, source, source_record_id, match_score) SELECT 'K' || source_record_id, source, source_record_id, 1 FROM contacts"
+        "INSERT INTO customer_sources (customer_id, source, source_record_id, match_score) "
+        "SELECT 'K' || source_record_id, source, source_record_id, 1 FROM contacts"
     )
 
 
@@ -82,8 +90,10 @@ def write_landing(paths: Paths, con, n: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "klanten_20261101.csv"
     con.execute(
-        f"""COPY (SELECT source_record_id AS KlantID, first_name AS Voornaam, last_name AS Achternaam, email_raw AS Email,
-                         phone_raw AS Telefoon, CASE WHEN newsletter_opt_in THEN 'ja' ELSE 'nee' END AS Nieuwsbrief
+        f"""COPY (SELECT source_record_id AS KlantID, first_name AS Voornaam,
+                         last_name AS Achternaam, email_raw AS Email,
+                         phone_raw AS Telefoon, CASE WHEN newsletter_opt_in THEN 'ja'
+                                                     ELSE 'nee' END AS Nieuwsbrief
                   FROM contacts ORDER BY line_number) TO '{path}' (HEADER, DELIMITER ';')"""
     )
     con.execute("UPDATE ingest_log SET landing_path = ? WHERE file_id = 'bench'", [str(path)])
@@ -91,7 +101,8 @@ def write_landing(paths: Paths, con, n: int) -> Path:
 
 
 def phone_pattern(e164: str) -> str:
-    """Every written form of a +31 number (`+31 6 ...`, `0031...`, `06-...`), not inside a longer number."""
+    """Every written form of a +31 number (`+31 6 ...`, `0031...`, `06-...`), not inside a
+    longer number."""
     sep = "[ ./()-]*"
     return "(^|[^0-9])(\\+31|0031|0)" + sep + sep.join(e164[3:]) + "([^0-9]|$)"
 
@@ -107,13 +118,15 @@ def rows_holding(con, email: str, e164: str, customer_id: str) -> dict[str, int]
         cols = [
             c
             for (c,) in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?",
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'main' AND table_name = ?",
                 [table],
             ).fetchall()
         ]
         text = " || '|' || ".join(f"coalesce(CAST(\"{c}\" AS VARCHAR), '')" for c in cols)
         n = con.execute(
-            f"""SELECT count(*) FROM "{table}" WHERE contains(lower({text}), ?) OR contains({text}, ?)
+            f"""SELECT count(*) FROM "{table}"
+                WHERE contains(lower({text}), ?) OR contains({text}, ?)
                 OR regexp_matches({text}, ?)""",
             [email, customer_id, phone_pattern(e164)],
         ).fetchone()[0]
@@ -123,7 +136,8 @@ def rows_holding(con, email: str, e164: str, customer_id: str) -> dict[str, int]
 
 
 def files_holding(data_dir: Path, email: str, e164: str) -> list[str]:
-    """Files under data/ (any type, raw bytes, the DuckDB file too) holding the email or the phone."""
+    """Files under data/ (any type, raw bytes, the DuckDB file too) holding the email or the
+    phone."""
     pattern = re.compile(phone_pattern(e164).encode())
     found = []
     for path in data_dir.rglob("*"):
@@ -215,7 +229,8 @@ def main() -> None:
         build_warehouse(con, n)
         landing = write_landing(paths, con, n)
         print(
-            f"setup: {n:,} contacts/customers and a {landing.stat().st_size / 1e6:.1f} MB landing file in {time.perf_counter() - t:.1f}s"
+            f"setup: {n:,} contacts/customers and a {landing.stat().st_size / 1e6:.1f} MB landing "
+            f"file in {time.perf_counter() - t:.1f}s"
         )
 
         lines, events = generate_events(n, args.seed)
@@ -255,14 +270,16 @@ def main() -> None:
         s = time.perf_counter() - t
         events_n = len(lines) - 1
         print(
-            f"suppression drop: {events_n:,} events loaded in {s:.2f}s ({events_n / s:,.0f} events/s), rejected {figures['rows_rejected_at_load']}"
+            f"suppression drop: {events_n:,} events loaded in {s:.2f}s ({events_n / s:,.0f} "
+            f"events/s), rejected {figures['rows_rejected_at_load']}"
         )
 
         t = time.perf_counter()
         summary = refresh_suppressions(con, cfg, tombstone_key=KEY)
         s = time.perf_counter() - t
         print(
-            f"refresh_suppressions: {n:,} customers in {s:.2f}s ({n / s:,.0f} customers/s); rows by reason {summary.by_reason}"
+            f"refresh_suppressions: {n:,} customers in {s:.2f}s ({n / s:,.0f} customers/s); rows "
+            f"by reason {summary.by_reason}"
         )
         want = expected(events)
         total = correct = 0
@@ -276,10 +293,12 @@ def main() -> None:
             total += len(want[reason] | got)
             correct += len(want[reason] & got)
             print(
-                f"  {reason}: expected {len(want[reason]):,}, got {len(got):,}, in both {len(want[reason] & got):,}"
+                f"  {reason}: expected {len(want[reason]):,}, got {len(got):,}, in both "
+                f"{len(want[reason] & got):,}"
             )
         print(
-            f"accuracy (suppressed per reason vs an independent computation): {100 * correct / max(total, 1):.2f}%"
+            "accuracy (suppressed per reason vs an independent computation): "
+            f"{100 * correct / max(total, 1):.2f}%"
         )
 
         person = n // 2
@@ -288,7 +307,8 @@ def main() -> None:
         )
         before_files = files_holding(paths.data_dir, f"p{person}@example.nl", phone(person))
         print(
-            f"the person before erasure (the search is not blind): rows {before_rows}, files {len(before_files)}"
+            f"the person before erasure (the search is not blind): rows {before_rows}, files "
+            f"{len(before_files)}"
         )
         t = time.perf_counter()
         result = erase(
@@ -306,8 +326,9 @@ def main() -> None:
         compact_warehouse(paths.warehouse)
         s_compact = time.perf_counter() - t
         print(
-            f"erase one person: {s_erase:.2f}s (files rewritten {result.files_rewritten}, warehouse rows {result.rows_deleted}), "
-            f"compaction {s_compact:.2f}s ({paths.warehouse.stat().st_size / 1e6:.1f} MB file)"
+            f"erase one person: {s_erase:.2f}s (files rewritten {result.files_rewritten}, "
+            f"warehouse rows {result.rows_deleted}), compaction {s_compact:.2f}s "
+            f"({paths.warehouse.stat().st_size / 1e6:.1f} MB file)"
         )
         t = time.perf_counter()
         con = connect(paths.warehouse, read_only=True)
@@ -315,11 +336,13 @@ def main() -> None:
         con.close()
         files = files_holding(paths.data_dir, f"p{person}@example.nl", phone(person))
         print(
-            f"traces after erasure (every table, every file under data/, searched independently in "
-            f"{time.perf_counter() - t:.1f}s): rows {left or 0}, files {files or 0}, residue reported {len(result.residue_files)}"
+            "traces after erasure (every table, every file under data/, searched independently in "
+            f"{time.perf_counter() - t:.1f}s): rows {left or 0}, files {files or 0}, residue "
+            f"reported {len(result.residue_files)}"
         )
         print(
-            f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+            "peak memory (max RSS): "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
         )
     finally:
         if os.environ.get("KEEP"):

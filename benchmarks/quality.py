@@ -1,4 +1,5 @@
-"""Quality benchmark: metrics, checks and the HTML report on a synthetic warehouse of known quality.
+"""Quality benchmark: metrics, checks and the HTML report on a synthetic warehouse of known
+quality.
 
     python benchmarks/quality.py --rows 1000000
 
@@ -51,35 +52,50 @@ def build(con, rows: int) -> dict[str, float]:
                'C' || (i % {people}) AS customer_id,
                'Voornaam' || ((i % {people}) % 997) AS first_name,
                'Achternaam' || ((i % {people}) % 1009) AS last_name,
-               CASE WHEN i >= {people} AND i % 10 = 0 THEN 'other' || i || '@example.nl'   -- webshop disagrees
+               CASE WHEN i >= {people} AND i % 10 = 0
+                    THEN 'other' || i || '@example.nl'   -- webshop disagrees
                     ELSE 'person' || (i % {people}) || '@example.nl' END AS email,
                CASE WHEN i % 14 = 0 THEN 'invalid' ELSE 'valid' END AS email_status,
                '+3161' || lpad(CAST((i % {people}) AS VARCHAR), 7, '0') AS phone,
                lpad(CAST(1000 + (i % {people}) % 8000 AS VARCHAR), 4, '0') || ' AB' AS postcode,
                CAST(1 + ((i % {people}) // 8000) % 300 AS VARCHAR) AS house_number,
-               CASE WHEN i % 5 = 0 THEN NULL ELSE DATE '1950-01-01' + CAST((i % {people}) % 20000 AS INTEGER) END AS birth_date,
+               CASE WHEN i % 5 = 0 THEN NULL
+                    ELSE DATE '1950-01-01' + CAST((i % {people}) % 20000 AS INTEGER)
+               END AS birth_date,
                TIMESTAMP '2026-11-01 00:00:00' - to_days(CAST(i % 700 AS INTEGER)) AS updated_at
         FROM range({rows}) t(i)
     """)
-    # Exact duplicates: crm records 1, 3, 5, ... of every 100 copy the identity of their predecessor.
+    # Exact duplicates: crm records 1, 3, 5, ... of every 100 copy the identity of their
+    # predecessor.
     con.execute(f"""
-        UPDATE _synthetic s SET first_name = p.first_name, last_name = p.last_name, email = p.email,
-               phone = p.phone, postcode = p.postcode, house_number = p.house_number, birth_date = p.birth_date
+        UPDATE _synthetic s
+        SET first_name = p.first_name, last_name = p.last_name, email = p.email, phone = p.phone,
+            postcode = p.postcode, house_number = p.house_number, birth_date = p.birth_date
         FROM _synthetic p WHERE s.i < {people} AND s.i % 100 = 1 AND p.i = s.i - 1
     """)
-    cols = "source, source_record_id, first_name, last_name, email, email_status, phone, postcode, house_number, birth_date, updated_at"
-    con.execute(f"""INSERT INTO contacts (file_id, {cols}, phone_status, postcode_status, birth_date_status, country)
-                    SELECT CASE WHEN source = 'crm' THEN 'load-crm' ELSE 'load-webshop' END, {cols}, 'valid', 'valid',
-                           CASE WHEN birth_date IS NULL THEN 'missing' ELSE 'valid' END, 'NL' FROM _synthetic""")
-    con.execute(
-        "INSERT INTO customer_sources (customer_id, source, source_record_id) SELECT customer_id, source, source_record_id FROM _synthetic"
+    cols = (
+        "source, source_record_id, first_name, last_name, email, email_status, phone, postcode, "
+        "house_number, birth_date, updated_at"
     )
-    con.execute(f"""INSERT INTO customers (customer_id, first_name, last_name, email, email_status, phone, postcode,
-                                           house_number, country, birth_date, updated_at)
-                    SELECT customer_id, first_name, last_name, email, email_status, phone, postcode, house_number, 'NL',
-                           birth_date, updated_at FROM _synthetic WHERE i < {people}""")
+    con.execute(f"""INSERT INTO contacts (file_id, {cols}, phone_status, postcode_status,
+                                          birth_date_status, country)
+                    SELECT CASE WHEN source = 'crm' THEN 'load-crm' ELSE 'load-webshop' END,
+                           {cols}, 'valid', 'valid',
+                           CASE WHEN birth_date IS NULL THEN 'missing' ELSE 'valid' END, 'NL'
+                    FROM _synthetic""")
     con.execute(
-        """INSERT INTO ingest_log (file_id, source, file_name, status, rows_read, rows_loaded, rows_rejected, landed_at) VALUES
+        "INSERT INTO customer_sources (customer_id, source, source_record_id) "
+        "SELECT customer_id, source, source_record_id FROM _synthetic"
+    )
+    con.execute(f"""INSERT INTO customers (customer_id, first_name, last_name, email, email_status,
+                                           phone, postcode, house_number, country, birth_date,
+                                           updated_at)
+                    SELECT customer_id, first_name, last_name, email, email_status, phone,
+                           postcode, house_number, 'NL', birth_date, updated_at
+                    FROM _synthetic WHERE i < {people}""")
+    con.execute(
+        """INSERT INTO ingest_log (file_id, source, file_name, status, rows_read, rows_loaded,
+                                   rows_rejected, landed_at) VALUES
                    ('load-crm', 'crm', 'klanten.csv', 'staged', ?, ?, 0, now()),
                    ('load-webshop', 'webshop', 'customers.csv', 'loaded', ?, ?, 0, now())""",
         [people, people, rows - people, rows - people],
@@ -93,7 +109,8 @@ def build(con, rows: int) -> dict[str, float]:
     multi = min(copies, people)  # customers with a webshop copy: c = 0 .. multi-1
     return {
         "validity email (crm drop)": 1 - share("i % 14 = 0", people),
-        # a duplicate (i % 100 = 1) copies its predecessor's birth date, which is missing (i % 5 = 0)
+        # a duplicate (i % 100 = 1) copies its predecessor's birth date, which is missing
+        # (i % 5 = 0)
         "fill birth_date (crm drop)": 1 - share("i % 5 = 0 OR i % 100 = 1", people),
         "exact duplicates (crm drop)": share("i % 100 = 1", people),
         "matched duplicate rate": 1 - people / rows,

@@ -47,7 +47,8 @@ def _modules() -> dict[str, set[str]]:
 
 
 def _package(module: str) -> str:
-    """`pipelines.ingest.load` -> `pipelines.ingest`; `pipelines.config` stays; `assets.x` -> `assets`."""
+    """`pipelines.ingest.load` -> `pipelines.ingest`; `pipelines.config` stays; `assets.x` ->
+    `assets`."""
     parts = module.split(".")
     if parts[0] == "assets":
         return "assets"

@@ -46,7 +46,8 @@ def write(tmp_path: Path, text: str) -> Path:
             "required: field(s) source_record_id have no column mapping",
         ),
         (
-            "sources:\n  crm:\n    columns: {source_record_id: id}\n    default_country: Nederland\n",
+            "sources:\n  crm:\n    columns: {source_record_id: id}\n"
+            "    default_country: Nederland\n",
             "not an ISO 3166-1 alpha-2 code",
         ),
         (
@@ -78,7 +79,8 @@ def test_missing_config_file_is_named(tmp_path):
 def test_export_to_unknown_destination(tmp_path):
     p = tmp_path / "exports.yaml"
     p.write_text(
-        "segments:\n  nl:\n    filter: \"country = 'NL'\"\n    columns: [customer_id]\n    destinations: [mailchimp]\n"
+        "segments:\n  nl:\n    filter: \"country = 'NL'\"\n    columns: [customer_id]\n"
+        "    destinations: [mailchimp]\n"
     )
     with pytest.raises(
         ConfigError, match="segments.nl.destinations: unknown destination 'mailchimp'"

@@ -48,7 +48,8 @@ def test_daily_job_end_to_end_and_rerun_is_a_no_op(project, capsys):
         assert (
             rejected
             == con.execute(
-                "SELECT count(*) FROM rejected_rows r JOIN ingest_log l USING (file_id) WHERE l.source = ?",
+                "SELECT count(*) FROM rejected_rows r JOIN ingest_log l USING (file_id) "
+                "WHERE l.source = ?",
                 [source],
             ).fetchone()[0]
         )
@@ -64,7 +65,8 @@ def test_daily_job_end_to_end_and_rerun_is_a_no_op(project, capsys):
         "SELECT count(DISTINCT (source, source_record_id)) FROM contacts"
     ).fetchone()[0]
     n_contacts, n_customers, linked = con.execute(
-        "SELECT (SELECT count(*) FROM contacts), (SELECT count(*) FROM customers), (SELECT count(*) FROM customer_sources)"
+        "SELECT (SELECT count(*) FROM contacts), (SELECT count(*) "
+        "FROM customers), (SELECT count(*) FROM customer_sources)"
     ).fetchone()
     assert n_contacts == staged_ids
     assert 0 < n_customers < n_contacts

@@ -130,7 +130,8 @@ def load_engagement(
                    END AS reason,
                    CASE WHEN w.event IS NULL THEN 'event' WHEN e.email IS NULL THEN 'email'
                         ELSE 'occurred_at' END AS field,
-                   {raw_line_sql("d", sorted(mapped & set(ENGAGEMENT_FIELDS)), delimiter)} AS raw_line
+                   {raw_line_sql("d", sorted(mapped & set(ENGAGEMENT_FIELDS)), delimiter)}
+                       AS raw_line
             FROM {staged_table} d
             LEFT JOIN _email_keys e ON e.raw = {col("email")}
             LEFT JOIN _eng_times t ON t.raw = {col("occurred_at")}

@@ -55,7 +55,8 @@ def encode_lines(header: str, lines: pa.Array, *, eol: str, encoding: str, bom: 
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file and a rename; the file is readable by owner only."""
+    """Write `data` to `path` via a temporary file and a rename; the file is readable by owner
+    only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

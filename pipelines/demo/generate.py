@@ -1,7 +1,9 @@
 """`generate`: one day's demo drops for the `crm` and `webshop` sources, plus their ground truth.
 
     from pipelines.demo import generate
-    summary = generate(Path("data/inbox"), Path("data/demo_truth.parquet"), people=100_000, seed=42)
+    summary = generate(
+        Path("data/inbox"), Path("data/demo_truth.parquet"), people=100_000, seed=42
+    )
     print("\\n".join(summary.lines()))
 
 The same (people, seed, day) always gives byte-identical files. Another day with the same people
@@ -78,9 +80,9 @@ class DemoSummary:
         ]
         for source, path in self.files.items():
             out.append(
-                f"  {source:8s} {self.rows[source]:>10,} rows  {path}  "
-                f"(duplicates: {self.duplicate_people[source]:,} people, {self.duplicate_rows[source]:,} extra rows; "
-                f"broken: {self.broken_rows[source]:,})"
+                f"  {source:8s} {self.rows[source]:>10,} rows  {path}  (duplicates: "
+                f"{self.duplicate_people[source]:,} people, {self.duplicate_rows[source]:,} extra "
+                f"rows; broken: {self.broken_rows[source]:,})"
             )
         for source, paths in self.older_files.items():
             if paths:
@@ -89,8 +91,9 @@ class DemoSummary:
             out.append(f"  earlier drops: {self.older_rows:,} rows in all")
         out.append(f"  in both sources: {self.in_both_sources:,} people")
         out.append(
-            f"  hard negatives: {self.family_households:,} family households ({self.family_members:,} people), "
-            f"{self.twins:,} twins, {self.namesakes:,} namesakes, {self.shared_email_people:,} sharing an e-mail"
+            f"  hard negatives: {self.family_households:,} family households "
+            f"({self.family_members:,} people), {self.twins:,} twins, {self.namesakes:,} "
+            f"namesakes, {self.shared_email_people:,} sharing an e-mail"
         )
         for source, (path, rows) in self.activity_files.items():
             out.append(f"  {source:8s} {rows:>10,} rows  {path}")
@@ -118,7 +121,8 @@ def generate(
         raise ValueError(f"people must be at least 1, got {people}")
     if older_drops < 0 or drop_interval < 1:
         raise ValueError(
-            f"older_drops must be >= 0 and drop_interval >= 1, got {older_drops} and {drop_interval}"
+            f"older_drops must be >= 0 and drop_interval >= 1, got {older_drops} and "
+            f"{drop_interval}"
         )
     started = time.perf_counter()
     day = day or dt.date.today()

@@ -21,14 +21,19 @@ from pipelines.demo.pools import COUNTRIES
 CALLING_CODES = {"NL": "31", "BE": "32", "SE": "46"}
 
 # (area code, subscriber length, allowed first subscriber digits)
-_NL_AREAS_2 = "10 13 15 20 23 24 26 30 33 35 36 38 40 43 45 46 50 53 55 58 70 71 72 73 74 75 76 77 78 79".split()
+_NL_AREAS_2 = (
+    "10 13 15 20 23 24 26 30 33 35 36 38 40 43 45 46 50 53 55 58 70 71 72 73 74 75 76 77 78 79"
+).split()
 _NL_AREAS_3 = "111 113 162 172 180 222 251 294 313 341 411 475 492 511 521 541 561 570 591".split()
 _BE_MOBILE = (
     ["456", "460", "465", "466", "467", "468"]
     + [f"4{n}" for n in range(70, 81)]
     + [f"4{n}" for n in range(84, 100)]
 )
-_BE_AREAS_2 = "10 11 12 13 14 15 16 19 50 51 52 53 54 55 56 57 58 59 60 61 63 64 65 67 69 71 81 82 83 84 85 86 87 89".split()
+_BE_AREAS_2 = (
+    "10 11 12 13 14 15 16 19 50 51 52 53 54 55 56 57 58 59 60 61 63 64 65 67 69 71 81 82 83 84 85 "
+    "86 87 89"
+).split()
 _SE_AREAS_2 = "31 40 18 13 19 21 11 16 36 35 42 46 54 63".split()
 
 MOBILE_PLANS: dict[str, list[tuple[str, int, str]]] = {

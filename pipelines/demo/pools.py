@@ -444,7 +444,8 @@ class LastNames:
 
 @dataclass(frozen=True)
 class Localities:
-    """Cities per country with their postcode area (NL 4 digits, BE 4 digits, SE 3-digit prefix)."""
+    """Cities per country with their postcode area (NL 4 digits, BE 4 digits, SE 3-digit
+    prefix)."""
 
     segments: Segments
     city: pa.Array
@@ -497,7 +498,8 @@ def ascii_fold(text: str) -> str:
 
 
 def mojibake(text: str) -> str:
-    """UTF-8 bytes read as cp1252 ('Sjöberg' -> 'SjÃ¶berg'); '' when plain ASCII or not representable."""
+    """UTF-8 bytes read as cp1252 ('Sjöberg' -> 'SjÃ¶berg'); '' when plain ASCII or not
+    representable."""
     if text.isascii():
         return ""
     try:
@@ -549,7 +551,8 @@ def _draw(fake_method, n: int) -> list[str]:
 
 
 def _split_dutch_surname(name: str) -> tuple[str, str] | None:
-    """'van der Heijden' -> ('van der', 'Heijden'); None for names that are not infix + one word."""
+    """'van der Heijden' -> ('van der', 'Heijden'); None for names that are not infix + one
+    word."""
     words = name.split()
     if not words or any(w not in INFIX_WORDS for w in words[:-1]) or not words[-1][:1].isupper():
         return None
@@ -607,7 +610,8 @@ def _short_infix(infix: str) -> str:
 
 
 def _be_split(name: str) -> tuple[str, str]:
-    """'Vanden Bossche' -> ('Vanden', 'Bossche'); ('', '') when the name has no leading particle."""
+    """'Vanden Bossche' -> ('Vanden', 'Bossche'); ('', '') when the name has no leading
+    particle."""
     head, _, rest = name.partition(" ")
     return (head, rest) if rest and head.lower() in BE_PARTICLES else ("", "")
 

@@ -236,7 +236,8 @@ class People:
 def make_addresses(
     draws: Draws, pools: Pools, key: np.ndarray, group: np.ndarray, version: np.ndarray
 ) -> Addresses:
-    """One address per key: a street of the group, a city of the country, a postcode of the city."""
+    """One address per key: a street of the group, a city of the country, a postcode of the
+    city."""
     country = GROUP_COUNTRY[group]
     street_index = pools.street_segments.index(group, draws.uniform(key, "address.street"))
     street = pools.streets.take(pa.array(street_index))

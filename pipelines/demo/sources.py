@@ -182,8 +182,9 @@ class Context:
         dates: bool = False,
         tagged: tuple[str, ...] = (),
     ) -> tuple[pa.Array, np.ndarray]:
-        """Leave a field empty (or NULL, -, n.v.t., 00-00-0000) for a share of rows; flag `fields` as
-        missing, and tag `fields` + `tagged` where a placeholder rather than nothing was written."""
+        """Leave a field empty (or NULL, -, n.v.t., 00-00-0000) for a share of rows; flag
+        `fields` as missing, and tag `fields` + `tagged` where a placeholder rather than nothing
+        was written."""
         if applies is None:
             missing = self.draws.chance(self.written_key, f"{name}.missing", share)
         else:
@@ -202,7 +203,8 @@ class Context:
     def chance_where(
         self, mask: np.ndarray, stream: str, p: float | np.ndarray, stable: bool = False
     ) -> np.ndarray:
-        """`chance` drawn for the masked rows only (keyed draws: the same values), False elsewhere."""
+        """`chance` drawn for the masked rows only (keyed draws: the same values), False
+        elsewhere."""
         out = np.zeros(len(mask), dtype=bool)
         rows = np.flatnonzero(mask)
         key = (self.record_key if stable else self.written_key)[rows]
@@ -230,7 +232,8 @@ class Context:
 
 @dataclass(frozen=True)
 class Rendered:
-    """A source file's content before encoding: header, one text line per record, and dirt flags."""
+    """A source file's content before encoding: header, one text line per record, and dirt
+    flags."""
 
     header: list[str]
     lines: pa.Array
@@ -306,7 +309,8 @@ def _nonempty(pool: pa.Array) -> np.ndarray:
 def _uniform_where(
     ctx: Context, mask: np.ndarray, stream: str, stable: bool = False
 ) -> np.ndarray:
-    """Uniform draws for the masked rows (keyed: the same values as for all rows), 1.0 elsewhere."""
+    """Uniform draws for the masked rows (keyed: the same values as for all rows), 1.0
+    elsewhere."""
     out = np.ones(len(mask))
     rows = np.flatnonzero(mask)
     out[rows] = ctx.draws.uniform((ctx.record_key if stable else ctx.written_key)[rows], stream)
@@ -329,7 +333,8 @@ def _spelling(
     index: np.ndarray,
 ) -> pa.Array:
     """A one-off spelling of a name on a record: mojibake ("SjÃ¶berg", recoverable) or diacritics
-    stripped ("Sjoberg", not recoverable from the row alone). Only where the row is otherwise clean."""
+    stripped ("Sjoberg", not recoverable from the row alone). Only where the row is otherwise
+    clean."""
     mojibake_share, plain_share = SPELLING[ctx.records.source]
     has_mojibake, has_plain = _nonempty(pool_mojibake)[index], _nonempty(pool_plain)[index]
     u = _uniform_where(ctx, clean & (has_mojibake | has_plain), f"{name}.spelling", stable=True)
@@ -388,7 +393,8 @@ def _email(ctx: Context, typo_share: float, case_share: float, space_share: floa
 
 
 def _street(ctx: Context, street: pa.Array) -> pa.Array:
-    """Street type abbreviated (Kerkstr., Dorpsln., Storg., Kungsv.) or mojibake, for a share of records."""
+    """Street type abbreviated (Kerkstr., Dorpsln., Storg., Kungsv.) or mojibake, for a share of
+    records."""
     pools, index = ctx.pools, ctx.values.address.street_index
     has_short, has_mojibake = (
         _nonempty(pools.street_short)[index],
@@ -490,7 +496,8 @@ def render_crm(ctx: Context) -> Rendered:
     ambiguous = abbreviated & _is_vd(lasts)[ctx.last]  # van de, van der or van den?
     ctx.tag("infix", abbreviated, "infix_abbreviated")
     ctx.dirt["infix"][ambiguous] = d.ABBREVIATED
-    # A Dutch CRM splits a Belgian "Van Tournay" like a Dutch name: "Van" (or "van") in Tussenvoegsel.
+    # A Dutch CRM splits a Belgian "Van Tournay" like a Dutch name: "Van" (or "van") in
+    # Tussenvoegsel.
     be = lasts.has_be_particle[ctx.last] & (ctx.case["last_name"] == 0)
     split = ctx.chance_where(be & ~typo, "be.split", 0.25)
     particle = _put(written_infix, split, lasts.be_particle, ctx.last)

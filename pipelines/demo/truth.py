@@ -47,7 +47,8 @@ break ties the same way everywhere, e.g. with `current_values()` below or in SQL
 
     SELECT * FROM read_parquet('truth.parquet')
     QUALIFY row_number() OVER (PARTITION BY person_id
-                               ORDER BY as_of DESC, drop_date DESC, copy_index, source, source_record_id) = 1
+                               ORDER BY as_of DESC, drop_date DESC, copy_index, source,
+                                        source_record_id) = 1
 
 A record id appears once per drop: with several drops (`generate(older_drops=...)`) join truth rows
 to warehouse records on (source, source_record_id) and keep the newest `drop_date`.
@@ -84,7 +85,8 @@ def _null_if_empty(values: pa.Array) -> pa.Array:
 
 
 def current_values(truth: pd.DataFrame) -> pd.DataFrame:
-    """One row per person: the truth row with the newest `as_of` (ties broken as documented above)."""
+    """One row per person: the truth row with the newest `as_of` (ties broken as documented
+    above)."""
     ordered = truth.sort_values(
         ["person_id", "as_of", "drop_date", "copy_index", "source", "source_record_id"],
         ascending=[True, False, False, True, True, True],

@@ -53,15 +53,18 @@ def _reject_unparseable_dates(
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _bad_dates AS
-            SELECT line_number, {first_bad} AS field FROM _normalized WHERE {first_bad} IS NOT NULL"""
+            SELECT line_number, {first_bad} AS field FROM _normalized
+            WHERE {first_bad} IS NOT NULL"""
     )
     bad = con.execute("SELECT count(*) FROM _bad_dates").fetchone()[0]
     if bad:
         con.execute(
-            f"""INSERT INTO rejected_rows (file_id, source, line_number, raw_line, reason, field, rejected_at)
+            f"""INSERT INTO rejected_rows (file_id, source, line_number, raw_line, reason, field,
+                                           rejected_at)
                 SELECT ?, ?, b.line_number, {raw_line},
                        'unparseable date in field ' || b.field || ' (' || ? || ')', b.field, now()
-                FROM _bad_dates b JOIN staged_rows s ON s.file_id = ? AND s.line_number = b.line_number""",
+                FROM _bad_dates b
+                JOIN staged_rows s ON s.file_id = ? AND s.line_number = b.line_number""",
             [file_id, source_name, expected, file_id],
         )
         con.execute(
@@ -112,7 +115,8 @@ def load_contacts(
             CREATE OR REPLACE TEMP TABLE _incoming AS
             SELECT n.*, coalesce(n.updated_at, l.remote_mtime) AS _version
             FROM _normalized n JOIN ingest_log l ON l.file_id = n.file_id
-            QUALIFY row_number() OVER (PARTITION BY n.source, n.source_record_id ORDER BY n.line_number DESC) = 1
+            QUALIFY row_number()
+                OVER (PARTITION BY n.source, n.source_record_id ORDER BY n.line_number DESC) = 1
             """
         )
         con.execute(
@@ -126,12 +130,14 @@ def load_contacts(
         )
         rows = con.execute("SELECT count(*) FROM _normalized").fetchone()[0]
         updated, stale = con.execute(
-            """SELECT count(*) FILTER (WHERE i._version >= c._version), count(*) FILTER (WHERE i._version < c._version)
+            """SELECT count(*) FILTER (WHERE i._version >= c._version),
+                      count(*) FILTER (WHERE i._version < c._version)
                FROM _incoming i JOIN _current c USING (source, source_record_id)"""
         ).fetchone()
         con.execute(
             """DELETE FROM contacts WHERE source = ? AND source_record_id IN (
-                   SELECT i.source_record_id FROM _incoming i JOIN _current c USING (source, source_record_id)
+                   SELECT i.source_record_id FROM _incoming i
+                   JOIN _current c USING (source, source_record_id)
                    WHERE i._version >= c._version)""",
             [source_name],
         )
@@ -140,7 +146,9 @@ def load_contacts(
         inserted = con.execute(
             f"""INSERT INTO contacts ({col_list}, loaded_at)
                 SELECT {col_list}, now() FROM _incoming i
-                WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.source = i.source AND c.source_record_id = i.source_record_id)"""
+                WHERE NOT EXISTS (SELECT 1 FROM contacts c
+                                  WHERE c.source = i.source
+                                        AND c.source_record_id = i.source_record_id)"""
         ).fetchone()[0]
         finish_load(con, file_id, rejected=rejected)
         for t in ("_incoming", "_current", "_normalized"):

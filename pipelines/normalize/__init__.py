@@ -1,4 +1,5 @@
-"""Normalize and validate every contact field, the way a Dutch, Belgian or Swedish marketer needs it.
+"""Normalize and validate every contact field, the way a Dutch, Belgian or Swedish marketer needs
+it.
 
     from pipelines.normalize import normalize_staged
     normalize_staged(con, "staged_view", "normalized", source=source, default_country="NL")

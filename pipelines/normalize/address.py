@@ -3,9 +3,9 @@
 `Hoofdstraat 12a`, `Hoofdstraat 12-A`, `Storgatan 5 B`, `Rue Royale 16bis`, `Beauweg 67 1`
 -> street + house number (digits) + suffix (upper case, no separator: `A`, `1`, `HS`, `BIS`).
 The split takes the last number that is followed only by a suffix, so `Rue du 11 Novembre 5`
-keeps its 11. A street field that carries the number (`Hoofdstraat 12a` in `Straat`) is split the same way,
-when the house-number field is empty or carries the same number (`Kerkstraat 12` + `12`); a
-different number there (`Laan 1940-1945` + `12`) means the digits belong to the street name.
+keeps its 11. A street field that carries the number (`Hoofdstraat 12a` in `Straat`) is split the
+same way, when the house-number field is empty or carries the same number (`Kerkstraat 12` + `12`);
+a different number there (`Laan 1940-1945` + `12`) means the digits belong to the street name.
 
 Streets get their abbreviations written out (`Kerkstr.` -> `Kerkstraat`, streets.py) and
 cities their canonical spelling (`Goteborg` -> `Göteborg`, `Gand` -> `Gent`, places.py); both
@@ -66,7 +66,8 @@ class AddressResult(NamedTuple):
 
 
 def split_line(text: str) -> tuple[str, str] | None:
-    """`Hoofdstraat 12-A` -> (`Hoofdstraat`, `12-A`); None when the text ends in no house number."""
+    """`Hoofdstraat 12-A` -> (`Hoofdstraat`, `12-A`); None when the text ends in no house
+    number."""
     m = _LINE.fullmatch(text)
     if not m:
         return None
@@ -74,8 +75,8 @@ def split_line(text: str) -> tuple[str, str] | None:
 
 
 def normalize_street(part: str | None, country: str | None = None) -> StreetResult:
-    """`HOOFDSTRAAT` -> `Hoofdstraat`; `rue de la loi` -> `Rue de la Loi`; `Kerkstr.` -> `Kerkstraat`
-    (`corrected`); mixed case kept."""
+    """`HOOFDSTRAAT` -> `Hoofdstraat`; `rue de la loi` -> `Rue de la Loi`; `Kerkstr.` ->
+    `Kerkstraat` (`corrected`); mixed case kept."""
     written, clean = clean_repaired(part)
     if is_missing(clean):
         return StreetResult(None, "missing", None)
@@ -121,8 +122,9 @@ def normalize_suffix(raw: str | None) -> str | None:
 def normalize_city(
     raw: str | None, country: str | None = None, brussels: str = DEFAULT_BRUSSELS_NAMES
 ) -> str | None:
-    """The canonical name of a listed place (`Goteborg` -> `Göteborg`, `Gand` -> `Gent`, places.py);
-    other cities keep their spelling, with whitespace, one-case writing, the IJ and mojibake fixed."""
+    """The canonical name of a listed place (`Goteborg` -> `Göteborg`, `Gand` -> `Gent`,
+    places.py); other cities keep their spelling, with whitespace, one-case writing, the IJ and
+    mojibake fixed."""
     _, clean = clean_repaired(raw)
     if is_missing(clean):
         return None

@@ -18,7 +18,8 @@ def normalize_bool(
     true_values: list[str] | tuple[str, ...],
     false_values: list[str] | tuple[str, ...],
 ) -> BoolResult:
-    """`Ja` -> True, `nee` -> False (case-insensitive); anything else -> invalid `not_a_boolean`."""
+    """`Ja` -> True, `nee` -> False (case-insensitive); anything else -> invalid
+    `not_a_boolean`."""
     clean = clean_text(raw)
     low = clean.lower() if clean is not None else None
     trues = {v.lower() for v in true_values}

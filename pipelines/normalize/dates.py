@@ -64,8 +64,9 @@ class DateResult(NamedTuple):
 
 
 def format_regex(fmt: str) -> str | None:
-    """A regular expression (RE2 and Python alike) of the exact shape `fmt` produces with zero padding;
-    None when the format uses codes the SQL fast path does not reproduce (month names, ...)."""
+    """A regular expression (RE2 and Python alike) of the exact shape `fmt` produces with zero
+    padding; None when the format uses codes the SQL fast path does not reproduce (month names,
+    ...)."""
     out, i = [], 0
     while i < len(fmt):
         if fmt[i] == "%":
@@ -158,7 +159,8 @@ def normalize_date(
     birth: bool = False,
     today: dt.date | None = None,
 ) -> DateResult:
-    """Parse with the declared formats; check the range (birth dates: not future, not over 120 years)."""
+    """Parse with the declared formats; check the range (birth dates: not future, not over 120
+    years)."""
     clean = clean_text(raw)
     if is_missing(clean) or ZERO_DATE.fullmatch(clean):
         return DateResult(None, "missing", None, None)
@@ -205,7 +207,8 @@ def check_range(
 
 
 def latest_timestamp(today: dt.date) -> dt.datetime:
-    """The latest acceptable time stamp: the end of today plus the tolerance (time zones, clocks)."""
+    """The latest acceptable time stamp: the end of today plus the tolerance (time zones,
+    clocks)."""
     return dt.datetime.combine(today + dt.timedelta(days=1), dt.time()) + FUTURE_TOLERANCE
 
 

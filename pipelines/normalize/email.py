@@ -61,13 +61,13 @@ class DomainFacts(NamedTuple):
 
 # Local parts that name a function rather than a person (RFC 2142 and Dutch/Swedish habits).
 ROLE_LOCAL_PARTS = frozenset(
-    """info information sales marketing support help helpdesk service klantenservice customerservice
-    admin administrator administratie boekhouding finance billing invoice invoices factuur facturen
-    facturatie office kantoor contact kontakt hello hallo hej mail post webmaster postmaster hostmaster
-    abuse noc security noreply no-reply donotreply do-not-reply newsletter nieuwsbrief news press pers
-    hr jobs vacatures careers werk recruitment team reception receptie orders order bestellingen
-    shop webshop privacy legal compliance accounts ict it kundtjanst kundservice ekonomi
-    faktura forsaljning""".split()
+    """info information sales marketing support help helpdesk service klantenservice
+    customerservice admin administrator administratie boekhouding finance billing invoice invoices
+    factuur facturen facturatie office kantoor contact kontakt hello hallo hej mail post webmaster
+    postmaster hostmaster abuse noc security noreply no-reply donotreply do-not-reply newsletter
+    nieuwsbrief news press pers hr jobs vacatures careers werk recruitment team reception receptie
+    orders order bestellingen shop webshop privacy legal compliance accounts ict it kundtjanst
+    kundservice ekonomi faktura forsaljning""".split()
 )
 
 # The targets of typo corrections and suggestions.
@@ -136,7 +136,8 @@ def _blocklist() -> frozenset[str]:
 
 @lru_cache(maxsize=65536)
 def domain_facts(domain: str, closed: frozenset[str] = CLOSED_MAIL_DOMAINS) -> DomainFacts:
-    """Correction, typo suggestion, disposable, closed and consumer flags of one (lower-case) domain."""
+    """Correction, typo suggestion, disposable, closed and consumer flags of one (lower-case)
+    domain."""
     correction = correct_domain(domain)
     # Typo domains are often registered as catch-alls and listed as disposable (gmial.com): the
     # correction or suggestion is what helps, so it is made either way.
@@ -151,7 +152,8 @@ def domain_facts(domain: str, closed: frozenset[str] = CLOSED_MAIL_DOMAINS) -> D
 
 
 def correct_domain(domain: str) -> str | None:
-    """The provider domain `domain` is certainly a misspelling of, or None (see the module docstring)."""
+    """The provider domain `domain` is certainly a misspelling of, or None (see the module
+    docstring)."""
     if domain in CONSUMER_MAIL_DOMAINS:  # a real provider is nobody's typo (outlook.de, gmx.at)
         return None
     if domain in DOMAIN_CORRECTIONS:

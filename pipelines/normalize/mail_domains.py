@@ -1,4 +1,5 @@
-"""Facts about e-mail domains that no syntax check can know: who runs them, and whether they still deliver.
+"""Facts about e-mail domains that no syntax check can know: who runs them, and whether they still
+deliver.
 
 - `CONSUMER_MAIL_DOMAINS`: mailbox providers where people have a private address (the big
   international ones and the ISPs and webmail services of NL, BE and SE). Any other domain is
@@ -34,13 +35,13 @@ from collections.abc import Iterable
 TYPO_TARGET_DOMAINS = frozenset(
     """gmail.com googlemail.com hotmail.com hotmail.nl hotmail.be hotmail.se hotmail.fr hotmail.de
     hotmail.co.uk outlook.com outlook.nl outlook.be outlook.se live.com live.nl live.be live.se
-    live.fr live.de msn.com icloud.com me.com mac.com yahoo.com yahoo.fr yahoo.se yahoo.de yahoo.co.uk
-    ymail.com aol.com protonmail.com proton.me gmx.com gmx.de gmx.net web.de t-online.de orange.fr
-    free.fr ziggo.nl kpnmail.nl kpnplanet.nl planet.nl home.nl xs4all.nl hetnet.nl chello.nl
-    upcmail.nl casema.nl quicknet.nl zeelandnet.nl caiway.nl solcon.nl tele2.nl online.nl telfort.nl
-    versatel.nl hccnet.nl freeler.nl telenet.be skynet.be proximus.be pandora.be scarlet.be base.be
-    telia.com telia.se bredband.net spray.se comhem.se bahnhof.se tele2.se glocalnet.net passagen.se
-    bredband2.com""".split()
+    live.fr live.de msn.com icloud.com me.com mac.com yahoo.com yahoo.fr yahoo.se yahoo.de
+    yahoo.co.uk ymail.com aol.com protonmail.com proton.me gmx.com gmx.de gmx.net web.de
+    t-online.de orange.fr free.fr ziggo.nl kpnmail.nl kpnplanet.nl planet.nl home.nl xs4all.nl
+    hetnet.nl chello.nl upcmail.nl casema.nl quicknet.nl zeelandnet.nl caiway.nl solcon.nl tele2.nl
+    online.nl telfort.nl versatel.nl hccnet.nl freeler.nl telenet.be skynet.be proximus.be
+    pandora.be scarlet.be base.be telia.com telia.se bredband.net spray.se comhem.se bahnhof.se
+    tele2.se glocalnet.net passagen.se bredband2.com""".split()
 )
 
 CONSUMER_MAIL_DOMAINS = TYPO_TARGET_DOMAINS | frozenset(
@@ -109,14 +110,15 @@ DOMAIN_CORRECTIONS: dict[str, str] = {
 }
 
 CLOSED_MAIL_DOMAINS = frozenset(
-    """wanadoo.nl zonnet.nl versatel.nl tele2.nl freeler.nl hccnet.nl tiscali.nl swipnet.se passagen.se
-    spray.se home.se tninet.se telenordia.se hetnet.nl planet.nl chello.nl quicknet.nl pandora.be
-    skynet.be""".split()
+    """wanadoo.nl zonnet.nl versatel.nl tele2.nl freeler.nl hccnet.nl tiscali.nl swipnet.se
+    passagen.se spray.se home.se tninet.se telenordia.se hetnet.nl planet.nl chello.nl quicknet.nl
+    pandora.be skynet.be""".split()
 )
 
 
 def closed_mail_domains(extra: Iterable[str] = (), open_: Iterable[str] = ()) -> frozenset[str]:
-    """The shipped closed list, plus the operator's `extra` domains, minus those they keep `open_`."""
+    """The shipped closed list, plus the operator's `extra` domains, minus those they keep
+    `open_`."""
 
     def norm(domains: Iterable[str]) -> set[str]:
         return {d.strip().lower().removeprefix("@") for d in domains if d and d.strip()}

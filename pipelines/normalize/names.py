@@ -13,7 +13,8 @@
   - the Netherlands (and rows of unknown country): the infix goes to its own column, in lower
     case, wherever it hides: the infix field (`Van der` -> `van der`), in front of the surname
     (`van der Berg`, `VAN DER BERG`), after it (`Berg, van der`), at the end of the first-name
-    field (`Jan van der`), or abbreviated (`v.d. Meer`, `v/d Meer` -> `van der`, `v. Dam` -> `van`);
+    field (`Jan van der`), or abbreviated (`v.d. Meer`, `v/d Meer` -> `van der`, `v. Dam` ->
+    `van`);
   - Belgium: the particle is part of the surname, capitalised by convention (`Van Tournay`,
     `De Backer`, `Vanden Bossche`): a particle found in the infix field or at the end of the
     first name is put in front of the surname;
@@ -126,7 +127,8 @@ MULTI_LETTER_INITIALS = {"chr": "Chr", "th": "Th", "ph": "Ph", "ij": "IJ"}
 
 
 def initials_form(text: str) -> str | None:
-    """`J.P.`, `j. p.`, `J P`, `J`, `j.th.` -> `J.P.` / `J.` / `J.Th.`; None when the text is not initials.
+    """`J.P.`, `j. p.`, `J P`, `J`, `j.th.` -> `J.P.` / `J.` / `J.Th.`; None when the text is not
+    initials.
 
     Every letter must stand alone: followed by a dot, a space or the end (`Jo` and `JP` are
     names, `J.O.` and `J P` initials), or be one of `MULTI_LETTER_INITIALS` followed by its dot.

@@ -194,14 +194,16 @@ def general_sql(region: str, nsn: str) -> str:
 
 
 def _length_ok_sql(rules: RegionRules, nsn: str) -> str:
-    """SQL: `_test_number_length` is IS_POSSIBLE or TOO_LONG (parse then keeps the stripped number)."""
+    """SQL: `_test_number_length` is IS_POSSIBLE or TOO_LONG (parse then keeps the stripped
+    number)."""
     n = f"length({nsn})"
     local = f"NOT {_one_of(n, rules.local_only)} AND " if rules.local_only else ""
     return f"({local}({_one_of(n, rules.possible)} OR {n} > {rules.possible[-1]}))"
 
 
 def _length_reason_sql(rules: RegionRules, nsn: str) -> str:
-    """SQL of the reason `normalize_phone` gives an invalid number (`is_possible_number_with_reason`)."""
+    """SQL of the reason `normalize_phone` gives an invalid number
+    (`is_possible_number_with_reason`)."""
     n = f"length({nsn})"
     local = (
         f"WHEN {_one_of(n, rules.local_only)} THEN 'local_number_only' "
@@ -209,7 +211,8 @@ def _length_reason_sql(rules: RegionRules, nsn: str) -> str:
         else ""
     )
     return (
-        f"CASE {local}WHEN {n} < {rules.possible[0]} THEN 'too_short' WHEN {n} > {rules.possible[-1]} THEN 'too_long' "
+        f"CASE {local}WHEN {n} < {rules.possible[0]} THEN 'too_short' "
+        f"WHEN {n} > {rules.possible[-1]} THEN 'too_long' "
         f"WHEN {_one_of(n, rules.possible)} THEN 'invalid_number' ELSE 'invalid_length' END"
     )
 
@@ -229,9 +232,15 @@ def fast_path_sql(pairs: str, regions: list[str]) -> str:
     rules = fast_path_regions()
     regions = [r for r in dict.fromkeys(regions) if r in rules]
     if not regions:
-        return f"SELECT clean, region, NULL::VARCHAR AS e164, NULL::VARCHAR AS phone_type, NULL::VARCHAR AS reason FROM {pairs} WHERE false"
+        return (
+            "SELECT clean, region, NULL::VARCHAR AS e164, "
+            f"NULL::VARCHAR AS phone_type, NULL::VARCHAR AS reason FROM {pairs} WHERE false"
+        )
     region_values = ", ".join(
-        f"({q(r)}, {q(rules[r].calling_code)}, {str(rules[r].strips_zero).lower()}, {str(rules[r].idd_00).lower()})"
+        (
+            f"({q(r)}, {q(rules[r].calling_code)}, {str(rules[r].strips_zero).lower()}, "
+            f"{str(rules[r].idd_00).lower()})"
+        )
         for r in regions
     )
     by_cc = ", ".join(f"({q(rules[r].calling_code)}, {q(r)})" for r in regions)
@@ -264,16 +273,19 @@ def fast_path_sql(pairs: str, regions: list[str]) -> str:
     codes(cc) AS (VALUES {codes_values}),
     coded AS (
         -- Calling codes are prefix-free: at most one of the 1-, 2- and 3-digit prefixes is one.
-        SELECT s.clean, s.region, s.d, s.intl, s.idd_00, s.row_cc, coalesce(c1.cc, c2.cc, c3.cc) AS cc
+        SELECT s.clean, s.region, s.d, s.intl, s.idd_00, s.row_cc,
+               coalesce(c1.cc, c2.cc, c3.cc) AS cc
         FROM split s
         LEFT JOIN codes c1 ON c1.cc = s.intl[1:1]
         LEFT JOIN codes c2 ON c2.cc = s.intl[1:2]
         LEFT JOIN codes c3 ON c3.cc = s.intl[1:3]
-        -- International: more than two digits after the prefix, not starting with 0. National: only
-        -- where "00" is the whole international prefix, and not starting with the region's own
-        -- calling code (parse may then read it as one).
-        WHERE (s.intl IS NOT NULL AND length(s.intl) > 2 AND s.intl[1] <> '0' AND s.intl NOT LIKE '%+%')
-           OR (s.intl IS NULL AND s.idd_00 AND s.d[1] <> '+' AND NOT starts_with(s.d, s.row_cc) AND s.d[1:2] <> '00')
+        -- International: more than two digits after the prefix, not starting with 0. National:
+        -- only where "00" is the whole international prefix, and not starting with the region's
+        -- own calling code (parse may then read it as one).
+        WHERE (s.intl IS NOT NULL AND length(s.intl) > 2 AND s.intl[1] <> '0'
+                   AND s.intl NOT LIKE '%+%')
+           OR (s.intl IS NULL AND s.idd_00 AND s.d[1] <> '+' AND NOT starts_with(s.d, s.row_cc)
+                   AND s.d[1:2] <> '00')
     ),
     numbered AS (
         SELECT c.clean, c.region,
@@ -291,9 +303,11 @@ def fast_path_sql(pairs: str, regions: list[str]) -> str:
     decided AS (
         SELECT clean, region, meta_region, cc,
                CASE WHEN has_prefix THEN rest ELSE num END AS nsn,
-               has_prefix AND NOT ({per_region(lambda r: _length_ok_sql(rules[r], "rest"))}
-                                    AND NOT ({per_region(lambda r: general_sql(r, "num"))}
-                                             AND NOT {per_region(lambda r: general_sql(r, "rest"))})) AS keeps_prefix
+               has_prefix
+               AND NOT ({per_region(lambda r: _length_ok_sql(rules[r], "rest"))}
+                        AND NOT ({per_region(lambda r: general_sql(r, "num"))}
+                                 AND NOT {per_region(lambda r: general_sql(r, "rest"))}))
+                   AS keeps_prefix
         FROM stripped
     ),
     typed AS (

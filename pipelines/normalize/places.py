@@ -297,7 +297,8 @@ DUTCH_ALIASES = {
 
 
 def place_key(name: str) -> str:
-    """`'s-Gravenhage` -> `s gravenhage`, `GÖTEBORG` -> `goteborg`: the lookup key of a place name."""
+    """`'s-Gravenhage` -> `s gravenhage`, `GÖTEBORG` -> `goteborg`: the lookup key of a place
+    name."""
     text = unicodedata.normalize("NFKD", name.lower())
     text = "".join(c for c in text if not unicodedata.combining(c))
     return " ".join(re.sub(r"[\-'’.]", " ", text).split())

@@ -100,7 +100,8 @@ def _candidates(text: str, country: str, template: str | None) -> list[str]:
 
 
 def normalize_postcode(raw: str | None, country: str | None) -> PostcodeResult:
-    """`1234ab` (NL) -> `1234 AB` valid; `B-1000` (BE) -> `1000` corrected; `1000` (NL) -> invalid."""
+    """`1234ab` (NL) -> `1234 AB` valid; `B-1000` (BE) -> `1000` corrected; `1000` (NL) ->
+    invalid."""
     clean = clean_text(raw)
     if is_missing(clean):
         return PostcodeResult(None, "missing", None)
@@ -122,10 +123,10 @@ def normalize_postcode_pair(pair: tuple[str | None, str | None]) -> PostcodeResu
 def fast_postcode_sql(pairs: str, regions: list[str]) -> str:
     """SQL over `pairs(raw, region)` of raw postcode texts: the pairs SQL can decide, with `value`.
 
-    The common case: printable ASCII text that, without spaces, dashes, dots and slashes, has exactly as
-    many characters as the country's template and, laid out like the template, fits one of the
-    country's patterns. `normalize_postcode` tries that very candidate first, so both agree; the
-    pairs left out go through `normalize_postcode`.
+    The common case: printable ASCII text that, without spaces, dashes, dots and slashes, has
+    exactly as many characters as the country's template and, laid out like the template, fits one
+    of the country's patterns. `normalize_postcode` tries that very candidate first, so both agree;
+    the pairs left out go through `normalize_postcode`.
     """
     from pipelines.normalize.text import q
 

@@ -32,7 +32,8 @@ OUTPUT_COLUMNS: tuple[str, ...] = tuple(c for c in CONTACT_COLUMNS if c != "load
 def normalize_record(
     row: dict[str, Any], *, source: Source, default_country: str, today: dt.date | None = None
 ) -> dict[str, Any]:
-    """A staged row (lineage columns + raw text per mapped field) -> a `contacts` row (no loaded_at)."""
+    """A staged row (lineage columns + raw text per mapped field) -> a `contacts` row (no
+    loaded_at)."""
     today = today or dt.date.today()
     get = row.get
     out: dict[str, Any] = {c: None for c in OUTPUT_COLUMNS}

@@ -108,49 +108,57 @@ def phone_country_joins_sql(e164_expr: str, alias: str) -> tuple[str, str]:
     """SQL of `phone_country` as three joins on the 1-, 2- and 3-digit prefixes (calling codes are
     prefix-free, so at most one matches): (join clauses, country expression)."""
     joins = " ".join(
-        f"LEFT JOIN ({calling_code_regions_sql()}) {alias}{n}(cc, region) ON {alias}{n}.cc = {e164_expr}[1:{n + 1}]"
+        (
+            f"LEFT JOIN ({calling_code_regions_sql()}) {alias}{n}(cc, region) "
+            f"ON {alias}{n}.cc = {e164_expr}[1:{n + 1}]"
+        )
         for n in (1, 2, 3)
     )
     return joins, f"coalesce({alias}1.region, {alias}2.region, {alias}3.region)"
 
 
-# Postcode shapes that point at one country (RE2 and Python alike, on the upper-cased cleaned text).
+# Postcode shapes that point at one country (RE2 and Python alike, on the upper-cased cleaned
+# text).
 NL_POSTCODE_SHAPE = "[1-9][0-9]{3} ?[A-Z]{2}"
 SE_POSTCODE_SHAPE = "[1-9][0-9]{2} [0-9]{2}"
 
 # Cities (any spelling people write) -> country. Keys are compared by `city_key`.
 _CITIES = {
-    "NL": """Amsterdam; Rotterdam; Den Haag; 's-Gravenhage; The Hague; Utrecht; Eindhoven; Groningen; Tilburg;
-        Almere; Breda; Nijmegen; Apeldoorn; Haarlem; Arnhem; Enschede; Amersfoort; Zaanstad; Zaandam;
-        's-Hertogenbosch; Den Bosch; Hoofddorp; Zwolle; Zoetermeer; Leiden; Maastricht; Dordrecht; Ede;
-        Alphen aan den Rijn; Alkmaar; Delft; Deventer; Venlo; Sittard; Helmond; Oss; Amstelveen;
-        Hilversum; Heerlen; Leeuwarden; Purmerend; Schiedam; Spijkenisse; Roosendaal; Vlaardingen; Almelo;
-        Gouda; Hoorn; Lelystad; Assen; Capelle aan den IJssel; Veenendaal; Zeist; Nieuwegein; Katwijk;
-        Hengelo; Den Helder; Middelburg; Vlissingen; Harderwijk; Roermond; Doetinchem; Kampen;
-        IJsselstein; IJlst; Wageningen; Zutphen; Bergen op Zoom; Goes; Terneuzen; Heerenveen; Drachten;
-        Sneek; Meppel; Hoogeveen; Weert; Kerkrade; Geleen; Tiel; Culemborg; Woerden; Rijswijk;
-        Leidschendam; Voorburg; Wassenaar; Heemstede; Bussum; Huizen; Barneveld; Nunspeet; Emmeloord""",
-    "BE": """Antwerpen; Anvers; Antwerp; Gent; Gand; Ghent; Brugge; Bruges; Brussel; Bruxelles; Brussels;
-        Brüssel; Leuven; Louvain; Mechelen; Malines; Aalst; Alost; Kortrijk; Courtrai; Sint-Niklaas;
-        Oostende; Ostende; Ostend; Genk; Roeselare; Turnhout; Liège; Luik; Lüttich; Charleroi; Namur;
-        Namen; Mons; La Louvière; Tournai; Doornik; Verviers; Seraing; Mouscron; Moeskroen; Wavre; Waver;
-        Ottignies; Louvain-la-Neuve; Ixelles; Elsene; Schaerbeek; Schaarbeek; Anderlecht; Uccle; Ukkel;
-        Molenbeek; Sint-Jans-Molenbeek; Etterbeek; Vilvoorde; Zaventem; Dilbeek; Herentals; Geel; Mol;
-        Beveren; Lokeren; Dendermonde; Termonde; Ninove; Ieper; Ypres; Knokke-Heist; Knokke; Waregem;
-        Tienen; Tirlemont; Tongeren; Tongres; Sint-Truiden; Lommel; Maasmechelen; Eupen; Arlon; Aarlen;
-        Zelzate; Deinze; Eeklo; Wetteren; Zottegem; Oudenaarde; Audenarde; Ronse; Renaix; Diest;
-        Aarschot; Heist-op-den-Berg; Brasschaat; Schoten; Mortsel; Kapellen; Boom; Willebroek""",
-    "SE": """Stockholm; Göteborg; Gothenburg; Malmö; Uppsala; Västerås; Örebro; Linköping; Helsingborg;
-        Jönköping; Norrköping; Lund; Umeå; Gävle; Borås; Södertälje; Eskilstuna; Halmstad; Växjö;
-        Karlstad; Sundsvall; Östersund; Trollhättan; Luleå; Lidingö; Solna; Sundbyberg; Nacka; Täby;
-        Kalmar; Kristianstad; Skövde; Falun; Varberg; Uddevalla; Örnsköldsvik; Norrtälje; Karlskrona;
-        Skellefteå; Huddinge; Järfälla; Sollentuna; Danderyd; Mölndal; Kungsbacka; Landskrona; Ystad;
-        Trelleborg; Ängelholm; Visby; Piteå; Kiruna; Borlänge; Motala; Nyköping; Katrineholm""",
+    "NL": """Amsterdam; Rotterdam; Den Haag; 's-Gravenhage; The Hague; Utrecht; Eindhoven;
+        Groningen; Tilburg; Almere; Breda; Nijmegen; Apeldoorn; Haarlem; Arnhem; Enschede;
+        Amersfoort; Zaanstad; Zaandam; 's-Hertogenbosch; Den Bosch; Hoofddorp; Zwolle; Zoetermeer;
+        Leiden; Maastricht; Dordrecht; Ede; Alphen aan den Rijn; Alkmaar; Delft; Deventer; Venlo;
+        Sittard; Helmond; Oss; Amstelveen; Hilversum; Heerlen; Leeuwarden; Purmerend; Schiedam;
+        Spijkenisse; Roosendaal; Vlaardingen; Almelo; Gouda; Hoorn; Lelystad; Assen;
+        Capelle aan den IJssel; Veenendaal; Zeist; Nieuwegein; Katwijk; Hengelo; Den Helder;
+        Middelburg; Vlissingen; Harderwijk; Roermond; Doetinchem; Kampen; IJsselstein; IJlst;
+        Wageningen; Zutphen; Bergen op Zoom; Goes; Terneuzen; Heerenveen; Drachten; Sneek; Meppel;
+        Hoogeveen; Weert; Kerkrade; Geleen; Tiel; Culemborg; Woerden; Rijswijk; Leidschendam;
+        Voorburg; Wassenaar; Heemstede; Bussum; Huizen; Barneveld; Nunspeet; Emmeloord""",
+    "BE": """Antwerpen; Anvers; Antwerp; Gent; Gand; Ghent; Brugge; Bruges; Brussel; Bruxelles;
+        Brussels; Brüssel; Leuven; Louvain; Mechelen; Malines; Aalst; Alost; Kortrijk; Courtrai;
+        Sint-Niklaas; Oostende; Ostende; Ostend; Genk; Roeselare; Turnhout; Liège; Luik; Lüttich;
+        Charleroi; Namur; Namen; Mons; La Louvière; Tournai; Doornik; Verviers; Seraing; Mouscron;
+        Moeskroen; Wavre; Waver; Ottignies; Louvain-la-Neuve; Ixelles; Elsene; Schaerbeek;
+        Schaarbeek; Anderlecht; Uccle; Ukkel; Molenbeek; Sint-Jans-Molenbeek; Etterbeek; Vilvoorde;
+        Zaventem; Dilbeek; Herentals; Geel; Mol; Beveren; Lokeren; Dendermonde; Termonde; Ninove;
+        Ieper; Ypres; Knokke-Heist; Knokke; Waregem; Tienen; Tirlemont; Tongeren; Tongres;
+        Sint-Truiden; Lommel; Maasmechelen; Eupen; Arlon; Aarlen; Zelzate; Deinze; Eeklo; Wetteren;
+        Zottegem; Oudenaarde; Audenarde; Ronse; Renaix; Diest; Aarschot; Heist-op-den-Berg;
+        Brasschaat; Schoten; Mortsel; Kapellen; Boom; Willebroek""",
+    "SE": """Stockholm; Göteborg; Gothenburg; Malmö; Uppsala; Västerås; Örebro; Linköping;
+        Helsingborg; Jönköping; Norrköping; Lund; Umeå; Gävle; Borås; Södertälje; Eskilstuna;
+        Halmstad; Växjö; Karlstad; Sundsvall; Östersund; Trollhättan; Luleå; Lidingö; Solna;
+        Sundbyberg; Nacka; Täby; Kalmar; Kristianstad; Skövde; Falun; Varberg; Uddevalla;
+        Örnsköldsvik; Norrtälje; Karlskrona; Skellefteå; Huddinge; Järfälla; Sollentuna; Danderyd;
+        Mölndal; Kungsbacka; Landskrona; Ystad; Trelleborg; Ängelholm; Visby; Piteå; Kiruna;
+        Borlänge; Motala; Nyköping; Katrineholm""",
 }
 
 
 def city_key(text: str | None) -> str | None:
-    """Lower case, accents and punctuation gone, single spaces: `'s-Hertogenbosch` -> `s hertogenbosch`."""
+    """Lower case, accents and punctuation gone, single spaces: `'s-Hertogenbosch` ->
+    `s hertogenbosch`."""
     from pipelines.normalize.country import country_key
     from pipelines.normalize.text import clean_text
 
@@ -178,7 +186,8 @@ def city_country(raw: str | None) -> str | None:
 def address_country(
     postcode_clean: str | None, city_raw: str | None
 ) -> tuple[str | None, str | None]:
-    """(country, reason) of rules 1-4 of the module docstring: from the postcode and the city alone."""
+    """(country, reason) of rules 1-4 of the module docstring: from the postcode and the city
+    alone."""
     prefix = postcode_prefix_country(postcode_clean)
     if prefix:
         return prefix, "from_postcode_prefix"
@@ -199,10 +208,14 @@ def address_country_sql(postcode_clean_expr: str, city_country_expr: str) -> str
     upper = f"upper({postcode_clean_expr})"
     return (
         f"CASE WHEN {postcode_prefix_country_sql(postcode_clean_expr)} IS NOT NULL "
-        f"THEN {{'country': {postcode_prefix_country_sql(postcode_clean_expr)}, 'reason': 'from_postcode_prefix'}} "
-        f"WHEN regexp_full_match({upper}, {q(NL_POSTCODE_SHAPE)}) THEN {{'country': 'NL', 'reason': 'from_postcode'}} "
-        f"WHEN {city_country_expr} IS NOT NULL THEN {{'country': {city_country_expr}, 'reason': 'from_city'}} "
-        f"WHEN regexp_full_match({upper}, {q(SE_POSTCODE_SHAPE)}) THEN {{'country': 'SE', 'reason': 'from_postcode'}} END"
+        f"THEN {{'country': {postcode_prefix_country_sql(postcode_clean_expr)}, "
+        "'reason': 'from_postcode_prefix'} "
+        f"WHEN regexp_full_match({upper}, {q(NL_POSTCODE_SHAPE)}) "
+        "THEN {'country': 'NL', 'reason': 'from_postcode'} "
+        f"WHEN {city_country_expr} IS NOT NULL THEN {{'country': {city_country_expr}, "
+        "'reason': 'from_city'} "
+        f"WHEN regexp_full_match({upper}, {q(SE_POSTCODE_SHAPE)}) "
+        "THEN {'country': 'SE', 'reason': 'from_postcode'} END"
     )
 
 

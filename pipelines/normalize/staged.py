@@ -100,7 +100,8 @@ def normalize_staged(
     today: dt.date | None = None,
     workers: Workers | None = None,
 ) -> None:
-    """Create temp table `out` with exactly the `contacts` columns (but `loaded_at`), one row per staged row.
+    """Create temp table `out` with exactly the `contacts` columns (but `loaded_at`), one row per
+    staged row.
 
     `staged` has `source`, `file_id`, `line_number` and one VARCHAR column per mapped field (raw
     text). `today` fixes "now" for date checks (tests); `workers` lets a caller share a pool.
@@ -202,7 +203,8 @@ def _base(con, staged: str) -> None:
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW _nz_base AS
             SELECT * EXCLUDE ({", ".join(f"{f}_c0" for f in SQL_CLEANED)}), {", ".join(marked)}
-            FROM (SELECT source, file_id, line_number, {record_id} AS source_record_id, {", ".join(cols)},
+            FROM (SELECT source, file_id, line_number, {record_id} AS source_record_id,
+                         {", ".join(cols)},
                          {", ".join(cleaned)}
                   FROM {staged})"""
     )
@@ -222,9 +224,11 @@ def _countries(con, workers: Workers, default_country: str) -> None:
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _nz_regions AS
-            SELECT b.country_raw, c.value AS country_value, coalesce(c.status, 'missing') AS country_status,
+            SELECT b.country_raw, c.value AS country_value,
+                   coalesce(c.status, 'missing') AS country_status,
                    c.reason AS country_reason, coalesce(c.value, {q(default_country)}) AS region
-            FROM (SELECT DISTINCT country_raw FROM _nz_base) b LEFT JOIN _nz_country c ON c.raw = b.country_raw"""
+            FROM (SELECT DISTINCT country_raw FROM _nz_base) b
+            LEFT JOIN _nz_country c ON c.raw = b.country_raw"""
     )
     # The country of each listed city, for the rows whose file gave no readable country.
     map_distinct(
@@ -264,8 +268,8 @@ _LOCATE_JOINS = """JOIN _nz_regions g ON g.country_raw IS NOT DISTINCT FROM b.co
 
 
 def _address_region_sql(default_country: str) -> str:
-    """SQL over `_LOCATE_JOINS`: the region a phone is read in: the file's country, else the address
-    evidence (region.py rules 1-4), else the default."""
+    """SQL over `_LOCATE_JOINS`: the region a phone is read in: the file's country, else the
+    address evidence (region.py rules 1-4), else the default."""
     return (
         f"coalesce(g.country_value, struct_extract(ev.evidence, 'country'), {q(default_country)})"
     )
@@ -275,7 +279,8 @@ def _address_region_sql(default_country: str) -> str:
 
 
 def _phones(con, workers: Workers, default_country: str) -> None:
-    """`_nz_phone` per distinct (cleaned phone, region): fast path in SQL, the rest via phonenumbers."""
+    """`_nz_phone` per distinct (cleaned phone, region): fast path in SQL, the rest via
+    phonenumbers."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _nz_phone_pairs AS
             SELECT DISTINCT b.phone_c AS clean, {_address_region_sql(default_country)} AS region
@@ -287,18 +292,21 @@ def _phones(con, workers: Workers, default_country: str) -> None:
     regions = [r for (r,) in con.execute("SELECT DISTINCT region FROM _nz_phone_pairs").fetchall()]
     # (Only speed depends on this list: numbers of regions left out go through Python.)
     prefixes = con.execute(
-        """SELECT DISTINCT replace(CASE WHEN clean[1] = '+' THEN clean[2:6] ELSE clean[3:7] END, ' ', '')[1:3]
+        """SELECT DISTINCT replace(CASE WHEN clean[1] = '+' THEN clean[2:6]
+                                       ELSE clean[3:7] END, ' ', '')[1:3]
            FROM _nz_phone_pairs WHERE clean[1] = '+' OR clean[1:2] = '00'"""
     ).fetchall()
     regions += _regions_of_prefixes([p for (p,) in prefixes if p])
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _nz_phone_fast AS {phone.fast_path_sql('_nz_phone_pairs', regions)}"
+        "CREATE OR REPLACE TEMP TABLE _nz_phone_fast AS "
+        f"{phone.fast_path_sql('_nz_phone_pairs', regions)}"
     )
     map_distinct(
         con,
         workers,
         inputs_sql="""SELECT clean, region FROM _nz_phone_pairs p
-                      WHERE NOT EXISTS (SELECT 1 FROM _nz_phone_fast f WHERE f.clean = p.clean AND f.region = p.region)""",
+                      WHERE NOT EXISTS (SELECT 1 FROM _nz_phone_fast f
+                                        WHERE f.clean = p.clean AND f.region = p.region)""",
         key_columns={"clean": S, "region": S},
         fn=phone.normalize_phone_pair,
         result_columns={"e164": S, "status": S, "reason": S, "phone_type": S},
@@ -309,7 +317,8 @@ def _phones(con, workers: Workers, default_country: str) -> None:
         f"""CREATE OR REPLACE TEMP TABLE _nz_phone AS
             SELECT p.*, {country} AS phone_country FROM (
                 SELECT clean, region, e164,
-                       CASE WHEN e164 IS NULL THEN 'invalid' ELSE {status_sql("clean", "e164")} END AS status,
+                       CASE WHEN e164 IS NULL THEN 'invalid'
+                            ELSE {status_sql("clean", "e164")} END AS status,
                        reason, phone_type
                 FROM _nz_phone_fast
                 UNION ALL
@@ -352,7 +361,10 @@ def _rows(con, default_country: str, stamp_formats: tuple[str, ...]) -> None:
     """
     line = q("(?i)^" + addr.ADDRESS_LINE + "$")
     digits = q("(?i)" + addr.HOUSE_DIGITS)
-    same_number = f"(house_number_c IS NULL OR regexp_extract(house_number_c, {digits}, 1) = ltrim(s_m.num, '0'))"
+    same_number = (
+        f"(house_number_c IS NULL "
+        f"OR regexp_extract(house_number_c, {digits}, 1) = ltrim(s_m.num, '0'))"
+    )
     stamps = ", ".join(
         f"{_parse_sql(f + '_raw', stamp_formats)} AS {f}_fast" for f in TIMESTAMP_FIELDS
     )
@@ -360,27 +372,36 @@ def _rows(con, default_country: str, stamp_formats: tuple[str, ...]) -> None:
         f"""CREATE OR REPLACE TEMP TABLE _nz_rows AS
             WITH located AS (
                 SELECT b.*, g.country_value, g.country_status, g.country_reason, g.region,
-                       ev.evidence AS address_evidence, {_address_region_sql(default_country)} AS phone_region
+                       ev.evidence AS address_evidence,
+                       {_address_region_sql(default_country)} AS phone_region
                 FROM _nz_base b {_LOCATE_JOINS}
             ), joined AS (
                 SELECT b.* EXCLUDE (address_evidence, phone_region),
-                       ph.e164, ph.status AS phone_status, ph.reason AS phone_reason, ph.phone_type,
-                       -- the country evidence of rows without a readable country (region.py rules 1-5)
+                       ph.e164, ph.status AS phone_status,
+                       ph.reason AS phone_reason, ph.phone_type,
+                       -- the country evidence of rows without a readable country
+                       -- (region.py rules 1-5)
                        CASE WHEN b.country_value IS NULL THEN coalesce(b.address_evidence,
-                            CASE WHEN ph.phone_country IS NOT NULL AND {international_sql("b.phone_c")}
+                            CASE WHEN ph.phone_country IS NOT NULL
+                                      AND {international_sql("b.phone_c")}
                                  THEN {{'country': ph.phone_country, 'reason': 'from_phone'}} END)
                        END AS evidence,
-                       coalesce(b.country_value, struct_extract(evidence, 'country'), {q(default_country)})
+                       coalesce(b.country_value, struct_extract(evidence, 'country'),
+                                {q(default_country)})
                            AS place_region,
-                       -- a street field ending in a number; split off when the number field is empty or
-                       -- carries the same number (address.address_parts)
+                       -- a street field ending in a number; split off when the number field is
+                       -- empty or carries the same number (address.address_parts)
                        CASE WHEN b.street_c IS NOT NULL
-                                 AND (b.house_number_c IS NULL OR regexp_matches(b.street_c, '[0-9]'))
-                            THEN regexp_extract(b.street_c, {line}, ['street', 'num', 'suffix']) END AS s_m,
+                                 AND (b.house_number_c IS NULL
+                                          OR regexp_matches(b.street_c, '[0-9]'))
+                            THEN regexp_extract(b.street_c, {line}, ['street', 'num', 'suffix'])
+                                END AS s_m,
                        CASE WHEN b.address_line_c IS NOT NULL
-                            THEN regexp_extract(b.address_line_c, {line}, ['street', 'num', 'suffix']) END AS l_m,
+                            THEN regexp_extract(b.address_line_c, {line},
+                                                ['street', 'num', 'suffix']) END AS l_m,
                        {stamps},
-                       CASE WHEN {email.fast_email_sql("trim(b.email_raw)")} THEN lower(trim(b.email_raw)) END AS email_fast
+                       CASE WHEN {email.fast_email_sql("trim(b.email_raw)")}
+                            THEN lower(trim(b.email_raw)) END AS email_fast
                 FROM located b
                 LEFT JOIN _nz_phone ph ON ph.clean = b.phone_c AND ph.region = b.phone_region
             ), split AS (
@@ -395,7 +416,8 @@ def _rows(con, default_country: str, stamp_formats: tuple[str, ...]) -> None:
             ), parts AS (
                 SELECT * EXCLUDE (s_street, s_house, l_street, l_house),
                        CASE WHEN street_c IS NOT NULL THEN coalesce(s_street, street_c)
-                            WHEN address_line_c IS NOT NULL THEN coalesce(l_street, address_line_c) END AS street_part,
+                            WHEN address_line_c IS NOT NULL
+                            THEN coalesce(l_street, address_line_c) END AS street_part,
                        CASE WHEN street_c IS NOT NULL THEN 'street'
                             WHEN address_line_c IS NOT NULL THEN 'address_line' END AS street_from,
                        coalesce(house_number_c, s_house, l_house) AS house_part,
@@ -404,11 +426,14 @@ def _rows(con, default_country: str, stamp_formats: tuple[str, ...]) -> None:
                             WHEN l_house IS NOT NULL THEN 'address_line' END AS house_from
                 FROM split
             )
-            -- Keep what later steps read; the cleaned phone and address texts have done their work.
-            SELECT * EXCLUDE (street_from, house_from, region, phone_c, street_c, house_number_c, address_line_c,
-                              street_raw, house_number_raw, address_line_raw),
-                   CASE street_from WHEN 'address_line' THEN address_line_raw ELSE street_raw END AS street_raw_out,
-                   CASE house_from WHEN 'street' THEN street_raw WHEN 'address_line' THEN address_line_raw
+            -- Keep what later steps read; the cleaned phone and address texts have done their
+            -- work.
+            SELECT * EXCLUDE (street_from, house_from, region, phone_c, street_c, house_number_c,
+                              address_line_c, street_raw, house_number_raw, address_line_raw),
+                   CASE street_from WHEN 'address_line' THEN address_line_raw
+                                    ELSE street_raw END AS street_raw_out,
+                   CASE house_from WHEN 'street' THEN street_raw
+                                   WHEN 'address_line' THEN address_line_raw
                         ELSE house_number_raw END AS house_number_raw_out
             FROM parts"""
     )
@@ -424,7 +449,10 @@ def _emails(con, workers: Workers, closed: frozenset[str]) -> None:
     map_distinct(
         con,
         workers,
-        inputs_sql="SELECT DISTINCT split_part(email_fast, '@', 2) FROM _nz_rows WHERE email_fast IS NOT NULL",
+        inputs_sql=(
+            "SELECT DISTINCT split_part(email_fast, '@', 2) FROM _nz_rows "
+            "WHERE email_fast IS NOT NULL"
+        ),
         key_columns={"domain": S},
         fn=functools.partial(email.domain_facts, closed=closed),
         single=True,
@@ -440,7 +468,10 @@ def _emails(con, workers: Workers, closed: frozenset[str]) -> None:
     map_distinct(
         con,
         workers,
-        inputs_sql="SELECT DISTINCT email_c FROM _nz_rows WHERE email_c IS NOT NULL AND email_fast IS NULL",
+        inputs_sql=(
+            "SELECT DISTINCT email_c FROM _nz_rows WHERE email_c IS NOT NULL "
+            "AND email_fast IS NULL"
+        ),
         key_columns={"clean": S},
         fn=functools.partial(email.normalize_email, closed=closed),
         single=True,
@@ -462,22 +493,26 @@ def _emails(con, workers: Workers, closed: frozenset[str]) -> None:
 
 
 def _postcodes(con, workers: Workers) -> None:
-    """`_nz_postcode` per distinct (raw postcode, place region): common shapes in SQL, the rest in Python."""
+    """`_nz_postcode` per distinct (raw postcode, place region): common shapes in SQL, the rest
+    in Python."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _nz_postcode_pairs AS "
-        "SELECT DISTINCT postcode_raw AS raw, place_region AS region FROM _nz_rows WHERE postcode_raw IS NOT NULL"
+        "SELECT DISTINCT postcode_raw AS raw, place_region AS region FROM _nz_rows "
+        "WHERE postcode_raw IS NOT NULL"
     )
     regions = [
         r for (r,) in con.execute("SELECT DISTINCT region FROM _nz_postcode_pairs").fetchall()
     ]
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _nz_postcode_fast AS {postcode.fast_postcode_sql('_nz_postcode_pairs', regions)}"
+        "CREATE OR REPLACE TEMP TABLE _nz_postcode_fast AS "
+        f"{postcode.fast_postcode_sql('_nz_postcode_pairs', regions)}"
     )
     map_distinct(
         con,
         workers,
         inputs_sql="""SELECT raw, region FROM _nz_postcode_pairs p WHERE NOT EXISTS (
-                          SELECT 1 FROM _nz_postcode_fast f WHERE f.raw = p.raw AND f.region = p.region)""",
+                          SELECT 1 FROM _nz_postcode_fast f
+                          WHERE f.raw = p.raw AND f.region = p.region)""",
         key_columns={"raw": S, "region": S},
         fn=postcode.normalize_postcode_pair,
         result_columns={"value": S, "status": S, "reason": S},
@@ -485,7 +520,8 @@ def _postcodes(con, workers: Workers) -> None:
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _nz_postcode AS
-            SELECT raw, region, value, {status_sql("raw", "value")} AS status, NULL::VARCHAR AS reason
+            SELECT raw, region, value, {status_sql("raw", "value")} AS status,
+                   NULL::VARCHAR AS reason
             FROM _nz_postcode_fast
             UNION ALL SELECT * FROM _nz_postcode_slow"""
     )
@@ -495,7 +531,10 @@ def _names(con, workers: Workers) -> None:
     map_distinct(
         con,
         workers,
-        inputs_sql="SELECT DISTINCT first_name_raw, place_region FROM _nz_rows WHERE first_name_raw IS NOT NULL",
+        inputs_sql=(
+            "SELECT DISTINCT first_name_raw, place_region FROM _nz_rows "
+            "WHERE first_name_raw IS NOT NULL"
+        ),
         key_columns={"raw": S, "region": S},
         fn=names.normalize_first_name_pair,
         result_columns={"value": S, "status": S, "reason": S, "is_initials": B, "infix": S},
@@ -518,7 +557,8 @@ def _names(con, workers: Workers) -> None:
         workers,
         inputs_sql=f"""SELECT DISTINCT r.last_name_raw, r.infix_raw, r.place_region, {first_infix}
                        FROM _nz_rows r {join_first}
-                       WHERE r.last_name_raw IS NOT NULL OR r.infix_raw IS NOT NULL OR {first_infix} IS NOT NULL""",
+                       WHERE r.last_name_raw IS NOT NULL OR r.infix_raw IS NOT NULL
+                             OR {first_infix} IS NOT NULL""",
         key_columns={"raw": S, "infix_raw": S, "region": S, "first_infix": S},
         fn=names.normalize_last_name_quad,
         result_columns={"infix": S, "value": S, "status": S, "reason": S},
@@ -533,7 +573,9 @@ def _addresses(con, workers: Workers, brussels: str) -> None:
     map_distinct(
         con,
         workers,
-        inputs_sql="SELECT DISTINCT street_part, place_region FROM _nz_rows WHERE street_part IS NOT NULL",
+        inputs_sql=(
+            "SELECT DISTINCT street_part, place_region FROM _nz_rows WHERE street_part IS NOT NULL"
+        ),
         key_columns={"part": S, "region": S},
         fn=addr.normalize_street_pair,
         result_columns={"value": S, "status": S, "reason": S},
@@ -552,7 +594,10 @@ def _addresses(con, workers: Workers, brussels: str) -> None:
     map_distinct(
         con,
         workers,
-        inputs_sql="SELECT DISTINCT house_number_suffix_raw FROM _nz_rows WHERE house_number_suffix_raw IS NOT NULL",
+        inputs_sql=(
+            "SELECT DISTINCT house_number_suffix_raw FROM _nz_rows "
+            "WHERE house_number_suffix_raw IS NOT NULL"
+        ),
         key_columns={"raw": S},
         fn=_suffix_tuple,
         single=True,
@@ -562,7 +607,9 @@ def _addresses(con, workers: Workers, brussels: str) -> None:
     map_distinct(
         con,
         workers,
-        inputs_sql="SELECT DISTINCT city_raw, place_region FROM _nz_rows WHERE city_raw IS NOT NULL",
+        inputs_sql=(
+            "SELECT DISTINCT city_raw, place_region FROM _nz_rows WHERE city_raw IS NOT NULL"
+        ),
         key_columns={"raw": S, "region": S},
         fn=functools.partial(_city_tuple, brussels=brussels),
         result_columns={"value": S},
@@ -619,7 +666,8 @@ def _dates(
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _nz_date_fast AS
             SELECT raw, {_parse_sql("raw", formats)} AS ts
-            FROM (SELECT DISTINCT {field}_raw AS raw FROM _nz_rows WHERE {field}_raw IS NOT NULL)"""
+            FROM (SELECT DISTINCT {field}_raw AS raw FROM _nz_rows
+                  WHERE {field}_raw IS NOT NULL)"""
     )
     con.execute("DELETE FROM _nz_date_fast WHERE ts IS NULL")
     _slow_dates(
@@ -630,16 +678,20 @@ def _dates(
         birth=birth,
         today=today,
         inputs_sql=f"""SELECT DISTINCT {field}_raw FROM _nz_rows r WHERE {field}_raw IS NOT NULL
-                               AND NOT EXISTS (SELECT 1 FROM _nz_date_fast f WHERE f.raw = r.{field}_raw)""",
+                               AND NOT EXISTS (SELECT 1 FROM _nz_date_fast f
+                                               WHERE f.raw = r.{field}_raw)""",
     )
     too_new, too_old = _range_sql("ts", birth=birth, today=today)
     placeholder = dates.placeholder_sql("ts")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _nz_date_{field} AS
-            SELECT raw, CASE WHEN {too_new} OR {too_old} OR {placeholder} THEN NULL ELSE ts END::{kind} AS value,
-                   CASE WHEN {placeholder} THEN 'missing' WHEN {too_new} OR {too_old} THEN 'invalid' ELSE 'valid' END
+            SELECT raw, CASE WHEN {too_new} OR {too_old} OR {placeholder} THEN NULL
+                             ELSE ts END::{kind} AS value,
+                   CASE WHEN {placeholder} THEN 'missing'
+                        WHEN {too_new} OR {too_old} THEN 'invalid' ELSE 'valid' END
                        AS status,
-                   CASE WHEN {placeholder} THEN NULL WHEN {too_new} THEN 'future_date' WHEN {too_old} THEN 'too_old' END
+                   CASE WHEN {placeholder} THEN NULL WHEN {too_new} THEN 'future_date'
+                        WHEN {too_old} THEN 'too_old' END
                        AS reason,
                    CASE WHEN NOT {placeholder} THEN false END AS ambiguous
             FROM _nz_date_fast
@@ -659,7 +711,10 @@ def _timestamps(
         formats,
         birth=False,
         today=today,
-        inputs_sql=f"SELECT DISTINCT {field}_raw FROM _nz_rows WHERE {field}_raw IS NOT NULL AND {field}_fast IS NULL",
+        inputs_sql=(
+            f"SELECT DISTINCT {field}_raw FROM _nz_rows WHERE {field}_raw IS NOT NULL "
+            f"AND {field}_fast IS NULL"
+        ),
     )
     con.execute(f"ALTER TABLE _nz_date_slow RENAME TO _nz_date_{field}")
 
@@ -712,7 +767,8 @@ def _bool_value(
 
 def _reference(con, out: str, table: ReferenceTable | None, default_country: str) -> None:
     """With a configured reference table (reference.py): check each distinct (country, postcode,
-    city, street) of the output once, then update the rows it changes. Dictionary lookups: in-process."""
+    city, street) of the output once, then update the rows it changes. Dictionary lookups:
+    in-process."""
     if table is None:
         return
     country = f"coalesce(country, {q(default_country)})"
@@ -732,15 +788,18 @@ def _reference(con, out: str, table: ReferenceTable | None, default_country: str
                 city = x.ref_city,
                 postcode = CASE WHEN x.known THEN {out}.postcode END,
                 postcode_status = CASE WHEN x.known THEN {out}.postcode_status ELSE 'invalid' END,
-                postcode_reason = CASE WHEN x.known THEN {out}.postcode_reason ELSE 'unknown_postcode' END,
+                postcode_reason = CASE WHEN x.known THEN {out}.postcode_reason
+                                       ELSE 'unknown_postcode' END,
                 street = CASE WHEN x.street_known IS NOT false THEN {out}.street END,
                 street_status = CASE WHEN x.street_known IS NOT false THEN {out}.street_status
                                      ELSE 'invalid' END,
                 street_reason = CASE WHEN x.street_known IS NOT false THEN {out}.street_reason
                                      ELSE 'street_not_at_postcode' END
             FROM _nz_reference x
-            WHERE x.country = coalesce({out}.country, {q(default_country)}) AND x.postcode = {out}.postcode
-              AND x.city IS NOT DISTINCT FROM {out}.city AND x.street IS NOT DISTINCT FROM {out}.street
+            WHERE x.country = coalesce({out}.country, {q(default_country)})
+                  AND x.postcode = {out}.postcode
+              AND x.city IS NOT DISTINCT FROM {out}.city
+                  AND x.street IS NOT DISTINCT FROM {out}.street
               AND (x.known IS NOT true OR x.street_known IS false
                    OR x.ref_city IS DISTINCT FROM {out}.city)"""
     )
@@ -758,11 +817,15 @@ def _assemble(con, out: str, today: dt.date, default_country: str) -> None:
     )
     inferred = f"(r.country_status = 'missing' AND (r.evidence IS NOT NULL OR {fits_default}))"
     country = {
-        "country": f"CASE WHEN {inferred} THEN coalesce(struct_extract(r.evidence, 'country'), "
-        f"{q(default_country)}) ELSE r.country_value END",
+        "country": (
+            f"CASE WHEN {inferred} THEN coalesce(struct_extract(r.evidence, 'country'), "
+            f"{q(default_country)}) ELSE r.country_value END"
+        ),
         "country_status": f"CASE WHEN {inferred} THEN 'inferred' ELSE r.country_status END",
-        "country_reason": f"CASE WHEN {inferred} THEN coalesce(struct_extract(r.evidence, 'reason'), "
-        "'from_source_country') ELSE r.country_reason END",
+        "country_reason": (
+            f"CASE WHEN {inferred} THEN coalesce(struct_extract(r.evidence, 'reason'), "
+            "'from_source_country') ELSE r.country_reason END"
+        ),
     }
     stamp = {}
     for f, alias in (
@@ -773,9 +836,10 @@ def _assemble(con, out: str, today: dt.date, default_country: str) -> None:
         too_new, too_old = _range_sql(f"r.{f}_fast", birth=False, today=today)
         placeholder = dates.placeholder_sql(f"r.{f}_fast")
         stamp[f] = (
-            f"CASE WHEN r.{f}_fast IS NULL THEN {alias}.value WHEN {too_new} OR {too_old} OR {placeholder} THEN NULL "
-            f"ELSE r.{f}_fast END",
-            f"CASE WHEN r.{f}_fast IS NULL THEN coalesce({alias}.status, 'missing') WHEN {placeholder} THEN 'missing' "
+            f"CASE WHEN r.{f}_fast IS NULL THEN {alias}.value "
+            f"WHEN {too_new} OR {too_old} OR {placeholder} THEN NULL ELSE r.{f}_fast END",
+            f"CASE WHEN r.{f}_fast IS NULL THEN coalesce({alias}.status, 'missing') "
+            f"WHEN {placeholder} THEN 'missing' "
             f"WHEN {too_new} OR {too_old} THEN 'invalid' ELSE 'valid' END",
             f"CASE WHEN r.{f}_fast IS NULL THEN {alias}.reason WHEN {placeholder} THEN NULL "
             f"WHEN {too_new} THEN 'future_date' "
@@ -786,21 +850,38 @@ def _assemble(con, out: str, today: dt.date, default_country: str) -> None:
     local = "split_part(r.email_fast, '@', 1)"
     # (mirrors `email.finish_email`: an uncertain typo, else the correction applied, then closed)
     mail = {
-        "email": f"CASE WHEN {fast} THEN (CASE WHEN {typo} THEN NULL WHEN dom.correction IS NOT NULL "
-        f"THEN {local} || '@' || dom.correction ELSE r.email_fast END) ELSE es.value END",
-        "email_status": f"CASE WHEN {fast} THEN (CASE WHEN {typo} OR dom.is_closed THEN 'invalid' "
-        "WHEN dom.correction IS NOT NULL THEN 'corrected' "
-        f"ELSE {status_sql('r.email_c', 'r.email_fast')} END) "
-        "ELSE coalesce(es.status, 'missing') END",
-        "email_reason": f"CASE WHEN {fast} THEN (CASE WHEN {typo} THEN 'domain_typo' "
-        "WHEN dom.is_closed THEN 'closed_mail_provider' "
-        "WHEN dom.correction IS NOT NULL THEN 'domain_typo_corrected' END) ELSE es.reason END",
-        "email_suggestion": f"CASE WHEN {fast} THEN (CASE WHEN {typo} THEN split_part(r.email_fast, '@', 1) || '@' || dom.suggestion END) "
-        "ELSE es.suggestion END",
-        "email_is_role": f"CASE WHEN {fast} THEN {email.role_sql('r.email_fast')} ELSE es.is_role END",
-        "email_is_disposable": f"CASE WHEN {fast} THEN dom.is_disposable ELSE es.is_disposable END",
-        "email_is_closed_provider": f"CASE WHEN {fast} THEN dom.is_closed ELSE es.is_closed_provider END",
-        "email_is_personal_provider": f"CASE WHEN {fast} THEN dom.is_personal ELSE es.is_personal_provider END",
+        "email": (
+            f"CASE WHEN {fast} THEN (CASE WHEN {typo} THEN NULL WHEN dom.correction IS NOT NULL "
+            f"THEN {local} || '@' || dom.correction ELSE r.email_fast END) ELSE es.value END"
+        ),
+        "email_status": (
+            f"CASE WHEN {fast} THEN (CASE WHEN {typo} OR dom.is_closed THEN 'invalid' "
+            "WHEN dom.correction IS NOT NULL THEN 'corrected' "
+            f"ELSE {status_sql('r.email_c', 'r.email_fast')} END) "
+            "ELSE coalesce(es.status, 'missing') END"
+        ),
+        "email_reason": (
+            f"CASE WHEN {fast} THEN (CASE WHEN {typo} THEN 'domain_typo' "
+            "WHEN dom.is_closed THEN 'closed_mail_provider' "
+            "WHEN dom.correction IS NOT NULL THEN 'domain_typo_corrected' END) ELSE es.reason END"
+        ),
+        "email_suggestion": (
+            f"CASE WHEN {fast} THEN (CASE WHEN {typo} "
+            "THEN split_part(r.email_fast, '@', 1) || '@' || dom.suggestion END) "
+            "ELSE es.suggestion END"
+        ),
+        "email_is_role": (
+            f"CASE WHEN {fast} THEN {email.role_sql('r.email_fast')} ELSE es.is_role END"
+        ),
+        "email_is_disposable": (
+            f"CASE WHEN {fast} THEN dom.is_disposable ELSE es.is_disposable END"
+        ),
+        "email_is_closed_provider": (
+            f"CASE WHEN {fast} THEN dom.is_closed ELSE es.is_closed_provider END"
+        ),
+        "email_is_personal_provider": (
+            f"CASE WHEN {fast} THEN dom.is_personal ELSE es.is_personal_provider END"
+        ),
     }
     expr = {
         "source": "r.source",
@@ -886,7 +967,8 @@ def _assemble(con, out: str, today: dt.date, default_country: str) -> None:
             FROM _nz_rows r
             LEFT JOIN _nz_first fn ON fn.raw = r.first_name_raw AND fn.region = r.place_region
             LEFT JOIN _nz_last ln ON ln.raw IS NOT DISTINCT FROM r.last_name_raw
-                                 AND ln.infix_raw IS NOT DISTINCT FROM r.infix_raw AND ln.region = r.place_region
+                                 AND ln.infix_raw IS NOT DISTINCT FROM r.infix_raw
+                                     AND ln.region = r.place_region
                                  AND ln.first_infix IS NOT DISTINCT FROM fn.infix
             LEFT JOIN _nz_domain dom ON dom.domain = split_part(r.email_fast, '@', 2)
             LEFT JOIN _nz_email_slow es ON es.clean = r.email_c AND r.email_fast IS NULL

@@ -57,7 +57,8 @@ def fold(text: str) -> str:
 
 
 def status_of(clean: str, canonical: str) -> str:
-    """`valid` when the canonical form equals the input up to case and whitespace, else `corrected`."""
+    """`valid` when the canonical form equals the input up to case and whitespace, else
+    `corrected`."""
     return "valid" if fold(clean) == fold(canonical) else "corrected"
 
 
@@ -73,7 +74,10 @@ _GATE_RE2 = (
 
 
 def _full_clean_sql(expr: str) -> str:
-    return f"nullif(trim(regexp_replace(nfc_normalize({expr}), '{WS_CLASS_RE2}+', ' ', 'g'), ' '), '')"
+    return (
+        f"nullif(trim(regexp_replace(nfc_normalize({expr}), '{WS_CLASS_RE2}+', ' ', 'g'), "
+        "' '), '')"
+    )
 
 
 def clean_sql(expr: str) -> str:
@@ -82,7 +86,10 @@ def clean_sql(expr: str) -> str:
     Most values are already clean (printable ASCII, no leading, trailing or double spaces); one
     cheap regular-expression test lets those through untouched and cleans only the rest.
     """
-    return f"CASE WHEN regexp_matches({expr}, '{_GATE_RE2}') THEN {_full_clean_sql(expr)} ELSE nullif({expr}, '') END"
+    return (
+        f"CASE WHEN regexp_matches({expr}, '{_GATE_RE2}') THEN {_full_clean_sql(expr)} "
+        f"ELSE nullif({expr}, '') END"
+    )
 
 
 def list_sql(values) -> str:
@@ -97,10 +104,12 @@ MISSING_RE2 = "(?:" + "|".join(re.escape(m) for m in sorted(MISSING)) + ")"
 
 
 def present_sql(clean_expr: str) -> str:
-    """SQL: the cleaned value, or NULL when it is a missing marker (`clean_expr` appears thrice)."""
+    """SQL: the cleaned value, or NULL when it is a missing marker (`clean_expr` appears
+    thrice)."""
     return (
         f"CASE WHEN length({clean_expr}) <= {MAX_MARKER_LENGTH} "
-        f"AND regexp_full_match(lower({clean_expr}), {q(MISSING_RE2)}) THEN NULL ELSE {clean_expr} END"
+        f"AND regexp_full_match(lower({clean_expr}), {q(MISSING_RE2)}) THEN NULL "
+        f"ELSE {clean_expr} END"
     )
 
 
@@ -108,7 +117,8 @@ def clean_present_sql(expr: str) -> str:
     """SQL of `None if is_missing(clean_text(x)) else clean_text(x)` for a column `expr`, in one
     expression: the full clean runs only on the few values the gate lets through."""
     return (
-        f"CASE WHEN regexp_matches({expr}, '{_GATE_RE2}') THEN {present_sql(_full_clean_sql(expr))} "
+        f"CASE WHEN regexp_matches({expr}, '{_GATE_RE2}') "
+        f"THEN {present_sql(_full_clean_sql(expr))} "
         f"ELSE {present_sql(expr)} END"
     )
 
@@ -120,7 +130,10 @@ def fold_sql(expr: str) -> str:
 
 def status_sql(clean_expr: str, canonical_expr: str) -> str:
     """SQL of `status_of` (both sides cleaned text)."""
-    return f"CASE WHEN {fold_sql(clean_expr)} = {fold_sql(canonical_expr)} THEN 'valid' ELSE 'corrected' END"
+    return (
+        f"CASE WHEN {fold_sql(clean_expr)} = {fold_sql(canonical_expr)} THEN 'valid' "
+        "ELSE 'corrected' END"
+    )
 
 
 # --- casing ----------------------------------------------------------------------------------
@@ -234,17 +247,20 @@ _IJ = re.compile(r"(?<![^\W\d_])Ij(?=[^\W\d_])")
 
 
 def fix_ij(text: str) -> str:
-    """The Dutch IJ is one letter: `Ijsselstein` -> `IJsselstein`, `Ijlst` -> `IJlst` (word starts only)."""
+    """The Dutch IJ is one letter: `Ijsselstein` -> `IJsselstein`, `Ijlst` -> `IJlst` (word
+    starts only)."""
     return _IJ.sub("IJ", text) if "Ij" in text else text
 
 
 def smart_title(text: str, *, dutch: bool = True) -> str:
-    """Title case for names, streets and places written in one case: `VAN DER BERG` -> `Van der Berg`.
+    """Title case for names, streets and places written in one case: `VAN DER BERG` ->
+    `Van der Berg`.
 
     The first word is always capitalised; later particles (van, de, la, ...) stay lower case;
     `'t` stays lower, and so do `l'`/`d'` before a later word (`Rue de l'Église`) and the letters
-    of an ordinal (`2e Kade`); `ij` at a word start becomes `IJ` (Dutch); `Mc` keeps its capital. In a
-    text written in capitals, a later two-letter word is an abbreviation and stays (`Driehuis NH`).
+    of an ordinal (`2e Kade`); `ij` at a word start becomes `IJ` (Dutch); `Mc` keeps its capital.
+    In a text written in capitals, a later two-letter word is an abbreviation and stays
+    (`Driehuis NH`).
     """
     upper = text == text.upper()
     words = text.split(" ")

@@ -6,12 +6,14 @@ What exports can rely on
 customer rebuild) is the one list of people who must not be mailed. A customer is suppressed when
 a row matches their `customer_id`, their normalized `email` or their E.164 `phone`:
 
-| reason | matches by | meaning |
-|---|---|---|
-| `unsubscribe`, `complaint` | email / phone (+ customer_id when known) | never mail this address again (until a resubscribe) |
-| `hard_bounce`, `soft_bounce` | email / phone (+ customer_id) | the address does not work (config `suppression_rules`) |
-| `erasure` | customer_id | an erased person came back in a later drop (tombstone match) |
-| `no_consent` | customer_id | **no marketing**: the customer has no granted, current newsletter opt-in |
+- `unsubscribe`, `complaint` (matches by email / phone, + customer_id when known): never mail
+  this address again (until a resubscribe)
+- `hard_bounce`, `soft_bounce` (matches by email / phone, + customer_id): the address does not
+  work (config `suppression_rules`)
+- `erasure` (matches by customer_id): an erased person came back in a later drop (tombstone
+  match)
+- `no_consent` (matches by customer_id): **no marketing**: the customer has no granted, current
+  newsletter opt-in
 
 The no-consent guarantee: after `refresh_suppressions`, every row of `customers` whose consent
 state (consent.py: latest statement wins, double opt-in confirmed where the source has it) is
@@ -36,7 +38,8 @@ Modules
 - `scrub.py`       rewrite files under data/ without a person's rows; find what is left
 - `tombstones.py`  keyed hashes (CRMCLEAN_TOMBSTONE_KEY; see there when it is unset)
 - `retention.py`   delete landing and outbox files after the configured days
-- `masking.py`     `mask_email`, `mask_phone`, masking of every log record and of error texts (`masked_errors`)
+- `masking.py`     `mask_email`, `mask_phone`, masking of every log record and of error texts
+                   (`masked_errors`)
 - `export_person.py` the right of access: everything about one person as JSON
 """
 

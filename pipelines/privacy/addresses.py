@@ -80,12 +80,14 @@ def normalize_address_columns(
     with Workers() as workers:
         if email_column:
             # Fast path (the normalizer's own SQL twins): an address email-validator would accept
-            # unchanged but for case is its own key, lower-cased; only the rest goes through Python.
+            # unchanged but for case is its own key, lower-cased; only the rest goes through
+            # Python.
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE _email_clean AS
                     SELECT raw, clean, clean IS NOT NULL AND {fast_email_sql("clean")} AS fast
                     FROM (SELECT raw, {clean_present_sql("raw")} AS clean
-                          FROM (SELECT DISTINCT "{email_column}" AS raw FROM {table} WHERE "{email_column}" IS NOT NULL) d) c"""
+                          FROM (SELECT DISTINCT "{email_column}" AS raw FROM {table}
+                                WHERE "{email_column}" IS NOT NULL) d) c"""
             )
             map_distinct(
                 con,
@@ -99,7 +101,8 @@ def normalize_address_columns(
             )
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE {out_email} AS
-                    SELECT raw, CASE WHEN fast THEN lower(clean) END AS email FROM _email_clean WHERE clean IS NULL OR fast
+                    SELECT raw, CASE WHEN fast THEN lower(clean) END AS email FROM _email_clean
+                    WHERE clean IS NULL OR fast
                     UNION ALL SELECT raw, email FROM _email_slow"""
             )
             # The fast path's domains get the normalizer's domain corrections (once per domain).
@@ -129,7 +132,10 @@ def normalize_address_columns(
             map_distinct(
                 con,
                 workers,
-                inputs_sql=f'SELECT DISTINCT "{phone_column}", {region_sql} FROM {table} WHERE "{phone_column}" IS NOT NULL',
+                inputs_sql=(
+                    f'SELECT DISTINCT "{phone_column}", {region_sql} FROM {table} '
+                    f'WHERE "{phone_column}" IS NOT NULL'
+                ),
                 key_columns={"raw": pa.string(), "region": pa.string()},
                 fn=_phone_row,
                 result_columns={"phone": pa.string()},
@@ -137,5 +143,6 @@ def normalize_address_columns(
             )
         else:
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {out_phone} (raw VARCHAR, region VARCHAR, phone VARCHAR)"
+                f"CREATE OR REPLACE TEMP TABLE {out_phone} (raw VARCHAR, region VARCHAR, "
+                "phone VARCHAR)"
             )

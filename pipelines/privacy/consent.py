@@ -40,24 +40,30 @@ def record_consent_events(con: duckdb.DuckDBPyConnection, config: SourcesConfig)
     required = _in_list(double_opt_in_sources(config))
     return con.execute(
         f"""
-        INSERT INTO consent_events (source, source_record_id, opt_in, double_opt_in, double_opt_in_required, dated, "at", file_id, recorded_at)
+        INSERT INTO consent_events (source, source_record_id, opt_in, double_opt_in,
+                                    double_opt_in_required, dated, "at", file_id, recorded_at)
         WITH current_statement AS (
             SELECT c.source, c.source_record_id, c.newsletter_opt_in AS opt_in, c.double_opt_in,
                    c.source IN {required} AS double_opt_in_required,
                    c.newsletter_opt_in AND c.newsletter_opt_in_at IS NOT NULL AS dated,
-                   CASE WHEN c.newsletter_opt_in AND c.newsletter_opt_in_at IS NOT NULL THEN c.newsletter_opt_in_at
-                        ELSE coalesce(c.updated_at, l.remote_mtime, l.landed_at, c.loaded_at) END AS "at",
+                   CASE WHEN c.newsletter_opt_in AND c.newsletter_opt_in_at IS NOT NULL
+                        THEN c.newsletter_opt_in_at
+                        ELSE coalesce(c.updated_at, l.remote_mtime, l.landed_at, c.loaded_at)
+                   END AS "at",
                    c.file_id
             FROM contacts c LEFT JOIN ingest_log l ON l.file_id = c.file_id
             WHERE c.newsletter_opt_in IS NOT NULL
         ), last_recorded AS (
             SELECT * FROM consent_events
-            QUALIFY row_number() OVER (PARTITION BY source, source_record_id ORDER BY recorded_at DESC, "at" DESC) = 1
+            QUALIFY row_number()
+                OVER (PARTITION BY source, source_record_id
+                      ORDER BY recorded_at DESC, "at" DESC) = 1
         )
-        SELECT s.source, s.source_record_id, s.opt_in, s.double_opt_in, s.double_opt_in_required, s.dated,
-               coalesce(s."at", TIMESTAMP '1970-01-01'), s.file_id, now()
+        SELECT s.source, s.source_record_id, s.opt_in, s.double_opt_in, s.double_opt_in_required,
+               s.dated, coalesce(s."at", TIMESTAMP '1970-01-01'), s.file_id, now()
         FROM current_statement s
-        LEFT JOIN last_recorded r ON r.source = s.source AND r.source_record_id = s.source_record_id
+        LEFT JOIN last_recorded r ON r.source = s.source
+                                     AND r.source_record_id = s.source_record_id
         WHERE r.source IS NULL
            OR r.opt_in IS DISTINCT FROM s.opt_in
            OR r.double_opt_in IS DISTINCT FROM s.double_opt_in
@@ -68,9 +74,11 @@ def record_consent_events(con: duckdb.DuckDBPyConnection, config: SourcesConfig)
 
 STATEMENTS_SQL = """
 SELECT cs.customer_id, e."at", e.source,
-       e.opt_in AND (NOT coalesce(e.double_opt_in_required, false) OR coalesce(e.double_opt_in, false)) AS granted,
+       e.opt_in AND (NOT coalesce(e.double_opt_in_required, false)
+                         OR coalesce(e.double_opt_in, false)) AS granted,
        CASE WHEN NOT e.opt_in THEN 'opt_out'
-            WHEN coalesce(e.double_opt_in_required, false) AND NOT coalesce(e.double_opt_in, false) THEN 'opt_in_unconfirmed'
+            WHEN coalesce(e.double_opt_in_required, false)
+                 AND NOT coalesce(e.double_opt_in, false) THEN 'opt_in_unconfirmed'
             ELSE 'opt_in' END AS event,
        e.double_opt_in
 FROM consent_events e
@@ -92,7 +100,9 @@ def build_consent(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute(
         f"""
         INSERT INTO consent (customer_id, newsletter_opt_in, "at", source, event, double_opt_in)
-        SELECT customer_id, granted, "at", source, event, double_opt_in FROM ({STATEMENTS_SQL}) statements
-        QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY "at" DESC, granted ASC, source, event) = 1
+        SELECT customer_id, granted, "at", source, event, double_opt_in
+        FROM ({STATEMENTS_SQL}) statements
+        QUALIFY row_number()
+            OVER (PARTITION BY customer_id ORDER BY "at" DESC, granted ASC, source, event) = 1
         """
     ).fetchone()[0]

@@ -132,7 +132,8 @@ def landed_inbox_copies(con: duckdb.DuckDBPyConnection, config: SourcesConfig) -
     local = {name for name, s in config.sources.items() if s.location is None}
     out = set()
     for source, name in con.execute(
-        "SELECT source, file_name FROM ingest_log WHERE landing_path IS NOT NULL OR status = 'duplicate'"
+        "SELECT source, file_name FROM ingest_log WHERE landing_path IS NOT NULL "
+        "OR status = 'duplicate'"
     ).fetchall():
         if source in local:
             out |= {f"inbox/{source}/{name}", f"inbox/{source}/processed/{name}"}
@@ -140,7 +141,8 @@ def landed_inbox_copies(con: duckdb.DuckDBPyConnection, config: SourcesConfig) -
 
 
 def warehouse_paths(paths: Paths) -> set[Path]:
-    """The warehouse file (and by prefix its .wal / .tmp): erased by SQL and compaction, not scrubbing."""
+    """The warehouse file (and by prefix its .wal / .tmp): erased by SQL and compaction, not
+    scrubbing."""
     return {paths.warehouse}
 
 
@@ -197,7 +199,10 @@ def erase(
                 if predicate is None:
                     continue
                 if table == PENDING_REMOVALS:
-                    sql = f'UPDATE "{table}" SET row_hash = NULL WHERE row_hash IS NOT NULL AND ({predicate})'
+                    sql = (
+                        f'UPDATE "{table}" SET row_hash = NULL WHERE row_hash IS NOT NULL '
+                        f"AND ({predicate})"
+                    )
                 else:
                     sql = f'DELETE FROM "{table}" WHERE {predicate}'
                 n = con.execute(sql, params_for(predicate, params)).fetchone()[0]
@@ -217,9 +222,10 @@ def erase(
                 now=now,
             )
             con.execute(
-                """INSERT INTO erasure_log (erasure_id, origin, request_id, identified_by, requested_at, erased_at,
-                       customers, source_records, rows_deleted, rows_by_table, texts_redacted, files_rewritten,
-                       files_deleted, tombstones, residue_files, compacted_at)
+                """INSERT INTO erasure_log (erasure_id, origin, request_id, identified_by,
+                       requested_at, erased_at, customers, source_records, rows_deleted,
+                       rows_by_table, texts_redacted, files_rewritten, files_deleted, tombstones,
+                       residue_files, compacted_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)""",
                 [
                     erasure_id,
@@ -248,7 +254,8 @@ def erase(
             for table, n in counts.items():
                 result.rows_by_table[table] = result.rows_by_table.get(table, 0) + n
     log.info(
-        "erasure (%s): %d request(s), %d customer(s), %d source record(s), %d warehouse row(s), %d file(s) rewritten",
+        "erasure (%s): %d request(s), %d customer(s), %d source record(s), %d warehouse row(s), "
+        "%d file(s) rewritten",
         origin,
         result.requests,
         result.customers,
@@ -332,7 +339,8 @@ def load_erasure_drop(
     ]
     select = ", ".join(f'"{f}"' for f in fields)
     rows = con.execute(
-        f"SELECT line_number{', ' + select if select else ''} FROM staged_rows WHERE file_id = ? ORDER BY line_number",
+        f"SELECT line_number{', ' + select if select else ''} FROM staged_rows "
+        "WHERE file_id = ? ORDER BY line_number",
         [file_id],
     ).fetchall()
     delimiter = con.execute(
@@ -368,8 +376,10 @@ def load_erasure_drop(
     with transaction(con):
         for line_number, raw_line in rejects:
             con.execute(
-                """INSERT INTO rejected_rows (file_id, source, line_number, raw_line, reason, field, rejected_at)
-                   VALUES (?, ?, ?, ?, 'no email, phone or customer id to identify the person', NULL, now())""",
+                """INSERT INTO rejected_rows (file_id, source, line_number, raw_line, reason,
+                                              field, rejected_at)
+                   VALUES (?, ?, ?, ?, 'no email, phone or customer id to identify the person',
+                           NULL, now())""",
                 [file_id, source_name, line_number, raw_line],
             )
         finish_load(con, file_id, rejected=len(rejects))

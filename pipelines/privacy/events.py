@@ -5,9 +5,10 @@ ingest promise: every staged row is loaded or rejected with a reason, so rows_re
 + rows_rejected still holds in `ingest_log`.
 
 Suppression drops: one event per line, with an email and/or a phone, the event and its time.
-The event text is mapped by the source's `event_values` first, then by common words (`Unsubscribed`,
-`hard bounce`, `spam`, `afgemeld`, ...). Rejected: an unknown event, a line without email or phone,
-a time that does not parse. A line without a time takes the file's export time.
+The event text is mapped by the source's `event_values` first, then by common words
+(`Unsubscribed`, `hard bounce`, `spam`, `afgemeld`, ...). Rejected: an unknown event, a line
+without email or phone, a time that does not parse. A line without a time takes the file's export
+time.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ def parse_times(
     today: date,
     out: str,
 ) -> None:
-    """Temp table `out(raw, at, status, reason)`: each distinct time text parsed in the source's formats."""
+    """Temp table `out(raw, at, status, reason)`: each distinct time text parsed in the source's
+    formats."""
     formats = date_formats(source.date_format, source.datetime_format, timestamp=True)
     with Workers() as workers:
         map_distinct(
@@ -134,7 +136,8 @@ def parse_times(
 
 
 def raw_line_sql(alias: str, fields: list[str], delimiter: str) -> str:
-    """The mapped fields of a staged row joined by the file's delimiter (the rejected row's text)."""
+    """The mapped fields of a staged row joined by the file's delimiter (the rejected row's
+    text)."""
     if not fields:
         return "''"
     return f" || {sql_literal(delimiter)} || ".join(
@@ -150,8 +153,10 @@ def record_suppression_events(
     reason is NULL. Shared by suppression and engagement drops, so both feed the same rules."""
     con.execute("DELETE FROM suppression_events WHERE file_id = ?", [file_id])
     con.execute(
-        f"""INSERT INTO suppression_events (source, file_id, line_number, email, phone, event, event_raw, "at", campaign, loaded_at)
-           SELECT ?, ?, line_number, email, phone, event, event_raw, "at", campaign, now() FROM {rows} WHERE reason IS NULL""",
+        f"""INSERT INTO suppression_events (source, file_id, line_number, email, phone, event,
+                                            event_raw, "at", campaign, loaded_at)
+           SELECT ?, ?, line_number, email, phone, event, event_raw, "at", campaign, now()
+           FROM {rows} WHERE reason IS NULL""",
         [source_name, file_id],
     )
 
@@ -168,12 +173,14 @@ def load_suppression_drop(
     """Staged suppression events -> `suppression_events` (normalized keys) or `rejected_rows`."""
     if "event" not in source.columns:
         raise ValueError(
-            f"{source_name}: a suppressions source must map the field `event` (columns: event: <header>)"
+            f"{source_name}: a suppressions source must map the field `event` (columns: event: "
+            "<header>)"
         )
     region = config.country_of(source_name)
     mapped = list(source.columns)
     file_time, delimiter = con.execute(
-        "SELECT coalesce(remote_mtime, landed_at), coalesce(delimiter, ',') FROM ingest_log WHERE file_id = ?",
+        "SELECT coalesce(remote_mtime, landed_at), coalesce(delimiter, ',') "
+        "FROM ingest_log WHERE file_id = ?",
         [file_id],
     ).fetchone()
     with transaction(con):
@@ -193,7 +200,8 @@ def load_suppression_drop(
             )
         else:
             con.execute(
-                'CREATE OR REPLACE TEMP TABLE _sup_times (raw VARCHAR, "at" TIMESTAMP, status VARCHAR, reason VARCHAR)'
+                'CREATE OR REPLACE TEMP TABLE _sup_times (raw VARCHAR, "at" TIMESTAMP, '
+                "status VARCHAR, reason VARCHAR)"
             )
         con.execute("CREATE OR REPLACE TEMP TABLE _sup_words (word VARCHAR, event VARCHAR)")
         con.executemany("INSERT INTO _sup_words VALUES (?, ?)", event_words(source))
@@ -207,16 +215,20 @@ def load_suppression_drop(
             f"""
             CREATE OR REPLACE TEMP TABLE _sup_rows AS
             SELECT d.line_number, e.email, p.phone, w.event, d."event" AS event_raw,
-                   CASE WHEN t.status = 'missing' OR {d_at} IS NULL THEN CAST(? AS TIMESTAMP) ELSE t."at" END AS "at",
+                   CASE WHEN t.status = 'missing' OR {d_at} IS NULL THEN CAST(? AS TIMESTAMP)
+                        ELSE t."at" END AS "at",
                    {d_campaign} AS campaign,
                    CASE WHEN w.event IS NULL
-                            THEN 'unknown event ''' || coalesce(d."event", '') || ''' in field event; known: {known} (or map it in event_values)'
-                        WHEN e.email IS NULL AND p.phone IS NULL THEN 'no email address or phone number'
+                            THEN 'unknown event ''' || coalesce(d."event", '') ||
+                                 ''' in field event; known: {known} (or map it in event_values)'
+                        WHEN e.email IS NULL AND p.phone IS NULL
+                            THEN 'no email address or phone number'
                         WHEN {d_at} IS NOT NULL AND t.status <> 'missing' AND t."at" IS NULL
                             THEN 'invalid time in field at: ' || coalesce(t.reason, 'not a date')
                    END AS reason,
                    CASE WHEN w.event IS NULL THEN 'event'
-                        WHEN e.email IS NULL AND p.phone IS NULL THEN {"'email'" if "email" in mapped else "'phone'"}
+                        WHEN e.email IS NULL AND p.phone IS NULL
+                            THEN {"'email'" if "email" in mapped else "'phone'"}
                         ELSE 'at' END AS field,
                    {raw_line_sql("d", mapped, delimiter)} AS raw_line
             FROM _sup_drop d
@@ -229,17 +241,21 @@ def load_suppression_drop(
         )
         record_suppression_events(con, rows="_sup_rows", source_name=source_name, file_id=file_id)
         con.execute(
-            """INSERT INTO rejected_rows (file_id, source, line_number, raw_line, reason, field, rejected_at)
-               SELECT ?, ?, line_number, raw_line, reason, field, now() FROM _sup_rows WHERE reason IS NOT NULL""",
+            """INSERT INTO rejected_rows (file_id, source, line_number, raw_line, reason, field,
+                                          rejected_at)
+               SELECT ?, ?, line_number, raw_line, reason, field, now() FROM _sup_rows
+               WHERE reason IS NOT NULL""",
             [file_id, source_name],
         )
         by_event = dict(
             con.execute(
-                "SELECT event, count(*) FROM _sup_rows WHERE reason IS NULL GROUP BY event ORDER BY event"
+                "SELECT event, count(*) FROM _sup_rows WHERE reason IS NULL "
+                "GROUP BY event ORDER BY event"
             ).fetchall()
         )
         loaded, rejected = con.execute(
-            "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL) FROM _sup_rows"
+            "SELECT count(*) FILTER (WHERE reason IS NULL), "
+            "count(*) FILTER (WHERE reason IS NOT NULL) FROM _sup_rows"
         ).fetchone()
         finish_load(con, file_id, rejected=rejected)
         for t in (

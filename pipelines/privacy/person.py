@@ -148,7 +148,8 @@ def find_person(
         r[0]
         for r in con.execute(
             """SELECT customer_id FROM customers
-               WHERE customer_id = ? OR email IN (SELECT v FROM _seed_emails) OR phone IN (SELECT v FROM _seed_phones)""",
+               WHERE customer_id = ? OR email IN (SELECT v FROM _seed_emails)
+                  OR phone IN (SELECT v FROM _seed_phones)""",
             [cid],
         ).fetchall()
     }
@@ -156,16 +157,19 @@ def find_person(
         (r[0], r[1])
         for r in con.execute(
             """SELECT source, source_record_id FROM contacts
-               WHERE email IN (SELECT v FROM _seed_emails) OR email_suggestion IN (SELECT v FROM _seed_emails)
+               WHERE email IN (SELECT v FROM _seed_emails)
+                  OR email_suggestion IN (SELECT v FROM _seed_emails)
                   OR lower(trim(email_raw)) IN (SELECT v FROM _seed_emails)
-                  OR phone IN (SELECT v FROM _seed_phones) OR trim(phone_raw) IN (SELECT v FROM _seed_phones)"""
+                  OR phone IN (SELECT v FROM _seed_phones)
+                  OR trim(phone_raw) IN (SELECT v FROM _seed_phones)"""
         ).fetchall()
     }
     _load_keys(con, person)
     person.records |= {
         (r[0], r[1])
         for r in con.execute(
-            "SELECT source, source_record_id FROM customer_sources WHERE customer_id IN (SELECT v FROM _person_customers)"
+            "SELECT source, source_record_id FROM customer_sources "
+            "WHERE customer_id IN (SELECT v FROM _person_customers)"
         ).fetchall()
     }
     _load_keys(con, person)
@@ -178,7 +182,8 @@ def find_person(
     }
     _load_keys(con, person)
     for em, ph, em_raw, ph_raw, suggestion in con.execute(
-        """SELECT c.email, c.phone, c.email_raw, c.phone_raw, c.email_suggestion FROM contacts c JOIN _person_records r
+        """SELECT c.email, c.phone, c.email_raw, c.phone_raw, c.email_suggestion
+           FROM contacts c JOIN _person_records r
            ON r.source = c.source AND r.source_record_id = c.source_record_id"""
     ).fetchall():
         person.emails |= {v for v in (em, suggestion) if v}
@@ -224,7 +229,8 @@ def person_params(con: duckdb.DuckDBPyConnection, person: Person) -> dict[str, l
             keys += [
                 k
                 for (k,) in con.execute(
-                    f"SELECT record_key FROM {_ident(table)} WHERE list_contains($records, source || chr(31) || source_record_id)",
+                    f"SELECT record_key FROM {_ident(table)} "
+                    "WHERE list_contains($records, source || chr(31) || source_record_id)",
                     {"records": records},
                 ).fetchall()
             ]
@@ -269,8 +275,10 @@ def warehouse_tables(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]
     out: dict[str, dict[str, str]] = {}
     for table, column, typ in con.execute(
         """SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c
-           JOIN information_schema.tables t ON t.table_name = c.table_name AND t.table_schema = c.table_schema
-           WHERE c.table_schema = 'main' AND t.table_type = 'BASE TABLE' ORDER BY c.table_name, c.ordinal_position"""
+           JOIN information_schema.tables t ON t.table_name = c.table_name
+                                               AND t.table_schema = c.table_schema
+           WHERE c.table_schema = 'main' AND t.table_type = 'BASE TABLE'
+           ORDER BY c.table_name, c.ordinal_position"""
     ).fetchall():
         out.setdefault(table, {})[column] = typ
     return out
@@ -313,7 +321,8 @@ def person_predicate(table: str, columns: dict[str, str]) -> str | None:
             fields = f"string_split_regex({c}, {SPLIT_FIELDS})"
             preds.append(f"len(list_filter($emails, lambda e: contains(lower({c}), e))) > 0")
             preds.append(
-                f"list_has_any(list_transform({fields}, lambda x: regexp_replace(x, '[^0-9]', '', 'g')), $digits)"
+                f"list_has_any(list_transform({fields}, "
+                "lambda x: regexp_replace(x, '[^0-9]', '', 'g')), $digits)"
             )
             preds.append(
                 f"list_has_any(list_transform({fields}, lambda x: trim(x, ' \"')), $customers)"
@@ -342,7 +351,10 @@ def redact_sql(table: str, columns: dict[str, str]) -> str | None:
     if not texts:
         return None
     sets = ", ".join(
-        f"{_ident(c)} = CASE WHEN coalesce(regexp_matches({_ident(c)}, $mentions), false) THEN '{r}' ELSE {_ident(c)} END"
+        (
+            f"{_ident(c)} = CASE WHEN coalesce(regexp_matches({_ident(c)}, $mentions), false) "
+            f"THEN '{r}' ELSE {_ident(c)} END"
+        )
         for c, r in texts.items()
     )
     return f"UPDATE {_ident(table)} SET {sets} WHERE {mention_predicate(table, columns)}"

@@ -78,7 +78,8 @@ def apply_retention(
     landing_cutoff = now - timedelta(days=retention.landing_days)
     known: set[str] = set()
     for file_id, source, file_name, landing_path, status, landed_at in con.execute(
-        "SELECT file_id, source, file_name, landing_path, status, landed_at FROM ingest_log WHERE landing_path IS NOT NULL"
+        "SELECT file_id, source, file_name, landing_path, status, landed_at FROM ingest_log "
+        "WHERE landing_path IS NOT NULL"
     ).fetchall():
         known.add(str(Path(landing_path).resolve()))
         if status not in FINISHED or landed_at is None or landed_at > landing_cutoff:

@@ -3,15 +3,17 @@
 `refresh_suppressions` rebuilds `suppressions` from scratch in one transaction (so it is always
 exactly what the events say, and a re-run changes nothing):
 
-| reason | row per | when |
-|---|---|---|
-| `unsubscribe` | address | an unsubscribe event |
-| `complaint` | address | a spam complaint |
-| `hard_bounce` | address | `hard_bounces_to_suppress` hard bounces (default 1) |
-| `soft_bounce` | address | `soft_bounces_to_suppress` soft bounces within `soft_bounce_window_days` (default 3 in 30) |
-| `no_consent` | customer | the customer's consent state (consent.py) is not a granted opt-in, or there is none |
-| `erasure` | customer | the customer's email or phone matches a tombstone (an erased person came back) |
-| `inactive` | customer | `suppress_inactive_after_days` after the sunset condition was met (customer_metrics `inactive_since`); lifted by a later open, click or order |
+- `unsubscribe` (row per address): an unsubscribe event
+- `complaint` (row per address): a spam complaint
+- `hard_bounce` (row per address): `hard_bounces_to_suppress` hard bounces (default 1)
+- `soft_bounce` (row per address): `soft_bounces_to_suppress` soft bounces within
+  `soft_bounce_window_days` (default 3 in 30)
+- `no_consent` (row per customer): the customer's consent state (consent.py) is not a granted
+  opt-in, or there is none
+- `erasure` (row per customer): the customer's email or phone matches a tombstone (an erased
+  person came back)
+- `inactive` (row per customer): `suppress_inactive_after_days` after the sunset condition was
+  met (customer_metrics `inactive_since`); lifted by a later open, click or order
 
 An address row has the normalized `email` (or E.164 `phone`) and, where a customer has that
 address, their `customer_id` (one row per such customer; `customer_id` NULL when none has it).
@@ -75,15 +77,18 @@ class SuppressionSummary:
 
 
 def address_events(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp table `_address_events(kind, address, event, at, source)`: each event once per address."""
+    """Temp table `_address_events(kind, address, event, at, source)`: each event once per
+    address."""
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _address_events AS
         SELECT kind, address, event, "at", min(source) AS source FROM (
-            SELECT 'email' AS kind, email AS address, event, "at", source FROM suppression_events WHERE email IS NOT NULL
+            SELECT 'email' AS kind, email AS address, event, "at", source FROM suppression_events
+            WHERE email IS NOT NULL
             UNION ALL
             SELECT 'phone', phone, event, "at", source FROM suppression_events
-            WHERE phone IS NOT NULL AND (email IS NULL OR event NOT IN ('hard_bounce', 'soft_bounce'))
+            WHERE phone IS NOT NULL
+                  AND (email IS NULL OR event NOT IN ('hard_bounce', 'soft_bounce'))
         ) e
         GROUP BY kind, address, event, "at"
         """
@@ -99,13 +104,19 @@ def address_suppressions(con: duckdb.DuckDBPyConnection, rules: SuppressionRules
             SELECT kind, address, "at" FROM _address_events WHERE event = 'resubscribe'
             UNION ALL
             SELECT 'email', c.email, e."at"
-            FROM consent_events e JOIN contacts c ON c.source = e.source AND c.source_record_id = e.source_record_id
-            WHERE e.opt_in AND e.dated AND (NOT coalesce(e.double_opt_in_required, false) OR coalesce(e.double_opt_in, false))
+            FROM consent_events e
+            JOIN contacts c ON c.source = e.source AND c.source_record_id = e.source_record_id
+            WHERE e.opt_in AND e.dated
+                  AND (NOT coalesce(e.double_opt_in_required, false)
+                           OR coalesce(e.double_opt_in, false))
               AND c.email IS NOT NULL
             UNION ALL
             SELECT 'phone', c.phone, e."at"
-            FROM consent_events e JOIN contacts c ON c.source = e.source AND c.source_record_id = e.source_record_id
-            WHERE e.opt_in AND e.dated AND (NOT coalesce(e.double_opt_in_required, false) OR coalesce(e.double_opt_in, false))
+            FROM consent_events e
+            JOIN contacts c ON c.source = e.source AND c.source_record_id = e.source_record_id
+            WHERE e.opt_in AND e.dated
+                  AND (NOT coalesce(e.double_opt_in_required, false)
+                           OR coalesce(e.double_opt_in, false))
               AND c.phone IS NOT NULL
         ) r
         GROUP BY kind, address
@@ -128,11 +139,13 @@ def address_suppressions(con: duckdb.DuckDBPyConnection, rules: SuppressionRules
         f"""
         CREATE OR REPLACE TEMP TABLE _address_suppressions AS
         SELECT kind, address, event AS reason, arg_max(source, "at") AS source, max("at") AS "at",
-               CASE WHEN count(*) > 1 THEN count(*) || ' ' || replace(event, '_', ' ') || ' events' END AS detail
+               CASE WHEN count(*) > 1
+                    THEN count(*) || ' ' || replace(event, '_', ' ') || ' events' END AS detail
         FROM _active_events WHERE event IN ('unsubscribe', 'complaint')
         GROUP BY kind, address, event
         UNION ALL
-        SELECT kind, address, 'hard_bounce', source, "at", n || ' hard bounce(s); the rule is {hard}'
+        SELECT kind, address, 'hard_bounce', source, "at",
+               n || ' hard bounce(s); the rule is {hard}'
         FROM (
             SELECT kind, address, source, "at",
                    row_number() OVER (PARTITION BY kind, address ORDER BY "at") AS nth,
@@ -146,7 +159,8 @@ def address_suppressions(con: duckdb.DuckDBPyConnection, rules: SuppressionRules
         FROM (
             SELECT kind, address, source, "at",
                    count(*) OVER (PARTITION BY kind, address ORDER BY "at"
-                                  RANGE BETWEEN INTERVAL {window} DAYS PRECEDING AND CURRENT ROW) AS in_window
+                                  RANGE BETWEEN INTERVAL {window} DAYS PRECEDING AND CURRENT ROW)
+                                      AS in_window
             FROM _active_events WHERE event = 'soft_bounce'
         ) s
         WHERE in_window >= {soft}
@@ -170,7 +184,8 @@ def customer_addresses(con: duckdb.DuckDBPyConnection) -> None:
         SELECT kind, address, customer_id, bool_or(golden) AS golden FROM (
             SELECT 'email' AS kind, email AS address, customer_id, true AS golden
             FROM customers WHERE email IS NOT NULL
-            UNION ALL SELECT 'phone', phone, customer_id, true FROM customers WHERE phone IS NOT NULL
+            UNION ALL SELECT 'phone', phone, customer_id, true FROM customers
+            WHERE phone IS NOT NULL
             UNION ALL SELECT 'email', k.email, cs.customer_id, false
             FROM customer_sources cs
             JOIN contacts k ON k.source = cs.source AND k.source_record_id = cs.source_record_id
@@ -220,7 +235,8 @@ def refresh_suppressions(
             FROM customers c LEFT JOIN consent k ON k.customer_id = c.customer_id
             WHERE k.customer_id IS NULL OR NOT k.newsletter_opt_in
             UNION ALL
-            SELECT NULL, NULL, t.customer_id, 'erasure', NULL, NULL, 'matches the tombstone of an erased person'
+            SELECT NULL, NULL, t.customer_id, 'erasure', NULL, NULL,
+                   'matches the tombstone of an erased person'
             FROM _tombstoned t
             UNION ALL
             SELECT NULL, NULL, m.customer_id, 'inactive', NULL, m.inactive_since,
@@ -237,7 +253,8 @@ def refresh_suppressions(
         summary.customers, summary.customers_suppressed, summary.customers_with_consent = (
             con.execute(
                 """SELECT (SELECT count(*) FROM customers),
-                      (SELECT count(DISTINCT customer_id) FROM suppressions WHERE customer_id IS NOT NULL),
+                      (SELECT count(DISTINCT customer_id) FROM suppressions
+                       WHERE customer_id IS NOT NULL),
                       (SELECT count(*) FROM consent WHERE newsletter_opt_in)"""
             ).fetchone()
         )

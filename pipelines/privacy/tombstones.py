@@ -119,7 +119,8 @@ def add_tombstones(
     erasure_id: str,
     now: datetime,
 ) -> int:
-    """Record tombstones of normalized emails and E.164 phones not yet tombstoned; returns how many."""
+    """Record tombstones of normalized emails and E.164 phones not yet tombstoned; returns how
+    many."""
     kid = key_id(key)
     rows = [("email", hmac_hex(key, "email", e)) for e in sorted(emails)] + [
         ("phone", hmac_hex(key, "phone", p)) for p in sorted(phones)
@@ -131,7 +132,8 @@ def add_tombstones(
     added = con.execute(
         """INSERT INTO tombstones (kind, hash, key_id, erasure_id, created_at)
            SELECT DISTINCT n.kind, n.hash, ?, ?, ? FROM _new_tombstones n
-           WHERE NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.kind = n.kind AND t.hash = n.hash AND t.key_id = ?)""",
+           WHERE NOT EXISTS (SELECT 1 FROM tombstones t
+                             WHERE t.kind = n.kind AND t.hash = n.hash AND t.key_id = ?)""",
         [kid, erasure_id, now, kid],
     ).fetchone()[0]
     con.execute("DROP TABLE _new_tombstones")
@@ -147,9 +149,11 @@ def tombstoned_customers(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
             WITH current_key AS (SELECT kind, hash FROM tombstones WHERE key_id = $kid),
             hashed AS (
-                SELECT c.customer_id, 'email' AS kind, {email_hash} AS hash FROM customers c WHERE c.email IS NOT NULL
+                SELECT c.customer_id, 'email' AS kind, {email_hash} AS hash FROM customers c
+                WHERE c.email IS NOT NULL
                 UNION ALL
-                SELECT c.customer_id, 'phone' AS kind, {phone_hash} AS hash FROM customers c WHERE c.phone IS NOT NULL
+                SELECT c.customer_id, 'phone' AS kind, {phone_hash} AS hash FROM customers c
+                WHERE c.phone IS NOT NULL
             )
             SELECT DISTINCT h.customer_id FROM hashed h JOIN current_key t USING (kind, hash)""",
         {"kid": key_id(key), **pad_params(key)},

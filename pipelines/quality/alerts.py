@@ -69,7 +69,10 @@ def check_alert_message(
     errors = [f for f in failed if f.severity == "ERROR"]
     where = sorted({f"{f.source}/{f.file_name}" if f.file_name else str(f.source) for f in failed})
     if errors:
-        subject = f"crmclean ALERT: {len(errors)} blocking quality check(s) failed ({', '.join(where[:3])})"
+        subject = (
+            f"crmclean ALERT: {len(errors)} blocking quality check(s) failed "
+            f"({', '.join(where[:3])})"
+        )
     else:
         subject = (
             f"crmclean warning: {len(failed)} quality check(s) failed ({', '.join(where[:3])})"
@@ -77,7 +80,8 @@ def check_alert_message(
     lines = []
     if blocking:
         lines += [
-            "Exports are STOPPED until each source below delivers a healthy drop, or an operator accepts",
+            "Exports are STOPPED until each source below delivers a healthy drop, "
+            "or an operator accepts",
             "the failure with `crmclean quality --accept <file>`:",
             "",
         ]
@@ -85,7 +89,8 @@ def check_alert_message(
         lines.append("")
     elif errors:
         lines += [
-            "These blocking failures are no longer on a source's latest drop, so exports are not stopped.",
+            "These blocking failures are no longer on a source's latest drop, "
+            "so exports are not stopped.",
             "",
         ]
     lines.append("Failed checks:")
@@ -95,7 +100,8 @@ def check_alert_message(
         lines.append(f"      {f.detail}")
     lines += [
         "",
-        "Details: `crmclean quality` in a shell, the Dagster UI (asset checks), or the attached report.",
+        "Details: `crmclean quality` in a shell, the Dagster UI (asset checks), "
+        "or the attached report.",
         "",
         "Sent by crmclean.",
     ]
@@ -129,7 +135,8 @@ def send_check_alerts(
     )
     location = deliver_mail(exports.smtp, message, outbox)
     con.executemany(
-        "UPDATE quality_checks SET alerted_at = CAST(now() AS TIMESTAMP) WHERE load_id = ? AND check_name = ? AND alerted_at IS NULL",
+        "UPDATE quality_checks SET alerted_at = CAST(now() AS TIMESTAMP) WHERE load_id = ? "
+        "AND check_name = ? AND alerted_at IS NULL",
         [(f.load_id, f.check_name) for f in failed],
     )
     return AlertResult(checks=failed, location=location)
@@ -196,8 +203,10 @@ def uncovered_failures(con: duckdb.DuckDBPyConnection, failures: list[str]) -> l
             out.append(line)
             continue
         explained = con.execute(
-            """SELECT count(*) FROM ingest_log l WHERE l.file_id = ? AND (l.status = 'failed' OR EXISTS (
-                   SELECT 1 FROM quality_checks q WHERE q.load_id = l.file_id AND NOT q.passed AND q.severity = 'ERROR'))""",
+            """SELECT count(*) FROM ingest_log l
+               WHERE l.file_id = ? AND (l.status = 'failed' OR EXISTS (
+                   SELECT 1 FROM quality_checks q
+                   WHERE q.load_id = l.file_id AND NOT q.passed AND q.severity = 'ERROR'))""",
             [file_id_for(key)],
         ).fetchone()[0]
         if not explained:

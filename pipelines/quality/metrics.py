@@ -112,7 +112,8 @@ def _replace(
     metrics = sorted({m for m, _, _ in figures})
     if metrics:
         con.execute(
-            f"DELETE FROM quality_metrics WHERE load_id = ? AND metric IN ({', '.join('?' * len(metrics))})",
+            "DELETE FROM quality_metrics WHERE load_id = ? "
+            f"AND metric IN ({', '.join('?' * len(metrics))})",
             [load_id, *metrics],
         )
     _insert(con, load_id, source, figures)
@@ -127,7 +128,8 @@ def previous_load(con: duckdb.DuckDBPyConnection, load_id: str) -> str | None:
         SELECT p.file_id FROM ingest_log t JOIN ingest_log p ON p.source = t.source
         WHERE t.file_id = ? AND p.file_id <> t.file_id AND p.status = 'loaded'
           AND (p.landed_at < t.landed_at OR (p.landed_at = t.landed_at AND p.file_id < t.file_id))
-          AND NOT EXISTS (SELECT 1 FROM quality_checks q WHERE q.load_id = p.file_id AND q.severity = 'ERROR'
+          AND NOT EXISTS (SELECT 1 FROM quality_checks q
+                          WHERE q.load_id = p.file_id AND q.severity = 'ERROR'
                           AND NOT q.passed AND q.accepted_at IS NULL)
         ORDER BY p.landed_at DESC, p.file_id DESC LIMIT 1
         """,
@@ -185,7 +187,8 @@ def record_load_metrics(
     exprs = [f"avg(CASE WHEN {filled(f)} THEN 1.0 ELSE 0.0 END)" for f in canon]
     exprs += [
         f"CASE WHEN count(*) FILTER (WHERE {filled(f)}) = 0 THEN NULL ELSE "
-        f"count(*) FILTER (WHERE {f}_status IN {VALID} AND {filled(f)}) / count(*) FILTER (WHERE {filled(f)}) END"
+        f"count(*) FILTER (WHERE {f}_status IN {VALID} "
+        f"AND {filled(f)}) / count(*) FILTER (WHERE {filled(f)}) END"
         for f in validated
     ]
     row = con.execute(f"SELECT {', '.join(exprs)} FROM {normalized}").fetchone() if exprs else ()
@@ -218,7 +221,9 @@ def _exact_duplicate_rate(
     any_value = " OR ".join(f'"{f}" IS NOT NULL' for f in identity)
     n, distinct = con.execute(
         f"""SELECT (SELECT count(*) FROM {table} WHERE ({where}) AND ({any_value})),
-                   (SELECT count(*) FROM (SELECT DISTINCT {key} FROM {table} WHERE ({where}) AND ({any_value})) d)"""
+                   (SELECT count(*)
+                    FROM (SELECT DISTINCT {key} FROM {table}
+                          WHERE ({where}) AND ({any_value})) d)"""
     ).fetchone()
     return (1 - distinct / n) if n else None
 
@@ -254,7 +259,8 @@ def record_file_metrics(con: duckdb.DuckDBPyConnection, load_id: str) -> list[Fi
     """Volume (rows read, loaded, rejected; change against the baseline load) and schema drift
     (mapped columns missing, unmapped columns, likely renames) of any drop, from `ingest_log`."""
     row = con.execute(
-        "SELECT source, rows_read, rows_loaded, rows_rejected, columns_missing, columns_extra FROM ingest_log WHERE file_id = ?",
+        "SELECT source, rows_read, rows_loaded, rows_rejected, columns_missing, "
+        "columns_extra FROM ingest_log WHERE file_id = ?",
         [load_id],
     ).fetchone()
     if row is None:
@@ -282,7 +288,8 @@ def record_file_metrics(con: duckdb.DuckDBPyConnection, load_id: str) -> list[Fi
     figures += [("column_extra", c, 1) for c in extra]
     figures += [("column_renamed", f"{a} -> {b}", 1) for a, b in renamed]
     con.execute(
-        f"DELETE FROM quality_metrics WHERE load_id = ? AND metric IN ({', '.join('?' * len(FILE_METRICS))})",
+        "DELETE FROM quality_metrics WHERE load_id = ? "
+        f"AND metric IN ({', '.join('?' * len(FILE_METRICS))})",
         [load_id, *FILE_METRICS],
     )
     _insert(con, load_id, source, figures)
@@ -296,7 +303,9 @@ def record_file_metrics(con: duckdb.DuckDBPyConnection, load_id: str) -> list[Fi
 def _warehouse_figures(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Figure]:
     contacts, customers, multi = con.execute(
         """SELECT (SELECT count(*) FROM contacts), (SELECT count(*) FROM customers),
-                  (SELECT count(*) FROM (SELECT customer_id FROM customer_sources GROUP BY customer_id HAVING count(*) > 1) m)"""
+                  (SELECT count(*)
+                   FROM (SELECT customer_id FROM customer_sources
+                         GROUP BY customer_id HAVING count(*) > 1) m)"""
     ).fetchone()
     figures: list[Figure] = [
         ("contacts", None, contacts),
@@ -327,7 +336,8 @@ def _warehouse_figures(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Fi
     row = con.execute(
         "SELECT "
         + ", ".join(
-            f"count(*) FILTER (WHERE {f}_status IN {VALID}) / nullif(count(*) FILTER (WHERE {f}_status IS NOT NULL "
+            f"count(*) FILTER (WHERE {f}_status IN {VALID}) / nullif(count(*) FILTER (WHERE "
+            f"{f}_status IS NOT NULL "
             f"AND {f}_status <> 'missing'), 0)"
             for f in status_fields
         )
@@ -337,7 +347,8 @@ def _warehouse_figures(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Fi
     figures.append(("residual_duplicate_rate", None, residual_duplicate_rate(con, customers)))
     figures += consistency_figures(con)
     p50, p90, stale, known = con.execute(
-        """SELECT quantile_cont(age, 0.5), quantile_cont(age, 0.9), count(*) FILTER (WHERE age > 365), count(age)
+        """SELECT quantile_cont(age, 0.5), quantile_cont(age, 0.9),
+                  count(*) FILTER (WHERE age > 365), count(age)
            FROM (SELECT date_diff('day', max(c.updated_at), CAST(? AS TIMESTAMP)) AS age
                  FROM customer_sources cs JOIN contacts c USING (source, source_record_id)
                  GROUP BY cs.customer_id) a""",
@@ -354,7 +365,8 @@ def _warehouse_figures(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Fi
 
 def residual_duplicate_rate(con: duckdb.DuckDBPyConnection, customers: int) -> float | None:
     """Share of golden customers that still look like another customer: the same email or phone,
-    or the same address with a near-identical name (Jaro-Winkler >= 0.92). What the matcher left."""
+    or the same address with a near-identical name (Jaro-Winkler >= 0.92). What the matcher
+    left."""
     if not customers:
         return None
     n = con.execute(
@@ -364,12 +376,15 @@ def residual_duplicate_rate(con: duckdb.DuckDBPyConnection, customers: int) -> f
                    lower(concat_ws(' ', first_name, last_name)) AS name FROM customers
         ),
         pairs AS (
-            SELECT a.customer_id AS x, b.customer_id AS y FROM c a JOIN c b ON a.email = b.email AND a.customer_id < b.customer_id
+            SELECT a.customer_id AS x, b.customer_id AS y FROM c a
+            JOIN c b ON a.email = b.email AND a.customer_id < b.customer_id
             UNION
-            SELECT a.customer_id, b.customer_id FROM c a JOIN c b ON a.phone = b.phone AND a.customer_id < b.customer_id
+            SELECT a.customer_id, b.customer_id FROM c a
+            JOIN c b ON a.phone = b.phone AND a.customer_id < b.customer_id
             UNION
             SELECT a.customer_id, b.customer_id FROM c a JOIN c b
-              ON a.postcode = b.postcode AND a.house_number = b.house_number AND a.country IS NOT DISTINCT FROM b.country
+              ON a.postcode = b.postcode AND a.house_number = b.house_number
+                 AND a.country IS NOT DISTINCT FROM b.country
              AND a.customer_id < b.customer_id
             WHERE a.name <> '' AND jaro_winkler_similarity(a.name, b.name) >= 0.92
         )
@@ -396,11 +411,15 @@ def consistency_figures(con: duckdb.DuckDBPyConnection) -> list[Figure]:
         for f in CONSISTENCY_FIELDS
     )
     per_customer = ", ".join(
-        f"count(DISTINCT source) FILTER (WHERE {f} IS NOT NULL) AS {f}_n, count(DISTINCT {f}) AS {f}_d"
+        (
+            f"count(DISTINCT source) FILTER (WHERE {f} IS NOT NULL) AS {f}_n, "
+            f"count(DISTINCT {f}) AS {f}_d"
+        )
         for f in CONSISTENCY_FIELDS
     )
     row = con.execute(
-        f"SELECT {parts} FROM (SELECT customer_id, {per_customer} FROM ({_contact_values_sql()}) v GROUP BY customer_id) g"
+        f"SELECT {parts} FROM (SELECT customer_id, {per_customer} "
+        f"FROM ({_contact_values_sql()}) v GROUP BY customer_id) g"
     ).fetchone()
     for i, f in enumerate(CONSISTENCY_FIELDS):
         comparable, inconsistent = (
@@ -418,7 +437,8 @@ def _source_figures(con: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, 
     out: dict[str, list[Figure]] = {}
     rows = con.execute(
         """SELECT c.source, count(*), count(DISTINCT cs.customer_id)
-           FROM contacts c LEFT JOIN customer_sources cs USING (source, source_record_id) GROUP BY c.source"""
+           FROM contacts c LEFT JOIN customer_sources cs USING (source, source_record_id)
+           GROUP BY c.source"""
     ).fetchall()
     for source, n, distinct_customers in rows:
         out[source] = [
@@ -485,7 +505,8 @@ def latest_loads(
     return dict(
         con.execute(
             f"""SELECT source, file_id FROM ingest_log WHERE status IN ({marks})
-            QUALIFY row_number() OVER (PARTITION BY source ORDER BY landed_at DESC, file_id DESC) = 1""",
+            QUALIFY row_number()
+                OVER (PARTITION BY source ORDER BY landed_at DESC, file_id DESC) = 1""",
             list(statuses),
         ).fetchall()
     )
@@ -494,7 +515,8 @@ def latest_loads(
 def record_warehouse_metrics(
     con: duckdb.DuckDBPyConnection, *, load_id: str, now: datetime | None = None
 ) -> list[Figure]:
-    """The warehouse snapshot (source NULL) and, per source, figures attached to its latest load."""
+    """The warehouse snapshot (source NULL) and, per source, figures attached to its latest
+    load."""
     now = now or db_now(con)
     figures = _warehouse_figures(con, now)
     _insert(con, load_id, None, figures)
@@ -544,9 +566,15 @@ def markdown_table(figures: list[tuple], title: str = "", previous: dict | None 
         lines += [head, rule]
         for f in fields:
             fill, valid = by_key.get(("fill_rate", f)), by_key.get(("validity", f))
-            line = f"| {f} | {format_value('fill_rate', fill)} | {format_value('validity', valid) if ('validity', f) in by_key else ''} |"
+            line = (
+                f"| {f} | {format_value('fill_rate', fill)} | "
+                f"{format_value('validity', valid) if ('validity', f) in by_key else ''} |"
+            )
             if previous is not None:
-                line += f" {_points(fill, previous.get(('fill_rate', f)))} | {_points(valid, previous.get(('validity', f)))} |"
+                line += (
+                    f" {_points(fill, previous.get(('fill_rate', f)))} | "
+                    f"{_points(valid, previous.get(('validity', f)))} |"
+                )
             lines.append(line)
         lines.append("")
     rest = [(m, f, v) for m, f, v in figures if m not in ("fill_rate", "validity")]

@@ -107,8 +107,10 @@ class QualityView:
 
 def _load_history(con: duckdb.DuckDBPyConnection, source: str, limit: int) -> list[dict]:
     loads = con.execute(
-        """SELECT file_id, file_name, landed_at, status, rows_read, rows_loaded, rows_rejected FROM ingest_log
-           WHERE source = ? AND status IN ('loaded', 'failed') ORDER BY landed_at DESC, file_id DESC LIMIT ?""",
+        """SELECT file_id, file_name, landed_at, status, rows_read, rows_loaded, rows_rejected
+           FROM ingest_log
+           WHERE source = ? AND status IN ('loaded', 'failed')
+           ORDER BY landed_at DESC, file_id DESC LIMIT ?""",
         [source, limit],
     ).fetchall()
     out = []
@@ -127,7 +129,8 @@ def _load_history(con: duckdb.DuckDBPyConnection, source: str, limit: int) -> li
                 "failed_checks": [
                     c
                     for (c,) in con.execute(
-                        "SELECT check_name FROM quality_checks WHERE load_id = ? AND NOT passed ORDER BY check_name",
+                        "SELECT check_name FROM quality_checks WHERE load_id = ? "
+                        "AND NOT passed ORDER BY check_name",
                         [file_id],
                     ).fetchall()
                 ],
@@ -153,7 +156,8 @@ def collect(
     for name in names:
         view = SourceView(name=name)
         row = con.execute(
-            """SELECT file_id, file_name, landed_at, status FROM ingest_log WHERE source = ? AND status IN ('loaded', 'failed')
+            """SELECT file_id, file_name, landed_at, status FROM ingest_log
+               WHERE source = ? AND status IN ('loaded', 'failed')
                ORDER BY landed_at DESC, file_id DESC LIMIT 1""",
             [name],
         ).fetchone()
@@ -167,14 +171,16 @@ def collect(
                     "SELECT file_name FROM ingest_log WHERE file_id = ?", [base]
                 ).fetchone()[0]
         view.checks = con.execute(
-            """SELECT check_name, severity, passed, detail, accepted_at IS NOT NULL FROM quality_checks
+            """SELECT check_name, severity, passed, detail, accepted_at IS NOT NULL
+               FROM quality_checks
                WHERE load_id IN (?, ?) ORDER BY passed, severity, check_name""",
             [view.load_id or "", f"source:{name}"],
         ).fetchall()
         view.history = _load_history(con, name, trend)
         views.append(view)
     snap = con.execute(
-        """SELECT load_id, max(measured_at) FROM quality_metrics WHERE source IS NULL AND load_id LIKE 'warehouse-%'
+        """SELECT load_id, max(measured_at) FROM quality_metrics
+           WHERE source IS NULL AND load_id LIKE 'warehouse-%'
            GROUP BY load_id ORDER BY 2 DESC LIMIT ?""",
         [trend],
     ).fetchall()
@@ -182,9 +188,10 @@ def collect(
         {"load_id": lid, "at": at, "figures": figures_of(con, lid)} for lid, at in reversed(snap)
     ]
     loads = con.execute(
-        """SELECT l.source, l.file_name, l.landed_at, l.status, l.rows_read, l.rows_loaded, l.rows_rejected,
-                  (SELECT string_agg(q.check_name, ', ' ORDER BY q.check_name) FROM quality_checks q
-                   WHERE q.load_id = l.file_id AND NOT q.passed) AS failed
+        """SELECT l.source, l.file_name, l.landed_at, l.status,
+                  l.rows_read, l.rows_loaded, l.rows_rejected,
+                  (SELECT string_agg(q.check_name, ', ' ORDER BY q.check_name)
+                   FROM quality_checks q WHERE q.load_id = l.file_id AND NOT q.passed) AS failed
            FROM ingest_log l ORDER BY l.landed_at DESC LIMIT 40"""
     ).fetchall()
     return QualityView(
@@ -223,7 +230,8 @@ def render_text(view: QualityView) -> str:
             lines.append(f"{s.name}: no drop loaded yet")
         else:
             lines.append(
-                f"{s.name}  latest drop {s.file_name}  ({s.status}, landed {s.landed_at:%Y-%m-%d %H:%M})"
+                f"{s.name}  latest drop {s.file_name}  ({s.status}, landed "
+                f"{s.landed_at:%Y-%m-%d %H:%M})"
             )
             read, loaded, rejected = (
                 s.value(m) for m in ("rows_read", "rows_loaded", "rows_rejected")
@@ -231,8 +239,10 @@ def render_text(view: QualityView) -> str:
             if read is not None:
                 change = s.value("rows_read_change")
                 lines.append(
-                    f"  rows         read {read:,.0f}, loaded {loaded or 0:,.0f}, rejected {rejected or 0:,.0f} "
-                    f"({_pct(s.value('rejected_share')).strip()})"
+                    (
+                        f"  rows         read {read:,.0f}, loaded {loaded or 0:,.0f}, rejected "
+                        f"{rejected or 0:,.0f} ({_pct(s.value('rejected_share')).strip()})"
+                    )
                     + (
                         f", {100 * change:+.1f}% vs {s.previous_file}"
                         if change is not None
@@ -262,8 +272,11 @@ def render_text(view: QualityView) -> str:
                         else ""
                     )
                     lines.append(
-                        f"  {f:<18} {_pct(fill):>7} {_pct(valid) if ('validity', f) in s.figures else '':>7}   "
-                        f"{d_fill:>6} {d_valid:>6}".rstrip()
+                        (
+                            f"  {f:<18} {_pct(fill):>7} "
+                            f"{_pct(valid) if ('validity', f) in s.figures else '':>7}   "
+                            f"{d_fill:>6} {d_valid:>6}"
+                        ).rstrip()
                     )
             dup = [
                 f"{label} {_pct(s.value(m)).strip()}"
@@ -311,9 +324,11 @@ def render_text(view: QualityView) -> str:
         lines.append("")
         lines.append(f"warehouse  (measured {view.warehouse_at:%Y-%m-%d %H:%M})")
         lines.append(
-            f"  customers {w.get(('customers', None)) or 0:,.0f} from {w.get(('contacts', None)) or 0:,.0f} source records; "
-            f"duplicates: exact {_pct(w.get(('duplicate_rate_exact', None))).strip()}, merged by matching "
-            f"{_pct(w.get(('duplicate_rate', None))).strip()}, possible left {_pct(w.get(('residual_duplicate_rate', None))).strip()}"
+            f"  customers {w.get(('customers', None)) or 0:,.0f} from "
+            f"{w.get(('contacts', None)) or 0:,.0f} source records; duplicates: exact "
+            f"{_pct(w.get(('duplicate_rate_exact', None))).strip()}, merged by matching "
+            f"{_pct(w.get(('duplicate_rate', None))).strip()}, possible left "
+            f"{_pct(w.get(('residual_duplicate_rate', None))).strip()}"
         )
         inc = [
             f"{f} {_pct(v).strip()}"
@@ -405,7 +420,8 @@ def line_chart(
     step = max(1, (n + 5) // 6)
     for i in range(0, n, step):
         parts.append(
-            f'<text x="{x(i):.1f}" y="{height - bottom + 16}" class="axis" text-anchor="middle">{esc(labels[i])}</text>'
+            f'<text x="{x(i):.1f}" y="{height - bottom + 16}" class="axis" '
+            f'text-anchor="middle">{esc(labels[i])}</text>'
         )
     for idx, (name, vs) in enumerate(series.items()):
         color = PALETTE[idx % len(PALETTE)]
@@ -423,8 +439,8 @@ def line_chart(
         for seg in segments:
             if len(seg) > 1:
                 parts.append(
-                    f'<polyline class="series" data-series="{esc(name)}" fill="none" stroke="{color}" '
-                    f'stroke-width="2" points="{" ".join(seg)}"/>'
+                    f'<polyline class="series" data-series="{esc(name)}" fill="none" '
+                    f'stroke="{color}" stroke-width="2" points="{" ".join(seg)}"/>'
                 )
         for i, v in enumerate(vs):
             if v is not None:
@@ -449,7 +465,8 @@ def line_chart(
 
 
 def _labels(times: list[datetime | None], names: list[str]) -> list[str]:
-    """Axis labels: the time of each load, or its name when times repeat (several drops a minute)."""
+    """Axis labels: the time of each load, or its name when times repeat (several drops a
+    minute)."""
     labels = [t.strftime("%m-%d %H:%M") if t else n for t, n in zip(times, names)]
     if len(set(labels)) < len(labels):
         labels = [n if len(n) <= 18 else n[:8] + "…" + n[-8:] for n in names]

@@ -1,1 +1,2 @@
-"""Segments: SQL filters over `segment_candidates`, suppression and opt-in always applied (build.py)."""
+"""Segments: SQL filters over `segment_candidates`, suppression and opt-in always applied
+(build.py)."""

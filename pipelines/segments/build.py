@@ -3,21 +3,26 @@
 `segment_candidates` is `customers` plus helper columns a marketer filters on. A filter in
 exports.yaml may use any of them, and `$name` parameters from the segment's `params:`:
 
-| column | meaning |
-|---|---|
-| every column of `customers` | the golden record (email, phone, country, birth_date, newsletter_opt_in, ...) |
-| `has_valid_email` | email present and its status valid or corrected |
-| `is_suppressed`, `suppression_reasons` | a row in `suppressions` matches the customer id, email or phone |
-| `is_barred` | suppressed for a reason that bars service mail too (unsubscribe, bounce, complaint, erasure; not `no_consent` or `inactive`) |
-| `age` | whole years today (a 29 February birthday counts on 28 February in other years) |
-| `next_birthday`, `days_to_birthday` | the coming birthday (today = 0) and the days until it |
-| `last_bought_at` | the newest of `last_purchase_at` (a contact field) and `last_order_at` (order lines) |
-| `days_since_last_purchase`, `months_since_last_purchase` | whole days / months since `last_bought_at` |
-| `missing_fields` | comma-separated profile fields that are empty (for enrichment), NULL when complete |
-| `today` | the export day |
-| every column of `customer_metrics` | orders, spend, RFM, top_category, opens, clicks, engagement_status, first_seen_at (pipelines/metrics) |
-| `has_orders` | at least one order that counts as value (not returned or cancelled) |
-| `days_since_last_order`, `months_since_last_order` | whole days / months since `last_order_at` |
+- every column of `customers`: the golden record (email, phone, country, birth_date,
+  newsletter_opt_in, ...)
+- `has_valid_email`: email present and its status valid or corrected
+- `is_suppressed`, `suppression_reasons`: a row in `suppressions` matches the customer id, email
+  or phone
+- `is_barred`: suppressed for a reason that bars service mail too (unsubscribe, bounce,
+  complaint, erasure; not `no_consent` or `inactive`)
+- `age`: whole years today (a 29 February birthday counts on 28 February in other years)
+- `next_birthday`, `days_to_birthday`: the coming birthday (today = 0) and the days until it
+- `last_bought_at`: the newest of `last_purchase_at` (a contact field) and `last_order_at`
+  (order lines)
+- `days_since_last_purchase`, `months_since_last_purchase`: whole days / months since
+  `last_bought_at`
+- `missing_fields`: comma-separated profile fields that are empty (for enrichment), NULL when
+  complete
+- `today`: the export day
+- every column of `customer_metrics`: orders, spend, RFM, top_category, opens, clicks,
+  engagement_status, first_seen_at (pipelines/metrics)
+- `has_orders`: at least one order that counts as value (not returned or cancelled)
+- `days_since_last_order`, `months_since_last_order`: whole days / months since `last_order_at`
 
 Built-in parameter: `$last_export_at`, the time of the segment's last successful export (before
 the first one, the first build of customers, so a first run does not treat the whole existing
@@ -62,7 +67,8 @@ PROFILE_FIELDS = (
     "city",
 )
 
-# The newest evidence that a customer's record is current (NULLs ignored): the one place it is defined.
+# The newest evidence that a customer's record is current (NULLs ignored): the one place it is
+# defined.
 EVIDENCE_AT = "greatest(updated_at, last_purchase_at, newsletter_opt_in_at)"
 # Which of several customers sharing an inbox or address gets the row.
 DEDUPE_WINNER = (
@@ -91,7 +97,8 @@ def _is_leap(year: str) -> str:
 def _birthday_in(year: str) -> str:
     """The birthday in `year`; 29 February falls on 28 February when `year` is not a leap year."""
     return (
-        f"make_date({year}, month(c.birth_date), CASE WHEN month(c.birth_date) = 2 AND day(c.birth_date) = 29 "
+        f"make_date({year}, month(c.birth_date), CASE WHEN month(c.birth_date) = 2 "
+        "AND day(c.birth_date) = 29 "
         f"AND NOT {_is_leap(year)} THEN 28 ELSE day(c.birth_date) END)"
     )
 
@@ -106,9 +113,11 @@ CREATE OR REPLACE TEMP VIEW segment_suppressed AS
 SELECT customer_id, string_agg(DISTINCT reason, ',' ORDER BY reason) AS reasons,
        bool_or(reason NOT IN ('no_consent', 'inactive')) AS bars_all_mail
 FROM (
-    SELECT c.customer_id, s.reason FROM customers c JOIN suppressions s ON s.customer_id = c.customer_id
+    SELECT c.customer_id, s.reason FROM customers c
+    JOIN suppressions s ON s.customer_id = c.customer_id
     UNION ALL
-    SELECT c.customer_id, s.reason FROM customers c JOIN suppressions s ON lower(trim(s.email)) = lower(trim(c.email))
+    SELECT c.customer_id, s.reason FROM customers c
+    JOIN suppressions s ON lower(trim(s.email)) = lower(trim(c.email))
     UNION ALL
     SELECT c.customer_id, s.reason FROM customers c JOIN suppressions s ON s.phone = c.phone
 ) matched
@@ -117,13 +126,15 @@ GROUP BY customer_id;
 CREATE OR REPLACE TEMP VIEW segment_candidates AS
 SELECT c.*,
        {t} AS today,
-       coalesce(c.email IS NOT NULL AND c.email_status IN ('valid', 'corrected'), false) AS has_valid_email,
+       coalesce(c.email IS NOT NULL AND c.email_status IN ('valid', 'corrected'), false)
+           AS has_valid_email,
        sup.customer_id IS NOT NULL AS is_suppressed,
        coalesce(sup.bars_all_mail, false) AS is_barred,
        sup.reasons AS suppression_reasons,
        {y} - year(c.birth_date) - CASE WHEN {this_year} > {t} THEN 1 ELSE 0 END AS age,
        CASE WHEN {this_year} >= {t} THEN {this_year} ELSE {next_year} END AS next_birthday,
-       date_diff('day', {t}, CASE WHEN {this_year} >= {t} THEN {this_year} ELSE {next_year} END) AS days_to_birthday,
+       date_diff('day', {t}, CASE WHEN {this_year} >= {t} THEN {this_year} ELSE {next_year} END)
+           AS days_to_birthday,
        greatest(c.last_purchase_at, m.last_order_at) AS last_bought_at,
        date_diff('day', CAST(greatest(c.last_purchase_at, m.last_order_at) AS DATE), {t})
            AS days_since_last_purchase,
@@ -187,7 +198,8 @@ def selection_sql(segment: Segment, columns: list[str]) -> str:
         winner = f"row_number() OVER (PARTITION BY {key} ORDER BY {DEDUPE_WINNER})"
         dedupe = f" QUALIFY {key} IS NULL OR {winner} = 1"
     return (
-        f"SELECT {cols} FROM (SELECT * FROM segment_candidates WHERE {safety_sql(segment)}) AS allowed "
+        f"SELECT {cols} FROM (SELECT * FROM segment_candidates "
+        f"WHERE {safety_sql(segment)}) AS allowed "
         f"WHERE ({segment.filter}){dedupe} ORDER BY {segment.order_by}"
     )
 
@@ -195,7 +207,8 @@ def selection_sql(segment: Segment, columns: list[str]) -> str:
 def safety_sql(segment: Segment) -> str:
     if segment.requires_opt_in:  # marketing: any suppression (no consent included) and an opt-in
         return "NOT is_suppressed AND newsletter_opt_in IS TRUE"
-    return "NOT is_barred"  # service mail: unsubscribes, bounces, complaints, erasures; consent does not
+    # service mail: unsubscribes, bounces, complaints, erasures; consent does not
+    return "NOT is_barred"
 
 
 def quote(name: str) -> str:
@@ -309,16 +322,20 @@ def excluded_counts(
     con: duckdb.DuckDBPyConnection, name: str, segment: Segment, rows: int | None = None
 ) -> dict[str, int]:
     """How many customers the filter matched but safety removed (suppressed, without opt-in), and
-    how many allowed rows `dedupe_by` left out because another customer has the same inbox or address:
-    the allowed rows the filter matched minus the `rows` the built segment holds (counted by distinct
-    keys when `rows` is not given)."""
+    how many allowed rows `dedupe_by` left out because another customer has the same inbox or
+    address: the allowed rows the filter matched minus the `rows` the built segment holds
+    (counted by distinct keys when `rows` is not given)."""
     key = DEDUPE_KEYS.get(segment.dedupe)
     safe = safety_sql(segment)
     kept = "0"  # what the QUALIFY of selection_sql keeps: rows without a key, one per distinct key
     if key and rows is None:
-        kept = f"count(*) FILTER (WHERE {safe} AND {key} IS NULL) + count(DISTINCT {key}) FILTER (WHERE {safe})"
+        kept = (
+            f"count(*) FILTER (WHERE {safe} AND {key} IS NULL) "
+            f"+ count(DISTINCT {key}) FILTER (WHERE {safe})"
+        )
     suppressed, no_opt_in, allowed, kept = con.execute(
-        f"""SELECT count(*) FILTER (WHERE {"is_suppressed" if segment.requires_opt_in else "is_barred"}),
+        f"""SELECT count(*)
+                FILTER (WHERE {"is_suppressed" if segment.requires_opt_in else "is_barred"}),
                    count(*) FILTER (WHERE NOT is_suppressed AND newsletter_opt_in IS NOT TRUE),
                    count(*) FILTER (WHERE {safe}), {kept}
             FROM segment_candidates WHERE ({segment.filter})""",

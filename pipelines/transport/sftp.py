@@ -57,7 +57,8 @@ def fingerprint(key: paramiko.PKey) -> str:
 
 
 def parse_location(location: str) -> tuple[str, str, int, str]:
-    """`sftp://user@host:port/path` -> (user, host, port, path). A path `/~/x` is relative to home."""
+    """`sftp://user@host:port/path` -> (user, host, port, path). A path `/~/x` is relative to
+    home."""
     parts = urlsplit(location)
     if parts.scheme != "sftp":
         raise ValueError(f"{location!r}: not an sftp:// location")
@@ -232,15 +233,17 @@ class SftpTransport:
             if known[kind] == key:
                 return
             raise TransportAuthError(
-                f"HOST KEY CHANGED for {name}: the server presented {kind} {fp}, but {self.known_hosts} "
-                f"pins {kind} {fingerprint(known[kind])}. Refusing to connect: this may be an attack, or "
-                "the server was reinstalled; check with its administrator before replacing the line."
+                f"HOST KEY CHANGED for {name}: the server presented {kind} {fp}, but "
+                f"{self.known_hosts} pins {kind} {fingerprint(known[kind])}. Refusing to connect: "
+                "this may be an attack, or the server was reinstalled; check with its "
+                "administrator before replacing the line."
             )
         if known:
             pinned = ", ".join(f"{k} {fingerprint(v)}" for k, v in known.items())
             raise TransportAuthError(
-                f"host key for {name} does not match {self.known_hosts}: the server presented {kind} {fp}, "
-                f"known are {pinned}. Refusing to connect; check with the server's administrator."
+                f"host key for {name} does not match {self.known_hosts}: the server presented "
+                f"{kind} {fp}, known are {pinned}. Refusing to connect; check with the server's "
+                "administrator."
             )
         if not self.options.trust_on_first_use:
             where = "is not in" if host_keys is not None else "cannot be checked: there is no"
@@ -259,7 +262,8 @@ class SftpTransport:
                     f.write("\n")
             f.write(f"{name} {kind} {key.get_base64()}\n")
         log.warning(
-            "sftp: trust_on_first_use: accepted the unknown host key of %s (%s %s) and added it to %s",
+            "sftp: trust_on_first_use: accepted the unknown host key of %s (%s %s) "
+            "and added it to %s",
             name,
             kind,
             fp,
@@ -331,7 +335,8 @@ class SftpTransport:
                 isinstance(e, paramiko.PasswordRequiredException) or "password" in str(e).lower()
             ):
                 raise TransportAuthError(
-                    f"private key {path} (${env}) is encrypted: set ${self.options.key_passphrase_env}"
+                    f"private key {path} (${env}) is encrypted: set "
+                    f"${self.options.key_passphrase_env}"
                 ) from None
             hint = " (wrong passphrase?)" if passphrase else ""
             raise TransportAuthError(
@@ -388,7 +393,8 @@ class SftpTransport:
                 self.close()
                 if attempt + 1 >= attempts:
                     raise TransportError(
-                        f"{what} on {self.where} failed after {attempts} attempt(s): {_describe(e)}"
+                        f"{what} on {self.where} failed after {attempts} attempt(s): "
+                        f"{_describe(e)}"
                     ) from e
                 delay = self.options.backoff_seconds * 2**attempt
                 log.warning(
@@ -483,8 +489,8 @@ class SftpTransport:
                         os.fsync(fw.fileno())
                 if got != expected:
                     raise TransportError(
-                        f"fetch {name} from {self.where}: got {got} bytes but the server reported {expected}; "
-                        "the file changed during the download (still being written?)"
+                        f"fetch {name} from {self.where}: got {got} bytes but the server reported "
+                        f"{expected}; the file changed during the download (still being written?)"
                     )
                 os.replace(part, dest)
                 _fsync_dir(dest.parent)

@@ -1,4 +1,5 @@
-"""The hard cases are in the files, and the truth says the real value and whether it can be recovered."""
+"""The hard cases are in the files, and the truth says the real value and whether it can be
+recovered."""
 
 from __future__ import annotations
 

@@ -33,7 +33,8 @@ def stage_rows(
     """A staged table like the loader's view: lineage plus one VARCHAR column per mapped field."""
     cols = ", ".join(f'"{f}" VARCHAR' for f in fields)
     con.execute(
-        f"CREATE OR REPLACE TABLE {name} (source VARCHAR, file_id VARCHAR, line_number BIGINT, {cols})"
+        f"CREATE OR REPLACE TABLE {name} (source VARCHAR, file_id VARCHAR, "
+        f"line_number BIGINT, {cols})"
     )
     if not rows:
         return

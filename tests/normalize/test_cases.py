@@ -139,7 +139,8 @@ GROUPS: dict[str, dict[str, Any]] = {
             "email_is_personal_provider": c[8],
         },
     },
-    # A country the file leaves empty, from the other fields of the row (the source's default is NL).
+    # A country the file leaves empty, from the other fields of the row (the source's default is
+    # NL).
     "country_inferred": {
         "fields": ["country", "postcode", "city", "phone"],
         "row": lambda c: {"country": c[0], "postcode": c[1], "city": c[2], "phone": c[3]},
@@ -329,8 +330,8 @@ def _per_value(group: str, c: list[Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory) -> dict[str, dict[int, dict[str, Any]]]:
-    """Every group's cases staged as rows of one table and normalized in one `normalize_staged` call
-    (one per date format for birth dates). Result: group -> case index -> output row."""
+    """Every group's cases staged as rows of one table and normalized in one `normalize_staged`
+    call (one per date format for birth dates). Result: group -> case index -> output row."""
     con = duckdb.connect(str(tmp_path_factory.mktemp("normalize") / "cases.duckdb"))
     out: dict[str, dict[int, dict[str, Any]]] = {}
     for group, spec in GROUPS.items():

@@ -97,7 +97,8 @@ def test_phone_fast_path_agrees_with_phonenumbers(mem):
 
 
 def test_phone_fast_path_regions_are_exact(mem):
-    """Every region the fast path may use, on the library's own example numbers in three formats."""
+    """Every region the fast path may use, on the library's own example numbers in three
+    formats."""
     import phonenumbers
     from phonenumbers import PhoneNumberFormat as F
     from phonenumbers import PhoneNumberType as T

@@ -210,7 +210,8 @@ def test_unmapped_fields_are_missing_and_temp_tables_are_gone(con):
     assert rows[2]["email"] == "a@b.nl" and rows[3]["email_status"] == "missing"
     leftovers = con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '\\_nz\\_%' ESCAPE '\\' "
-        "UNION ALL SELECT view_name FROM duckdb_views() WHERE view_name LIKE '\\_nz\\_%' ESCAPE '\\'"
+        "UNION ALL SELECT view_name FROM duckdb_views() "
+        "WHERE view_name LIKE '\\_nz\\_%' ESCAPE '\\'"
     ).fetchall()
     assert leftovers == []
 

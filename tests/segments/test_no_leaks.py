@@ -154,7 +154,8 @@ def test_no_suppressed_or_unconsented_person_leaks_from_any_segment(tmp_path):
     )  # winback went to the outbox and by mail
     check(first, *forbidden(con))
 
-    # More people unsubscribe overnight; the next day's files and mails (full and delta) leave them out.
+    # More people unsubscribe overnight; the next day's files and mails (full and delta) leave them
+    # out.
     (outbox / "mail").rename(tmp_path / "mail_day1")
     for p in outbox.rglob("*20261228*"):
         p.rename(tmp_path / p.name)

@@ -114,7 +114,8 @@ def test_invalid_cron_names_the_segment(project):
 
 
 def test_bad_filter_fails_the_code_location_load_naming_the_segment(project):
-    """Filters are checked when the definitions load, against the schema, without a warehouse file."""
+    """Filters are checked when the definitions load, against the schema, without a warehouse
+    file."""
     path = project.config_dir / "exports.yaml"
     path.write_text(
         path.read_text().replace(

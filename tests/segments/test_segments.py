@@ -125,7 +125,8 @@ def test_birthdays_on_28_february_of_a_leap_year(tmp_path):
     )
     create_candidates_view(con, date(2028, 2, 28))
     rows = con.execute(
-        "SELECT customer_id, next_birthday, days_to_birthday, age FROM segment_candidates ORDER BY customer_id"
+        "SELECT customer_id, next_birthday, days_to_birthday, age "
+        "FROM segment_candidates ORDER BY customer_id"
     ).fetchall()
     assert rows == [("leapling", date(2028, 2, 29), 1, 27), ("today", date(2028, 2, 28), 0, 38)]
 
@@ -244,7 +245,8 @@ def test_suppressed_by_id_email_or_phone_never_in_a_segment(tmp_path, reason):
     assert members(con, "all", service, date(2026, 11, 24)) == expected
     create_candidates_view(con, date(2026, 11, 24))
     assert con.execute(
-        "SELECT customer_id, suppression_reasons FROM segment_candidates WHERE is_suppressed ORDER BY 1"
+        "SELECT customer_id, suppression_reasons FROM segment_candidates "
+        "WHERE is_suppressed ORDER BY 1"
     ).fetchall() == [("c0", reason), ("c1", reason), ("c2", reason)]
 
 
@@ -290,7 +292,9 @@ def test_filter_may_use_a_subquery_over_other_tables(tmp_path):
         ],
     )
     segment = Segment(
-        filter="customer_id IN (SELECT customer_id FROM customer_sources WHERE source = 'webshop')",
+        filter=(
+            "customer_id IN (SELECT customer_id FROM customer_sources WHERE source = 'webshop')"
+        ),
         columns=["customer_id"],
     )
     assert members(con, "webshop", segment, date(2026, 11, 24)) == ["a"]
