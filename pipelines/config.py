@@ -114,11 +114,13 @@ class Source(Strict):
     max_unpack_ratio: float = Field(200, gt=1)  # unpacked size / packed size (zip bombs)
     # A date that cannot be read at all (`31-13-1985`, `gisteren`): `flag` it (the default: load
     # the row, the field invalid with its reason, counted in validity), or `reject` the row.
-    # Placeholders for "unknown" (`00-00-0000`, `01-01-1900`) are missing, never rejected; ambiguous
-    # day/month and out-of-range dates are always flagged: they are readable, just doubtful.
+    # Placeholders for "unknown" (`00-00-0000`, `01-01-1900`) are missing, never rejected;
+    # ambiguous day/month and out-of-range dates are always flagged: they are readable, just
+    # doubtful.
     unparseable_dates: Literal["reject", "flag"] = "flag"
     # Mail domains to treat as closed besides the shipped list (normalize/mail_domains.py), and
-    # shipped ones to treat as open; `defaults.closed_mail_domains` / `open_mail_domains` add to these.
+    # shipped ones to treat as open; `defaults.closed_mail_domains` / `open_mail_domains` add to
+    # these.
     closed_mail_domains: list[str] = Field(default_factory=list)
     open_mail_domains: list[str] = Field(default_factory=list)
     # The names of the bilingual Brussels communes and a reference postcode table (see
@@ -230,14 +232,15 @@ class SuppressionRules(Strict):
     soft_bounces_to_suppress: int = Field(3, ge=1)
     soft_bounce_window_days: int = Field(30, ge=1)
     # Sunset: this many days after a customer met the sunset condition (customer_metrics
-    # `inactive_since`: no open, click or order in 12 months and `activity.inactive_after_campaigns`
-    # campaigns since), suppress them (reason `inactive`), after the `sunset` segment gave them a
-    # last mail. null: never.
+    # `inactive_since`: no open, click or order in 12 months and
+    # `activity.inactive_after_campaigns` campaigns since), suppress them (reason `inactive`),
+    # after the `sunset` segment gave them a last mail. null: never.
     suppress_inactive_after_days: int | None = Field(30, ge=0)
 
 
 class ActivityRules(Strict):
-    """Orders and engagement: value in one currency, what counts as value, engagement thresholds."""
+    """Orders and engagement: value in one currency, what counts as value, engagement
+    thresholds."""
 
     base_currency: str = "EUR"
     # Value of one unit of each currency in the base currency (value metrics: amount_eur).
@@ -272,7 +275,8 @@ class ActivityRules(Strict):
         for raw, event in self.event_values.items():
             if event not in ENGAGEMENT_EVENTS:
                 raise ValueError(
-                    f"event_values: {raw!r} maps to {event!r}; known: {', '.join(ENGAGEMENT_EVENTS)}"
+                    f"event_values: {raw!r} maps to {event!r}; "
+                    f"known: {', '.join(ENGAGEMENT_EVENTS)}"
                 )
         for cur in (self.base_currency, self.default_currency):
             if cur not in self.currency_rates:
@@ -294,7 +298,8 @@ class SourcesConfig(Strict):
 
     @model_validator(mode="after")
     def _mail_domain_defaults(self) -> SourcesConfig:
-        """Every source carries the default closed/open mail domains too (the normalizer reads the source)."""
+        """Every source carries the default closed/open mail domains too (the normalizer reads
+        the source)."""
         d = self.defaults
         if d.closed_mail_domains or d.open_mail_domains:
             for name, s in self.sources.items():
@@ -308,7 +313,8 @@ class SourcesConfig(Strict):
 
     @model_validator(mode="after")
     def _place_defaults(self) -> SourcesConfig:
-        """Every source carries the Brussels names and postcode table in force (the normalizer reads the source)."""
+        """Every source carries the Brussels names and postcode table in force (the normalizer
+        reads the source)."""
         d = self.defaults
         for name, s in self.sources.items():
             self.sources[name] = s.model_copy(

@@ -42,9 +42,9 @@ def test_one_partitioned_asset_per_drop_kind_and_metrics_after_customers(project
         assert node.partitions_def.name == "drops", kind.name
         assert node.parent_keys == {dg.AssetKey("staged_rows")}, kind.name
         checks = {k.name for k in node.check_keys}
-        assert checks == {
-            c for c in kind.spec.checks if c != "duplicate_rate_vs_previous_load"
-        }, kind.name
+        assert checks == {c for c in kind.spec.checks if c != "duplicate_rate_vs_previous_load"}, (
+            kind.name
+        )
     metrics = graph.get(dg.AssetKey("customer_metrics"))
     assert metrics.parent_keys == {
         dg.AssetKey("customers"),

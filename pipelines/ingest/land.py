@@ -35,8 +35,9 @@ _NAME_DATE_DMY = re.compile(r"(?<!\d)(0[1-9]|[12]\d|3[01])[-_.](0[1-9]|1[0-2])[-
 def export_time(file_name: str, mtime: datetime) -> datetime:
     """When the source exported a drop: the date in its name, else its mtime (naive UTC).
 
-    A record without an update time of its own is as recent as the export it came in; survivorship
-    uses this. The mtime refines a name date of the same day (a re-copied file keeps its name date).
+    A record without an update time of its own is as recent as the export it came in;
+    survivorship uses this. The mtime refines a name date of the same day (a re-copied file keeps
+    its name date).
     """
     mtime = mtime.replace(tzinfo=None)
     base = file_name.rsplit("/", 1)[-1]
@@ -85,7 +86,8 @@ def land(
     """Download `remote` unless this drop was landed before; idempotent per partition key."""
     file_id = file_id_for(partition_key)
     row = con.execute(
-        "SELECT status, landing_path, sha256, size_bytes, duplicate_of FROM ingest_log WHERE file_id = ?",
+        "SELECT status, landing_path, sha256, size_bytes, duplicate_of FROM ingest_log "
+        "WHERE file_id = ?",
         [file_id],
     ).fetchone()
     if (
@@ -143,9 +145,9 @@ def land(
         dest.unlink()  # nothing new in it; the original stays in the archive
     con.execute("DELETE FROM ingest_log WHERE file_id = ?", [file_id])
     con.execute(
-        """INSERT INTO ingest_log (file_id, source, file_name, sha256, size_bytes, remote_mtime, landing_path,
-                                   status, duplicate_of, rows_read, rows_loaded, rows_rejected, landed_at,
-                                   exported_at)
+        """INSERT INTO ingest_log (file_id, source, file_name, sha256, size_bytes, remote_mtime,
+                                   landing_path, status, duplicate_of, rows_read, rows_loaded,
+                                   rows_rejected, landed_at, exported_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, now(), ?)""",
         [
             file_id,

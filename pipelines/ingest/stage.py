@@ -64,8 +64,8 @@ def map_columns(
             seen = f"header is: {', '.join(h.strip() for h in header)}"
         else:  # probably no header row at all: the first line is somebody's record, not shown
             seen = (
-                f"the first line ({len(header)} fields) matches none of the mapped headers: is the header row "
-                "missing? (its values are not shown: they may be personal data)"
+                f"the first line ({len(header)} fields) matches none of the mapped headers: "
+                "is the header row missing? (its values are not shown: they may be personal data)"
             )
         raise FileRejected(
             file_name, f"missing required column(s): {', '.join(missing_required)}; {seen}", line=1
@@ -85,7 +85,8 @@ def stage_file(
     decoded: Decoded,
     file_name: str,
 ) -> StageResult:
-    """Parse `decoded` into `staged_rows` and `rejected_rows`. Runs inside the caller's transaction."""
+    """Parse `decoded` into `staged_rows` and `rejected_rows`. Runs inside the caller's
+    transaction."""
     header = read_header(decoded, source.quotechar)
     if not any(h.strip() for h in header):
         raise FileRejected(file_name, "the file has no header row", line=1)
@@ -107,8 +108,9 @@ def stage_file(
         CREATE TEMP TABLE _parsed AS
         SELECT row_number() OVER () AS ordinal, *
         FROM read_csv({sql_literal(str(decoded.path))}, header = true, columns = {col_spec},
-                      delim = {delim}, quote = {quote}, escape = {quote}, max_line_size = {max_line_size},
-                      store_rejects = true, rejects_table = '_rejects', rejects_scan = '_reject_scans',
+                      delim = {delim}, quote = {quote}, escape = {quote},
+                      max_line_size = {max_line_size}, store_rejects = true,
+                      rejects_table = '_rejects', rejects_scan = '_reject_scans',
                       strict_mode = true, parallel = false, auto_detect = false)
         """
     )
@@ -119,7 +121,8 @@ def stage_file(
         SELECT line AS record_no,
                arg_min(CASE WHEN error_type IN ('TOO MANY COLUMNS', 'MISSING COLUMNS')
                             THEN 'wrong number of fields: ' || lower(error_message)
-                            ELSE lower(CAST(error_type AS VARCHAR)) || ': ' || coalesce(error_message, '')
+                            ELSE lower(CAST(error_type AS VARCHAR)) || ': '
+                                 || coalesce(error_message, '')
                        END, coalesce(column_idx, -1)) AS reason,
                ltrim(arg_min(csv_line, coalesce(column_idx, -1)), chr(13) || chr(10)) AS csv_line
         FROM _rejects GROUP BY line
@@ -130,11 +133,14 @@ def stage_file(
         CREATE TEMP TABLE _bad_lines AS
         WITH b AS (
             SELECT CAST(regexp_extract(csv_line, '^[0-9]+') AS BIGINT) AS line_number,
-                   trim(substr(csv_line, length(regexp_extract(csv_line, '^[0-9]+')) + 2), chr(13) || chr(10)) AS raw,
+                   trim(substr(csv_line, length(regexp_extract(csv_line, '^[0-9]+')) + 2),
+                        chr(13) || chr(10)) AS raw,
                    reason
             FROM _bad
         )
-        SELECT line_number, raw AS raw_line, length(raw) AS raw_length, reason, NULL::VARCHAR AS field FROM b
+        SELECT line_number, raw AS raw_line, length(raw) AS raw_length, reason,
+               NULL::VARCHAR AS field
+        FROM b
         """
     )
     unnumbered = con.execute(
@@ -162,16 +168,17 @@ def stage_file(
     checks = []
     for f in source.required:
         checks.append(
-            f"WHEN trim(coalesce(c{mapping[f]}, '')) = '' THEN {sql_literal(f'required field {f} is empty')}"
+            f"WHEN trim(coalesce(c{mapping[f]}, '')) = '' "
+            f"THEN {sql_literal(f'required field {f} is empty')}"
         )
     for f, i in mapping.items():
         checks.append(
             f"WHEN regexp_matches(c{i}, '[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F]') "
             f"THEN {sql_literal(f'control character in field {f}')}"
         )
+        too_long = f"value too long in field {f} (over {source.max_field_length} characters)"
         checks.append(
-            f"WHEN length(c{i}) > {source.max_field_length} "
-            f"THEN {sql_literal(f'value too long in field {f} (over {source.max_field_length} characters)')}"
+            f"WHEN length(c{i}) > {source.max_field_length} THEN {sql_literal(too_long)}"
         )
     reason_sql = "CASE " + " ".join(checks) + " END" if checks else "NULL"
     con.execute(
@@ -185,13 +192,15 @@ def stage_file(
     )
     con.execute(
         f"""
-        INSERT INTO rejected_rows (file_id, source, line_number, raw_line, raw_length, reason, field, rejected_at)
-        SELECT {sql_literal(file_id)}, {sql_literal(source_name)}, line_number, left(raw_line, {RAW_LINE_LIMIT}),
-               raw_length, reason, field, now()
+        INSERT INTO rejected_rows (file_id, source, line_number, raw_line, raw_length, reason,
+                                   field, rejected_at)
+        SELECT {sql_literal(file_id)}, {sql_literal(source_name)}, line_number,
+               left(raw_line, {RAW_LINE_LIMIT}), raw_length, reason, field, now()
         FROM (
             SELECT line_number, raw_line, raw_length, reason, field FROM _bad_lines
             UNION ALL
-            SELECT p.line_number, {raw_cols}, length({raw_cols}), f.reason, regexp_extract(f.reason, 'field (\\w+)', 1)
+            SELECT p.line_number, {raw_cols}, length({raw_cols}), f.reason,
+                   regexp_extract(f.reason, 'field (\\w+)', 1)
             FROM _flagged f JOIN _parsed p USING (ordinal)
         )
         """
@@ -206,8 +215,10 @@ def stage_file(
         extra_sql = "NULL"
     con.execute(
         f"""
-        INSERT INTO staged_rows (file_id, source, line_number{", " + field_cols if field_cols else ""}, extra)
-        SELECT {sql_literal(file_id)}, {sql_literal(source_name)}, line_number{", " + field_vals if field_vals else ""}, {extra_sql}
+        INSERT INTO staged_rows (file_id, source,
+                                 line_number{", " + field_cols if field_cols else ""}, extra)
+        SELECT {sql_literal(file_id)}, {sql_literal(source_name)},
+               line_number{", " + field_vals if field_vals else ""}, {extra_sql}
         FROM _parsed ANTI JOIN _flagged USING (ordinal)
         """
     )
@@ -226,7 +237,8 @@ def stage_file(
     if good + rejected != decoded.records:
         # The reader and the record count disagree: never load a file with rows unaccounted for.
         raise RuntimeError(
-            f"{file_name}: {decoded.records:,} records counted but {good + rejected:,} parsed or rejected"
+            f"{file_name}: {decoded.records:,} records counted but {good + rejected:,} parsed "
+            "or rejected"
         )
     if good == 0 and rejected == 0:
         raise FileRejected(file_name, "the file has a header but no data rows")
@@ -243,7 +255,10 @@ def stage_file(
 def staged_view_sql(file_id: str, source: Source) -> str:
     """SELECT of one file's staged rows with only the fields its source maps."""
     fields = ", ".join(f'"{f}"' for f in source.columns)
-    return f"SELECT source, file_id, line_number, {fields} FROM staged_rows WHERE file_id = {sql_literal(file_id)}"
+    return (
+        f"SELECT source, file_id, line_number, {fields} FROM staged_rows "
+        f"WHERE file_id = {sql_literal(file_id)}"
+    )
 
 
 def json_list(items: list[str]) -> str | None:

@@ -33,7 +33,8 @@ TABLES: dict[str, dict[str, str]] = {
         "landed_at": "TIMESTAMP",
         "loaded_at": "TIMESTAMP",
         "purged_at": "TIMESTAMP",  # the landing file was deleted by retention (pipelines/privacy)
-        "exported_at": "TIMESTAMP",  # when the source exported it: the date in its name, else its mtime
+        # when the source exported it: the date in its name, else its mtime
+        "exported_at": "TIMESTAMP",
         "encoding_note": "VARCHAR",  # e.g. declared cp1252 but valid UTF-8, read as UTF-8
     },
     "rejected_rows": {
@@ -127,7 +128,8 @@ TABLES: dict[str, dict[str, str]] = {
     "match_model": {
         "model": "VARCHAR NOT NULL",
         "settings_hash": "VARCHAR",
-        "survivorship_hash": "VARCHAR",  # survivorship settings + source priorities of the last run
+        # survivorship settings + source priorities of the last run
+        "survivorship_hash": "VARCHAR",
         "records": "BIGINT",
         "trained_at": "TIMESTAMP",
     },
@@ -135,10 +137,12 @@ TABLES: dict[str, dict[str, str]] = {
         "email": "VARCHAR",
         "phone": "VARCHAR",
         "customer_id": "VARCHAR",
-        "reason": "VARCHAR NOT NULL",  # unsubscribe, hard_bounce, soft_bounce, complaint, erasure, no_consent
+        # unsubscribe, hard_bounce, soft_bounce, complaint, erasure, no_consent
+        "reason": "VARCHAR NOT NULL",
         "source": "VARCHAR",
         "at": "TIMESTAMP",
-        "detail": "VARCHAR",  # why, in words without personal data (e.g. "3 soft bounces within 30 days")
+        # why, in words without personal data (e.g. "3 soft bounces within 30 days")
+        "detail": "VARCHAR",
     },
     # --- privacy (pipelines/privacy): events behind `suppressions`, consent, erasure audit ---
     # One row per event line of a suppression drop; email/phone normalized (the match keys).
@@ -148,7 +152,8 @@ TABLES: dict[str, dict[str, str]] = {
         "line_number": "BIGINT NOT NULL",
         "email": "VARCHAR",
         "phone": "VARCHAR",
-        "event": "VARCHAR NOT NULL",  # unsubscribe, hard_bounce, soft_bounce, complaint, resubscribe
+        # unsubscribe, hard_bounce, soft_bounce, complaint, resubscribe
+        "event": "VARCHAR NOT NULL",
         "event_raw": "VARCHAR",
         "at": "TIMESTAMP NOT NULL",
         "campaign": "VARCHAR",
@@ -264,7 +269,8 @@ TABLES: dict[str, dict[str, str]] = {
         "newsletter_opt_in": "BOOLEAN NOT NULL",
         "at": "TIMESTAMP",
         "source": "VARCHAR",
-        "event": "VARCHAR",  # opt_in, opt_out, opt_in_unconfirmed, unsubscribe, complaint, resubscribe
+        # opt_in, opt_out, opt_in_unconfirmed, unsubscribe, complaint, resubscribe
+        "event": "VARCHAR",
         "double_opt_in": "BOOLEAN",
     },
     # Audit of each erasure: what kind of request, when, how much was removed. No personal data.
@@ -272,19 +278,22 @@ TABLES: dict[str, dict[str, str]] = {
         "erasure_id": "VARCHAR NOT NULL",
         "origin": "VARCHAR",  # cli, or source:<name> for an erasure-request drop
         "request_id": "VARCHAR",
-        "identified_by": "VARCHAR",  # email, phone, customer_id (which kinds of value, not the values)
+        # email, phone, customer_id (which kinds of value, not the values)
+        "identified_by": "VARCHAR",
         "requested_at": "TIMESTAMP",
         "erased_at": "TIMESTAMP",
         "customers": "BIGINT",
         "source_records": "BIGINT",
         "rows_deleted": "BIGINT",
         "rows_by_table": "VARCHAR",  # JSON: table -> rows
-        "texts_redacted": "BIGINT",  # rows of log tables (a load error, a check detail) whose text quoted them
+        # rows of log tables (a load error, a check detail) whose text quoted them
+        "texts_redacted": "BIGINT",
         "files_rewritten": "BIGINT",
         "files_deleted": "BIGINT",
         "tombstones": "BIGINT",
         "residue_files": "BIGINT",  # files under data/ that still held a value after rewriting
-        "compacted_at": "TIMESTAMP",  # the warehouse file was rewritten, so freed pages hold nothing
+        # the warehouse file was rewritten, so freed pages hold nothing
+        "compacted_at": "TIMESTAMP",
     },
     # Keyed hashes (HMAC-SHA256) of the normalized email / phone of erased people.
     "tombstones": {
@@ -316,7 +325,8 @@ TABLES: dict[str, dict[str, str]] = {
         "detail": "VARCHAR",
         "at": "TIMESTAMP",
         "alerted_at": "TIMESTAMP",  # when the alert email about this failure went out
-        "accepted_at": "TIMESTAMP",  # an operator accepted the failure (`crmclean quality --accept`)
+        # an operator accepted the failure (`crmclean quality --accept`)
+        "accepted_at": "TIMESTAMP",
     },
     "export_log": {
         "segment": "VARCHAR NOT NULL",
@@ -329,8 +339,10 @@ TABLES: dict[str, dict[str, str]] = {
         "exported_at": "TIMESTAMP",
         "segment_rows": "BIGINT",  # the whole segment's size (a delta file holds fewer rows)
         "mode": "VARCHAR",  # full, delta
-        "location": "VARCHAR",  # where it went: a path, sftp://user@host/path, smtp://host or an .eml
-        "rows_deduplicated": "BIGINT",  # rows left out as a second customer of the same inbox / address
+        # where it went: a path, sftp://user@host/path, smtp://host or an .eml
+        "location": "VARCHAR",
+        # rows left out as a second customer of the same inbox / address
+        "rows_deduplicated": "BIGINT",
     },
     # Who was in a segment at its last successful export: per destination (the delta baseline)
     # and under destination '*' for the whole segment (the change shown in the asset metadata).
@@ -351,7 +363,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     existing = {
         (t, c)
         for t, c in con.execute(
-            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'main'"
         ).fetchall()
     }
     tables = {t for t, _ in existing}

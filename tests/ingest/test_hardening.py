@@ -57,8 +57,8 @@ def ingest_log(project: Paths) -> dict[str, dict]:
     con = connect(project.warehouse, read_only=True)
     try:
         cur = con.execute(
-            "SELECT file_name, status, rows_read, rows_loaded, rows_rejected, encoding, encoding_note, error, file_id "
-            "FROM ingest_log"
+            "SELECT file_name, status, rows_read, rows_loaded, rows_rejected, encoding, "
+            "encoding_note, error, file_id FROM ingest_log"
         )
         cols = [d[0] for d in cur.description]
         return {r[0]: dict(zip(cols, r)) for r in cur.fetchall()}
@@ -70,7 +70,8 @@ def rejected(project: Paths, file_id: str) -> list[tuple]:
     con = connect(project.warehouse, read_only=True)
     try:
         return con.execute(
-            "SELECT line_number, reason, raw_line, raw_length FROM rejected_rows WHERE file_id = ? ORDER BY line_number",
+            "SELECT line_number, reason, raw_line, raw_length FROM rejected_rows "
+            "WHERE file_id = ? ORDER BY line_number",
             [file_id],
         ).fetchall()
     finally:
@@ -362,7 +363,9 @@ def test_data_faults_print_one_line_per_file_and_no_stack_trace(project):
         "klanten_20261121.csv": "crm/klanten_20261121.csv: the file has a header but no data rows",
         "klanten_20261122.csv": "crm/klanten_20261122.csv, line 1: missing required column(s)",
         "klanten_20261123.csv": "crm/klanten_20261123.csv, line 3: not valid cp1252",
-        "klanten_20261124.zip": "crm/klanten_20261124.zip: zip member name '../klanten.csv' is absolute",
+        "klanten_20261124.zip": (
+            "crm/klanten_20261124.zip: zip member name '../klanten.csv' is absolute"
+        ),
     }
     for name, text in expected.items():
         mentions = [line for line in lines if name in line]
@@ -394,7 +397,8 @@ def test_verbose_shows_every_event_but_no_stack_trace_for_data_faults(project):
 
 def test_a_bug_keeps_its_stack_trace_under_verbose(capfd):
     """Only data faults lose the trace: any other error keeps it for whoever fixes the bug.
-    Two real Dagster runs with crmclean's console logger, one failing on a bad file, one on a bug."""
+    Two real Dagster runs with crmclean's console logger, one failing on a bad file, one on a
+    bug."""
     import dagster as dg
 
     from assets.console import console

@@ -1,4 +1,5 @@
-"""Loading a staged drop: a bad date is a field-level fault (flagged, counted), counts still add up."""
+"""Loading a staged drop: a bad date is a field-level fault (flagged, counted), counts still add
+up."""
 
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def test_by_default_nobody_is_dropped_for_a_date_and_the_fault_counts_in_validit
     contacts = {
         r[0]: r[1:]
         for r in con.execute(
-            "SELECT source_record_id, birth_date, birth_date_status, birth_date_reason, birth_date_raw FROM contacts"
+            "SELECT source_record_id, birth_date, birth_date_status, birth_date_reason, "
+            "birth_date_raw FROM contacts"
         ).fetchall()
     }
     assert contacts["2"] == (None, "invalid", "not_a_date", "31-13-1985")
@@ -80,7 +82,8 @@ def test_by_default_nobody_is_dropped_for_a_date_and_the_fault_counts_in_validit
     )
     # Validity of the field: valid among the present values (1 of the 4 rows that carry a date).
     validity = con.execute(
-        "SELECT value FROM quality_metrics WHERE load_id = ? AND metric = 'validity' AND field = 'birth_date'",
+        "SELECT value FROM quality_metrics WHERE load_id = ? AND metric = 'validity' "
+        "AND field = 'birth_date'",
         [file_id],
     ).fetchone()[0]
     assert abs(validity - 1 / 4) < 1e-9
@@ -159,6 +162,7 @@ def test_an_unreadable_update_time_is_rejected_too_and_a_flagged_one_keeps_its_r
             ]
         else:
             assert con.execute(
-                "SELECT updated_at, updated_at_status, updated_at_raw FROM contacts WHERE source_record_id = '2'"
+                "SELECT updated_at, updated_at_status, updated_at_raw FROM contacts "
+                "WHERE source_record_id = '2'"
             ).fetchone() == (None, "invalid", "gisteren")
         con.close()

@@ -18,7 +18,10 @@ from pipelines.ingest.land import file_id_for, land
 from pipelines.transport import TransportError, open_transport
 from pipelines.warehouse import connect
 
-HEADER = "KlantID;Voornaam;Tussenvoegsel;Achternaam;Email;Telefoon;Straat;Huisnummer;Postcode;Plaats;Land;Geboortedatum;Nieuwsbrief;LaatsteAankoop"
+HEADER = (
+    "KlantID;Voornaam;Tussenvoegsel;Achternaam;Email;Telefoon;Straat;Huisnummer;Postcode;Plaats;"
+    "Land;Geboortedatum;Nieuwsbrief;LaatsteAankoop"
+)
 
 
 def crm_rows(n: int, start: int = 1) -> list[str]:
@@ -31,8 +34,8 @@ def crm_rows(n: int, start: int = 1) -> list[str]:
     for i in range(start, start + n):
         first, infix, last, city, country = names[i % 3]
         out.append(
-            f"{i};{first};{infix};{last};p{i}@example.nl;06-1234{i % 10000:04d};Kerkstraat;{i % 200 + 1};"
-            f"1234 AB;{city};{country};01-02-1980;ja;05-06-2024"
+            f"{i};{first};{infix};{last};p{i}@example.nl;06-1234{i % 10000:04d};Kerkstraat;"
+            f"{i % 200 + 1};1234 AB;{city};{country};01-02-1980;ja;05-06-2024"
         )
     return out
 

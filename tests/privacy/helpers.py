@@ -97,10 +97,10 @@ def identity_customers(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DELETE FROM customers")
     con.execute("DELETE FROM customer_sources")
     con.execute(
-        """INSERT INTO customers (customer_id, first_name, last_name, email, phone, email_status, phone_status,
-                                  newsletter_opt_in, country)
-           SELECT source || ':' || source_record_id, first_name, last_name, email, phone, email_status, phone_status,
-                  newsletter_opt_in, country FROM contacts"""
+        """INSERT INTO customers (customer_id, first_name, last_name, email, phone, email_status,
+                                  phone_status, newsletter_opt_in, country)
+           SELECT source || ':' || source_record_id, first_name, last_name, email, phone,
+                  email_status, phone_status, newsletter_opt_in, country FROM contacts"""
     )
     con.execute(
         """INSERT INTO customer_sources (customer_id, source, source_record_id, match_score)

@@ -1,4 +1,5 @@
-"""The match keys of privacy work: the batch path (SQL fast path + Python) agrees with `email_key`."""
+"""The match keys of privacy work: the batch path (SQL fast path + Python) agrees with
+`email_key`."""
 
 from __future__ import annotations
 

@@ -30,7 +30,10 @@ EMAIL = "jan.kwakernaak@gmail.com"
 NAME = "kwakernaak"
 DIGITS = "612345678"  # the national number of +31612345678, however it is written
 CRM_HEADER = "KlantID;Voornaam;Achternaam;Email;Telefoon;Nieuwsbrief\r\n"
-OTHERS_CRM = "1002;Åsa;Öberg;asa@example.se;+46 70 123 45 67;ja\r\n1003;Piet;Müller;piet@example.nl;020-1234567;nee\r\n"
+OTHERS_CRM = (
+    "1002;Åsa;Öberg;asa@example.se;+46 70 123 45 67;ja\r\n"
+    "1003;Piet;Müller;piet@example.nl;020-1234567;nee\r\n"
+)
 WEB_HEADER = (
     '\ufeff"customer_id","first_name","last_name","email","phone","newsletter","double_opt_in"\n'
 )
@@ -83,13 +86,15 @@ def traces_in_tables(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         cols = [
             c
             for (c,) in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?",
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+                "AND table_name = ?",
                 [table],
             ).fetchall()
         ]
         text = " || ' ' || ".join(f"coalesce(CAST(\"{c}\" AS VARCHAR), '')" for c in cols)
         n = con.execute(
-            f"""SELECT count(*) FROM "{table}" WHERE contains(lower({text}), '{EMAIL}') OR contains(lower({text}), '{NAME}')
+            f"""SELECT count(*) FROM "{table}" WHERE contains(lower({text}), '{EMAIL}')
+                OR contains(lower({text}), '{NAME}')
                 OR contains(regexp_replace({text}, '[ ./()-]', '', 'g'), '{DIGITS}')"""
         ).fetchone()[0]
         if n:
@@ -109,7 +114,8 @@ def populated(project):
         CRM_HEADER
         + "1001;Jan;Kwakernaak; Jan.Kwakernaak@Gmail.com ;06-12345678;ja\r\n"
         + OTHERS_CRM
-        + "1001;Jan;Kwakernaak;jan.kwakernaak@gmail.com;0612345678;ja;too;many\r\n",  # rejected: field count
+        # rejected: field count
+        + "1001;Jan;Kwakernaak;jan.kwakernaak@gmail.com;0612345678;ja;too;many\r\n",
         encoding="cp1252",
         mtime=datetime(2026, 10, 1),
     )
@@ -143,7 +149,8 @@ def populated(project):
         project,
         "email_platform",
         "suppressions_20261003.csv",
-        "Email Address,Phone,Event,Timestamp,Campaign\njan.kwakernaak@gmail.com,,Soft Bounce,2026-10-03 10:00:00,x\n"
+        "Email Address,Phone,Event,Timestamp,Campaign\n"
+        "jan.kwakernaak@gmail.com,,Soft Bounce,2026-10-03 10:00:00,x\n"
         "els@example.nl,,Soft Bounce,2026-10-03 10:00:00,x\n",
         mtime=datetime(2026, 10, 3),
     )
@@ -154,12 +161,15 @@ def populated(project):
     )
     con.execute("DELETE FROM customers WHERE customer_id = 'webshop:WS77'")
     con.execute(
-        """INSERT INTO match_evidence (customer_id, left_source, left_record_id, right_source, right_record_id, match_weight,
-                                       match_probability, rule, comparison)
-           VALUES ('crm:1001', 'crm', '1001', 'webshop', 'WS77', 12.5, 0.99, 'email', '{"email": "exact"}')"""
+        """INSERT INTO match_evidence (customer_id, left_source, left_record_id, right_source,
+                                       right_record_id, match_weight, match_probability, rule,
+                                       comparison)
+           VALUES ('crm:1001', 'crm', '1001', 'webshop', 'WS77', 12.5, 0.99, 'email',
+                   '{"email": "exact"}')"""
     )
     con.execute(
-        "INSERT INTO segment_members VALUES ('newsletter', '*', 'crm:1001', '', 'abc', TIMESTAMP '2026-10-03')"
+        "INSERT INTO segment_members VALUES ('newsletter', '*', 'crm:1001', '', 'abc', "
+        "TIMESTAMP '2026-10-03')"
     )
     refresh_suppressions(con, cfg, tombstone_key=tombstone_key(project.data_dir))
     # A drop staged but not loaded yet.
@@ -189,10 +199,15 @@ def populated(project):
     )
     con.close()
 
-    # Outbox: a segment file with its manifest, and the copy of an export mail with a zip attachment.
+    # Outbox: a segment file with its manifest, and the copy of an export mail with a zip
+    # attachment.
     seg = project.outbox / "newsletter"
     seg.mkdir(parents=True)
-    export = "customer_id,email,first_name\r\ncrm:1001,jan.kwakernaak@gmail.com,Jan\r\ncrm:1002,asa@example.se,Åsa\r\n"
+    export = (
+        "customer_id,email,first_name\r\n"
+        "crm:1001,jan.kwakernaak@gmail.com,Jan\r\n"
+        "crm:1002,asa@example.se,Åsa\r\n"
+    )
     (seg / "newsletter_20261003.csv").write_bytes(export.encode("utf-8"))
     (seg / "newsletter_20261003.csv.json").write_text(
         json.dumps({"file": "newsletter_20261003.csv", "rows": 2, "sha256": "x", "size_bytes": 1})
@@ -212,7 +227,8 @@ def populated(project):
     # The demo truth file.
     (project.data_dir / "demo").mkdir()
     duckdb.sql(
-        f"COPY (SELECT * FROM (VALUES ('p1', '{EMAIL}', '+31612345678'), ('p2', 'asa@example.se', '+46701234567')) t(person, email, phone)) "
+        f"COPY (SELECT * FROM (VALUES ('p1', '{EMAIL}', '+31612345678'), "
+        "('p2', 'asa@example.se', '+46701234567')) t(person, email, phone)) "
         f"TO '{project.data_dir / 'demo' / 'truth.parquet'}' (FORMAT parquet)"
     )
     return project
@@ -252,7 +268,8 @@ def test_erasure_leaves_no_trace_anywhere_and_keeps_everyone_else(populated, cap
         r for (r,) in con.execute("SELECT source_record_id FROM contacts").fetchall()
     ) == ["1002", "1003", "WS78"]
     log = con.execute(
-        "SELECT origin, request_id, identified_by, customers, source_records, tombstones, residue_files, compacted_at IS NOT NULL FROM erasure_log"
+        "SELECT origin, request_id, identified_by, customers, source_records, tombstones, "
+        "residue_files, compacted_at IS NOT NULL FROM erasure_log"
     ).fetchall()
     assert log == [("cli", "AVG-2026-17", "email", 1, 2, 2, 0, True)]
     rows_by_table = json.loads(con.execute("SELECT rows_by_table FROM erasure_log").fetchone()[0])
@@ -269,11 +286,13 @@ def test_erasure_leaves_no_trace_anywhere_and_keeps_everyone_else(populated, cap
     } <= set(rows_by_table)
     con.close()
 
-    # Files: the person's records are gone, every other byte (encoding, BOM, quoting, line ends) is as it was.
+    # Files: the person's records are gone, every other byte (encoding, BOM, quoting, line ends)
+    # is as it was.
     text = crm_landing.read_bytes()
     assert text == (CRM_HEADER + OTHERS_CRM).encode("cp1252")
     assert crm_landing.stat().st_mtime == mtime and crm_landing.stat().st_mode & 0o077 == 0
-    # Inbox copies of drops already landed are deleted, not rewritten (a rewrite looks like a new version).
+    # Inbox copies of drops already landed are deleted, not rewritten (a rewrite looks like a new
+    # version).
     assert not (project.inbox / "crm" / "klanten_20261001.csv").exists()
     assert (project.inbox / "crm" / "klanten_20261001.csv").name in {
         p.name for p in project.landing.rglob("*")
@@ -344,7 +363,8 @@ def test_an_erasure_request_drop_erases_and_leaves_the_request_file_empty(popula
         project,
         "privacy_requests",
         "erasure_20261005.csv",
-        "RequestID,Email,Phone,CustomerID,RequestedAt\nAVG-1,jan.kwakernaak@gmail.com,,,2026-10-05 09:00:00\n"
+        "RequestID,Email,Phone,CustomerID,RequestedAt\n"
+        "AVG-1,jan.kwakernaak@gmail.com,,,2026-10-05 09:00:00\n"
         "AVG-2,,,,2026-10-05 09:00:00\n",
         mtime=datetime(2026, 10, 5),
     )
@@ -361,7 +381,8 @@ def test_an_erasure_request_drop_erases_and_leaves_the_request_file_empty(popula
     assert figures["files_still_holding_a_value"] == 0
     assert values_in(json.dumps(figures)) == []
     read, loaded, rejected = con.execute(
-        "SELECT rows_read, rows_loaded, rows_rejected FROM ingest_log WHERE source = 'privacy_requests'"
+        "SELECT rows_read, rows_loaded, rows_rejected FROM ingest_log "
+        "WHERE source = 'privacy_requests'"
     ).fetchone()
     assert (read, loaded, rejected) == (2, 1, 1)
     assert con.execute("SELECT origin, request_id, requested_at FROM erasure_log").fetchone() == (
@@ -422,8 +443,8 @@ def test_a_file_it_cannot_rewrite_is_reported_not_hidden(populated, capsys):
 def test_a_drop_without_header_row_is_erased_from_the_file_and_from_the_log_texts(
     populated, capsys
 ):
-    """The first line of a headerless drop is a record: staging does not quote it, and erasure removes
-    the line from the landed file and redacts any log text that does quote the person."""
+    """The first line of a headerless drop is a record: staging does not quote it, and erasure
+    removes the line from the landed file and redacts any log text that does quote the person."""
     from pipelines.ingest.discover import partition_key
     from pipelines.ingest.errors import FileRejected
     from pipelines.ingest.land import file_id_for, land

@@ -1,4 +1,5 @@
-"""Masking: the formats, text with several values, and log records from any logger (Dagster's too)."""
+"""Masking: the formats, text with several values, and log records from any logger (Dagster's
+too)."""
 
 from __future__ import annotations
 

@@ -95,7 +95,8 @@ def email_leaks(text: str, emails: set[str]) -> list[str]:
 
 
 def leaks(text: str, emails: set[str], phones: set[str]) -> list[str]:
-    """Full email addresses or phone numbers of the demo people found in `text` (masked forms are fine)."""
+    """Full email addresses or phone numbers of the demo people found in `text` (masked forms are
+    fine)."""
     found = email_leaks(text, emails)
     for candidate in re.findall(r"\+?\d[\d \-./()]{6,}\d", text):
         digits = re.sub(r"\D", "", candidate)
@@ -198,9 +199,11 @@ def test_suppressed_and_erased_people_never_reach_an_export_and_logs_stay_masked
     person = con.execute(
         """SELECT c.customer_id, c.email, c.phone FROM customers c
            WHERE c.email IS NOT NULL AND c.phone IS NOT NULL AND c.source_count = 2
-             AND (SELECT count(*) FROM customers o WHERE o.email = c.email OR o.phone = c.phone) = 1
+             AND (SELECT count(*) FROM customers o
+                  WHERE o.email = c.email OR o.phone = c.phone) = 1
              AND (SELECT count(*) FROM contacts o WHERE (o.email = c.email OR o.phone = c.phone)
-                  AND o.source_record_id NOT IN (SELECT source_record_id FROM customer_sources s WHERE s.customer_id = c.customer_id)) = 0
+                  AND o.source_record_id NOT IN (SELECT source_record_id FROM customer_sources s
+                                                 WHERE s.customer_id = c.customer_id)) = 0
              AND c.customer_id IN (SELECT customer_id FROM consent WHERE newsletter_opt_in)
            ORDER BY c.customer_id LIMIT 1"""
     ).fetchone()
@@ -230,7 +233,8 @@ def test_suppressed_and_erased_people_never_reach_an_export_and_logs_stay_masked
     record_keys = [
         k
         for (k,) in con.execute(
-            """SELECT m.record_key FROM match_records m JOIN customer_sources s USING (source, source_record_id)
+            """SELECT m.record_key FROM match_records m
+           JOIN customer_sources s USING (source, source_record_id)
            WHERE s.customer_id = ?""",
             [customer_id],
         ).fetchall()
@@ -240,7 +244,8 @@ def test_suppressed_and_erased_people_never_reach_an_export_and_logs_stay_masked
     requests = project.inbox / "privacy_requests"
     requests.mkdir(parents=True)
     (requests / "erasure_20261123.csv").write_text(
-        f"RequestID,Email,Phone,CustomerID,RequestedAt\nAVG-2026-0042,{email.upper()},,,2026-11-23 07:00:00\n",
+        "RequestID,Email,Phone,CustomerID,RequestedAt\n"
+        f"AVG-2026-0042,{email.upper()},,,2026-11-23 07:00:00\n",
         encoding="utf-8",
     )
     assert main(["run"]) == 0
@@ -266,14 +271,16 @@ def test_suppressed_and_erased_people_never_reach_an_export_and_logs_stay_masked
                 cols = [
                     c
                     for (c,) in con.execute(
-                        "SELECT column_name FROM information_schema.columns WHERE table_schema='main' AND table_name=?",
+                        "SELECT column_name FROM information_schema.columns "
+                        "WHERE table_schema='main' AND table_name=?",
                         [table],
                     ).fetchall()
                 ]
                 text = " || ' ' || ".join(f"coalesce(CAST(\"{c}\" AS VARCHAR), '')" for c in cols)
                 n = con.execute(
                     f"""SELECT count(*) FROM "{table}" WHERE contains(lower({text}), ?)
-                        OR contains(regexp_replace({text}, '[ ./()-]', '', 'g'), ?) OR contains({text}, ?)""",
+                        OR contains(regexp_replace({text}, '[ ./()-]', '', 'g'), ?)
+                        OR contains({text}, ?)""",
                     [email, digits, customer_id],
                 ).fetchone()[0]
                 if n and table != "erasure_log":
@@ -294,7 +301,8 @@ def test_suppressed_and_erased_people_never_reach_an_export_and_logs_stay_masked
     con.close()
     con = connect(project.warehouse, read_only=True)
     audit = con.execute(
-        "SELECT origin, request_id, customers, residue_files, compacted_at IS NOT NULL FROM erasure_log"
+        "SELECT origin, request_id, customers, residue_files, compacted_at IS NOT NULL "
+        "FROM erasure_log"
     ).fetchall()
     con.close()
     assert audit == [("source:privacy_requests", "AVG-2026-0042", 1, 0, True)]

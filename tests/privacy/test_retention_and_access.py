@@ -14,7 +14,11 @@ from pipelines.privacy.rules import refresh_suppressions
 from pipelines.warehouse import connect
 from tests.privacy.helpers import config, drop, identity_customers, ingest
 
-CRM = "KlantID;Voornaam;Achternaam;Email;Telefoon;Nieuwsbrief\r\n1001;Jan;Kwak;jan.kwak@example.nl;06-12345678;ja\r\n1002;Piet;Vos;piet@example.nl;;nee\r\n"
+CRM = (
+    "KlantID;Voornaam;Achternaam;Email;Telefoon;Nieuwsbrief\r\n"
+    "1001;Jan;Kwak;jan.kwak@example.nl;06-12345678;ja\r\n"
+    "1002;Piet;Vos;piet@example.nl;;nee\r\n"
+)
 
 
 def test_retention_deletes_old_landing_and_outbox_files(project):
@@ -97,7 +101,8 @@ def test_export_person_prints_everything_held_about_them(project, capsys):
         project,
         "email_platform",
         "suppressions_1.csv",
-        "Email Address,Phone,Event,Timestamp,Campaign\nJAN.KWAK@example.nl,,Unsubscribed,2026-10-05 10:00:00,x\n",
+        "Email Address,Phone,Event,Timestamp,Campaign\n"
+        "JAN.KWAK@example.nl,,Unsubscribed,2026-10-05 10:00:00,x\n",
     )
     ingest(con, project, cfg, "email_platform", "suppressions_1.csv")
     identity_customers(con)

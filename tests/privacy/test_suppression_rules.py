@@ -1,4 +1,5 @@
-"""Suppression drops through the real ingest steps, and the rules that turn them into suppressions."""
+"""Suppression drops through the real ingest steps, and the rules that turn them into
+suppressions."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def platform(project, con, cfg, name: str, lines: list[str], mtime: datetime = T
         project,
         "email_platform",
         name,
-        PLATFORM_HEADER + "".join(l + "\n" for l in lines),
+        PLATFORM_HEADER + "".join(line + "\n" for line in lines),
         mtime=mtime,
     )
     return ingest(con, project, cfg, "email_platform", name)
@@ -105,7 +106,8 @@ def test_bad_lines_are_rejected_with_a_reason_and_counts_add_up(project, wh):
     )
     assert figures["events_loaded"] == 2 and figures["rows_rejected_at_load"] == 3
     read, loaded, rejected, status = con.execute(
-        "SELECT rows_read, rows_loaded, rows_rejected, status FROM ingest_log WHERE source = 'email_platform'"
+        "SELECT rows_read, rows_loaded, rows_rejected, status FROM ingest_log "
+        "WHERE source = 'email_platform'"
     ).fetchone()
     assert (read, loaded, rejected, status) == (5, 2, 3, "loaded")
     reasons = sorted(
@@ -274,7 +276,8 @@ def test_an_undated_crm_flag_never_lifts_an_unsubscribe_but_a_dated_opt_in_does(
         "suppressions_9.csv",
         ["anna@example.nl,,Unsubscribed,2026-10-05 10:00:00,"],
     )
-    # Next month the CRM still says "Nieuwsbrief = ja" (nobody updated it), with a newer export time.
+    # Next month the CRM still says "Nieuwsbrief = ja" (nobody updated it), with a newer export
+    # time.
     drop(
         project,
         "crm",
@@ -286,7 +289,8 @@ def test_an_undated_crm_flag_never_lifts_an_unsubscribe_but_a_dated_opt_in_does(
     ingest(con, project, cfg, "crm", "klanten_20261101.csv")
     refresh_suppressions(con, cfg, tombstone_key=KEY)
     assert "unsubscribe" in suppressed(con)["crm:1004"]
-    # The webshop then reports a confirmed double opt-in for her address, dated after the unsubscribe.
+    # The webshop then reports a confirmed double opt-in for her address, dated after the
+    # unsubscribe.
     drop(
         project,
         "webshop",
@@ -342,11 +346,14 @@ def test_consent_latest_statement_wins_and_double_opt_in_must_be_confirmed(proje
         "webshop:WS2": "double opt-in not confirmed",
     }
     assert summary.customers_with_consent == 4
-    # Every customer without a granted consent state has a no_consent row (the documented guarantee).
+    # Every customer without a granted consent state has a no_consent row (the documented
+    # guarantee).
     assert (
         con.execute(
-            """SELECT count(*) FROM customers c WHERE NOT EXISTS (SELECT 1 FROM consent k WHERE k.customer_id = c.customer_id
-           AND k.newsletter_opt_in) AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.customer_id = c.customer_id
+            """SELECT count(*) FROM customers c
+           WHERE NOT EXISTS (SELECT 1 FROM consent k WHERE k.customer_id = c.customer_id
+           AND k.newsletter_opt_in)
+           AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.customer_id = c.customer_id
            AND s.reason = 'no_consent')"""
         ).fetchone()[0]
         == 0

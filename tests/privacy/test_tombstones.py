@@ -68,7 +68,8 @@ def test_customers_matching_a_tombstone_and_a_changed_key(tmp_path):
     con = connect(tmp_path / "w.duckdb")
     con.execute(
         """INSERT INTO customers (customer_id, email, phone) VALUES
-           ('c1', 'jan@example.nl', NULL), ('c2', NULL, '+31612345678'), ('c3', 'piet@example.nl', '+31687654321')"""
+           ('c1', 'jan@example.nl', NULL), ('c2', NULL, '+31612345678'),
+           ('c3', 'piet@example.nl', '+31687654321')"""
     )
     key = b"the-first-key-0123456789"
     n = add_tombstones(

@@ -1,4 +1,5 @@
-"""Fixtures of the quality tests: a real DuckDB warehouse file and the repository's source config."""
+"""Fixtures of the quality tests: a real DuckDB warehouse file and the repository's source
+config."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def con(tmp_path: Path):
 
 @pytest.fixture
 def drop(tmp_path: Path, con, config):
-    """`drop(name, rows, **write_options) -> file_id`: write a CRM file and run it through the engine."""
+    """`drop(name, rows, **write_options) -> file_id`: write a CRM file and run it through the
+    engine."""
     from tests.quality.drops import ingest_file, write_crm
 
     def _drop(name: str, rows, source: str = "crm", cfg: SourcesConfig | None = None, **kw) -> str:

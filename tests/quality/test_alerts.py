@@ -81,8 +81,14 @@ def test_run_failure_alert_and_what_check_alerts_already_cover(con, drop, tmp_pa
     failures = [
         f"{key}: staged_rows: FileRejected: the file has a header but no data rows",
         f"{key}: check file_not_empty on landed_file failed",
-        "segments__newsletter: segment newsletter: not exported: blocking quality check(s) failed: ...",
-        "segments__winback: segment winback: not exported: 3 rows, fewer than guards.min_rows = 100",
+        (
+            "segments__newsletter: segment newsletter: not exported: blocking quality check(s) "
+            "failed: ..."
+        ),
+        (
+            "segments__winback: segment winback: not exported: 3 rows, fewer than "
+            "guards.min_rows = 100"
+        ),
         "customers: OSError: disk full",
     ]
     assert uncovered_failures(con, failures) == failures[3:]

@@ -18,7 +18,8 @@ def failed(con, file_id: str) -> dict[str, str]:
 
 
 def with_thresholds(config, source: str, **quality):
-    """A copy of the config whose `source` has other quality thresholds (as sources.yaml would set)."""
+    """A copy of the config whose `source` has other quality thresholds (as sources.yaml would
+    set)."""
     src = config.sources[source]
     new = src.model_copy(update={"quality": src.quality.model_copy(update=quality)})
     return config.model_copy(update={"sources": {**config.sources, source: new}})
@@ -90,7 +91,8 @@ def test_thirty_percent_bad_emails_blocks_fifteen_percent_warns(con, drop):
     assert "email 100.0% -> 70.0%" in r.detail and r.value == pytest.approx(30.0)
     # Completeness is not validity: the bad emails were provided, so the fill rate holds.
     fill = con.execute(
-        "SELECT value FROM quality_metrics WHERE load_id = ? AND metric = 'fill_rate' AND field = 'email'",
+        "SELECT value FROM quality_metrics WHERE load_id = ? AND metric = 'fill_rate' "
+        "AND field = 'email'",
         [bad],
     ).fetchone()[0]
     assert fill == 1.0
@@ -213,12 +215,14 @@ def test_same_outcome_keeps_alert_mark_and_a_new_failure_alerts_again(con, drop,
     late = db_now(con) + timedelta(hours=30)
     checks.record(con, checks.evaluate_freshness(con, config, late))
     con.execute(
-        "UPDATE quality_checks SET alerted_at = now() WHERE check_name = 'drop_on_time' AND NOT passed"
+        "UPDATE quality_checks SET alerted_at = now() WHERE check_name = 'drop_on_time' "
+        "AND NOT passed"
     )
     checks.record(con, checks.evaluate_freshness(con, config, late + timedelta(hours=1)))
     assert (
         con.execute(
-            "SELECT count(*) FROM quality_checks WHERE load_id = 'source:crm' AND NOT passed AND alerted_at IS NOT NULL"
+            "SELECT count(*) FROM quality_checks WHERE load_id = 'source:crm' AND NOT passed "
+            "AND alerted_at IS NOT NULL"
         ).fetchone()[0]
         == 1
     )
@@ -235,7 +239,8 @@ def test_same_outcome_keeps_alert_mark_and_a_new_failure_alerts_again(con, drop,
 
 
 def test_evaluate_all_catches_up_on_unchecked_failed_drops(con, config, tmp_path):
-    """A drop whose run died before any check ran is still judged (and blocks) by the quality step."""
+    """A drop whose run died before any check ran is still judged (and blocks) by the quality
+    step."""
     from pipelines.ingest.discover import partition_key
     from pipelines.ingest.errors import FileRejected
     from pipelines.ingest.land import file_id_for, land

@@ -73,8 +73,9 @@ def _contact(
     last="Jansen",
 ):
     con.execute(
-        """INSERT INTO contacts (source, source_record_id, file_id, first_name, last_name, email, phone, birth_date,
-                                 postcode, house_number, country, updated_at) VALUES (?, ?, 'f', ?, ?, ?, ?, ?, ?, ?, 'NL', ?)""",
+        """INSERT INTO contacts (source, source_record_id, file_id, first_name, last_name, email,
+                                 phone, birth_date, postcode, house_number, country, updated_at)
+           VALUES (?, ?, 'f', ?, ?, ?, ?, ?, ?, ?, 'NL', ?)""",
         [source, rid, first, last, email, phone, birth, postcode, hn, updated],
     )
     con.execute(
@@ -158,7 +159,8 @@ def test_warehouse_snapshot_duplicates_consistency_and_update_age(con):
         ("C3", "Anna", "Visser", "a@x.nl", "2511 GH", "9"),
     ]:
         con.execute(
-            """INSERT INTO customers (customer_id, first_name, last_name, email, email_status, postcode, house_number, country)
+            """INSERT INTO customers (customer_id, first_name, last_name, email, email_status,
+                                     postcode, house_number, country)
                VALUES (?, ?, ?, ?, 'valid', ?, ?, 'NL')""",
             [cid, first, last, email, postcode, hn],
         )

@@ -19,12 +19,15 @@ from tests.quality.conftest import REPO
 from tests.quality.drops import crm_rows
 
 MEASURE = """JSON.stringify({
-  tables: [...document.querySelectorAll('table')].map(t => ({id: t.id, cls: t.className, rows: t.rows.length,
-            width: t.getBoundingClientRect().width, height: t.getBoundingClientRect().height})),
-  charts: [...document.querySelectorAll('svg.chart')].map(s => ({label: s.getAttribute('aria-label'),
-            width: s.getBoundingClientRect().width, height: s.getBoundingClientRect().height,
-            lines: s.querySelectorAll('polyline').length, points: s.querySelectorAll('circle').length,
-            drawn: [...s.querySelectorAll('polyline')].every(p => p.getBBox().width > 0)})),
+  tables: [...document.querySelectorAll('table')].map(t => ({id: t.id, cls: t.className,
+            rows: t.rows.length, width: t.getBoundingClientRect().width,
+            height: t.getBoundingClientRect().height})),
+  charts: [...document.querySelectorAll('svg.chart')].map(s =>
+            ({label: s.getAttribute('aria-label'),
+              width: s.getBoundingClientRect().width, height: s.getBoundingClientRect().height,
+              lines: s.querySelectorAll('polyline').length,
+              points: s.querySelectorAll('circle').length,
+              drawn: [...s.querySelectorAll('polyline')].every(p => p.getBBox().width > 0)})),
   resources: performance.getEntriesByType('resource').map(e => e.name),
   banner: document.getElementById('exports-status').textContent.trim(),
   scripts: document.scripts.length,

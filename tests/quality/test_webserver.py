@@ -1,4 +1,5 @@
-"""The Dagster webserver, started for real on this code location, lists the assets and their checks."""
+"""The Dagster webserver, started for real on this code location, lists the assets and their
+checks."""
 
 from __future__ import annotations
 
