@@ -284,7 +284,34 @@ def crmclean_blocking_recall(con) -> tuple[float, int]:
 # engines (each runs in its own process: `--worker ENGINE --db PATH`)
 
 
-def run_crmclean(db: Path, daily: bool) -> dict:
+def save_partition(con, clusters: str, path: Path) -> None:
+    """Write `clusters` as (source, source_record_id, cluster) to Parquet, to compare two runs."""
+    con.execute(
+        f"""COPY (SELECT source, source_record_id, CAST(cluster AS VARCHAR) AS cluster
+                  FROM {clusters} ORDER BY source, source_record_id)
+            TO '{path}' (FORMAT parquet)"""
+    )
+
+
+def same_partition(con, left: Path, right: Path) -> tuple[bool, int]:
+    """Whether two saved partitions group the same records together (ids may differ); records."""
+    differ, records = con.execute(
+        f"""
+        WITH a AS (SELECT * FROM read_parquet('{left}')),
+             b AS (SELECT * FROM read_parquet('{right}')),
+             j AS (SELECT a.cluster AS ca, b.cluster AS cb
+                   FROM a FULL JOIN b USING (source, source_record_id))
+        SELECT (SELECT count(*) FROM (SELECT ca FROM j GROUP BY ca HAVING count(DISTINCT cb) > 1
+                                      OR count(cb) < count(*)))
+             + (SELECT count(*) FROM (SELECT cb FROM j GROUP BY cb HAVING count(DISTINCT ca) > 1
+                                      OR count(ca) < count(*))),
+               (SELECT count(*) FROM j)
+        """
+    ).fetchall()[0]
+    return differ == 0, records
+
+
+def run_crmclean(db: Path, daily: bool, partition: Path | None = None) -> dict:
     from pipelines.match import MatchSettings, build_customers
     from pipelines.warehouse import connect, transaction
 
@@ -313,6 +340,8 @@ def run_crmclean(db: Path, daily: bool) -> dict:
         "CREATE OR REPLACE TEMP VIEW _clusters AS SELECT source, source_record_id, customer_id AS cluster FROM customer_sources"
     )
     out.update(pair_metrics(con, "_clusters"))
+    if partition:
+        save_partition(con, "_clusters", partition)
     if daily:
         held = con.execute("SELECT count(*) FROM _held").fetchall()[0][0]
         con.execute("INSERT INTO contacts SELECT * FROM _held")
@@ -453,18 +482,22 @@ def run_splink(db: Path) -> dict:
     return out
 
 
-def worker_main(engine: str, db: Path, daily: bool) -> None:
-    out = run_crmclean(db, daily) if engine == "crmclean" else run_splink(db)
+def worker_main(engine: str, db: Path, daily: bool, partition: Path | None) -> None:
+    out = run_crmclean(db, daily, partition) if engine == "crmclean" else run_splink(db)
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def run_worker(engine: str, db: Path, folder: Path, daily: bool = False) -> dict | None:
+def run_worker(
+    engine: str, db: Path, folder: Path, daily: bool = False, partition: Path | None = None
+) -> dict | None:
     """Run one engine on a fresh copy of the data set in its own process."""
     copy = folder / f"run-{engine}-{db.name}"
     shutil.copyfile(db, copy)
     cmd = [sys.executable, __file__, "--worker", engine, "--db", str(copy)] + (
         ["--daily"] if daily else []
     )
+    if partition:
+        cmd += ["--partition", str(partition)]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     copy.unlink(missing_ok=True)
@@ -540,9 +573,17 @@ def main() -> None:
     ap.add_argument("--worker", choices=["crmclean", "splink"], help=argparse.SUPPRESS)
     ap.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--daily", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--partition", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--partitions",
+        type=Path,
+        default=None,
+        help="write crmclean's partition of each data set here (`<data set>.parquet`); when the "
+        "file is already there, say whether this run grouped the records the same way",
+    )
     args = ap.parse_args()
     if args.worker:
-        worker_main(args.worker, args.db, args.daily)
+        worker_main(args.worker, args.db, args.daily, args.partition)
         return
 
     names = [d.strip() for d in args.datasets.split(",") if d.strip()]
@@ -577,7 +618,22 @@ def main() -> None:
     )
     results = {}
     for name, db in prepared.items():
-        ours = run_worker("crmclean", db, folder, daily=(name == "scale"))
+        saved = fresh = None
+        if args.partitions:
+            args.partitions.mkdir(parents=True, exist_ok=True)
+            saved = args.partitions / f"{name}.parquet"
+            fresh = saved if not saved.exists() else folder / f"{name}-partition.parquet"
+        ours = run_worker("crmclean", db, folder, daily=(name == "scale"), partition=fresh)
+        if ours and fresh and fresh != saved:
+            import duckdb
+
+            same, records = same_partition(duckdb.connect(), saved, fresh)
+            print(
+                f"  {name}: partition {'the same as' if same else 'DIFFERS from'} {saved} "
+                f"({records:,} records)",
+                flush=True,
+            )
+            fresh.unlink()
         theirs = None if args.no_splink else run_worker("splink", db, folder)
         results[name] = {"crmclean": ours, "splink": theirs}
         print_rows(name, ours, theirs)
