@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipelines.match.comparison import RecordArrays, compare, component_pairs
+
 
 @dataclass
 class Clusters:
@@ -343,3 +345,67 @@ def apply_forgiven(labels: np.ndarray, records: np.ndarray, forgiven: Forgiven) 
     inside = out < len(mapping)
     out[inside] = mapping[out[inside]]
     return out
+
+
+def cluster_records(
+    rec: RecordArrays,
+    records: np.ndarray,
+    el: np.ndarray,
+    er: np.ndarray,
+    ew: np.ndarray,
+    kind: np.ndarray,
+    plain: int,
+    always: list[tuple[int, int]],
+    never: set[tuple[int, int]],
+    options: dict,
+) -> tuple[Clusters, Forgiven]:
+    """`cluster` and `lone_conflicts` over `records` and their scored edges.
+
+    The edges (el[i], er[i]) come links first (`plain` of them), then the pairs kept apart by one
+    conflict (`kind`). Nothing here looks beyond a connected component of the edges, the always-
+    and the never-merge pairs, so a Spark worker clustering one component gets what a run over
+    everything gets.
+    """
+    # Every pair that could end up in one customer lies inside a connected component: compare them all.
+    links_l = np.concatenate([el, np.array([a for a, _ in always], dtype=np.int64)])
+    links_r = np.concatenate([er, np.array([b for _, b in always], dtype=np.int64)])
+    pl, pr = component_pairs(records, links_l, links_r)
+    within = compare(rec, pl, pr, **options)
+    lo, hi = np.minimum(pl, pr), np.maximum(pl, pr)
+    contradicting = set(zip(lo[within.contradiction].tolist(), hi[within.contradiction].tolist()))
+    personal = set(zip(lo[within.personal_number].tolist(), hi[within.personal_number].tolist()))
+
+    def contradicts(i: int, j: int) -> bool:
+        return ((i, j) if i < j else (j, i)) in contradicting
+
+    def vouches(i: int, j: int) -> bool:
+        return ((i, j) if i < j else (j, i)) in personal
+
+    result = cluster(
+        records,
+        el[:plain],
+        er[:plain],
+        ew[:plain],
+        rec.order,
+        contradicts=contradicts,
+        vouches=vouches,
+        always=always,
+        never=never,
+    )
+    forgiven = lone_conflicts(
+        rec.n,
+        result.labels,
+        records,
+        el[:plain],
+        er[:plain],
+        el[plain:],
+        er[plain:],
+        kind[plain:],
+        ew[plain:],
+        pl,
+        pr,
+        within.conflict,
+        within.contradiction,
+        never,
+    )
+    return result, forgiven

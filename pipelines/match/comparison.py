@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
@@ -77,13 +78,33 @@ class RecordArrays:
         return float((counts * share).sum() / present)
 
 
+# The columns of a record that comparisons read, and the DuckDB SQL that selects them from
+# `_m_rec` (transpiled for Spark).
+RECORD_COLUMNS = (
+    "idx",
+    "record_key",
+    "ord",
+    *_STRING_COLUMNS,
+    "fn_is_initials",
+    "phone_is_personal",
+    "birth",
+)
+RECORD_SELECT = f"""idx, record_key, ord, {", ".join(_STRING_COLUMNS)}, fn_is_initials,
+    phone_is_personal, CAST(strftime(birth_date, '%Y%m%d') AS INTEGER) AS birth"""
+
+
 def load_records(con: duckdb.DuckDBPyConnection) -> RecordArrays:
     """Read `_m_rec` (ordered by idx) into dictionary-encoded numpy arrays."""
-    table = con.sql(
-        f"""SELECT idx, record_key, ord, {", ".join(_STRING_COLUMNS)}, fn_is_initials, phone_is_personal,
-                   CAST(strftime(birth_date, '%Y%m%d') AS INTEGER) AS birth
-            FROM _m_rec ORDER BY idx"""
-    ).to_arrow_table()
+    table = con.sql(f"SELECT {RECORD_SELECT} FROM _m_rec ORDER BY idx").to_arrow_table()
+    return records_from_arrow(table)
+
+
+def records_from_arrow(table: pa.Table) -> RecordArrays:
+    """Records (the columns of `RECORD_SELECT`, in index order) as dictionary-encoded arrays.
+
+    Codes are local to the table: comparisons only test them for equality and look values up,
+    so a batch of pairs on a Spark worker compares exactly as the whole run does.
+    """
     n = table.num_rows
     codes: dict[str, np.ndarray] = {}
     values: dict[str, np.ndarray] = {}

@@ -30,10 +30,11 @@ import os
 import re
 import resource
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -41,8 +42,8 @@ import pyarrow as pa
 
 from pipelines.fields import CANONICAL_FIELDS, GOLDEN_COLUMNS
 from pipelines.match.blocking import RULES, candidate_pairs, rule_names
-from pipelines.match.clustering import apply_forgiven, cluster, lone_conflicts, twins_expected
-from pipelines.match.comparison import compare, component_pairs, load_records
+from pipelines.match.clustering import apply_forgiven, cluster_records, twins_expected
+from pipelines.match.comparison import compare, load_records
 from pipelines.match.features import FEATURE_COLUMNS, build_features, build_row_hashes
 from pipelines.match.overrides import Overrides, load_overrides
 from pipelines.match.scoring import Model, estimate_m, estimate_prior, estimate_u, score
@@ -50,6 +51,9 @@ from pipelines.match.settings import MatchSettings
 from pipelines.match.stable_ids import assign_ids
 from pipelines.match.survivorship import build_golden
 from pipelines.match_definitions import COMPARISON_NAMES, COMPARISONS
+
+if TYPE_CHECKING:
+    from pipelines.match.backends.spark import SparkMatch
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +153,10 @@ def _bounded_memory(con: duckdb.DuckDBPyConnection):
 
 
 def _settings_hash(settings: MatchSettings) -> str:
-    """What, when changed, invalidates the stored pairs (survivorship does not)."""
-    text = settings.model_dump_json(exclude={"survivorship": True, "training": {"retrain_growth"}})
+    """What, when changed, invalidates the stored pairs (survivorship and the backend do not)."""
+    text = settings.model_dump_json(
+        exclude={"survivorship": True, "training": {"retrain_growth"}, "backend": True}
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -177,19 +183,34 @@ def build_customers(
     source_priority: dict[str, int],
     overrides_path: Path | None,
     now: datetime,
+    spark=None,
 ) -> MatchResult:
-    """Bring customers, customer_sources, match_evidence and customer_merges up to date with contacts."""
+    """Bring customers, customer_sources, match_evidence and customer_merges up to date with contacts.
+
+    With `settings.backend == "spark"`, blocking through clustering run on the Spark session
+    `spark` (a local one is started, and stopped after, when none is given).
+    """
     con.execute(
         "SELECT 1"
     ).fetchall()  # finish a result the caller left open (DuckDB 2 refuses arrow work then)
-    with _bounded_memory(con):
-        return _build(
-            con,
-            settings=settings,
-            source_priority=source_priority,
-            overrides_path=overrides_path,
-            now=now,
-        )
+    with ExitStack() as stack:
+        matcher = None
+        if settings.backend == "spark":
+            from pipelines.match.backends.spark import SparkMatch, local_session
+
+            if spark is None:
+                spark = local_session()
+                stack.callback(spark.stop)
+            matcher = stack.enter_context(SparkMatch(spark, con))
+        with _bounded_memory(con):
+            return _build(
+                con,
+                settings=settings,
+                source_priority=source_priority,
+                overrides_path=overrides_path,
+                now=now,
+                matcher=matcher,
+            )
 
 
 def _build(
@@ -199,6 +220,7 @@ def _build(
     source_priority: dict[str, int],
     overrides_path: Path | None,
     now: datetime,
+    matcher: SparkMatch | None = None,
 ) -> MatchResult:
     started = time.perf_counter()
     timer = _Timer()
@@ -222,6 +244,48 @@ def _build(
         "SELECT (SELECT count(*) FROM _m_rec WHERE dirty), (SELECT count(*) FROM _m_removed)"
     ).fetchall()[0]
 
+    options = dict(
+        first_name_max_similarity=settings.households.first_name_max_similarity,
+        birth_date_must_agree=settings.households.birth_date_must_agree,
+    )
+    if matcher is not None:
+        model, rec = _match_on_spark(
+            con, matcher, result, timer, settings, options, model, full, now
+        )
+    else:
+        model, rec = _match_on_duckdb(con, result, timer, settings, options, model, full, now)
+    with timer.step("affected"):
+        result.records_reclustered = _affected_records(con, overrides, full)
+    with timer.step("cluster"):
+        result.conflicts_forgiven = _cluster_affected(
+            con,
+            rec,
+            overrides,
+            options,
+            model,
+            full,
+            settings.thresholds.link_probability,
+            matcher,
+        )
+    with timer.step("ids"):
+        counts = assign_ids(con)
+        result.new, result.merged, result.split = counts["new"], counts["merged"], counts["split"]
+    with timer.step("write"):
+        _write_links(con, now)
+    with timer.step("survivorship"):
+        result.changed = _write_customers(con, settings, source_priority, now)
+        _finish_records(con, now)
+        _remember_overrides(con, overrides)
+    result.customers = con.execute("SELECT count(*) FROM customers").fetchall()[0][0]
+    _drop_temp(con)
+    result.seconds = time.perf_counter() - started
+    result.steps = timer.steps
+    result.step_peak_mb = timer.peak_mb
+    return result
+
+
+def _match_on_duckdb(con, result, timer, settings, options, model, full, now):
+    """Blocking, comparison, training and scoring in the warehouse: the edges in `match_edges`."""
     with timer.step("blocking"):
         result.pairs_scored = candidate_pairs(
             con, settings.blocking.rules, settings.blocking.max_block_size, dirty_only=not full
@@ -233,10 +297,6 @@ def _build(
         r = pairs["r"].to_numpy().astype(np.int64)
         masks = pairs["rules"].to_numpy().astype(np.int64)
         con.execute("DROP TABLE _m_pairs")
-    options = dict(
-        first_name_max_similarity=settings.households.first_name_max_similarity,
-        birth_date_must_agree=settings.households.birth_date_must_agree,
-    )
     with timer.step("compare"):
         compared = compare(rec, l, r, **options)
     if model is None:
@@ -269,28 +329,47 @@ def _build(
             settings.blocking.rules,
             now,
         )
-        del compared, scores, probability, l, r, masks
-    with timer.step("affected"):
-        result.records_reclustered = _affected_records(con, overrides, full)
-    with timer.step("cluster"):
-        result.conflicts_forgiven = _cluster_affected(
-            con, rec, overrides, options, model, full, settings.thresholds.link_probability
+    return model, rec
+
+
+def _match_on_spark(con, matcher, result, timer, settings, options, model, full, now):
+    """The same steps on Spark (backends/spark.py); the kept edges come back to `match_edges`."""
+    with timer.step("blocking"):
+        result.pairs_scored = matcher.candidate_pairs(
+            settings.blocking.rules, settings.blocking.max_block_size, dirty_only=not full
         )
-    with timer.step("ids"):
-        counts = assign_ids(con)
-        result.new, result.merged, result.split = counts["new"], counts["merged"], counts["split"]
-    with timer.step("write"):
-        _write_links(con, now)
-    with timer.step("survivorship"):
-        result.changed = _write_customers(con, settings, source_priority, now)
-        _finish_records(con, now)
-        _remember_overrides(con, overrides)
-    result.customers = con.execute("SELECT count(*) FROM customers").fetchall()[0][0]
-    _drop_temp(con)
-    result.seconds = time.perf_counter() - started
-    result.steps = timer.steps
-    result.step_peak_mb = timer.peak_mb
-    return result
+    with timer.step("load"):
+        rec = load_records(con)
+    with timer.step("compare"):
+        matcher.compare(options)
+    if model is None:
+        with timer.step("train"):
+            compared, masks = matcher.training_pairs()
+            model = _train(rec, compared, masks, settings, options, now)
+            con.execute(
+                "INSERT INTO match_model (model, settings_hash, records, trained_at) VALUES (?, ?, ?, ?)",
+                [model.to_json(), _settings_hash(settings), rec.n, now],
+            )
+            result.retrained = True
+            del compared, masks
+    with timer.step("score"):
+        kept = matcher.score(model, rec, settings.thresholds.link_probability)
+        result.linked_pairs = kept["linked"]
+        _store_edges(
+            con,
+            rec,
+            kept["l"],
+            kept["r"],
+            kept["masks"],
+            kept["levels"],
+            kept["weights"],
+            kept["total"],
+            kept["probability"],
+            kept["conflict"],
+            settings.blocking.rules,
+            now,
+        )
+    return model, rec
 
 
 # ---------------------------------------------------------------------------------------------
@@ -604,6 +683,7 @@ def _cluster_affected(
     model: Model,
     full: bool,
     link_probability: float,
+    matcher: SparkMatch | None = None,
 ) -> int:
     """Cluster the affected records: `_m_assign(record_key, cluster, ord, match_score)`, `_m_links`.
 
@@ -638,48 +718,14 @@ def _cluster_affected(
     ov = con.execute("SELECT kind, left_idx, right_idx FROM _m_override").fetchall()
     always = sorted((int(a), int(b)) for k, a, b in ov if k == "always")
     never = {(int(a), int(b)) for k, a, b in ov if k == "never"}
-    # Every pair that could end up in one customer lies inside a connected component: compare them all.
-    links_l = np.concatenate([el, np.array([a for a, _ in always], dtype=np.int64)])
-    links_r = np.concatenate([er, np.array([b for _, b in always], dtype=np.int64)])
-    pl, pr = component_pairs(records, links_l, links_r)
-    within = compare(rec, pl, pr, **options)
-    lo, hi = np.minimum(pl, pr), np.maximum(pl, pr)
-    contradicting = set(zip(lo[within.contradiction].tolist(), hi[within.contradiction].tolist()))
-    personal = set(zip(lo[within.personal_number].tolist(), hi[within.personal_number].tolist()))
-
-    def contradicts(i: int, j: int) -> bool:
-        return ((i, j) if i < j else (j, i)) in contradicting
-
-    def vouches(i: int, j: int) -> bool:
-        return ((i, j) if i < j else (j, i)) in personal
-
-    result = cluster(
-        records,
-        el[:plain],
-        er[:plain],
-        ew[:plain],
-        rec.order,
-        contradicts=contradicts,
-        vouches=vouches,
-        always=always,
-        never=never,
-    )
-    forgiven = lone_conflicts(
-        rec.n,
-        result.labels,
-        records,
-        el[:plain],
-        er[:plain],
-        el[plain:],
-        er[plain:],
-        kind[plain:],
-        ew[plain:],
-        pl,
-        pr,
-        within.conflict,
-        within.contradiction,
-        never,
-    )
+    if matcher is None:
+        result, forgiven = cluster_records(
+            rec, records, el, er, ew, kind, plain, always, never, options
+        )
+    else:  # one connected component per Spark task
+        result, forgiven = matcher.cluster(
+            records, el, er, ew, kind, plain, always, never, options
+        )
     if full:
         sizes = np.bincount(result.labels)
         singleton_share = float((sizes == 1).sum() / max(1, (sizes > 0).sum()))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -79,6 +80,16 @@ class Scores:
 
 def score(model: Model, rec: RecordArrays, l: np.ndarray, levels: np.ndarray) -> Scores:
     """Per-comparison weights and the total match weight of each pair."""
+    return score_levels(
+        model, levels, lambda column, exact: rec.tf(column, model.records_per_person)[l[exact]]
+    )
+
+
+def score_levels(
+    model: Model, levels: np.ndarray, tf_of: Callable[[str, np.ndarray], np.ndarray]
+) -> Scores:
+    """`score` with the term frequencies from `tf_of(column, exact)`: the left records' tf of the
+    pairs in the mask `exact` (a Spark worker gets them joined to its pairs, not from `rec`)."""
     per_level = model.level_weights()
     weights = np.zeros(levels.shape, dtype=np.float32)
     for k, c in enumerate(COMPARISONS):
@@ -89,7 +100,7 @@ def score(model: Model, rec: RecordArrays, l: np.ndarray, levels: np.ndarray) ->
         if f in model.term_frequency:
             exact = lv == c.exact
             if exact.any():
-                tf = rec.tf(c.tf_column, model.records_per_person)[l[exact]]
+                tf = tf_of(c.tf_column, exact)
                 adjust = np.log2(model.u[f][-1] / np.maximum(tf, 1e-12))
                 weights[exact, k] += np.clip(
                     adjust, -TF_ADJUSTMENT_LIMIT, TF_ADJUSTMENT_LIMIT

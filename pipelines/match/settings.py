@@ -119,6 +119,11 @@ class Survivorship(Strict):
 
 
 class MatchSettings(Strict):
+    backend: Literal["duckdb", "spark"] = Field(
+        "duckdb",
+        description="where blocking, comparison, scoring and clustering run: the embedded DuckDB "
+        "warehouse, or Apache Spark (the same partition; see docs/scaling.md)",
+    )
     thresholds: Thresholds = Field(default_factory=Thresholds)
     blocking: Blocking = Field(default_factory=Blocking)
     training: Training = Field(default_factory=Training)
