@@ -70,6 +70,7 @@ def run(
     overrides: Path | None = None,
     now: datetime = NOW,
     priority: dict[str, int] | None = None,
+    spark=None,
 ):
     with transaction(con):
         return build_customers(
@@ -78,6 +79,7 @@ def run(
             source_priority=priority or {"crm": 1, "webshop": 2},
             overrides_path=overrides,
             now=now,
+            spark=spark,
         )
 
 

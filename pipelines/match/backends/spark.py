@@ -49,8 +49,31 @@ _RECORD_COLUMNS = list(RECORD_COLUMNS)
 _TF_COLUMNS = sorted({c.tf_column for c in COMPARISONS})
 
 
-def local_session(cores: int = 2, memory: str = "4g"):
-    """A Spark session in local mode on this machine (what `backend: spark` starts by itself).
+# What every session the match stage uses should have: no web UI or console progress bars, the
+# driver bound to loopback in local mode, UTC, Arrow between the JVM and Python.
+SPARK_DEFAULTS = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+
+
+# Local mode on this machine: two cores, as the default of `backend: spark` without a cluster.
+LOCAL_SPARK = {
+    **SPARK_DEFAULTS,
+    "spark.master": "local[2]",
+    "spark.app.name": "crmclean-match",
+    "spark.driver.memory": "4g",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "4",
+}
+
+
+def local_session():
+    """A Spark session in local mode (`LOCAL_SPARK`), what `backend: spark` starts by itself.
 
     The Python workers run this interpreter, so they import the same pipelines, numpy and
     rapidfuzz as the driver.
@@ -58,16 +81,7 @@ def local_session(cores: int = 2, memory: str = "4g"):
     from pyspark.sql import SparkSession
 
     use_this_python()
-    config = {
-        "spark.driver.memory": memory,
-        "spark.sql.shuffle.partitions": str(2 * cores),
-        "spark.default.parallelism": str(2 * cores),
-        "spark.ui.enabled": "false",
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.execution.arrow.pyspark.enabled": "true",
-    }
-    builder = SparkSession.builder.master(f"local[{cores}]").appName("crmclean-match")
-    return builder.config(map=config).getOrCreate()
+    return SparkSession.builder.config(map=LOCAL_SPARK).getOrCreate()
 
 
 def use_this_python() -> None:
@@ -133,10 +147,8 @@ class SparkMatch:
         return frame
 
     def _keep(self, name: str, frame):
-        """Materialise `frame` once as Parquet (Spark would otherwise recompute it per use)."""
-        path = self._path(name)
-        frame.write.mode("overwrite").parquet(path)
-        frame = self.spark.read.parquet(path)
+        """Compute `frame` once, now (Spark would otherwise recompute it at every use)."""
+        frame = frame.localCheckpoint(eager=True)
         frame.createOrReplaceTempView(name)
         return frame
 
@@ -149,8 +161,8 @@ class SparkMatch:
     def candidate_pairs(self, rules: list[str], max_block_size: int, dirty_only: bool) -> int:
         """Spark view `_m_pairs(l, r, rules)`, as blocking.candidate_pairs makes on DuckDB."""
         self._from_duckdb("_m_rec", f"SELECT {RECORD_SELECT}, dirty, birth_date FROM _m_rec")
-        self._keep("_m_keys", self._sql(sql.blocking_keys(rules)))
-        self._keep("_m_blocks", self._sql(sql.blocks(max_block_size, dirty_only)))
+        self._sql(sql.blocking_keys(rules)).createOrReplaceTempView("_m_keys")
+        self._sql(sql.blocks(max_block_size, dirty_only)).createOrReplaceTempView("_m_blocks")
         return self._keep("_m_pairs", self._sql(sql.pairs(dirty_only))).count()
 
     def compare(self, options: dict) -> None:
