@@ -311,9 +311,13 @@ def same_partition(con, left: Path, right: Path) -> tuple[bool, int]:
     return differ == 0, records
 
 
-def run_crmclean(db: Path, daily: bool, partition: Path | None = None) -> dict:
+def run_crmclean(
+    db: Path, daily: bool, partition: Path | None = None, backend: str = "duckdb"
+) -> dict:
     from pipelines.match import MatchSettings, build_customers
     from pipelines.warehouse import connect, transaction
+
+    settings = MatchSettings(backend=backend)
 
     con = connect(db)
     con.execute(
@@ -326,7 +330,7 @@ def run_crmclean(db: Path, daily: bool, partition: Path | None = None) -> dict:
     started = time.perf_counter()
     with transaction(con):
         result = build_customers(
-            con, settings=MatchSettings(), source_priority=priority, overrides_path=None, now=NOW
+            con, settings=settings, source_priority=priority, overrides_path=None, now=NOW
         )
     seconds = time.perf_counter() - started
     out = {
@@ -349,7 +353,7 @@ def run_crmclean(db: Path, daily: bool, partition: Path | None = None) -> dict:
         with transaction(con):
             inc = build_customers(
                 con,
-                settings=MatchSettings(),
+                settings=settings,
                 source_priority=priority,
                 overrides_path=None,
                 now=NOW.replace(day=25),
@@ -482,13 +486,20 @@ def run_splink(db: Path) -> dict:
     return out
 
 
-def worker_main(engine: str, db: Path, daily: bool, partition: Path | None) -> None:
-    out = run_crmclean(db, daily, partition) if engine == "crmclean" else run_splink(db)
+def worker_main(
+    engine: str, db: Path, daily: bool, partition: Path | None, backend: str = "duckdb"
+) -> None:
+    out = run_crmclean(db, daily, partition, backend) if engine == "crmclean" else run_splink(db)
     print("RESULT " + json.dumps(out), flush=True)
 
 
 def run_worker(
-    engine: str, db: Path, folder: Path, daily: bool = False, partition: Path | None = None
+    engine: str,
+    db: Path,
+    folder: Path,
+    daily: bool = False,
+    partition: Path | None = None,
+    backend: str = "duckdb",
 ) -> dict | None:
     """Run one engine on a fresh copy of the data set in its own process."""
     copy = folder / f"run-{engine}-{db.name}"
@@ -498,6 +509,7 @@ def run_worker(
     )
     if partition:
         cmd += ["--partition", str(partition)]
+    cmd += ["--backend", backend]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     copy.unlink(missing_ok=True)
@@ -575,6 +587,12 @@ def main() -> None:
     ap.add_argument("--daily", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--partition", type=Path, help=argparse.SUPPRESS)
     ap.add_argument(
+        "--backend",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="where crmclean's match stage runs (spark: local mode, two cores)",
+    )
+    ap.add_argument(
         "--partitions",
         type=Path,
         default=None,
@@ -583,7 +601,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.worker:
-        worker_main(args.worker, args.db, args.daily, args.partition)
+        worker_main(args.worker, args.db, args.daily, args.partition, args.backend)
         return
 
     names = [d.strip() for d in args.datasets.split(",") if d.strip()]
@@ -623,7 +641,9 @@ def main() -> None:
             args.partitions.mkdir(parents=True, exist_ok=True)
             saved = args.partitions / f"{name}.parquet"
             fresh = saved if not saved.exists() else folder / f"{name}-partition.parquet"
-        ours = run_worker("crmclean", db, folder, daily=(name == "scale"), partition=fresh)
+        ours = run_worker(
+            "crmclean", db, folder, daily=(name == "scale"), partition=fresh, backend=args.backend
+        )
         if ours and fresh and fresh != saved:
             import duckdb
 
