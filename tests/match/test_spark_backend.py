@@ -125,17 +125,15 @@ def test_connected_components_sql_is_the_same_on_duckdb_and_spark(tmp_path, spar
     con = duckdb.connect()
     con.register("_edges", edges)
     con.execute("CREATE TEMP TABLE g AS SELECT a, b FROM _edges UNION ALL SELECT b, a FROM _edges")
-    con.execute(f"CREATE TEMP TABLE labels_0 AS {sql.COMPONENT_NODES.format(graph='g')}")
-    step = 0
-    while True:
-        step += 1
-        query = sql.COMPONENT_STEP.format(labels=f"labels_{step - 1}", graph="g")
-        con.execute(f"CREATE TEMP TABLE labels_{step} AS {query}")
-        changes = sql.COMPONENT_CHANGES.format(old=f"labels_{step - 1}", new=f"labels_{step}")
-        if not con.execute(changes).fetchone()[0]:
-            break
-    on_duckdb = dict(con.execute(f"SELECT node, label FROM labels_{step}").fetchall())
-    assert on_duckdb[59] == 0 and step < 30
+    con.execute(f"CREATE TEMP TABLE labels AS {sql.COMPONENT_NODES.format(graph='g')}")
+    steps, changed = 0, True
+    while changed and steps < 30:
+        query = sql.COMPONENT_STEP.format(labels="labels", graph="g")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE labels AS {query}")
+        changed = con.execute(sql.COMPONENT_CHANGES.format(labels="labels")).fetchone()[0]
+        steps += 1
+    on_duckdb = dict(con.execute("SELECT node, label FROM labels").fetchall())
+    assert on_duckdb[59] == 0 and not changed
 
     engine = connect(tmp_path / "w.duckdb")
     with SparkMatch(spark, engine) as matcher:

@@ -19,10 +19,12 @@ written to the warehouse by the engine, which keeps identities, lineage and surv
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import duckdb
@@ -41,6 +43,8 @@ from pipelines.match.comparison import (
 from pipelines.match.comparison import records_from_arrow as _records
 from pipelines.match.scoring import Model, score_levels
 from pipelines.match_definitions import COMPARISONS
+
+log = logging.getLogger(__name__)
 
 _K = len(COMPARISONS)
 _LEVELS = [f"lv{k}" for k in range(_K)]
@@ -247,24 +251,23 @@ class SparkMatch:
     # -----------------------------------------------------------------------------------------
     # clustering
 
-    def components(self, graph_view: str) -> object:
+    def components(self, graph_view: str):
         """`(node, label)`: each node of the undirected graph `(a, b)` (both directions) with
         the smallest node of its connected component, by label propagation (sql.py)."""
-        labels = self._keep("_m_labels_0", self._sql(sql.COMPONENT_NODES.format(graph=graph_view)))
-        for step in range(1, 10_000):
-            new = self._keep(
-                f"_m_labels_{step}",
-                self._sql(
-                    sql.COMPONENT_STEP.format(labels=f"_m_labels_{step - 1}", graph=graph_view)
-                ),
-            )
-            changed = self._sql(
-                sql.COMPONENT_CHANGES.format(old=f"_m_labels_{step - 1}", new=f"_m_labels_{step}")
-            ).collect()[0][0]
-            labels = new
-            if not changed:
-                break
-        return labels
+        started = time.perf_counter()
+        labels = self._keep("_m_labels", self._sql(sql.COMPONENT_NODES.format(graph=graph_view)))
+        steps, changed = 0, True
+        while changed:
+            step = sql.COMPONENT_STEP.format(labels="_m_labels", graph=graph_view)
+            labels = self._keep("_m_labels", self._sql(step))
+            changed = self._sql(sql.COMPONENT_CHANGES.format(labels="_m_labels")).first()[0]
+            steps += 1
+        log.info(
+            "connected components: %s label propagation steps, %.1f s",
+            steps,
+            time.perf_counter() - started,
+        )
+        return labels.select("node", "label")
 
     def cluster(
         self,
@@ -278,7 +281,7 @@ class SparkMatch:
         never: set[tuple[int, int]],
         options: dict,
     ) -> tuple[Clusters, Forgiven]:
-        """engine's clustering of `records`, one connected component per Spark task.
+        """engine's clustering of `records`, whole connected components per Spark task.
 
         Components are taken over the scored edges and both kinds of override, so that each
         task sees every pair clustering.cluster_records looks at.
@@ -308,23 +311,29 @@ class SparkMatch:
                 "SELECT l AS a, r AS b FROM _m_edges UNION ALL SELECT r, l FROM _m_edges"
             ).createOrReplaceTempView("_m_graph")
             self.components("_m_graph").createOrReplaceTempView("_m_component")
+            # Whole components are clustered together, many per task (one Python call per
+            # component would cost more than the clustering itself).
+            tasks = max(2 * self.spark.sparkContext.defaultParallelism, len(edges) // 100_000)
             grouped_edges = self.spark.sql(
-                "SELECT c.label AS component, e.* FROM _m_edges e "
+                f"SELECT c.label % {tasks} AS task, e.* FROM _m_edges e "
                 "JOIN _m_component c ON c.node = e.l"
-            ).groupBy("component")
+            ).groupBy("task")
             grouped_records = self.spark.sql(
-                f"SELECT c.label AS component, {', '.join(f'x.{c}' for c in _RECORD_COLUMNS)} "
+                f"SELECT c.label % {tasks} AS task, "
+                f"{', '.join(f'x.{c}' for c in _RECORD_COLUMNS)} "
                 "FROM _m_rec x JOIN _m_component c ON c.node = x.idx"
-            ).groupBy("component")
+            ).groupBy("task")
 
             def one(edges: pa.Table, recs: pa.Table) -> pa.Table:
-                return _cluster_component(edges, recs, plain_total=plain, options=options)
+                return _cluster_components(edges, recs, options=options)
 
+            started = time.perf_counter()
             out = (
                 grouped_edges.cogroup(grouped_records)
                 .applyInArrow(one, "what TINYINT, a BIGINT, b BIGINT, c BIGINT")
                 .toArrow()
             )
+            log.info("clustered in %s tasks, %.1f s", tasks, time.perf_counter() - started)
             what = out["what"].to_numpy()
             a, b, c = (out[x].to_numpy() for x in ("a", "b", "c"))
             at = np.searchsorted(records, a[what == 0])
@@ -408,13 +417,13 @@ def _score_batch(batch: pa.RecordBatch, model: Model, link_probability: float) -
     return pa.RecordBatch.from_pydict(columns)
 
 
-def _cluster_component(edges: pa.Table, recs: pa.Table, plain_total: int, options: dict):
-    """Cluster one connected component; rows (what, a, b, c) in record indices of the run:
+def _cluster_components(edges: pa.Table, recs: pa.Table, options: dict):
+    """Cluster some whole connected components; rows (what, a, b, c) in record indices of the run:
     0 label (record, label), 1 link (a, b, edge position or -1), 2 lone conflict (record,
     target label, edge position), 3 counts (confirmed, candidates)."""
     recs = recs.sort_by("idx")
     ids = recs["idx"].to_numpy().astype(np.int64)  # local index -> index of the run (ascending)
-    rec = _records(recs.drop_columns(["component"]))
+    rec = _records(recs.drop_columns(["task"]))
     edges = edges.sort_by("pos")
     override = edges["override"].to_numpy()
     local_l = np.searchsorted(ids, edges["l"].to_numpy().astype(np.int64))

@@ -53,21 +53,22 @@ def pairs(dirty_only: bool, keys: str = "_m_keys", blocks: str = "_m_blocks") ->
 
 # Connected components by min-label propagation over an undirected graph `(a, b)` given in both
 # directions. Start from `label = node`; each step takes the smallest label among a node's
-# neighbours, then jumps to the label of its label (halving long chains); repeat until nothing
-# changes. Then every node is labelled with the smallest node of its component.
+# neighbours, then jumps to the label of its label (halving long chains), and keeps the label
+# it had (`before`); repeat until no label changed. Then every node is labelled with the
+# smallest node of its component.
 COMPONENT_NODES = "SELECT a AS node, a AS label FROM {graph} GROUP BY a"
 
 COMPONENT_STEP = """
     WITH spread AS (
-        SELECT n.node, least(n.label, min(o.label)) AS label
+        SELECT n.node, n.label AS before, least(n.label, min(o.label)) AS label
         FROM {labels} n JOIN {graph} e ON e.a = n.node JOIN {labels} o ON o.node = e.b
         GROUP BY n.node, n.label
     )
-    SELECT s.node, least(s.label, j.label) AS label FROM spread s JOIN spread j ON j.node = s.label
+    SELECT s.node, least(s.label, j.label) AS label, s.before
+    FROM spread s JOIN spread j ON j.node = s.label
     """
 
-COMPONENT_CHANGES = """SELECT count(*) AS changed
-    FROM {old} o JOIN {new} n ON n.node = o.node WHERE n.label <> o.label"""
+COMPONENT_CHANGES = "SELECT count(*) AS changed FROM {labels} WHERE label <> before"
 
 
 @cache
