@@ -1,6 +1,7 @@
 """The resources: where the config, the data and the warehouse are (every asset), and the Spark
 session of the match stage when matching.yaml says `backend: spark`."""
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,10 +10,11 @@ from typing import Any
 import dagster as dg
 import duckdb
 from dagster_pyspark import LazyPySparkResource
+from dagster_pyspark.resources import spark_session_from_config
 from pydantic import Field, PrivateAttr
 
 from pipelines.config import ExportsConfig, SourcesConfig, load_exports, load_sources
-from pipelines.match.backends.spark import LOCAL_SPARK, use_this_python
+from pipelines.match.backends.spark import LOCAL_SPARK, private_scratch, use_this_python
 from pipelines.privacy.masking import masked_errors
 from pipelines.settings import Paths, private_umask
 from pipelines.warehouse import connect
@@ -63,6 +65,7 @@ class MatchSparkResource(LazyPySparkResource):
     spark_config: dict[str, Any] = Field(default_factory=lambda: dict(LOCAL_SPARK))
 
     _started: bool = PrivateAttr(default=False)
+    _scratch: str | None = PrivateAttr(default=None)
 
     @property
     def spark_session(self) -> Any:
@@ -72,12 +75,20 @@ class MatchSparkResource(LazyPySparkResource):
             use_this_python()
             # A session this process already runs (a notebook, a test) is used, never stopped.
             self._started = SparkSession.getActiveSession() is None
-        return super().spark_session
+            config = dict(self.spark_config)
+            if self._started and "spark.local.dir" not in config:
+                self._scratch = private_scratch()  # shuffle files hold names and addresses
+                config["spark.local.dir"] = self._scratch
+            self._spark_session = spark_session_from_config(config)
+        return self._spark_session
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._spark_session is not None and self._started:
             self._spark_session.stop()
         self._spark_session = None
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
 
 def table_schema(table: str) -> dg.TableSchema:

@@ -9,8 +9,9 @@ among non-matches; a pair's match weight is the sum over comparisons of log2(m /
   the candidate pairs (u held fixed), counted once per distinct pattern of levels. Pairs that a
   household contradiction keeps apart are left out: they are non-matches by rule, and letting
   them in would teach the model that matches often disagree on first name.
-- A small Dirichlet prior (each comparison's `prior_m`, `prior_u`) keeps the estimates sane on tiny data sets
-  (tests, a first drop of a few hundred rows); on real volumes the data outweighs it.
+- A small Dirichlet prior (each comparison's `prior_m`, `prior_u`) keeps the estimates sane on
+  tiny data sets (tests, a first drop of a few hundred rows); on real volumes the data
+  outweighs it.
 - Term-frequency adjustment: an exact agreement on a value shared by many records (`de Vries`,
   a family e-mail address, a switchboard number) counts log2(u_exact / tf(value)) bits less
   than the average exact agreement, one on a rare value (`Wijnaldum`) a little more.
@@ -78,7 +79,7 @@ class Scores:
         return 1.0 / (1.0 + np.exp2(-(self.total + model.prior_weight())))
 
 
-def score(model: Model, rec: RecordArrays, l: np.ndarray, levels: np.ndarray) -> Scores:
+def score(model: Model, rec: RecordArrays, l: np.ndarray, levels: np.ndarray) -> Scores:  # noqa: E741
     """Per-comparison weights and the total match weight of each pair."""
     return score_levels(
         model, levels, lambda column, exact: rec.tf(column, model.records_per_person)[l[exact]]
@@ -172,7 +173,10 @@ def em_session(
     iterations: int,
     tolerance: float,
 ) -> tuple[dict[str, np.ndarray], float, int]:
-    """EM over the `active` comparisons of some candidate pairs, u fixed: (m of the active ones, share, rounds)."""
+    """EM over the `active` comparisons of some candidate pairs, u fixed.
+
+    Returns (m of the active ones, share, rounds).
+    """
     pat, counts = _patterns(levels, active)
     chosen = [COMPARISONS[k] for k in active]
     names = [c.name for c in chosen]
@@ -182,7 +186,8 @@ def em_session(
     m = {f: m[f].copy() for f in names}
     share = 0.5
     rounds = 0
-    for rounds in range(1, iterations + 1):
+    while rounds < iterations:
+        rounds += 1
         log_m = np.zeros(len(pat))
         for pos, f in enumerate(names):
             log_m += _log_table(m[f])[pat[:, pos]]

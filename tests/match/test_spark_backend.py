@@ -7,6 +7,8 @@ the whole file takes a few minutes on two cores.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from datetime import timedelta
 
 import duckdb
@@ -171,3 +173,31 @@ def test_the_backend_is_not_part_of_the_model(tmp_path, spark):
     result = run(con, settings=SPARK, now=NOW + timedelta(days=1), spark=spark)
     assert not result.full_run and result.pairs_scored == 1
     con.close()
+
+
+_RESOURCE_CHECK = """
+import os, stat
+import dagster as dg
+from pyspark.sql import SparkSession
+from assets.resources import MatchSparkResource
+
+resource = MatchSparkResource()
+context = dg.build_init_resource_context()
+session = resource.spark_session
+scratch = session.conf.get("spark.local.dir")
+assert stat.S_IMODE(os.stat(scratch).st_mode) == 0o700, scratch
+assert session.range(3).count() == 3
+resource.teardown_after_execution(context)
+assert not os.path.exists(scratch)
+assert SparkSession.getActiveSession() is None
+print("ok")
+"""
+
+
+def test_the_dagster_resource_starts_and_stops_its_own_session():
+    """In a process of its own (the session fixture would otherwise be the active one): the
+    resource's Spark spills into an owner-only folder, and nothing outlives the step."""
+    done = subprocess.run(
+        [sys.executable, "-c", _RESOURCE_CHECK], capture_output=True, text=True, timeout=300
+    )
+    assert done.stdout.strip().endswith("ok"), done.stderr[-2000:]

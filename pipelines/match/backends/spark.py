@@ -76,16 +76,25 @@ LOCAL_SPARK = {
 }
 
 
-def local_session():
+def local_session(local_dir: str | None = None):
     """A Spark session in local mode (`LOCAL_SPARK`), what `backend: spark` starts by itself.
 
     The Python workers run this interpreter, so they import the same pipelines, numpy and
-    rapidfuzz as the driver.
+    rapidfuzz as the driver. `local_dir` is where Spark spills and shuffles (records pass
+    through it): give an owner-only folder (`private_scratch`).
     """
     from pyspark.sql import SparkSession
 
     use_this_python()
-    return SparkSession.builder.config(map=LOCAL_SPARK).getOrCreate()
+    config = dict(LOCAL_SPARK)
+    if local_dir:
+        config["spark.local.dir"] = local_dir
+    return SparkSession.builder.config(map=config).getOrCreate()
+
+
+def private_scratch() -> str:
+    """An owner-only folder for Spark's shuffle and spill files (the caller removes it)."""
+    return tempfile.mkdtemp(prefix="crmclean-spark-")
 
 
 def use_this_python() -> None:
