@@ -86,16 +86,18 @@ def _febrl4() -> list[dict]:
 
 def test_febrl4_gives_the_same_partition_on_both_backends(tmp_path, spark):
     rows = _febrl4()
-    results, partitions = {}, {}
+    results, partitions, models = {}, {}, {}
     for backend in ("duckdb", "spark"):
         con = connect(tmp_path / f"{backend}.duckdb")
         add_contacts(con, rows)
         results[backend] = run(con, settings=MatchSettings(backend=backend), spark=spark)
         partitions[backend] = partition(con)
+        models[backend] = con.execute("SELECT model FROM match_model").fetchall()
         con.close()
     duck, on_spark = results["duckdb"], results["spark"]
     assert duck.contacts == on_spark.contacts == 10_000
     assert (duck.pairs_scored, duck.linked_pairs) == (on_spark.pairs_scored, on_spark.linked_pairs)
+    assert models["spark"] == models["duckdb"]  # the same weights, to the last bit
     assert partitions["spark"] == partitions["duckdb"]
     assert 5_000 <= len(partitions["duckdb"]) < 5_100  # FEBRL4: 5,000 people, two records each
 
