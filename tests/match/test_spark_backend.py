@@ -22,8 +22,18 @@ from pipelines.match import MatchSettings, load_match_settings
 from pipelines.match.backends import sql
 from pipelines.match.backends.spark import SparkMatch
 from pipelines.warehouse import connect
-from tests.match.conftest import NOW, add_contacts, contact, partition, remove_contacts, run
+from tests.match.conftest import (
+    NOW,
+    add_contacts,
+    contact,
+    customer_of,
+    partition,
+    remove_contacts,
+    run,
+)
 from tests.match.test_incremental import drops
+from tests.match.test_overrides_and_settings import TWIN
+from tests.match.town import town
 
 SPARK = MatchSettings(backend="spark")
 
@@ -117,6 +127,30 @@ def test_daily_runs_on_spark_match_daily_runs_on_duckdb(tmp_path, spark):
         assert found["spark"] == found["duckdb"], f"day {day}"
     for con in cons.values():
         con.close()
+
+
+def test_overrides_are_honoured_on_spark_as_on_duckdb(tmp_path, spark):
+    """A never-merge inside a group that a third record bridges, and an always-merge of two
+    strangers: override pairs become component edges on Spark, so each task sees them."""
+    rows = town(200) + [
+        contact("crm", "B1", first_name="Lieke", **TWIN),
+        contact("webshop", "BW1", first_name="Lieke", **TWIN),
+        contact("webshop", "BW2", first_name="Lieke", **TWIN),
+    ]
+    overrides = tmp_path / "o.yaml"
+    overrides.write_text(
+        "never_merge:\n  - [crm:B1, webshop:BW1]\nalways_merge:\n  - [crm:T3, crm:T150]\n"
+    )
+    found = {}
+    for backend in ("duckdb", "spark"):
+        con = connect(tmp_path / f"{backend}.duckdb")
+        add_contacts(con, rows)
+        run(con, settings=MatchSettings(backend=backend), overrides=overrides, spark=spark)
+        found[backend] = partition(con)
+        assert customer_of(con, "crm", "B1") != customer_of(con, "webshop", "BW1")
+        assert customer_of(con, "crm", "T3") == customer_of(con, "crm", "T150")
+        con.close()
+    assert found["spark"] == found["duckdb"]
 
 
 def test_connected_components_sql_is_the_same_on_duckdb_and_spark(tmp_path, spark):
