@@ -24,11 +24,13 @@ demo: setup
 run: setup
 	$(VENV)/bin/crmclean run
 
-# Tests start a real OpenSSH server and headless Chromium: install them when missing (as root).
+# Tests start a real OpenSSH server, headless Chromium and a local Spark (Java 17): install them
+# when missing (as root).
 system-deps:
 	@missing=""; \
 	[ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else echo "please install:$$missing (sudo apt-get install$$missing)"; exit 1; fi; \

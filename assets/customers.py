@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from assets.drops import KIND_ASSETS
-from assets.resources import WAREHOUSE_POOL, CrmcleanResource, table_schema
+from assets.resources import WAREHOUSE_POOL, CrmcleanResource, MatchSparkResource, table_schema
 from pipelines.match import build_customers
 from pipelines.match.settings import load_match_settings
 from pipelines.settings import Paths
@@ -19,13 +19,18 @@ from pipelines.warehouse.builds import record_customer_build
     group_name="customers",
     kinds={"duckdb"},
     automation_condition=dg.AutomationCondition.eager(),
+<<<<<<< ours
     description=(
         "Golden customer records (customers, customer_sources, match_evidence, customer_merges)."
     ),
+=======
+    description="Golden customer records (customers, customer_sources, match_evidence, "
+    "customer_merges).",
+>>>>>>> theirs
     metadata={"dagster/column_schema": table_schema("customers")},
 )
 def customers(
-    context: dg.AssetExecutionContext, crmclean: CrmcleanResource
+    context: dg.AssetExecutionContext, crmclean: CrmcleanResource, spark: MatchSparkResource
 ) -> dg.MaterializeResult:
     cfg = crmclean.sources()
     paths = crmclean.paths
@@ -40,6 +45,7 @@ def customers(
                 source_priority=priority,
                 overrides_path=paths.overrides_file if paths.overrides_file.exists() else None,
                 now=now,
+                spark=spark.spark_session if settings.backend == "spark" else None,
             )
             record_customer_build(con, now)
         n_contacts, n_customers = con.execute(
@@ -55,6 +61,7 @@ def customers(
             "split": dg.MetadataValue.int(result.split),
             "pairs_scored": dg.MetadataValue.int(result.pairs_scored),
             "seconds": dg.MetadataValue.float(round(result.seconds, 2)),
+            "backend": dg.MetadataValue.text(settings.backend),
         }
     )
 

@@ -1,7 +1,7 @@
 """The Dagster code location: assets, checks, jobs, schedules, sensors and resources.
 
 Each module in `assets/` contributes its own `definitions(paths)`; this file merges them and adds
-the one resource. Loaded by `dagster dev -w workspace.yaml` and by the `crmclean` CLI. Nothing
+the resources. Loaded by `dagster dev -w workspace.yaml` and by the `crmclean` CLI. Nothing
 here opens the warehouse: reading config is the only work done at import time.
 """
 
@@ -21,7 +21,7 @@ from assets import (
     suppressions,
 )
 from assets.console import console
-from assets.resources import CrmcleanResource
+from assets.resources import CrmcleanResource, MatchSparkResource
 from pipelines.settings import Paths
 
 # One line per asset module; each has `definitions(paths) -> dg.Definitions`.
@@ -44,7 +44,8 @@ def build_definitions(paths: Paths | None = None) -> dg.Definitions:
         resources={
             "crmclean": CrmcleanResource(
                 data_dir=str(paths.data_dir), config_dir=str(paths.config_dir)
-            )
+            ),
+            "spark": MatchSparkResource(),
         },
         loggers={"console": console},
     )

@@ -1,4 +1,5 @@
-"""Deduplication benchmark: crmclean's matcher against Splink 5 (DuckDB backend) on the same records.
+"""Deduplication benchmark: crmclean's matcher against Splink 5 (DuckDB backend) on the same
+records.
 
     python benchmarks/dedupe.py --people 100000                     # demo data, FEBRL3, FEBRL4
     python benchmarks/dedupe.py --people 100000 --scale-rows 1000000 --daily-rows 50000
@@ -167,7 +168,8 @@ def prepare_demo(name: str, folder: Path, people: int, seed: int, holdout_rows: 
         work / "inbox", work / "truth.parquet", people=people, seed=seed, day=date(2026, 11, 23)
     )
     print(
-        f"  {name}: generated {summary.total_rows:,} rows for {people:,} people in {time.perf_counter() - t:.0f} s; "
+        f"  {name}: generated {summary.total_rows:,} rows for {people:,} people "
+        f"in {time.perf_counter() - t:.0f} s; "
         f"{summary.family_households:,} family households, {summary.twins:,} twins, "
         f"{summary.shared_email_people:,} sharing an e-mail, {summary.namesakes:,} namesakes",
         flush=True,
@@ -225,11 +227,13 @@ def prepare_demo(name: str, folder: Path, people: int, seed: int, holdout_rows: 
 
 
 def pair_metrics(con, clusters: str) -> dict:
-    """Pairwise precision/recall/F1 of `clusters(source, source_record_id, cluster)` against `truth`."""
+    """Pairwise precision/recall/F1 of `clusters(source, source_record_id, cluster)` against
+    `truth`."""
     tp, predicted, actual, records = con.execute(
         f"""
         WITH j AS (SELECT c.cluster, t.person_id FROM {clusters} c
-                   JOIN truth t ON t.source = c.source AND t.source_record_id = c.source_record_id),
+                   JOIN truth t ON t.source = c.source
+                       AND t.source_record_id = c.source_record_id),
              cells AS (SELECT count(*) AS n FROM j GROUP BY cluster, person_id),
              pred AS (SELECT count(*) AS n FROM j GROUP BY cluster),
              tru AS (SELECT count(*) AS n FROM j GROUP BY person_id)
@@ -260,7 +264,8 @@ def crmclean_blocking_recall(con) -> tuple[float, int]:
     settings = MatchSettings()
     build_features(con)
     con.execute("""CREATE OR REPLACE TEMP TABLE _m_rec AS
-                   SELECT *, CAST(row_number() OVER () - 1 AS INTEGER) AS idx, true AS dirty FROM _m_feat""")
+                   SELECT *, CAST(row_number() OVER () - 1 AS INTEGER) AS idx,
+                       true AS dirty FROM _m_feat""")
     pairs = candidate_pairs(
         con, settings.blocking.rules, settings.blocking.max_block_size, dirty_only=False
     )
@@ -268,10 +273,13 @@ def crmclean_blocking_recall(con) -> tuple[float, int]:
         """
         WITH p AS (SELECT tl.person_id AS pl, tr.person_id AS pr FROM _m_pairs x
                    JOIN _m_rec a ON a.idx = x.l JOIN _m_rec b ON b.idx = x.r
-                   JOIN truth tl ON tl.source = a.source AND tl.source_record_id = a.source_record_id
-                   JOIN truth tr ON tr.source = b.source AND tr.source_record_id = b.source_record_id),
+                   JOIN truth tl ON tl.source = a.source
+                       AND tl.source_record_id = a.source_record_id
+                   JOIN truth tr ON tr.source = b.source
+                       AND tr.source_record_id = b.source_record_id),
              t AS (SELECT count(*) AS n FROM _m_rec a JOIN truth tl
-                   ON tl.source = a.source AND tl.source_record_id = a.source_record_id GROUP BY tl.person_id)
+                   ON tl.source = a.source AND tl.source_record_id = a.source_record_id
+                   GROUP BY tl.person_id)
         SELECT (SELECT count(*) FROM p WHERE pl = pr), (SELECT sum(n * (n - 1) / 2) FROM t)
         """
     ).fetchall()[0]
@@ -284,22 +292,55 @@ def crmclean_blocking_recall(con) -> tuple[float, int]:
 # engines (each runs in its own process: `--worker ENGINE --db PATH`)
 
 
-def run_crmclean(db: Path, daily: bool) -> dict:
+def save_partition(con, clusters: str, path: Path) -> None:
+    """Write `clusters` as (source, source_record_id, cluster) to Parquet, to compare two runs."""
+    con.execute(
+        f"""COPY (SELECT source, source_record_id, CAST(cluster AS VARCHAR) AS cluster
+                  FROM {clusters} ORDER BY source, source_record_id)
+            TO '{path}' (FORMAT parquet)"""
+    )
+
+
+def same_partition(con, left: Path, right: Path) -> tuple[bool, int]:
+    """Whether two saved partitions group the same records together (ids may differ); records."""
+    differ, records = con.execute(
+        f"""
+        WITH a AS (SELECT * FROM read_parquet('{left}')),
+             b AS (SELECT * FROM read_parquet('{right}')),
+             j AS (SELECT a.cluster AS ca, b.cluster AS cb
+                   FROM a FULL JOIN b USING (source, source_record_id))
+        SELECT (SELECT count(*) FROM (SELECT ca FROM j GROUP BY ca HAVING count(DISTINCT cb) > 1
+                                      OR count(cb) < count(*)))
+             + (SELECT count(*) FROM (SELECT cb FROM j GROUP BY cb HAVING count(DISTINCT ca) > 1
+                                      OR count(ca) < count(*))),
+               (SELECT count(*) FROM j)
+        """
+    ).fetchall()[0]
+    return differ == 0, records
+
+
+def run_crmclean(
+    db: Path, daily: bool, partition: Path | None = None, backend: str = "duckdb"
+) -> dict:
     from pipelines.match import MatchSettings, build_customers
     from pipelines.warehouse import connect, transaction
 
+    settings = MatchSettings(backend=backend)
+
     con = connect(db)
     con.execute(
-        "CREATE TEMP TABLE _held AS SELECT c.* FROM contacts c JOIN holdout h USING (source, source_record_id)"
+        "CREATE TEMP TABLE _held AS SELECT c.* FROM contacts c "
+        "JOIN holdout h USING (source, source_record_id)"
     )
     con.execute(
-        "DELETE FROM contacts WHERE (source, source_record_id) IN (SELECT source, source_record_id FROM holdout)"
+        "DELETE FROM contacts WHERE (source, source_record_id) IN "
+        "(SELECT source, source_record_id FROM holdout)"
     )
     priority = {"crm": 1, "webshop": 2}
     started = time.perf_counter()
     with transaction(con):
         result = build_customers(
-            con, settings=MatchSettings(), source_priority=priority, overrides_path=None, now=NOW
+            con, settings=settings, source_priority=priority, overrides_path=None, now=NOW
         )
     seconds = time.perf_counter() - started
     out = {
@@ -310,9 +351,12 @@ def run_crmclean(db: Path, daily: bool) -> dict:
         "steps": {k: round(v, 2) for k, v in result.steps.items()},
     }
     con.execute(
-        "CREATE OR REPLACE TEMP VIEW _clusters AS SELECT source, source_record_id, customer_id AS cluster FROM customer_sources"
+        "CREATE OR REPLACE TEMP VIEW _clusters AS "
+        "SELECT source, source_record_id, customer_id AS cluster FROM customer_sources"
     )
     out.update(pair_metrics(con, "_clusters"))
+    if partition:
+        save_partition(con, "_clusters", partition)
     if daily:
         held = con.execute("SELECT count(*) FROM _held").fetchall()[0][0]
         con.execute("INSERT INTO contacts SELECT * FROM _held")
@@ -320,7 +364,7 @@ def run_crmclean(db: Path, daily: bool) -> dict:
         with transaction(con):
             inc = build_customers(
                 con,
-                settings=MatchSettings(),
+                settings=settings,
                 source_priority=priority,
                 overrides_path=None,
                 now=NOW.replace(day=25),
@@ -353,8 +397,10 @@ SPLINK_BLOCKING = [
     "l.postcode = r.postcode AND substr(l.ln, 1, 4) = substr(r.ln, 1, 4)",
     "l.street = r.street AND l.house_number = r.house_number AND l.city = r.city",
     "l.email_local = r.email_local AND length(l.email_local) >= 6",
-    "l.birth_date = r.birth_date AND least(substr(l.fn, 1, 2), substr(l.ln, 1, 2)) || greatest(substr(l.fn, 1, 2), "
-    "substr(l.ln, 1, 2)) = least(substr(r.fn, 1, 2), substr(r.ln, 1, 2)) || greatest(substr(r.fn, 1, 2), substr(r.ln, 1, 2))",
+    "l.birth_date = r.birth_date AND least(substr(l.fn, 1, 2), substr(l.ln, 1, 2)) "
+    "|| greatest(substr(l.fn, 1, 2), "
+    "substr(l.ln, 1, 2)) = least(substr(r.fn, 1, 2), substr(r.ln, 1, 2)) "
+    "|| greatest(substr(r.fn, 1, 2), substr(r.ln, 1, 2))",
 ]
 
 
@@ -368,12 +414,14 @@ def run_splink(db: Path) -> dict:
     started = time.perf_counter()
     con = duckdb.connect(str(db), read_only=False)
     con.execute(
-        "DELETE FROM contacts WHERE (source, source_record_id) IN (SELECT source, source_record_id FROM holdout)"
+        "DELETE FROM contacts WHERE (source, source_record_id) IN "
+        "(SELECT source, source_record_id FROM holdout)"
     )
     build_features(con)
     frame = con.execute(
         """SELECT source || ':' || source_record_id AS unique_id, source, source_record_id,
-                  nullif(fn, '') AS fn, ln, email, email_local, phone, postcode, house_number, street, city,
+                  nullif(fn, '') AS fn, ln, email, email_local, phone, postcode, house_number,
+                  street, city,
                   birth_date
            FROM _m_feat"""
     ).df()
@@ -436,9 +484,11 @@ def run_splink(db: Path) -> dict:
     found, actual = con.execute(
         """
         WITH ids AS (SELECT unique_id, t.person_id FROM _clusters c
-                     JOIN truth t ON t.source = c.source AND t.source_record_id = c.source_record_id
+                     JOIN truth t ON t.source = c.source
+                         AND t.source_record_id = c.source_record_id
                      JOIN (SELECT unique_id, split_part(unique_id, ':', 1) AS s,
-                                  substr(unique_id, length(split_part(unique_id, ':', 1)) + 2) AS r FROM _splink_clusters) u
+                                  substr(unique_id, length(split_part(unique_id, ':', 1)) + 2) AS r
+                                  FROM _splink_clusters) u
                        ON u.s = c.source AND u.r = c.source_record_id),
              t AS (SELECT count(*) AS n FROM ids GROUP BY person_id)
         SELECT (SELECT count(*) FROM _splink_pairs p JOIN ids a ON a.unique_id = p.unique_id_l
@@ -453,18 +503,30 @@ def run_splink(db: Path) -> dict:
     return out
 
 
-def worker_main(engine: str, db: Path, daily: bool) -> None:
-    out = run_crmclean(db, daily) if engine == "crmclean" else run_splink(db)
+def worker_main(
+    engine: str, db: Path, daily: bool, partition: Path | None, backend: str = "duckdb"
+) -> None:
+    out = run_crmclean(db, daily, partition, backend) if engine == "crmclean" else run_splink(db)
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def run_worker(engine: str, db: Path, folder: Path, daily: bool = False) -> dict | None:
+def run_worker(
+    engine: str,
+    db: Path,
+    folder: Path,
+    daily: bool = False,
+    partition: Path | None = None,
+    backend: str = "duckdb",
+) -> dict | None:
     """Run one engine on a fresh copy of the data set in its own process."""
     copy = folder / f"run-{engine}-{db.name}"
     shutil.copyfile(db, copy)
     cmd = [sys.executable, __file__, "--worker", engine, "--db", str(copy)] + (
         ["--daily"] if daily else []
     )
+    if partition:
+        cmd += ["--partition", str(partition)]
+    cmd += ["--backend", backend]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     copy.unlink(missing_ok=True)
@@ -482,8 +544,10 @@ def run_worker(engine: str, db: Path, folder: Path, daily: bool = False) -> dict
 def print_rows(name: str, ours: dict | None, theirs: dict | None) -> None:
     def row(engine, r):
         return (
-            f"{name:<8} {engine:<9} {r['records']:>10,} {r['precision']:>9.4f} {r['recall']:>8.4f} {r['f1']:>8.4f} "
-            f"{r['blocking_recall']:>8.4f} {r['pairs']:>12,} {r['seconds']:>9.1f} {r['peak_mb']:>9,.0f}"
+            f"{name:<8} {engine:<9} {r['records']:>10,} {r['precision']:>9.4f} "
+            f"{r['recall']:>8.4f} {r['f1']:>8.4f} "
+            f"{r['blocking_recall']:>8.4f} {r['pairs']:>12,} {r['seconds']:>9.1f} "
+            f"{r['peak_mb']:>9,.0f}"
         )
 
     if ours:
@@ -492,16 +556,20 @@ def print_rows(name: str, ours: dict | None, theirs: dict | None) -> None:
         print(row("splink", theirs))
     if ours and theirs:
         print(
-            f"{name:<8} {'ratio':<9} {'':>10} {ours['precision'] / max(theirs['precision'], 1e-9):>9.3f} "
-            f"{ours['recall'] / max(theirs['recall'], 1e-9):>8.3f} {ours['f1'] / max(theirs['f1'], 1e-9):>8.3f} "
+            f"{name:<8} {'ratio':<9} {'':>10} "
+            f"{ours['precision'] / max(theirs['precision'], 1e-9):>9.3f} "
+            f"{ours['recall'] / max(theirs['recall'], 1e-9):>8.3f} "
+            f"{ours['f1'] / max(theirs['f1'], 1e-9):>8.3f} "
             f"{'':>8} {'':>12} {ours['seconds'] / max(theirs['seconds'], 1e-9):>9.2f} "
             f"{ours['peak_mb'] / max(theirs['peak_mb'], 1e-9):>9.2f}"
         )
     if ours and "daily" in ours:
         d = ours["daily"]
         print(
-            f"{name:<8} {'daily':<9} {d['drop_records']:>10,} {d['precision']:>9.4f} {d['recall']:>8.4f} {d['f1']:>8.4f} "
-            f"{'':>8} {d['pairs']:>12,} {d['seconds']:>9.1f}   (incremental: {d['drop_records']:,} new records against "
+            f"{name:<8} {'daily':<9} {d['drop_records']:>10,} {d['precision']:>9.4f} "
+            f"{d['recall']:>8.4f} {d['f1']:>8.4f} "
+            f"{'':>8} {d['pairs']:>12,} {d['seconds']:>9.1f}   (incremental: "
+            f"{d['drop_records']:,} new records against "
             f"the existing customers; {d['reclustered']:,} records re-clustered)"
         )
     sys.stdout.flush()
@@ -540,9 +608,23 @@ def main() -> None:
     ap.add_argument("--worker", choices=["crmclean", "splink"], help=argparse.SUPPRESS)
     ap.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--daily", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--partition", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--backend",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="where crmclean's match stage runs (spark: local mode, two cores)",
+    )
+    ap.add_argument(
+        "--partitions",
+        type=Path,
+        default=None,
+        help="write crmclean's partition of each data set here (`<data set>.parquet`); when the "
+        "file is already there, say whether this run grouped the records the same way",
+    )
     args = ap.parse_args()
     if args.worker:
-        worker_main(args.worker, args.db, args.daily)
+        worker_main(args.worker, args.db, args.daily, args.partition, args.backend)
         return
 
     names = [d.strip() for d in args.datasets.split(",") if d.strip()]
@@ -572,12 +654,30 @@ def main() -> None:
 
     print()
     print(
-        f"{'data':<8} {'engine':<9} {'records':>10} {'precision':>9} {'recall':>8} {'F1':>8} {'blocking':>8} "
+        f"{'data':<8} {'engine':<9} {'records':>10} {'precision':>9} {'recall':>8} {'F1':>8} "
+        f"{'blocking':>8} "
         f"{'pairs':>12} {'seconds':>9} {'peak MB':>9}"
     )
     results = {}
     for name, db in prepared.items():
-        ours = run_worker("crmclean", db, folder, daily=(name == "scale"))
+        saved = fresh = None
+        if args.partitions:
+            args.partitions.mkdir(parents=True, exist_ok=True)
+            saved = args.partitions / f"{name}.parquet"
+            fresh = saved if not saved.exists() else folder / f"{name}-partition.parquet"
+        ours = run_worker(
+            "crmclean", db, folder, daily=(name == "scale"), partition=fresh, backend=args.backend
+        )
+        if ours and fresh and fresh != saved:
+            import duckdb
+
+            same, records = same_partition(duckdb.connect(), saved, fresh)
+            print(
+                f"  {name}: partition {'the same as' if same else 'DIFFERS from'} {saved} "
+                f"({records:,} records)",
+                flush=True,
+            )
+            fresh.unlink()
         theirs = None if args.no_splink else run_worker("splink", db, folder)
         results[name] = {"crmclean": ours, "splink": theirs}
         print_rows(name, ours, theirs)

@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.fixtures.sshd", "tests.fixtures.project", "tests.fixtures.smtp"]
+pytest_plugins = [
+    "tests.fixtures.sshd",
+    "tests.fixtures.project",
+    "tests.fixtures.smtp",
+    "tests.fixtures.spark",
+]

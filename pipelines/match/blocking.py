@@ -1,6 +1,7 @@
 """Blocking: which record pairs are worth comparing, as a union of cheap exact-key rules in SQL.
 
-Each rule is a key expression over `_m_rec`; two records are a candidate pair when they share the
+The SQL is in backends/sql.py, shared with the Spark backend. Each rule is a key expression
+over `_m_rec`; two records are a candidate pair when they share the
 key of at least one rule. Pairs then grow with the number of duplicates and households, not with
 n². A key held by more than `max_block_size` records (a placeholder e-mail, the commonest name)
 tells too little to be worth n² comparisons and is left out.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import duckdb
 
+from pipelines.match.backends import sql
 from pipelines.match_definitions import BLOCKING_RULES, BlockingRule
 
 # The rules themselves (name, key expression, the comparisons the key decides) are declared in
@@ -32,41 +34,11 @@ def candidate_pairs(
 
     `rules` is a bit mask of the rules (in the given order) that found the pair.
     """
-    selects = [
-        f"SELECT idx, dirty, {i} AS rule_id, {RULES[name].key} AS bk FROM _m_rec"
-        for i, name in enumerate(rules)
-    ]
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _m_keys AS
-        SELECT idx, dirty, rule_id, bk FROM ({" UNION ALL ".join(selects)}) k WHERE bk IS NOT NULL
-        """
-    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _m_keys AS {sql.blocking_keys(rules)}")
     # On a daily run only the blocks holding a dirty record matter: count just those.
-    dirty_keys = (
-        "WHERE (rule_id, bk) IN (SELECT rule_id, bk FROM _m_keys WHERE dirty)"
-        if dirty_only
-        else ""
-    )
-    dirty_pair = "AND (a.dirty OR b.dirty)" if dirty_only else ""
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _m_blocks AS
-        SELECT rule_id, bk FROM _m_keys {dirty_keys} GROUP BY rule_id, bk
-        HAVING count(*) BETWEEN 2 AND {int(max_block_size)}
-        """
+        f"CREATE OR REPLACE TEMP TABLE _m_blocks AS {sql.blocks(max_block_size, dirty_only)}"
     )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _m_pairs AS
-        WITH k AS (
-            SELECT k.idx, k.dirty, k.rule_id, k.bk FROM _m_keys k
-            JOIN _m_blocks b ON b.rule_id = k.rule_id AND b.bk = k.bk
-        )
-        SELECT a.idx AS l, b.idx AS r, CAST(bit_or(CAST(1 AS BIGINT) << a.rule_id) AS BIGINT) AS rules
-        FROM k a JOIN k b ON a.rule_id = b.rule_id AND a.bk = b.bk AND a.idx < b.idx {dirty_pair}
-        GROUP BY a.idx, b.idx
-        """
-    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _m_pairs AS {sql.pairs(dirty_only)}")
     con.execute("DROP TABLE _m_keys; DROP TABLE _m_blocks")
     return con.execute("SELECT count(*) FROM _m_pairs").fetchall()[0][0]

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipelines.match.comparison import RecordArrays, compare, component_pairs
+
 
 @dataclass
 class Clusters:
@@ -52,7 +54,8 @@ def cluster(
     always: list[tuple[int, int]] = (),
     never: set[tuple[int, int]] = frozenset(),
 ) -> Clusters:
-    """Cluster `records` (indices) using the candidate links (edge_l[i], edge_r[i]) above the threshold.
+    """Cluster `records` (indices) using the candidate links (edge_l[i], edge_r[i]) above the
+    threshold.
 
     Most linked records form a lone pair: two records with one link between them and no other
     link or override. Such a link has no ordering to respect and is decided on its own, in bulk;
@@ -82,7 +85,7 @@ def cluster(
     lone_join = np.array(
         [
             not (contradicts(a, b) and not vouches(a, b))
-            for a, b in zip(edge_l[lone_pos].tolist(), edge_r[lone_pos].tolist())
+            for a, b in zip(edge_l[lone_pos].tolist(), edge_r[lone_pos].tolist(), strict=True)
         ],
         dtype=bool,
     )
@@ -104,7 +107,7 @@ def cluster(
     group_rank = np.array([rank[pos] for _, _, pos in group_links], dtype=np.int64)
     merged = np.argsort(np.concatenate([group_rank, rank[lone_pos]]), kind="stable")
     group_rows = list(group_links)
-    lone_rows = list(zip(lone_l.tolist(), lone_r.tolist(), lone_pos.tolist()))
+    lone_rows = list(zip(lone_l.tolist(), lone_r.tolist(), lone_pos.tolist(), strict=True))
     links = always_links + [
         group_rows[i] if i < len(group_rows) else lone_rows[i - len(group_rows)]
         for i in merged.tolist()
@@ -163,7 +166,9 @@ def _cluster_groups(
         parent[rb] = ra
         members[ra].extend(members.pop(rb))
 
-    linked = set(zip(np.minimum(sub_l, sub_r).tolist(), np.maximum(sub_l, sub_r).tolist()))
+    linked = set(
+        zip(np.minimum(sub_l, sub_r).tolist(), np.maximum(sub_l, sub_r).tolist(), strict=True)
+    )
 
     def blocked(ra: int, rb: int) -> bool:
         contradicting = supporting = 0
@@ -188,7 +193,9 @@ def _cluster_groups(
 
     group_links: list[tuple[int, int, int]] = []
     sequence = positions[np.argsort(rank[positions], kind="stable")]
-    for pos, a, b in zip(sequence.tolist(), edge_l[sequence].tolist(), edge_r[sequence].tolist()):
+    for pos, a, b in zip(
+        sequence.tolist(), edge_l[sequence].tolist(), edge_r[sequence].tolist(), strict=True
+    ):
         ra, rb = find(a), find(b)
         if ra == rb or blocked(ra, rb):
             continue
@@ -343,3 +350,72 @@ def apply_forgiven(labels: np.ndarray, records: np.ndarray, forgiven: Forgiven) 
     inside = out < len(mapping)
     out[inside] = mapping[out[inside]]
     return out
+
+
+def cluster_records(
+    rec: RecordArrays,
+    records: np.ndarray,
+    el: np.ndarray,
+    er: np.ndarray,
+    ew: np.ndarray,
+    kind: np.ndarray,
+    plain: int,
+    always: list[tuple[int, int]],
+    never: set[tuple[int, int]],
+    options: dict,
+) -> tuple[Clusters, Forgiven]:
+    """`cluster` and `lone_conflicts` over `records` and their scored edges.
+
+    The edges (el[i], er[i]) come links first (`plain` of them), then the pairs kept apart by one
+    conflict (`kind`). Nothing here looks beyond a connected component of the edges, the always-
+    and the never-merge pairs, so a Spark worker clustering one component gets what a run over
+    everything gets.
+    """
+    # Every pair that could end up in one customer lies inside a connected component: compare
+    # them all.
+    links_l = np.concatenate([el, np.array([a for a, _ in always], dtype=np.int64)])
+    links_r = np.concatenate([er, np.array([b for _, b in always], dtype=np.int64)])
+    pl, pr = component_pairs(records, links_l, links_r)
+    within = compare(rec, pl, pr, **options)
+    lo, hi = np.minimum(pl, pr), np.maximum(pl, pr)
+    contradicting = set(
+        zip(lo[within.contradiction].tolist(), hi[within.contradiction].tolist(), strict=True)
+    )
+    personal = set(
+        zip(lo[within.personal_number].tolist(), hi[within.personal_number].tolist(), strict=True)
+    )
+
+    def contradicts(i: int, j: int) -> bool:
+        return ((i, j) if i < j else (j, i)) in contradicting
+
+    def vouches(i: int, j: int) -> bool:
+        return ((i, j) if i < j else (j, i)) in personal
+
+    result = cluster(
+        records,
+        el[:plain],
+        er[:plain],
+        ew[:plain],
+        rec.order,
+        contradicts=contradicts,
+        vouches=vouches,
+        always=always,
+        never=never,
+    )
+    forgiven = lone_conflicts(
+        rec.n,
+        result.labels,
+        records,
+        el[:plain],
+        er[:plain],
+        el[plain:],
+        er[plain:],
+        kind[plain:],
+        ew[plain:],
+        pl,
+        pr,
+        within.conflict,
+        within.contradiction,
+        never,
+    )
+    return result, forgiven

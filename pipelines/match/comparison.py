@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
@@ -56,7 +57,8 @@ class RecordArrays:
         return codes, counts, int(present.sum())
 
     def tf(self, column: str, per_person: float = 1.0) -> np.ndarray:
-        """Per record, the chance that a record of ANOTHER person holds the same value; NaN when missing.
+        """Per record, the chance that a record of ANOTHER person holds the same value (NaN:
+        missing).
 
         A value held by c records is held by about c - k records of other people, k being the
         records per person (duplicates): max(c - k, 1) / records with a value.
@@ -69,7 +71,8 @@ class RecordArrays:
         return out
 
     def exact_u(self, column: str, per_person: float = 1.0) -> float:
-        """Chance that two records of different people (both with a value) agree exactly: the mean tf."""
+        """Chance that two records of different people (both with a value) agree exactly: the
+        mean tf."""
         codes, counts, present = self._counts(column)
         if present < 2:
             return 1e-9
@@ -77,13 +80,33 @@ class RecordArrays:
         return float((counts * share).sum() / present)
 
 
+# The columns of a record that comparisons read, and the DuckDB SQL that selects them from
+# `_m_rec` (transpiled for Spark).
+RECORD_COLUMNS = (
+    "idx",
+    "record_key",
+    "ord",
+    *_STRING_COLUMNS,
+    "fn_is_initials",
+    "phone_is_personal",
+    "birth",
+)
+RECORD_SELECT = f"""idx, record_key, ord, {", ".join(_STRING_COLUMNS)}, fn_is_initials,
+    phone_is_personal, CAST(strftime(birth_date, '%Y%m%d') AS INTEGER) AS birth"""
+
+
 def load_records(con: duckdb.DuckDBPyConnection) -> RecordArrays:
     """Read `_m_rec` (ordered by idx) into dictionary-encoded numpy arrays."""
-    table = con.sql(
-        f"""SELECT idx, record_key, ord, {", ".join(_STRING_COLUMNS)}, fn_is_initials, phone_is_personal,
-                   CAST(strftime(birth_date, '%Y%m%d') AS INTEGER) AS birth
-            FROM _m_rec ORDER BY idx"""
-    ).to_arrow_table()
+    table = con.sql(f"SELECT {RECORD_SELECT} FROM _m_rec ORDER BY idx").to_arrow_table()
+    return records_from_arrow(table)
+
+
+def records_from_arrow(table: pa.Table) -> RecordArrays:
+    """Records (the columns of `RECORD_SELECT`, in index order) as dictionary-encoded arrays.
+
+    Codes are local to the table: comparisons only test them for equality and look values up,
+    so a batch of pairs on a Spark worker compares exactly as the whole run does.
+    """
     n = table.num_rows
     codes: dict[str, np.ndarray] = {}
     values: dict[str, np.ndarray] = {}
@@ -119,7 +142,7 @@ def load_records(con: duckdb.DuckDBPyConnection) -> RecordArrays:
 def _distinct_pair_scores(
     rec: RecordArrays,
     column: str,
-    l: np.ndarray,
+    l: np.ndarray,  # noqa: E741
     r: np.ndarray,
     mask: np.ndarray,
     scorer,
@@ -144,7 +167,10 @@ def _distinct_pair_scores(
 
 
 def _nickname_mask(
-    rec: RecordArrays, l: np.ndarray, r: np.ndarray, mask: np.ndarray
+    rec: RecordArrays,
+    l: np.ndarray,  # noqa: E741
+    r: np.ndarray,
+    mask: np.ndarray,
 ) -> np.ndarray:
     out = np.zeros(len(l), dtype=bool)
     if not mask.any():
@@ -192,7 +218,7 @@ FIRST_NAME, BIRTH_DATE = 1, 2  # `Compared.conflict`: the only field a contradic
 def _cross_similarity(
     rec: RecordArrays, a_col: str, a: np.ndarray, b_col: str, b: np.ndarray
 ) -> np.ndarray:
-    """Jaro-Winkler of rec[a_col][a[i]] against rec[b_col][b[i]] (two different columns), per pair."""
+    """Jaro-Winkler of rec[a_col][a[i]] against rec[b_col][b[i]] (two columns), per pair."""
     out = np.zeros(len(a), dtype=np.float32)
     if len(a) == 0:
         return out
@@ -206,7 +232,7 @@ def _cross_similarity(
 
 def compare(
     rec: RecordArrays,
-    l: np.ndarray,
+    l: np.ndarray,  # noqa: E741
     r: np.ndarray,
     *,
     first_name_max_similarity: float = 0.78,
@@ -301,7 +327,8 @@ def compare(
     levels[:, _AT["email"]] = lv
     email_differs = lv == 0
 
-    # phone: exact, or one typo: a digit off or two neighbouring digits swapped (optimal string alignment)
+    # phone: exact, or one typo: a digit off or two neighbouring digits swapped (optimal string
+    # alignment)
     pl, pr = c["phone"][l], c["phone"][r]
     both = (pl >= 0) & (pr >= 0)
     exact = both & (pl == pr)
@@ -350,7 +377,8 @@ def compare(
 
     # Strong contradictions keep records apart, unless they agree on a personal number (a mobile,
     # an identifier): household members share an address, a surname, a landline, an e-mail
-    # address, but not a personal number. Then a differing first name or birth date is a data error.
+    # address, but not a personal number. Then a differing first name or birth date is a data
+    # error.
     contradiction = fn_differs.copy()
     if birth_date_must_agree:
         contradiction |= birth_differs

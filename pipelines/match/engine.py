@@ -4,8 +4,8 @@
                              overrides_path=Path("sftp_config/match_overrides.yaml"), now=now)
 
 The steps, each in its own module:
-1. features.py     contacts -> comparable match features, with fingerprints; derived only for new and
-                   changed contacts and kept in `match_records`;
+1. features.py     contacts -> comparable match features, with fingerprints; derived only for new
+                   and changed contacts and kept in `match_records`;
 2. (here)          stable record keys; which records are new, changed or gone ("dirty");
 3. blocking.py     candidate pairs with at least one dirty record (all pairs on a full run);
 4. comparison.py   per-field agreement levels, vectorised with rapidfuzz;
@@ -27,11 +27,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import resource
+import shutil
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -39,8 +41,8 @@ import pyarrow as pa
 
 from pipelines.fields import CANONICAL_FIELDS, GOLDEN_COLUMNS
 from pipelines.match.blocking import RULES, candidate_pairs, rule_names
-from pipelines.match.clustering import apply_forgiven, cluster, lone_conflicts, twins_expected
-from pipelines.match.comparison import compare, component_pairs, load_records
+from pipelines.match.clustering import apply_forgiven, cluster_records, twins_expected
+from pipelines.match.comparison import compare, load_records
 from pipelines.match.features import FEATURE_COLUMNS, build_features, build_row_hashes
 from pipelines.match.overrides import Overrides, load_overrides
 from pipelines.match.scoring import Model, estimate_m, estimate_prior, estimate_u, score
@@ -49,6 +51,9 @@ from pipelines.match.stable_ids import assign_ids
 from pipelines.match.survivorship import build_golden
 from pipelines.match_definitions import COMPARISON_NAMES, COMPARISONS
 from pipelines.warehouse import memory_limit_bytes
+
+if TYPE_CHECKING:
+    from pipelines.match.backends.spark import SparkMatch
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +85,13 @@ class MatchResult:
     def lines(self) -> list[str]:
         kind = "full" if self.full_run else "incremental"
         return [
-            f"{self.contacts:,} contacts -> {self.customers:,} customers ({kind} run, {self.seconds:.1f} s)",
-            f"  matched {self.records_matched:,} new or changed records, {self.records_removed:,} removed, "
-            f"{self.records_reclustered:,} re-clustered; {self.pairs_scored:,} pairs scored, {self.linked_pairs:,} linkable",
-            f"  customers: {self.new:,} new, {self.merged:,} merged into older ids, {self.split:,} split, "
-            f"{self.changed:,} changed",
+            f"{self.contacts:,} contacts -> {self.customers:,} customers "
+            f"({kind} run, {self.seconds:.1f} s)",
+            f"  matched {self.records_matched:,} new or changed records, "
+            f"{self.records_removed:,} removed, {self.records_reclustered:,} re-clustered; "
+            f"{self.pairs_scored:,} pairs scored, {self.linked_pairs:,} linkable",
+            f"  customers: {self.new:,} new, {self.merged:,} merged into older ids, "
+            f"{self.split:,} split, {self.changed:,} changed",
         ]
 
 
@@ -138,8 +145,10 @@ def _bounded_memory(con: duckdb.DuckDBPyConnection):
 
 
 def _settings_hash(settings: MatchSettings) -> str:
-    """What, when changed, invalidates the stored pairs (survivorship does not)."""
-    text = settings.model_dump_json(exclude={"survivorship": True, "training": {"retrain_growth"}})
+    """What, when changed, invalidates the stored pairs (survivorship and the backend do not)."""
+    text = settings.model_dump_json(
+        exclude={"survivorship": True, "training": {"retrain_growth"}, "backend": True}
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -166,19 +175,37 @@ def build_customers(
     source_priority: dict[str, int],
     overrides_path: Path | None,
     now: datetime,
+    spark=None,
 ) -> MatchResult:
-    """Bring customers, customer_sources, match_evidence and customer_merges up to date with contacts."""
+    """Bring customers, customer_sources, match_evidence and customer_merges up to date with
+    contacts.
+
+    With `settings.backend == "spark"`, blocking through clustering run on the Spark session
+    `spark` (a local one is started, and stopped after, when none is given).
+    """
     con.execute(
         "SELECT 1"
     ).fetchall()  # finish a result the caller left open (DuckDB 2 refuses arrow work then)
-    with _bounded_memory(con):
-        return _build(
-            con,
-            settings=settings,
-            source_priority=source_priority,
-            overrides_path=overrides_path,
-            now=now,
-        )
+    with ExitStack() as stack:
+        matcher = None
+        if settings.backend == "spark":
+            from pipelines.match.backends.spark import SparkMatch, local_session, private_scratch
+
+            if spark is None:
+                scratch = private_scratch()
+                stack.callback(shutil.rmtree, scratch, ignore_errors=True)
+                spark = local_session(scratch)
+                stack.callback(spark.stop)
+            matcher = stack.enter_context(SparkMatch(spark, con))
+        with _bounded_memory(con):
+            return _build(
+                con,
+                settings=settings,
+                source_priority=source_priority,
+                overrides_path=overrides_path,
+                now=now,
+                matcher=matcher,
+            )
 
 
 def _build(
@@ -188,6 +215,7 @@ def _build(
     source_priority: dict[str, int],
     overrides_path: Path | None,
     now: datetime,
+    matcher: SparkMatch | None = None,
 ) -> MatchResult:
     started = time.perf_counter()
     timer = _Timer()
@@ -203,7 +231,8 @@ def _build(
         con.execute("DELETE FROM match_edges")
     else:  # the pairs of changed records are scored again below
         con.execute(
-            """DELETE FROM match_edges WHERE left_key IN (SELECT record_key FROM _m_rec WHERE dirty)
+            """DELETE FROM match_edges
+               WHERE left_key IN (SELECT record_key FROM _m_rec WHERE dirty)
                   OR right_key IN (SELECT record_key FROM _m_rec WHERE dirty)"""
         )
     result.full_run = full
@@ -211,6 +240,48 @@ def _build(
         "SELECT (SELECT count(*) FROM _m_rec WHERE dirty), (SELECT count(*) FROM _m_removed)"
     ).fetchall()[0]
 
+    options = dict(
+        first_name_max_similarity=settings.households.first_name_max_similarity,
+        birth_date_must_agree=settings.households.birth_date_must_agree,
+    )
+    if matcher is not None:
+        model, rec = _match_on_spark(
+            con, matcher, result, timer, settings, options, model, full, now
+        )
+    else:
+        model, rec = _match_on_duckdb(con, result, timer, settings, options, model, full, now)
+    with timer.step("affected"):
+        result.records_reclustered = _affected_records(con, overrides, full)
+    with timer.step("cluster"):
+        result.conflicts_forgiven = _cluster_affected(
+            con,
+            rec,
+            overrides,
+            options,
+            model,
+            full,
+            settings.thresholds.link_probability,
+            matcher,
+        )
+    with timer.step("ids"):
+        counts = assign_ids(con)
+        result.new, result.merged, result.split = counts["new"], counts["merged"], counts["split"]
+    with timer.step("write"):
+        _write_links(con, now)
+    with timer.step("survivorship"):
+        result.changed = _write_customers(con, settings, source_priority, now)
+        _finish_records(con, now)
+        _remember_overrides(con, overrides)
+    result.customers = con.execute("SELECT count(*) FROM customers").fetchall()[0][0]
+    _drop_temp(con)
+    result.seconds = time.perf_counter() - started
+    result.steps = timer.steps
+    result.step_peak_mb = timer.peak_mb
+    return result
+
+
+def _match_on_duckdb(con, result, timer, settings, options, model, full, now):
+    """Blocking, comparison, training and scoring in the warehouse: the edges in `match_edges`."""
     with timer.step("blocking"):
         result.pairs_scored = candidate_pairs(
             con, settings.blocking.rules, settings.blocking.max_block_size, dirty_only=not full
@@ -218,21 +289,18 @@ def _build(
     with timer.step("load"):
         rec = load_records(con)
         pairs = con.sql("SELECT l, r, rules FROM _m_pairs").to_arrow_table()
-        l = pairs["l"].to_numpy().astype(np.int64)
+        l = pairs["l"].to_numpy().astype(np.int64)  # noqa: E741
         r = pairs["r"].to_numpy().astype(np.int64)
         masks = pairs["rules"].to_numpy().astype(np.int64)
         con.execute("DROP TABLE _m_pairs")
-    options = dict(
-        first_name_max_similarity=settings.households.first_name_max_similarity,
-        birth_date_must_agree=settings.households.birth_date_must_agree,
-    )
     with timer.step("compare"):
         compared = compare(rec, l, r, **options)
     if model is None:
         with timer.step("train"):
             model = _train(rec, compared, masks, settings, options, now)
             con.execute(
-                "INSERT INTO match_model (model, settings_hash, records, trained_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO match_model (model, settings_hash, records, trained_at) "
+                "VALUES (?, ?, ?, ?)",
                 [model.to_json(), _settings_hash(settings), rec.n, now],
             )
             result.retrained = True
@@ -258,28 +326,48 @@ def _build(
             settings.blocking.rules,
             now,
         )
-        del compared, scores, probability, l, r, masks
-    with timer.step("affected"):
-        result.records_reclustered = _affected_records(con, overrides, full)
-    with timer.step("cluster"):
-        result.conflicts_forgiven = _cluster_affected(
-            con, rec, overrides, options, model, full, settings.thresholds.link_probability
+    return model, rec
+
+
+def _match_on_spark(con, matcher, result, timer, settings, options, model, full, now):
+    """The same steps on Spark (backends/spark.py); the kept edges come back to `match_edges`."""
+    with timer.step("blocking"):
+        result.pairs_scored = matcher.candidate_pairs(
+            settings.blocking.rules, settings.blocking.max_block_size, dirty_only=not full
         )
-    with timer.step("ids"):
-        counts = assign_ids(con)
-        result.new, result.merged, result.split = counts["new"], counts["merged"], counts["split"]
-    with timer.step("write"):
-        _write_links(con, now)
-    with timer.step("survivorship"):
-        result.changed = _write_customers(con, settings, source_priority, now)
-        _finish_records(con, now)
-        _remember_overrides(con, overrides)
-    result.customers = con.execute("SELECT count(*) FROM customers").fetchall()[0][0]
-    _drop_temp(con)
-    result.seconds = time.perf_counter() - started
-    result.steps = timer.steps
-    result.step_peak_mb = timer.peak_mb
-    return result
+    with timer.step("load"):
+        rec = load_records(con)
+    with timer.step("compare"):
+        matcher.compare(options)
+    if model is None:
+        with timer.step("train"):
+            compared, masks = matcher.training_pairs()
+            model = _train(rec, compared, masks, settings, options, now)
+            con.execute(
+                "INSERT INTO match_model (model, settings_hash, records, trained_at) "
+                "VALUES (?, ?, ?, ?)",
+                [model.to_json(), _settings_hash(settings), rec.n, now],
+            )
+            result.retrained = True
+            del compared, masks
+    with timer.step("score"):
+        kept = matcher.score(model, rec, settings.thresholds.link_probability)
+        result.linked_pairs = kept["linked"]
+        _store_edges(
+            con,
+            rec,
+            kept["l"],
+            kept["r"],
+            kept["masks"],
+            kept["levels"],
+            kept["weights"],
+            kept["total"],
+            kept["probability"],
+            kept["conflict"],
+            settings.blocking.rules,
+            now,
+        )
+    return model, rec
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,7 +375,8 @@ def _build(
 
 
 def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
-    """Bring `match_records` up to date with contacts; create `_m_rec` (with dirty flags) and `_m_removed`.
+    """Bring `match_records` up to date with contacts; create `_m_rec` (with dirty flags) and
+    `_m_removed`.
 
     Match features are derived only for new and changed contacts (their row fingerprint differs)
     and kept in `match_records`, so a daily drop costs a pass over the fingerprints, not over
@@ -298,14 +387,16 @@ def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
         """
         CREATE OR REPLACE TEMP TABLE _m_removed AS
         SELECT r.record_key, r.source, r.source_record_id FROM match_records r
-        WHERE NOT EXISTS (SELECT 1 FROM _m_seen s WHERE s.source = r.source AND s.source_record_id = r.source_record_id)
+        WHERE NOT EXISTS (SELECT 1 FROM _m_seen s
+                          WHERE s.source = r.source AND s.source_record_id = r.source_record_id)
         """
     )
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _m_changed AS
         SELECT s.source, s.source_record_id, r.record_key, r.match_hash AS old_match_hash
-        FROM _m_seen s LEFT JOIN match_records r ON r.source = s.source AND r.source_record_id = s.source_record_id
+        FROM _m_seen s LEFT JOIN match_records r
+          ON r.source = s.source AND r.source_record_id = s.source_record_id
         WHERE r.row_hash IS DISTINCT FROM s.row_hash
         """
     )
@@ -324,10 +415,12 @@ def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
     )
     con.execute(
         f"""
-        INSERT INTO match_records (record_key, source, source_record_id, match_hash, row_hash, matched_at, {cols})
+        INSERT INTO match_records (record_key, source, source_record_id, match_hash, row_hash,
+                                   matched_at, {cols})
         SELECT k.record_key, f.source, f.source_record_id, f.match_hash, f.row_hash, ?,
                {", ".join(f"f.{c}" for c in FEATURE_COLUMNS)}
-        FROM _m_feat f JOIN _m_new_keys k ON k.source = f.source AND k.source_record_id = f.source_record_id
+        FROM _m_feat f JOIN _m_new_keys k
+          ON k.source = f.source AND k.source_record_id = f.source_record_id
         ORDER BY k.record_key
         """,
         [now],
@@ -352,9 +445,11 @@ def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
             value_hash = x.value_hash
         FROM (SELECT f.source, f.source_record_id, {_value_hash_sql("c")} AS value_hash,
                      coalesce(l.exported_at, l.remote_mtime, c.loaded_at) AS changed_at
-              FROM _m_feat f JOIN contacts c ON c.source = f.source AND c.source_record_id = f.source_record_id
+              FROM _m_feat f JOIN contacts c
+                ON c.source = f.source AND c.source_record_id = f.source_record_id
               LEFT JOIN ingest_log l ON l.file_id = c.file_id) x
-        WHERE match_records.source = x.source AND match_records.source_record_id = x.source_record_id
+        WHERE match_records.source = x.source
+          AND match_records.source_record_id = x.source_record_id
         """
     )
     con.execute(
@@ -367,11 +462,13 @@ def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
             FROM match_records r
             WHERE NOT EXISTS (SELECT 1 FROM _m_removed x WHERE x.record_key = r.record_key)
         )
-        SELECT r.source, r.source_record_id, {", ".join(f"r.{c}" for c in FEATURE_COLUMNS)}, r.match_hash,
+        SELECT r.source, r.source_record_id, {", ".join(f"r.{c}" for c in FEATURE_COLUMNS)},
+               r.match_hash,
                r.record_key, k.idx, k.ord,
                ((c.source IS NOT NULL AND c.old_match_hash IS DISTINCT FROM r.match_hash)
                 OR NOT EXISTS (SELECT 1 FROM customer_sources cs
-                               WHERE cs.source = r.source AND cs.source_record_id = r.source_record_id)) AS dirty,
+                               WHERE cs.source = r.source
+                                 AND cs.source_record_id = r.source_record_id)) AS dirty,
                (c.source IS NOT NULL) AS row_dirty
         FROM match_records r JOIN kept k ON k.record_key = r.record_key
         LEFT JOIN _m_changed c ON c.source = r.source AND c.source_record_id = r.source_record_id
@@ -386,7 +483,8 @@ def _sync_records(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
     con.execute(
         """
         DELETE FROM match_edges
-        WHERE left_key IN (SELECT record_key FROM _m_removed) OR right_key IN (SELECT record_key FROM _m_removed)
+        WHERE left_key IN (SELECT record_key FROM _m_removed)
+           OR right_key IN (SELECT record_key FROM _m_removed)
            OR left_key NOT IN (SELECT record_key FROM match_records)
            OR right_key NOT IN (SELECT record_key FROM match_records)
         """
@@ -446,7 +544,8 @@ def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: da
     )
     weights = model.level_weights()
     log.info(
-        "match model estimated on %s records, %s pairs, %s EM rounds, prior %.3g, %.2f records per person; "
+        "match model estimated on %s records, %s pairs, %s EM rounds, prior %.3g, "
+        "%.2f records per person; "
         "weights: %s",
         rec.n,
         model.pairs,
@@ -465,7 +564,7 @@ def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: da
 def _store_edges(
     con,
     rec,
-    l,
+    l,  # noqa: E741
     r,
     masks,
     levels,
@@ -511,7 +610,8 @@ def _remember_overrides(con: duckdb.DuckDBPyConnection, overrides: Overrides) ->
 def _override_keys(con: duckdb.DuckDBPyConnection, overrides: Overrides) -> None:
     """`_m_override(kind, left_key, right_key)` for the override pairs whose records both exist."""
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _m_override_text (kind VARCHAR, ls VARCHAR, lr VARCHAR, rs VARCHAR, rr VARCHAR)"
+        "CREATE OR REPLACE TEMP TABLE _m_override_text "
+        "(kind VARCHAR, ls VARCHAR, lr VARCHAR, rs VARCHAR, rr VARCHAR)"
     )
     rows = [("always", a[0], a[1], b[0], b[1]) for a, b in overrides.always]
     rows += [("never", a[0], a[1], b[0], b[1]) for a, b in overrides.never]
@@ -520,7 +620,8 @@ def _override_keys(con: duckdb.DuckDBPyConnection, overrides: Overrides) -> None
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _m_override AS
-        SELECT o.kind, a.record_key AS left_key, b.record_key AS right_key, a.idx AS left_idx, b.idx AS right_idx
+        SELECT o.kind, a.record_key AS left_key, b.record_key AS right_key,
+               a.idx AS left_idx, b.idx AS right_idx
         FROM _m_override_text o
         JOIN _m_rec a ON a.source = o.ls AND a.source_record_id = o.lr
         JOIN _m_rec b ON b.source = o.rs AND b.source_record_id = o.rr
@@ -529,7 +630,8 @@ def _override_keys(con: duckdb.DuckDBPyConnection, overrides: Overrides) -> None
 
 
 def _affected_records(con: duckdb.DuckDBPyConnection, overrides: Overrides, full: bool) -> int:
-    """`_m_affected(record_key)`: dirty records, their former customer mates, overrides, and all connected."""
+    """`_m_affected(record_key)`: dirty records, their former customer mates, overrides, and all
+    connected."""
     _override_keys(con, overrides)
     if full:
         con.execute("CREATE OR REPLACE TEMP TABLE _m_affected AS SELECT record_key FROM _m_rec")
@@ -540,7 +642,8 @@ def _affected_records(con: duckdb.DuckDBPyConnection, overrides: Overrides, full
         SELECT source, source_record_id FROM _m_rec WHERE dirty
         UNION SELECT source, source_record_id FROM _m_removed
         UNION SELECT source, source_record_id FROM _m_rec
-              WHERE record_key IN (SELECT left_key FROM _m_override UNION SELECT right_key FROM _m_override)
+              WHERE record_key IN (SELECT left_key FROM _m_override
+                                   UNION SELECT right_key FROM _m_override)
         UNION SELECT source, source_record_id FROM match_override_records
         """
     )
@@ -550,10 +653,12 @@ def _affected_records(con: duckdb.DuckDBPyConnection, overrides: Overrides, full
         SELECT record_key FROM _m_rec WHERE dirty
         UNION
         SELECT r.record_key FROM _m_rec r
-        JOIN customer_sources cs ON cs.source = r.source AND cs.source_record_id = r.source_record_id
+        JOIN customer_sources cs
+          ON cs.source = r.source AND cs.source_record_id = r.source_record_id
         WHERE cs.customer_id IN (
             SELECT cs2.customer_id FROM customer_sources cs2
-            JOIN _m_touched t ON t.source = cs2.source AND t.source_record_id = cs2.source_record_id)
+            JOIN _m_touched t
+              ON t.source = cs2.source AND t.source_record_id = cs2.source_record_id)
         UNION
         SELECT left_key FROM _m_override UNION SELECT right_key FROM _m_override
         UNION
@@ -593,8 +698,10 @@ def _cluster_affected(
     model: Model,
     full: bool,
     link_probability: float,
+    matcher: SparkMatch | None = None,
 ) -> int:
-    """Cluster the affected records: `_m_assign(record_key, cluster, ord, match_score)`, `_m_links`.
+    """Cluster the affected records: `_m_assign(record_key, cluster, ord, match_score)` and
+    `_m_links`.
 
     Returns how many lone records joined a customer despite one conflicting field. Whether they
     may is decided on a full run, from the twins the clusters confirm (`twins_expected`), and kept
@@ -602,7 +709,8 @@ def _cluster_affected(
     """
     records = (
         con.sql(
-            "SELECT r.idx FROM _m_rec r JOIN _m_affected a ON a.record_key = r.record_key ORDER BY r.idx"
+            "SELECT r.idx FROM _m_rec r JOIN _m_affected a ON a.record_key = r.record_key "
+            "ORDER BY r.idx"
         )
         .to_arrow_table()["idx"]
         .to_numpy()
@@ -627,48 +735,14 @@ def _cluster_affected(
     ov = con.execute("SELECT kind, left_idx, right_idx FROM _m_override").fetchall()
     always = sorted((int(a), int(b)) for k, a, b in ov if k == "always")
     never = {(int(a), int(b)) for k, a, b in ov if k == "never"}
-    # Every pair that could end up in one customer lies inside a connected component: compare them all.
-    links_l = np.concatenate([el, np.array([a for a, _ in always], dtype=np.int64)])
-    links_r = np.concatenate([er, np.array([b for _, b in always], dtype=np.int64)])
-    pl, pr = component_pairs(records, links_l, links_r)
-    within = compare(rec, pl, pr, **options)
-    lo, hi = np.minimum(pl, pr), np.maximum(pl, pr)
-    contradicting = set(zip(lo[within.contradiction].tolist(), hi[within.contradiction].tolist()))
-    personal = set(zip(lo[within.personal_number].tolist(), hi[within.personal_number].tolist()))
-
-    def contradicts(i: int, j: int) -> bool:
-        return ((i, j) if i < j else (j, i)) in contradicting
-
-    def vouches(i: int, j: int) -> bool:
-        return ((i, j) if i < j else (j, i)) in personal
-
-    result = cluster(
-        records,
-        el[:plain],
-        er[:plain],
-        ew[:plain],
-        rec.order,
-        contradicts=contradicts,
-        vouches=vouches,
-        always=always,
-        never=never,
-    )
-    forgiven = lone_conflicts(
-        rec.n,
-        result.labels,
-        records,
-        el[:plain],
-        er[:plain],
-        el[plain:],
-        er[plain:],
-        kind[plain:],
-        ew[plain:],
-        pl,
-        pr,
-        within.conflict,
-        within.contradiction,
-        never,
-    )
+    if matcher is None:
+        result, forgiven = cluster_records(
+            rec, records, el, er, ew, kind, plain, always, never, options
+        )
+    else:  # one connected component per Spark task
+        result, forgiven = matcher.cluster(
+            records, el, er, ew, kind, plain, always, never, options
+        )
     if full:
         sizes = np.bincount(result.labels)
         singleton_share = float((sizes == 1).sum() / max(1, (sizes > 0).sum()))
@@ -697,7 +771,9 @@ def _cluster_affected(
         result.labels = apply_forgiven(result.labels, records, forgiven)
         pos = plain + forgiven.edges
         other = np.where(el[pos] == forgiven.records, er[pos], el[pos])
-        result.links.extend(zip(forgiven.records.tolist(), other.tolist(), pos.tolist()))
+        result.links.extend(
+            zip(forgiven.records.tolist(), other.tolist(), pos.tolist(), strict=True)
+        )
         joined = len(forgiven.records)
 
     # Each record's match score: the strongest link that joined it (an override counts as 1).
@@ -737,7 +813,8 @@ def _cluster_affected(
         SELECT mr.record_key, cs.customer_id, cs.linked_at
         FROM customer_sources cs JOIN match_records mr
           ON mr.source = cs.source AND mr.source_record_id = cs.source_record_id
-        WHERE mr.record_key IN (SELECT record_key FROM _m_affected UNION ALL SELECT record_key FROM _m_removed)
+        WHERE mr.record_key IN (SELECT record_key FROM _m_affected
+                                UNION ALL SELECT record_key FROM _m_removed)
         """
     )
     return joined
@@ -774,12 +851,14 @@ def _write_links(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
         DELETE FROM customer_sources cs WHERE EXISTS (
             SELECT 1 FROM match_records mr
             WHERE mr.source = cs.source AND mr.source_record_id = cs.source_record_id
-              AND mr.record_key IN (SELECT record_key FROM _m_affected UNION ALL SELECT record_key FROM _m_removed))
+              AND mr.record_key IN (SELECT record_key FROM _m_affected
+                                    UNION ALL SELECT record_key FROM _m_removed))
         """
     )
     con.execute(
         """
-        INSERT INTO customer_sources (customer_id, source, source_record_id, match_score, linked_at)
+        INSERT INTO customer_sources
+            (customer_id, source, source_record_id, match_score, linked_at)
         SELECT i.customer_id, r.source, r.source_record_id, a.match_score,
                CASE WHEN o.customer_id = i.customer_id THEN coalesce(o.linked_at, ?) ELSE ? END
         FROM _m_assign a
@@ -794,7 +873,8 @@ def _write_links(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
     )
     con.execute(
         f"""
-        INSERT INTO match_evidence (customer_id, left_source, left_record_id, right_source, right_record_id,
+        INSERT INTO match_evidence (customer_id, left_source, left_record_id, right_source,
+                                    right_record_id,
                                     match_weight, match_probability, rule, comparison, matched_at)
         SELECT i.customer_id, ra.source, ra.source_record_id, rb.source, rb.source_record_id,
                e.match_weight, CASE WHEN k.kind = 'override' THEN 1.0 ELSE e.match_probability END,
@@ -894,13 +974,15 @@ def _write_customers(
         UNION
         -- a customer whose shown email bounced since: another of its addresses may take over
         SELECT c.customer_id FROM customers c
-        WHERE c.email IN (SELECT email FROM suppressions WHERE reason IN ('hard_bounce', 'soft_bounce')
+        WHERE c.email IN (SELECT email FROM suppressions
+                          WHERE reason IN ('hard_bounce', 'soft_bounce')
                           UNION SELECT email FROM suppression_events WHERE event = 'hard_bounce')
         """
     )
     if everyone:
         con.execute(
-            "UPDATE match_model SET survivorship_hash = ? WHERE trained_at = (SELECT max(trained_at) FROM match_model)",
+            "UPDATE match_model SET survivorship_hash = ? "
+            "WHERE trained_at = (SELECT max(trained_at) FROM match_model)",
             [rules],
         )
     con.execute(
@@ -920,7 +1002,8 @@ def _write_customers(
     changed = con.execute(
         f"""
         SELECT count(*) FROM _m_golden g JOIN customers c ON c.customer_id = g.customer_id
-        WHERE {fingerprint.replace("coalesce(CAST(", "coalesce(CAST(g.")} <> {fingerprint.replace("coalesce(CAST(", "coalesce(CAST(c.")}
+        WHERE {fingerprint.replace("coalesce(CAST(", "coalesce(CAST(g.")}
+           <> {fingerprint.replace("coalesce(CAST(", "coalesce(CAST(c.")}
         """
     ).fetchall()[0][0]
     con.execute(
@@ -950,7 +1033,7 @@ def _write_customers(
 
 
 def _finish_records(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
-    """Forget records that are gone (the fingerprints of the others were kept by `_sync_records`)."""
+    """Forget records that are gone (`_sync_records` kept the fingerprints of the others)."""
     con.execute(
         "DELETE FROM match_records WHERE record_key IN (SELECT record_key FROM _m_removed)"
     )
@@ -960,7 +1043,8 @@ def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
     names = [
         row[0]
         for row in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE '\\_m\\_%' ESCAPE '\\'"
+            "SELECT table_name FROM duckdb_tables() "
+            "WHERE temporary AND table_name LIKE '\\_m\\_%' ESCAPE '\\'"
         ).fetchall()
     ]
     for name in names:

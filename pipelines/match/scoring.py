@@ -9,8 +9,9 @@ among non-matches; a pair's match weight is the sum over comparisons of log2(m /
   the candidate pairs (u held fixed), counted once per distinct pattern of levels. Pairs that a
   household contradiction keeps apart are left out: they are non-matches by rule, and letting
   them in would teach the model that matches often disagree on first name.
-- A small Dirichlet prior (each comparison's `prior_m`, `prior_u`) keeps the estimates sane on tiny data sets
-  (tests, a first drop of a few hundred rows); on real volumes the data outweighs it.
+- A small Dirichlet prior (each comparison's `prior_m`, `prior_u`) keeps the estimates sane on
+  tiny data sets (tests, a first drop of a few hundred rows); on real volumes the data
+  outweighs it.
 - Term-frequency adjustment: an exact agreement on a value shared by many records (`de Vries`,
   a family e-mail address, a switchboard number) counts log2(u_exact / tf(value)) bits less
   than the average exact agreement, one on a rare value (`Wijnaldum`) a little more.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -77,8 +79,18 @@ class Scores:
         return 1.0 / (1.0 + np.exp2(-(self.total + model.prior_weight())))
 
 
-def score(model: Model, rec: RecordArrays, l: np.ndarray, levels: np.ndarray) -> Scores:
+def score(model: Model, rec: RecordArrays, l: np.ndarray, levels: np.ndarray) -> Scores:  # noqa: E741
     """Per-comparison weights and the total match weight of each pair."""
+    return score_levels(
+        model, levels, lambda column, exact: rec.tf(column, model.records_per_person)[l[exact]]
+    )
+
+
+def score_levels(
+    model: Model, levels: np.ndarray, tf_of: Callable[[str, np.ndarray], np.ndarray]
+) -> Scores:
+    """`score` with the term frequencies from `tf_of(column, exact)`: the left records' tf of the
+    pairs in the mask `exact` (a Spark worker gets them joined to its pairs, not from `rec`)."""
     per_level = model.level_weights()
     weights = np.zeros(levels.shape, dtype=np.float32)
     for k, c in enumerate(COMPARISONS):
@@ -89,7 +101,7 @@ def score(model: Model, rec: RecordArrays, l: np.ndarray, levels: np.ndarray) ->
         if f in model.term_frequency:
             exact = lv == c.exact
             if exact.any():
-                tf = rec.tf(c.tf_column, model.records_per_person)[l[exact]]
+                tf = tf_of(c.tf_column, exact)
                 adjust = np.log2(model.u[f][-1] / np.maximum(tf, 1e-12))
                 weights[exact, k] += np.clip(
                     adjust, -TF_ADJUSTMENT_LIMIT, TF_ADJUSTMENT_LIMIT
@@ -161,7 +173,10 @@ def em_session(
     iterations: int,
     tolerance: float,
 ) -> tuple[dict[str, np.ndarray], float, int]:
-    """EM over the `active` comparisons of some candidate pairs, u fixed: (m of the active ones, share, rounds)."""
+    """EM over the `active` comparisons of some candidate pairs, u fixed.
+
+    Returns (m of the active ones, share, rounds).
+    """
     pat, counts = _patterns(levels, active)
     chosen = [COMPARISONS[k] for k in active]
     names = [c.name for c in chosen]
@@ -171,7 +186,8 @@ def em_session(
     m = {f: m[f].copy() for f in names}
     share = 0.5
     rounds = 0
-    for rounds in range(1, iterations + 1):
+    while rounds < iterations:
+        rounds += 1
         log_m = np.zeros(len(pat))
         for pos, f in enumerate(names):
             log_m += _log_table(m[f])[pat[:, pos]]

@@ -18,7 +18,7 @@ SurvivorshipRule = Literal[
     "status", "source_priority", "recency", "consensus", "personal", "consumer"
 ]
 SURVIVORSHIP_GROUPS = ("name", "email", "phone", "address", "birth_date")
-# The order each group uses unless matching.yaml says otherwise (see survivorship.py for the rules).
+# The order each group uses unless matching.yaml says otherwise (survivorship.py has the rules).
 DEFAULT_SURVIVORSHIP: dict[str, list[str]] = {
     "name": ["status", "consensus", "source_priority", "recency"],
     "email": ["status", "recency", "personal", "consumer", "source_priority"],
@@ -53,7 +53,8 @@ class Blocking(Strict):
         unknown = [r for r in self.rules if r not in BLOCKING_RULE_NAMES]
         if unknown:
             raise ValueError(
-                f"rules: unknown rule(s) {', '.join(unknown)}; known: {', '.join(BLOCKING_RULE_NAMES)}"
+                f"rules: unknown rule(s) {', '.join(unknown)}; "
+                f"known: {', '.join(BLOCKING_RULE_NAMES)}"
             )
         if not self.rules:
             raise ValueError("rules: at least one blocking rule is needed")
@@ -75,13 +76,15 @@ class Training(Strict):
 
 
 class Households(Strict):
-    """Strong contradictions that keep two records apart whatever their weight (household members, twins)."""
+    """Strong contradictions that keep two records apart whatever their weight (household
+    members, twins)."""
 
     first_name_max_similarity: float = Field(
         0.78,
         ge=0,
         le=1,
-        description="first names below this Jaro-Winkler similarity (and no nickname or initial) differ",
+        description="first names below this Jaro-Winkler similarity (and no nickname or "
+        "initial) differ",
     )
     birth_date_must_agree: bool = True
 
@@ -100,7 +103,8 @@ class Survivorship(Strict):
     )
     export_date_counts_as_update: bool = Field(
         False,
-        description="recency: compare a drop's export date with update times (default: own evidence first)",
+        description="recency: compare a drop's export date with update times (default: own "
+        "evidence first)",
     )
 
     @model_validator(mode="after")
@@ -108,7 +112,8 @@ class Survivorship(Strict):
         unknown = [g for g in self.groups if g not in SURVIVORSHIP_GROUPS]
         if unknown:
             raise ValueError(
-                f"groups: unknown group(s) {', '.join(unknown)}; known: {', '.join(SURVIVORSHIP_GROUPS)}"
+                f"groups: unknown group(s) {', '.join(unknown)}; "
+                f"known: {', '.join(SURVIVORSHIP_GROUPS)}"
             )
         return self
 
@@ -119,6 +124,11 @@ class Survivorship(Strict):
 
 
 class MatchSettings(Strict):
+    backend: Literal["duckdb", "spark"] = Field(
+        "duckdb",
+        description="where blocking, comparison, scoring and clustering run: the embedded DuckDB "
+        "warehouse, or Apache Spark (the same partition; see docs/scaling.md)",
+    )
     thresholds: Thresholds = Field(default_factory=Thresholds)
     blocking: Blocking = Field(default_factory=Blocking)
     training: Training = Field(default_factory=Training)
@@ -134,7 +144,8 @@ class MatchSettings(Strict):
         unknown = [c for c in self.term_frequency if c not in COMPARISON_NAMES]
         if unknown:
             raise ValueError(
-                f"term_frequency: unknown comparison(s) {', '.join(unknown)}; known: {', '.join(COMPARISON_NAMES)}"
+                f"term_frequency: unknown comparison(s) {', '.join(unknown)}; "
+                f"known: {', '.join(COMPARISON_NAMES)}"
             )
         return self
 

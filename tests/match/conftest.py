@@ -49,7 +49,8 @@ def add_contacts(con, rows: list[dict]) -> None:
     con.register("_test_rows", batch)
     con.execute(
         """DELETE FROM contacts WHERE EXISTS (SELECT 1 FROM _test_rows t
-               WHERE t.source = contacts.source AND t.source_record_id = contacts.source_record_id)"""
+               WHERE t.source = contacts.source
+                 AND t.source_record_id = contacts.source_record_id)"""
     )
     cols = ", ".join(CONTACT_COLUMNS)
     con.execute(f"INSERT INTO contacts ({cols}) SELECT {cols} FROM _test_rows")
@@ -70,6 +71,7 @@ def run(
     overrides: Path | None = None,
     now: datetime = NOW,
     priority: dict[str, int] | None = None,
+    spark=None,
 ):
     with transaction(con):
         return build_customers(
@@ -78,6 +80,7 @@ def run(
             source_priority=priority or {"crm": 1, "webshop": 2},
             overrides_path=overrides,
             now=now,
+            spark=spark,
         )
 
 
