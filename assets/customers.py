@@ -19,14 +19,9 @@ from pipelines.warehouse.builds import record_customer_build
     group_name="customers",
     kinds={"duckdb"},
     automation_condition=dg.AutomationCondition.eager(),
-<<<<<<< ours
     description=(
         "Golden customer records (customers, customer_sources, match_evidence, customer_merges)."
     ),
-=======
-    description="Golden customer records (customers, customer_sources, match_evidence, "
-    "customer_merges).",
->>>>>>> theirs
     metadata={"dagster/column_schema": table_schema("customers")},
 )
 def customers(
