@@ -84,6 +84,8 @@ def normalize_street(part: str | None, country: str | None = None) -> StreetResu
     if not any(c.isalpha() for c in text):
         return StreetResult(None, "invalid", "not_a_street")
     value = _cased(text)
+    if not value:
+        return StreetResult(None, "invalid", "not_a_street")
     if country in DUTCH_COUNTRIES:
         value = fix_ij(value)
     value = expand_abbreviations(value, country)
@@ -141,6 +143,8 @@ def _cased(text: str) -> str:
     value = smart_title(text) if needs_casing(text) else text
     repaired = repair(value)
     if repaired != value:
+        # a repair can bring back whitespace the cleaning removed (`Â ` -> a no-break space)
+        repaired = clean_text(repaired) or ""
         value = smart_title(repaired) if needs_casing(repaired) else repaired
     return value
 
