@@ -196,7 +196,8 @@ def _growth(a: dict, b: dict) -> None:
     nlogn = ratio * math.log(b["people"]) / math.log(a["people"])
     print(f"\n== growth {a['people']:,} -> {b['people']:,} (x{ratio:.1f}; n log n: x{nlogn:.2f})")
     print(
-        f"  day 1 total {b['day1_s'] / a['day1_s']:.2f}x, peak {b['day1_peak_mb'] / a['day1_peak_mb']:.2f}x"
+        f"  day 1 total {b['day1_s'] / a['day1_s']:.2f}x, "
+        f"peak {b['day1_peak_mb'] / a['day1_peak_mb']:.2f}x"
     )
     for step in sorted(b["day1_stages"]):
         if a["day1_stages"].get(step, 0) > 0.5:

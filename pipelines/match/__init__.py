@@ -1,4 +1,5 @@
-"""Deduplicate contacts into golden customers: accurate on households, fast at a million, stable over time.
+"""Deduplicate contacts into golden customers: accurate on households, fast at a million, stable
+over time.
 
     from pipelines.match import build_customers, explain
     result = build_customers(con, settings=settings, source_priority={"crm": 1, "webshop": 2},

@@ -79,7 +79,8 @@ def explain(con: duckdb.DuckDBPyConnection, customer_id: str) -> str:
         f"customer {customer_id}: {_name(g['first_name'], g['infix'], g['last_name'])}",
         f"  e-mail {mask_email(g['email']) or '-'}, phone {mask_phone(g['phone']) or '-'}, "
         f"born {g['birth_date'] or '-'}",
-        f"  address {_joined(g['street'], g['house_number'], *(g[f] for f in _WITH_ADDRESS)) or '-'}, "
+        "  address "
+        f"{_joined(g['street'], g['house_number'], *(g[f] for f in _WITH_ADDRESS)) or '-'}, "
         f"{_joined(g['postcode'], g['city'], g['country']) or '-'}",
         *(
             [f"  {', '.join(f'{f} {g[f]}' for f in _OTHERS if g[f] is not None)}"]
@@ -96,7 +97,8 @@ def explain(con: duckdb.DuckDBPyConnection, customer_id: str) -> str:
         f"""SELECT cs.source, cs.source_record_id, cs.match_score, cs.linked_at,
                   {", ".join(f"c.{f}" for f in _RECORD)}, c.updated_at
            FROM customer_sources cs
-           LEFT JOIN contacts c ON c.source = cs.source AND c.source_record_id = cs.source_record_id
+           LEFT JOIN contacts c
+             ON c.source = cs.source AND c.source_record_id = cs.source_record_id
            WHERE cs.customer_id = ? ORDER BY cs.source, cs.source_record_id""",
         [customer_id],
     ).fetchall()
@@ -111,8 +113,8 @@ def explain(con: duckdb.DuckDBPyConnection, customer_id: str) -> str:
             f"linked {linked:%Y-%m-%d})"
         )
     evidence = con.execute(
-        """SELECT left_source, left_record_id, right_source, right_record_id, match_weight, match_probability,
-                  rule, comparison
+        """SELECT left_source, left_record_id, right_source, right_record_id, match_weight,
+                  match_probability, rule, comparison
            FROM match_evidence WHERE customer_id = ? ORDER BY match_weight DESC NULLS FIRST""",
         [customer_id],
     ).fetchall()

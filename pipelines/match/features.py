@@ -31,7 +31,10 @@ def _letters(expr: str, keep_spaces: bool) -> str:
     """Lower-case ASCII letters of `expr` (accents stripped, hyphens and dots as spaces)."""
     spaced = f"regexp_replace(lower(strip_accents({expr})), '[-.]', ' ', 'g')"
     if keep_spaces:
-        return f"nullif(trim(regexp_replace(regexp_replace({spaced}, '[^a-z ]', '', 'g'), ' +', ' ', 'g')), '')"
+        return (
+            f"nullif(trim(regexp_replace(regexp_replace({spaced}, '[^a-z ]', '', 'g'), "
+            "' +', ' ', 'g')), '')"
+        )
     return f"nullif(regexp_replace({spaced}, '[^a-z]', '', 'g'), '')"
 
 
@@ -52,7 +55,8 @@ def _row_hash_sql() -> str:
 def build_row_hashes(con: duckdb.DuckDBPyConnection) -> None:
     """Create `_m_seen(source, source_record_id, row_hash)`: every contact and its fingerprint."""
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _m_seen AS SELECT source, source_record_id, {_row_hash_sql()} AS row_hash FROM contacts"
+        "CREATE OR REPLACE TEMP TABLE _m_seen AS SELECT source, source_record_id, "
+        f"{_row_hash_sql()} AS row_hash FROM contacts"
     )
 
 
@@ -90,15 +94,19 @@ def build_features(
         CREATE OR REPLACE TEMP TABLE _m_feat AS
         WITH named AS (
             SELECT source, source_record_id,
-                   CASE WHEN {usable["first_name"]} THEN {_letters("first_name", True)} END AS fn_full,
+                   CASE WHEN {usable["first_name"]} THEN {_letters("first_name", True)} END
+                       AS fn_full,
                    coalesce(first_name_is_initials, false) AS fn_flag_initials,
-                   CASE WHEN {usable["last_name"]} THEN {_letters("concat_ws(' ', infix, last_name)", False)} END AS ln,
+                   CASE WHEN {usable["last_name"]}
+                        THEN {_letters("concat_ws(' ', infix, last_name)", False)} END AS ln,
                    CASE WHEN {usable["email"]} OR coalesce(email_is_closed_provider, false)
                         THEN nullif(lower(trim(email)), '') END AS email,
                    CASE WHEN {usable["phone"]} THEN nullif(trim(phone), '') END AS phone,
-                   CASE WHEN {usable["postcode"]} THEN nullif(upper(replace(postcode, ' ', '')), '') END AS postcode,
+                   CASE WHEN {usable["postcode"]}
+                        THEN nullif(upper(replace(postcode, ' ', '')), '') END AS postcode,
                    CASE WHEN {usable["house_number"]}
-                        THEN nullif(upper(concat(trim(house_number), coalesce(trim(house_number_suffix), ''))), '') END
+                        THEN nullif(upper(concat(trim(house_number),
+                                                 coalesce(trim(house_number_suffix), ''))), '') END
                        AS house_number,
                    CASE WHEN {usable["street"]} THEN {_letters("street", True)} END AS street,
                    {_letters("city", True)} AS city,
@@ -117,8 +125,8 @@ def build_features(
                nullif(regexp_extract(house_number, '^[0-9]+', 0), '') AS hn_base,
                postcode || ' ' || house_number AS address_key,
                street, city, birth_date,
-               CAST(hash(fn_full, ln, email, phone, postcode, house_number, street, city, birth_date,
-                         phone_is_personal) AS VARCHAR) AS match_hash,
+               CAST(hash(fn_full, ln, email, phone, postcode, house_number, street, city,
+                         birth_date, phone_is_personal) AS VARCHAR) AS match_hash,
                row_hash{carried}
         FROM named
         """

@@ -86,7 +86,8 @@ def load_overrides(path: Path | None) -> Overrides:
     for a, b in never:
         if find(a) == find(b):
             raise ConfigError(
-                f"{path}: never_merge {a[0]}:{a[1]} / {b[0]}:{b[1]} contradicts always_merge pairs that join them"
+                f"{path}: never_merge {a[0]}:{a[1]} / {b[0]}:{b[1]} contradicts always_merge "
+                "pairs that join them"
             )
     records = frozenset(r for pair in never + always for r in pair)
     return Overrides(never=never, always=always, records=records)

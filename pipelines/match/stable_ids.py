@@ -36,7 +36,8 @@ def make_customer_id(source: str, source_record_id: str, salt: int = 0) -> str:
 
 
 def assign_ids(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Create `_m_ids(cluster, customer_id, is_new)` and `_m_id_changes(old, new, kind)`; return counts."""
+    """Create `_m_ids(cluster, customer_id, is_new)` and `_m_id_changes(old, new, kind)`; return
+    counts."""
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _m_overlap AS
@@ -60,7 +61,8 @@ def assign_ids(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         CREATE OR REPLACE TEMP TABLE _m_kept AS
         SELECT cluster, customer_id FROM (
             SELECT h.cluster, h.customer_id,
-                   row_number() OVER (PARTITION BY h.cluster ORDER BY c.created_at NULLS LAST, h.customer_id) AS rn
+                   row_number() OVER (PARTITION BY h.cluster
+                                      ORDER BY c.created_at NULLS LAST, h.customer_id) AS rn
             FROM _m_home h LEFT JOIN customers c ON c.customer_id = h.customer_id
         ) s WHERE rn = 1
         """
@@ -133,9 +135,11 @@ def assign_ids(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         FROM _m_home h JOIN _m_ids i ON i.cluster = h.cluster
         WHERE h.customer_id <> i.customer_id
         UNION ALL
-        -- split off: records of an old id that now live under another id, the old id's home being elsewhere
+        -- split off: records of an old id that now live under another id, the old id's home
+        -- being elsewhere
         SELECT o.customer_id, i.customer_id, 'split'
-        FROM _m_overlap o JOIN _m_home h ON h.customer_id = o.customer_id AND h.cluster <> o.cluster
+        FROM _m_overlap o
+        JOIN _m_home h ON h.customer_id = o.customer_id AND h.cluster <> o.cluster
         JOIN _m_ids i ON i.cluster = o.cluster
         """
     )

@@ -8,11 +8,11 @@ with a value beats one without; then fixed safeguards; then the configured rules
 - `status`: valid or corrected beats inferred beats invalid;
 - `recency`: the newest EVIDENCE wins. A record's recency is its `updated_at`, else its latest
   activity (last purchase, newsletter opt-in time, or the export date of the drop in which its
-  values changed from an earlier drop: `match_records.changed_at`), else the export date of the drop it came in
-  (`ingest_log.exported_at`: the date in the file name, else the file's mtime), else load time.
-  An export date only bounds a record's age from above (a full export re-sends records nobody
-  touched for years), so by default a record's own evidence beats another's export date, and
-  export dates rank records without evidence of their own (the newer drop wins);
+  values changed from an earlier drop: `match_records.changed_at`), else the export date of the
+  drop it came in (`ingest_log.exported_at`: the date in the file name, else the file's mtime),
+  else load time. An export date only bounds a record's age from above (a full export re-sends
+  records nobody touched for years), so by default a record's own evidence beats another's export
+  date, and export dates rank records without evidence of their own (the newer drop wins);
   `export_date_counts_as_update: true` compares export dates with update times instead;
 - `source_priority`: lower `priority` in sources.yaml wins;
 - `consensus`: the value most records of the customer show (names: compared without case and
@@ -25,11 +25,11 @@ hard-bounce event), drew a spam complaint or is at a closed mail provider never 
 did not; an initial, a call name (Piet, when another record says Pieter) or mojibake never
 beats a full, clean first name. An unsubscribe is consent, not deliverability: it does not move
 a customer to another address, and like a complaint it suppresses the person at every address
-their records give (pipelines/privacy/rules.py), so switching addresses never gets around it. Within the winning name, a spelling with diacritics beats the same name
-without them (Sjöberg over Sjoberg). Filled in afterwards from the customer's other records:
-the country when the chosen address has none (status `inferred`), the city from a record with
-the same postcode. The newsletter opt-in is the latest statement, the last purchase the latest
-date.
+their records give (pipelines/privacy/rules.py), so switching addresses never gets around it.
+Within the winning name, a spelling with diacritics beats the same name without them (Sjöberg over
+Sjoberg). Filled in afterwards from the customer's other records: the country when the chosen
+address has none (status `inferred`), the city from a record with the same postcode. The newsletter
+opt-in is the latest statement, the last purchase the latest date.
 """
 
 from __future__ import annotations
@@ -156,7 +156,8 @@ if _unknown_picks or _unpicked:
 
 
 def _sort_terms(rules: list[str], b2c: bool, export_date_counts_as_update: bool) -> list[str]:
-    """The configured rules as ascending sort expressions (smallest wins), with the fixed tie-breaks."""
+    """The configured rules as ascending sort expressions (smallest wins), with the fixed
+    tie-breaks."""
     newest = "coalesce(-epoch_us(recency), 9223372036854775807)"
     recency = [newest] if export_date_counts_as_update else ["evidence_tier", newest]
     terms = {
@@ -175,7 +176,8 @@ def _sort_terms(rules: list[str], b2c: bool, export_date_counts_as_update: bool)
     ]
 
 
-# The contact columns survivorship reads (copying whole contact rows would cost more than the picks).
+# The contact columns survivorship reads (copying whole contact rows would cost more than
+# the picks).
 _MEMBER_COLUMNS = sorted(
     {f for fields, *_ in GROUPS.values() for f in fields}
     | {
@@ -216,7 +218,8 @@ def _email_flags(columns: set[str]) -> tuple[str, str]:
     closed += " OR coalesce(c.email_reason ILIKE '%closed%', false)"
     consumer = (
         (
-            "CASE WHEN c.email_is_personal_provider THEN 0 WHEN c.email_is_personal_provider IS NULL THEN 1 "
+            "CASE WHEN c.email_is_personal_provider THEN 0 "
+            "WHEN c.email_is_personal_provider IS NULL THEN 1 "
             "ELSE 2 END"
         )
         if "email_is_personal_provider" in columns
@@ -227,7 +230,8 @@ def _email_flags(columns: set[str]) -> tuple[str, str]:
 
 def call_name_pairs() -> list[tuple[str, str]]:
     """(call name, fuller form) pairs: every name of a group to its formal name (the first), and
-    among the others a shorter form to a longer one (Piet -> Pieter). Ambiguous pairs are left out."""
+    among the others a shorter form to a longer one (Piet -> Pieter). Ambiguous pairs are left
+    out."""
     pairs: set[tuple[str, str]] = set()
     for group in GROUPS_OF_NAMES:
         formal, others = group[0], sorted(set(group[1:]) - {group[0]})
@@ -253,7 +257,8 @@ def build_golden(
     settings: MatchSettings,
     source_priority: dict[str, int],
 ) -> None:
-    """Create `_m_golden` (GOLDEN_COLUMNS) for the customers in `members(customer_id, source, source_record_id)`."""
+    """Create `_m_golden` (GOLDEN_COLUMNS) for the customers in
+    `members(customer_id, source, source_record_id)`."""
     con.execute("CREATE OR REPLACE TEMP TABLE _m_priority (source VARCHAR, priority INTEGER)")
     if source_priority:
         con.executemany("INSERT INTO _m_priority VALUES (?, ?)", list(source_priority.items()))
@@ -272,22 +277,28 @@ def build_golden(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _m_member_rows AS
-        SELECT m.customer_id, {", ".join(f"c.{col}" for col in _MEMBER_COLUMNS)}, coalesce(p.priority, 100) AS priority,
-               coalesce(c.updated_at, greatest(c.last_purchase_at, c.newsletter_opt_in_at, mr.changed_at),
+        SELECT m.customer_id, {", ".join(f"c.{col}" for col in _MEMBER_COLUMNS)},
+               coalesce(p.priority, 100) AS priority,
+               coalesce(c.updated_at,
+                        greatest(c.last_purchase_at, c.newsletter_opt_in_at, mr.changed_at),
                         l.exported_at, l.remote_mtime, c.loaded_at) AS recency,
                CASE WHEN c.updated_at IS NOT NULL OR c.last_purchase_at IS NOT NULL
                          OR c.newsletter_opt_in_at IS NOT NULL OR mr.changed_at IS NOT NULL THEN 0
-                    WHEN l.exported_at IS NOT NULL OR l.remote_mtime IS NOT NULL THEN 1 ELSE 2 END AS evidence_tier,
-               CASE WHEN b.email IS NOT NULL THEN 2 WHEN {closed} THEN 1 ELSE 0 END AS email_blocked,
+                    WHEN l.exported_at IS NOT NULL OR l.remote_mtime IS NOT NULL THEN 1
+                    ELSE 2 END AS evidence_tier,
+               CASE WHEN b.email IS NOT NULL THEN 2 WHEN {closed} THEN 1 ELSE 0 END
+                   AS email_blocked,
                {consumer} AS consumer_rank,
                {_fold("c.first_name")} AS first_name_fold,
                {_fold("concat_ws(' ', c.infix, c.last_name)")} AS last_name_fold, n.members
         FROM {members} m
-        JOIN (SELECT customer_id, count(*) AS members FROM {members} GROUP BY customer_id) n USING (customer_id)
+        JOIN (SELECT customer_id, count(*) AS members FROM {members} GROUP BY customer_id) n
+          USING (customer_id)
         JOIN contacts c ON c.source = m.source AND c.source_record_id = m.source_record_id
         LEFT JOIN _m_priority p ON p.source = c.source
         LEFT JOIN ingest_log l ON l.file_id = c.file_id
-        LEFT JOIN match_records mr ON mr.source = c.source AND mr.source_record_id = c.source_record_id
+        LEFT JOIN match_records mr
+          ON mr.source = c.source AND mr.source_record_id = c.source_record_id
         LEFT JOIN _m_bounced b ON b.email = c.email
         """
     )
@@ -303,7 +314,8 @@ def build_golden(
         WITH names AS (
             SELECT customer_id, source, source_record_id, first_name, first_name_fold,
                    coalesce(first_name_is_initials, false) AS initials,
-                   bool_or(NOT coalesce(first_name_is_initials, false)) OVER (PARTITION BY customer_id) AS has_written
+                   bool_or(NOT coalesce(first_name_is_initials, false))
+                       OVER (PARTITION BY customer_id) AS has_written
             FROM _m_multi WHERE first_name IS NOT NULL),
         call_names AS (
             SELECT DISTINCT s.customer_id, s.first_name_fold FROM names s
@@ -312,7 +324,8 @@ def build_golden(
         SELECT n.customer_id, n.source, n.source_record_id,
                CASE WHEN n.initials AND n.has_written THEN 3
                     WHEN c.customer_id IS NOT NULL THEN 2
-                    WHEN {_MOJIBAKE.format(c="n.first_name")} THEN 1 ELSE 0 END AS first_name_demoted
+                    WHEN {_MOJIBAKE.format(c="n.first_name")} THEN 1
+                    ELSE 0 END AS first_name_demoted
         FROM names n LEFT JOIN call_names c USING (customer_id, first_name_fold)
         """
     )
@@ -321,11 +334,13 @@ def build_golden(
         """
         CREATE OR REPLACE TEMP TABLE _m_names_seen AS
         SELECT 'first_name' AS kind, lower(strip_accents(first_name)) AS fold, sum(n) AS n FROM (
-            SELECT first_name, count(*) AS n FROM contacts WHERE first_name IS NOT NULL GROUP BY ALL) x
+            SELECT first_name, count(*) AS n FROM contacts
+            WHERE first_name IS NOT NULL GROUP BY ALL) x
         GROUP BY ALL
         UNION ALL
         SELECT 'last_name', lower(strip_accents(concat_ws(' ', infix, last_name))), sum(n) FROM (
-            SELECT infix, last_name, count(*) AS n FROM contacts WHERE last_name IS NOT NULL GROUP BY ALL) x
+            SELECT infix, last_name, count(*) AS n FROM contacts
+            WHERE last_name IS NOT NULL GROUP BY ALL) x
         GROUP BY ALL
         """
     )
@@ -358,7 +373,8 @@ def build_golden(
             CREATE OR REPLACE TEMP TABLE _m_pick_{pick} AS
             SELECT customer_id, {cols}, {key} AS pick_key FROM (
                 SELECT *, row_number() OVER (
-                    PARTITION BY customer_id ORDER BY CASE WHEN {present} THEN 0 ELSE 1 END, safeguard, {order}) AS rn
+                    PARTITION BY customer_id
+                    ORDER BY CASE WHEN {present} THEN 0 ELSE 1 END, safeguard, {order}) AS rn
                 FROM (SELECT r.*, {status_rank} AS status_rank, {safeguard_sql} AS safeguard,
                              {same_count} AS same_count, {global_count} AS global_count
                       FROM _m_multi r {joins}) r
@@ -366,7 +382,8 @@ def build_golden(
             """
         )
         picks.append(pick)
-    # Within the winning name (same letters), the spelling with diacritics, then the most common one.
+    # Within the winning name (same letters), the spelling with diacritics, then the most
+    # common one.
     for pick, fields in (("first_name", ("first_name",)), ("last_name", ("infix", "last_name"))):
         fold = "first_name_fold" if pick == "first_name" else "last_name_fold"
         cols = ", ".join(fields + _passing(pick))
@@ -376,15 +393,18 @@ def build_golden(
             CREATE OR REPLACE TEMP TABLE _m_spell_{pick} AS
             SELECT customer_id, {cols} FROM (
                 SELECT *, row_number() OVER (
-                    PARTITION BY customer_id ORDER BY mojibake, plain, spelling_count DESC, chosen, priority,
-                                                      source, source_record_id) AS rn
+                    PARTITION BY customer_id
+                    ORDER BY mojibake, plain, spelling_count DESC, chosen, priority, source,
+                             source_record_id) AS rn
                 FROM (SELECT r.customer_id, {", ".join("r." + f for f in fields + _passing(pick))},
                              r.priority, r.source,
                              r.source_record_id,
                              CASE WHEN {_MOJIBAKE.format(c=shown)} THEN 1 ELSE 0 END AS mojibake,
-                             CASE WHEN strip_accents({shown}) <> {shown} THEN 0 ELSE 1 END AS plain,
+                             CASE WHEN strip_accents({shown}) <> {shown} THEN 0 ELSE 1 END
+                                 AS plain,
                              count(*) OVER (PARTITION BY r.customer_id, {shown}) AS spelling_count,
-                             CASE WHEN {shown} = ({" || ".join(f"coalesce(p.{f}, '')" for f in fields)})
+                             CASE WHEN {shown}
+                                       = ({" || ".join(f"coalesce(p.{f}, '')" for f in fields)})
                                   THEN 0 ELSE 1 END AS chosen
                       FROM _m_pick_{pick} p JOIN _m_multi r
                         ON r.customer_id = p.customer_id AND r.{fold} = p.pick_key) x
@@ -404,13 +424,15 @@ def build_golden(
         CREATE OR REPLACE TEMP TABLE _m_address_fill AS
         SELECT a.customer_id, a.street, a.house_number, {carried}a.postcode,
                coalesce(a.city, c.city) AS city, coalesce(a.country, k.country) AS country,
-               CASE WHEN a.country IS NULL AND k.country IS NOT NULL THEN 'inferred' ELSE a.country_status END
+               CASE WHEN a.country IS NULL AND k.country IS NOT NULL THEN 'inferred'
+                    ELSE a.country_status END
                    AS country_status,
                a.postcode_status
         FROM _m_pick_address a
         LEFT JOIN (SELECT customer_id, arg_max(country, n) AS country FROM (
                        SELECT customer_id, country, count(*) AS n FROM _m_multi
-                       WHERE country IS NOT NULL GROUP BY ALL) x GROUP BY customer_id) k USING (customer_id)
+                       WHERE country IS NOT NULL GROUP BY ALL) x GROUP BY customer_id) k
+          USING (customer_id)
         LEFT JOIN (SELECT customer_id, postcode, arg_max(city, recency) AS city FROM _m_multi
                    WHERE city IS NOT NULL AND postcode IS NOT NULL GROUP BY ALL) c
           ON c.customer_id = a.customer_id AND c.postcode = a.postcode AND a.city IS NULL;
@@ -421,7 +443,8 @@ def build_golden(
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _m_pick_optin AS
-        SELECT customer_id, newsletter_opt_in, newsletter_opt_in_at, newsletter_opt_in_source, double_opt_in FROM (
+        SELECT customer_id, newsletter_opt_in, newsletter_opt_in_at, newsletter_opt_in_source,
+               double_opt_in FROM (
             SELECT customer_id, newsletter_opt_in, newsletter_opt_in_at, double_opt_in,
                    source AS newsletter_opt_in_source,
                    row_number() OVER (PARTITION BY customer_id ORDER BY
@@ -436,7 +459,8 @@ def build_golden(
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _m_pick_totals AS
-        SELECT customer_id, max(last_purchase_at) AS last_purchase_at, CAST(count(*) AS INTEGER) AS source_count,
+        SELECT customer_id, max(last_purchase_at) AS last_purchase_at,
+               CAST(count(*) AS INTEGER) AS source_count,
                string_agg(DISTINCT source, ',' ORDER BY source) AS sources
         FROM _m_multi GROUP BY customer_id
         """
@@ -453,7 +477,8 @@ def build_golden(
         SELECT {", ".join(GOLDEN_COLUMNS)}
         FROM _m_pick_totals {joins}
         UNION ALL
-        SELECT {", ".join(single.get(c, c) for c in GOLDEN_COLUMNS)} FROM _m_member_rows WHERE members = 1
+        SELECT {", ".join(single.get(c, c) for c in GOLDEN_COLUMNS)}
+        FROM _m_member_rows WHERE members = 1
         """
     )
     for g in picks + ["optin", "totals"]:

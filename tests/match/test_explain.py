@@ -1,4 +1,5 @@
-"""`explain` shows the source records of a customer and why they were merged, with masked contact data."""
+"""`explain` shows the source records of a customer and why they were merged, with masked contact
+data."""
 
 from __future__ import annotations
 

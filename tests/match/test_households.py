@@ -19,7 +19,8 @@ LANDLINE = "+31302345678"
 
 
 def family() -> list[dict]:
-    """Father, mother, twin daughters at one address; the family e-mail and landline shared; each twice."""
+    """Father, mother, twin daughters at one address; the family e-mail and landline shared; each
+    twice."""
     return [
         contact(
             "crm",
@@ -198,8 +199,9 @@ def test_golden_record_prefers_valid_then_recent_then_priority(warehouse):
     assert customer_of(warehouse, "webshop", "S2") == cid
     email, email_status, phone, opt_in, opt_in_source, double, last_purchase, count, sources = (
         warehouse.execute(
-            """SELECT email, email_status, phone, newsletter_opt_in, newsletter_opt_in_source, double_opt_in,
-                  last_purchase_at, source_count, sources FROM customers WHERE customer_id = ?""",
+            """SELECT email, email_status, phone, newsletter_opt_in, newsletter_opt_in_source,
+                  double_opt_in, last_purchase_at, source_count, sources
+                  FROM customers WHERE customer_id = ?""",
             [cid],
         ).fetchall()[0]
     )

@@ -1,4 +1,5 @@
-"""Incremental matching gives the same partition of records as a run from scratch on the same records."""
+"""Incremental matching gives the same partition of records as a run from scratch on the same
+records."""
 
 from __future__ import annotations
 
@@ -61,5 +62,6 @@ def test_incremental_runs_match_a_run_from_scratch(warehouse, tmp_path):
     from_scratch = partition(scratch)
     scratch.close()
     assert incremental == from_scratch, (
-        f"{len(incremental - from_scratch)} incremental groups differ: {sorted(map(sorted, incremental ^ from_scratch))[:6]}"
+        f"{len(incremental - from_scratch)} incremental groups differ: "
+        f"{sorted(map(sorted, incremental ^ from_scratch))[:6]}"
     )

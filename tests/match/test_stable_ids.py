@@ -1,4 +1,5 @@
-"""Customer ids survive a re-run, a new drop, a merge (the older id survives) and a split (the largest part keeps it)."""
+"""Customer ids survive a re-run, a new drop, a merge (the older id survives) and a split (the
+largest part keeps it)."""
 
 from __future__ import annotations
 

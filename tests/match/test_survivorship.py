@@ -27,7 +27,8 @@ def golden(
     """The golden record of one customer made of exactly these records."""
     add_contacts(con, records)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _members (customer_id VARCHAR, source VARCHAR, source_record_id VARCHAR)"
+        "CREATE OR REPLACE TEMP TABLE _members "
+        "(customer_id VARCHAR, source VARCHAR, source_record_id VARCHAR)"
     )
     con.executemany(
         "INSERT INTO _members VALUES ('C1', ?, ?)",
@@ -142,7 +143,8 @@ def test_newest_evidence_beats_source_priority(warehouse):
 def test_a_bounced_email_loses_to_an_older_one_that_works(warehouse):
     warehouse.execute(
         """INSERT INTO suppression_events (source, file_id, line_number, email, event, "at")
-           VALUES ('mailer', 'm1', 2, 'pieter.devries@hetnet.nl', 'hard_bounce', TIMESTAMP '2026-01-10 08:00:00')"""
+           VALUES ('mailer', 'm1', 2, 'pieter.devries@hetnet.nl', 'hard_bounce',
+                   TIMESTAMP '2026-01-10 08:00:00')"""
     )
     g = golden(
         warehouse,
@@ -169,7 +171,8 @@ def test_a_bounced_email_loses_to_an_older_one_that_works(warehouse):
 def test_a_complained_email_loses_to_another_that_did_not(warehouse):
     warehouse.execute(
         """INSERT INTO suppression_events (source, file_id, line_number, email, event, "at")
-           VALUES ('mailer', 'm1', 2, 'pieter@ziggo.nl', 'complaint', TIMESTAMP '2026-01-10 08:00:00')"""
+           VALUES ('mailer', 'm1', 2, 'pieter@ziggo.nl', 'complaint',
+                   TIMESTAMP '2026-01-10 08:00:00')"""
     )
     g = golden(
         warehouse,
@@ -409,13 +412,17 @@ def test_a_customer_showing_a_bounced_email_is_recomputed_on_the_next_run(wareho
     run(warehouse)
     cid = customer_of(warehouse, "crm", "A")
     assert customer_of(warehouse, "webshop", "W") == cid
-    email = lambda: warehouse.execute(
-        "SELECT email FROM customers WHERE customer_id = ?", [cid]
-    ).fetchone()[0]  # noqa: E731
+
+    def email():
+        return warehouse.execute(
+            "SELECT email FROM customers WHERE customer_id = ?", [cid]
+        ).fetchone()[0]
+
     assert email() == "pieter.devries@ziggo.nl"
     warehouse.execute(
         """INSERT INTO suppression_events (source, file_id, line_number, email, event, "at")
-           VALUES ('mailer', 'm1', 2, 'pieter.devries@ziggo.nl', 'hard_bounce', TIMESTAMP '2026-02-20 08:00:00')"""
+           VALUES ('mailer', 'm1', 2, 'pieter.devries@ziggo.nl', 'hard_bounce',
+                   TIMESTAMP '2026-02-20 08:00:00')"""
     )
     run(warehouse, now=datetime(2026, 3, 2, 6, 0))
     assert email() == "pdevries71@gmail.com"

@@ -95,14 +95,18 @@ DOMAINS = ["gmail.com", "hotmail.com", "ziggo.nl", "kpnmail.nl", "outlook.com"]
 
 
 def town(people: int = 300, seed: int = 7) -> list[dict]:
-    """Contacts of `people` people: everyone in `crm`, about half also in `webshop` with small variations."""
+    """Contacts of `people` people: everyone in `crm`, about half also in `webshop` with small
+    variations."""
     rng = random.Random(seed)
     rows = []
     for p in range(people):
         first = rng.choice(FIRST)
         infix, last = rng.choice(LAST)
         city, prefix = rng.choice(CITIES)
-        postcode = f"{prefix}{rng.randint(10, 99)} {rng.choice('ABCDEFGHJKLMNPRSTVWXZ')}{rng.choice('ABCDEFGHJKLMNPRSTVWXZ')}"
+        postcode = (
+            f"{prefix}{rng.randint(10, 99)} "
+            f"{rng.choice('ABCDEFGHJKLMNPRSTVWXZ')}{rng.choice('ABCDEFGHJKLMNPRSTVWXZ')}"
+        )
         number = str(rng.randint(1, 250))
         street = rng.choice(STREETS)
         birth = date(1940, 1, 1) + timedelta(days=rng.randint(0, 25_000))
