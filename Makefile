@@ -5,7 +5,7 @@ UV := .uv/bin/uv
 VENV := .venv
 PEOPLE ?= 10000
 
-.PHONY: setup demo run test ui bench bench-deps system-deps clean
+.PHONY: setup demo run test lint ui bench bench-deps system-deps clean
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -36,8 +36,12 @@ system-deps:
 	  else echo "please install:$$missing (sudo apt-get install$$missing)"; exit 1; fi; \
 	fi
 
-test: setup system-deps
+test: setup system-deps lint
 	$(VENV)/bin/pytest
+
+lint: setup
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 
 ui: setup
 	$(VENV)/bin/crmclean ui
