@@ -45,7 +45,14 @@ from pipelines.match.clustering import apply_forgiven, cluster_records, twins_ex
 from pipelines.match.comparison import compare, load_records
 from pipelines.match.features import FEATURE_COLUMNS, build_features, build_row_hashes
 from pipelines.match.overrides import Overrides, load_overrides
-from pipelines.match.scoring import Model, estimate_m, estimate_prior, estimate_u, score
+from pipelines.match.scoring import (
+    LevelPatterns,
+    Model,
+    estimate_m,
+    estimate_prior,
+    estimate_u,
+    score,
+)
 from pipelines.match.settings import MatchSettings
 from pipelines.match.stable_ids import assign_ids
 from pipelines.match.survivorship import build_golden
@@ -280,6 +287,48 @@ def _build(
     return result
 
 
+# Candidate pairs are compared and scored in batches of this many, streamed from `_m_pairs`:
+# memory grows with the batch, not with the run's pairs (60 million at 3 million people, where
+# comparing them all at once took 16 GB). A full run trains on the level patterns of every batch
+# (`LevelPatterns`), then scores: it keeps each batch's levels meanwhile (`_KEPT_BYTES` a pair)
+# while they fit `memory_limit_bytes()`, else compares the pairs again to score them.
+PAIR_BATCH = 2_000_000
+_KEPT_BYTES = 21
+
+
+def _pair_batches(con: duckdb.DuckDBPyConnection, batch: int):
+    """(l, r, rule masks) per batch of `_m_pairs`. No statement may run on `con` meanwhile."""
+    reader = con.sql("SELECT l, r, rules FROM _m_pairs").to_arrow_reader(batch)
+    for b in reader:
+        yield (
+            b.column(0).to_numpy(zero_copy_only=False).astype(np.int64),
+            b.column(1).to_numpy(zero_copy_only=False).astype(np.int64),
+            b.column(2).to_numpy(zero_copy_only=False).astype(np.int64),
+        )
+
+
+def _kept_pairs(model, rec, l, r, masks, compared, link_probability: float):  # noqa: E741
+    """The scored pairs worth keeping as edges (as `_store_edges` takes them), and how many
+    link."""
+    scores = score(model, rec, l, compared.levels)
+    probability = scores.probability(model)
+    likely = probability >= link_probability
+    linkable = likely & ~compared.contradiction & ~compared.household_only
+    # Pairs kept apart by one conflicting field are kept too: clustering may forgive them.
+    kept = linkable | (likely & (compared.conflict > 0))
+    edges = (
+        l[kept],
+        r[kept],
+        masks[kept],
+        compared.levels[kept],
+        scores.weights[kept],
+        scores.total[kept],
+        probability[kept],
+        compared.conflict[kept],
+    )
+    return edges, int(linkable.sum())
+
+
 def _match_on_duckdb(con, result, timer, settings, options, model, full, now):
     """Blocking, comparison, training and scoring in the warehouse: the edges in `match_edges`."""
     with timer.step("blocking"):
@@ -288,44 +337,57 @@ def _match_on_duckdb(con, result, timer, settings, options, model, full, now):
         )
     with timer.step("load"):
         rec = load_records(con)
-        pairs = con.sql("SELECT l, r, rules FROM _m_pairs").to_arrow_table()
-        l = pairs["l"].to_numpy().astype(np.int64)  # noqa: E741
-        r = pairs["r"].to_numpy().astype(np.int64)
-        masks = pairs["rules"].to_numpy().astype(np.int64)
-        con.execute("DROP TABLE _m_pairs")
-    with timer.step("compare"):
-        compared = compare(rec, l, r, **options)
-    if model is None:
+    threshold = settings.thresholds.link_probability
+    train = model is None
+    keep = train and result.pairs_scored * _KEPT_BYTES <= _memory_limit_bytes()
+    patterns: list[LevelPatterns] = []
+    compared_batches = []
+    edges = []
+    for l, r, masks in _pair_batches(con, PAIR_BATCH):  # noqa: E741
+        with timer.step("compare"):
+            compared = compare(rec, l, r, **options)
+        if train:
+            with timer.step("train"):
+                patterns.append(LevelPatterns.of(compared.levels, masks, ~compared.contradiction))
+            if keep:
+                compared_batches.append(
+                    (l.astype(np.int32), r.astype(np.int32), masks.astype(np.int16), compared)
+                )
+        else:
+            with timer.step("score"):
+                edges.append(_kept_pairs(model, rec, l, r, masks, compared, threshold))
+        del compared
+    if train:
         with timer.step("train"):
-            model = _train(rec, compared, masks, settings, options, now)
-            con.execute(
-                "INSERT INTO match_model (model, settings_hash, records, trained_at) "
-                "VALUES (?, ?, ?, ?)",
-                [model.to_json(), _settings_hash(settings), rec.n, now],
+            model = _train(
+                rec, LevelPatterns.combine(patterns, len(COMPARISONS)), settings, options, now
             )
+            del patterns
             result.retrained = True
-    with timer.step("score"):
-        scores = score(model, rec, l, compared.levels)
-        probability = scores.probability(model)
-        likely = probability >= settings.thresholds.link_probability
-        linkable = likely & ~compared.contradiction & ~compared.household_only
-        result.linked_pairs = int(linkable.sum())
-        # Pairs kept apart by one conflicting field are kept too: clustering may forgive them.
-        kept = linkable | (likely & (compared.conflict > 0))
-        _store_edges(
-            con,
-            rec,
-            l[kept],
-            r[kept],
-            masks[kept],
-            compared.levels[kept],
-            scores.weights[kept],
-            scores.total[kept],
-            probability[kept],
-            compared.conflict[kept],
-            settings.blocking.rules,
-            now,
+        if keep:
+            while compared_batches:
+                l, r, masks, compared = compared_batches.pop(0)  # noqa: E741
+                with timer.step("score"):
+                    edges.append(_kept_pairs(model, rec, l, r, masks, compared, threshold))
+        else:
+            for l, r, masks in _pair_batches(con, PAIR_BATCH):  # noqa: E741
+                with timer.step("compare"):
+                    compared = compare(rec, l, r, **options)
+                with timer.step("score"):
+                    edges.append(_kept_pairs(model, rec, l, r, masks, compared, threshold))
+                del compared
+        con.execute(
+            "INSERT INTO match_model (model, settings_hash, records, trained_at) "
+            "VALUES (?, ?, ?, ?)",
+            [model.to_json(), _settings_hash(settings), rec.n, now],
         )
+    con.execute("DROP TABLE _m_pairs")
+    with timer.step("score"):
+        result.linked_pairs = 0
+        while edges:
+            kept, linked = edges.pop(0)
+            result.linked_pairs += linked
+            _store_edges(con, rec, *kept, settings.blocking.rules, now)
     return model, rec
 
 
@@ -342,7 +404,8 @@ def _match_on_spark(con, matcher, result, timer, settings, options, model, full,
     if model is None:
         with timer.step("train"):
             compared, masks = matcher.training_pairs()
-            model = _train(rec, compared, masks, settings, options, now)
+            patterns = LevelPatterns.of(compared.levels, masks, ~compared.contradiction)
+            model = _train(rec, patterns, settings, options, now)
             con.execute(
                 "INSERT INTO match_model (model, settings_hash, records, trained_at) "
                 "VALUES (?, ?, ?, ?)",
@@ -510,15 +573,18 @@ def _current_model(
     return Model.from_json(row[0]), False
 
 
-def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: datetime) -> Model:
-    """u from random pairs, m from one EM session per blocking rule, then the prior.
+def _train(
+    rec, patterns: LevelPatterns, settings: MatchSettings, options: dict, now: datetime
+) -> Model:
+    """u from random pairs, m from one EM session per blocking rule, then the prior; the
+    candidate pairs counted per level pattern (`patterns`).
 
     Twice: the first pass tells how many records a person has on average (k = 1 + prior * (n - 1)),
     the second counts value frequencies per person instead of per record, so that on data full
     of duplicates an identifier shared by one person's five records still counts as rare.
     """
     t = settings.training
-    usable = ~compared.contradiction
+    usable = patterns.usable
     sessions = [
         (bit, [COMPARISON_NAMES.index(c) for c in RULES[rule].determines])
         for bit, rule in enumerate(settings.blocking.rules)
@@ -527,16 +593,22 @@ def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: da
     for _ in range(2):
         u = estimate_u(rec, t.random_pairs, t.seed, per_person, **options)
         m, rounds = estimate_m(
-            compared.levels[usable], masks[usable], sessions, u, t.em_iterations, t.em_tolerance
+            patterns.levels[usable],
+            patterns.masks[usable],
+            sessions,
+            u,
+            t.em_iterations,
+            t.em_tolerance,
+            patterns.counts[usable],
         )
-        prior = estimate_prior(compared.levels, m, u, rec.n)
+        prior = estimate_prior(patterns.levels, m, u, rec.n, counts=patterns.counts)
         per_person = float(min(max(1.0 + prior * (rec.n - 1), 1.0), 5.0))
     model = Model(
         m=m,
         u=u,
         prior=prior,
         records=rec.n,
-        pairs=int(usable.sum()),
+        pairs=int(patterns.counts[usable].sum()),
         iterations=rounds,
         trained_at=now.isoformat(),
         term_frequency=list(settings.term_frequency),
@@ -576,14 +648,14 @@ def _store_edges(
     now: datetime,
 ) -> None:
     """Append the linkable pairs to `match_edges` (by record key)."""
-    distinct = np.unique(masks)
-    names = {int(m): rule_names(int(m), rules) for m in distinct}
+    distinct, which = np.unique(masks, return_inverse=True)
+    names = pa.array([rule_names(int(m), rules) for m in distinct], pa.string())
     columns: dict[str, pa.Array] = {
         "left_key": pa.array(rec.keys[l]),
         "right_key": pa.array(rec.keys[r]),
         "match_weight": pa.array(total),
         "match_probability": pa.array(probability),
-        "rules": pa.array([names[int(m)] for m in masks], pa.string()),
+        "rules": names.take(pa.array(which.ravel())),
         "conflict": pa.array(conflict, pa.int8()),
     }
     for k, c in enumerate(COMPARISONS):
