@@ -42,7 +42,7 @@ import pyarrow as pa
 from pipelines.fields import CANONICAL_FIELDS, GOLDEN_COLUMNS
 from pipelines.match.blocking import RULES, candidate_pairs, rule_names
 from pipelines.match.clustering import apply_forgiven, cluster_records, twins_expected
-from pipelines.match.comparison import compare, load_records
+from pipelines.match.comparison import Compared, compare, load_records
 from pipelines.match.features import FEATURE_COLUMNS, build_features, build_row_hashes
 from pipelines.match.overrides import Overrides, load_overrides
 from pipelines.match.scoring import (
@@ -290,14 +290,15 @@ def _build(
 # Candidate pairs are compared and scored in batches of this many, streamed from `_m_pairs`:
 # memory grows with the batch, not with the run's pairs (60 million at 3 million people, where
 # comparing them all at once took 16 GB). A full run trains on the level patterns of every batch
-# (`LevelPatterns`), then scores: it keeps each batch's levels meanwhile (`_KEPT_BYTES` a pair)
-# while they fit `memory_limit_bytes()`, else compares the pairs again to score them.
+# (`LevelPatterns`), then streams the pairs again to score them: it keeps each pair's levels and
+# flags packed in 4 bytes meanwhile while they fit `memory_limit_bytes()`, else compares again.
 PAIR_BATCH = 2_000_000
-_KEPT_BYTES = 21
+_KEPT_BYTES = 4
 
 
 def _pair_batches(con: duckdb.DuckDBPyConnection, batch: int):
-    """(l, r, rule masks) per batch of `_m_pairs`. No statement may run on `con` meanwhile."""
+    """(l, r, rule masks) per batch of `_m_pairs`, in the table's order (DuckDB keeps insertion
+    order). No statement may run on `con` meanwhile."""
     reader = con.sql("SELECT l, r, rules FROM _m_pairs").to_arrow_reader(batch)
     for b in reader:
         yield (
@@ -305,6 +306,43 @@ def _pair_batches(con: duckdb.DuckDBPyConnection, batch: int):
             b.column(1).to_numpy(zero_copy_only=False).astype(np.int64),
             b.column(2).to_numpy(zero_copy_only=False).astype(np.int64),
         )
+
+
+def _order_hash(l: np.ndarray, r: np.ndarray, at: int) -> int:  # noqa: E741
+    """A position-sensitive fingerprint of a batch of pairs starting at pair number `at`."""
+    position = np.arange(at + 1, at + 1 + len(l), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return int(
+            (((l.astype(np.uint64) << np.uint64(32)) | r.astype(np.uint64)) * position).sum()
+        )
+
+
+_LEVEL_BITS = 3 * len(COMPARISONS)
+
+
+def _pack(compared: Compared) -> np.ndarray:
+    """Levels (3 bits each), conflict (2 bits), contradiction and household_only of each pair in
+    one uint32."""
+    out = np.zeros(len(compared.levels), dtype=np.uint32)
+    for k in range(len(COMPARISONS)):
+        out |= (compared.levels[:, k].astype(np.int32) + 1).astype(np.uint32) << np.uint32(3 * k)
+    out |= compared.conflict.astype(np.uint32) << np.uint32(_LEVEL_BITS)
+    out |= compared.contradiction.astype(np.uint32) << np.uint32(_LEVEL_BITS + 2)
+    out |= compared.household_only.astype(np.uint32) << np.uint32(_LEVEL_BITS + 3)
+    return out
+
+
+def _unpack(packed: np.ndarray) -> Compared:
+    levels = np.empty((len(packed), len(COMPARISONS)), dtype=np.int8)
+    for k in range(len(COMPARISONS)):
+        levels[:, k] = ((packed >> np.uint32(3 * k)) & np.uint32(7)).astype(np.int8) - 1
+    return Compared(
+        levels=levels,
+        contradiction=(packed >> np.uint32(_LEVEL_BITS + 2)) & np.uint32(1) == 1,
+        personal_number=np.zeros(len(packed), dtype=bool),  # scoring does not read it
+        conflict=((packed >> np.uint32(_LEVEL_BITS)) & np.uint32(3)).astype(np.int8),
+        household_only=(packed >> np.uint32(_LEVEL_BITS + 3)) & np.uint32(1) == 1,
+    )
 
 
 def _kept_pairs(model, rec, l, r, masks, compared, link_probability: float):  # noqa: E741
@@ -340,9 +378,10 @@ def _match_on_duckdb(con, result, timer, settings, options, model, full, now):
     threshold = settings.thresholds.link_probability
     train = model is None
     keep = train and result.pairs_scored * _KEPT_BYTES <= _memory_limit_bytes()
+    packed = np.zeros(result.pairs_scored if keep else 0, dtype=np.uint32)
     patterns: list[LevelPatterns] = []
-    compared_batches = []
     edges = []
+    at = order = 0
     for l, r, masks in _pair_batches(con, PAIR_BATCH):  # noqa: E741
         with timer.step("compare"):
             compared = compare(rec, l, r, **options)
@@ -350,12 +389,12 @@ def _match_on_duckdb(con, result, timer, settings, options, model, full, now):
             with timer.step("train"):
                 patterns.append(LevelPatterns.of(compared.levels, masks, ~compared.contradiction))
             if keep:
-                compared_batches.append(
-                    (l.astype(np.int32), r.astype(np.int32), masks.astype(np.int16), compared)
-                )
+                packed[at : at + len(l)] = _pack(compared)
+                order += _order_hash(l, r, at)
         else:
             with timer.step("score"):
                 edges.append(_kept_pairs(model, rec, l, r, masks, compared, threshold))
+        at += len(l)
         del compared
     if train:
         with timer.step("train"):
@@ -364,18 +403,21 @@ def _match_on_duckdb(con, result, timer, settings, options, model, full, now):
             )
             del patterns
             result.retrained = True
-        if keep:
-            while compared_batches:
-                l, r, masks, compared = compared_batches.pop(0)  # noqa: E741
-                with timer.step("score"):
-                    edges.append(_kept_pairs(model, rec, l, r, masks, compared, threshold))
-        else:
-            for l, r, masks in _pair_batches(con, PAIR_BATCH):  # noqa: E741
+        at = again = 0
+        for l, r, masks in _pair_batches(con, PAIR_BATCH):  # noqa: E741
+            if keep:
+                compared = _unpack(packed[at : at + len(l)])
+                again += _order_hash(l, r, at)
+            else:
                 with timer.step("compare"):
                     compared = compare(rec, l, r, **options)
-                with timer.step("score"):
-                    edges.append(_kept_pairs(model, rec, l, r, masks, compared, threshold))
-                del compared
+            with timer.step("score"):
+                edges.append(_kept_pairs(model, rec, l, r, masks, compared, threshold))
+            at += len(l)
+            del compared
+        if keep and (again != order or at != len(packed)):
+            raise RuntimeError("the candidate pairs came back in another order")
+        del packed
         con.execute(
             "INSERT INTO match_model (model, settings_hash, records, trained_at) "
             "VALUES (?, ?, ?, ?)",
