@@ -53,6 +53,8 @@ def cluster(
     vouches: Callable[[int, int], bool] = lambda i, j: False,
     always: list[tuple[int, int]] = (),
     never: set[tuple[int, int]] = frozenset(),
+    conflict_of: Callable[[int, int], int] = lambda i, j: 0,
+    overruled: dict[int, list[tuple[int, int]]] | None = None,
 ) -> Clusters:
     """Cluster `records` (indices) using the candidate links (edge_l[i], edge_r[i]) above the
     threshold.
@@ -101,6 +103,8 @@ def cluster(
         vouches=vouches,
         always=always,
         never=never,
+        conflict_of=conflict_of,
+        overruled=overruled or {},
     )
 
     # Links in the order they were made: overrides, then by strength (lone pairs among the rest).
@@ -137,6 +141,8 @@ def _cluster_groups(
     vouches: Callable[[int, int], bool],
     always: list[tuple[int, int]],
     never: set[tuple[int, int]],
+    conflict_of: Callable[[int, int], int],
+    overruled: dict[int, list[tuple[int, int]]],
 ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]], list[list[int]]]:
     """The ordered union-find over the links at `positions` (and the overrides).
 
@@ -170,6 +176,22 @@ def _cluster_groups(
         zip(np.minimum(sub_l, sub_r).tolist(), np.maximum(sub_l, sub_r).tolist(), strict=True)
     )
 
+    def is_linked(a: int, b: int) -> bool:
+        return ((a, b) if a < b else (b, a)) in linked
+
+    def explained(x: int, y: int, ra: int, rb: int) -> bool:
+        """x contradicts y on one field where y (or x) is already known to be wrong: its own
+        cluster took it in on a personal number despite a conflict on that field, with a
+        record that x (or y) links to."""
+        field = conflict_of(x, y)
+        if not field:
+            return False
+        for mine, other, root in ((y, x, rb), (x, y, ra)):
+            for z, fields in overruled.get(mine, ()):
+                if fields & field and find(z) == root and is_linked(other, z):
+                    return True
+        return False
+
     def blocked(ra: int, rb: int) -> bool:
         contradicting = supporting = 0
         for x in members[ra]:
@@ -177,7 +199,8 @@ def _cluster_groups(
                 if (x, y) in never or (y, x) in never:
                     return True
                 if contradicts(x, y):
-                    contradicting += 1
+                    if not explained(x, y, ra, rb):
+                        contradicting += 1
                 elif ((x, y) if x < y else (y, x)) in linked:
                     supporting += 1
         if contradicting == 0 or supporting > contradicting:
@@ -385,8 +408,28 @@ def cluster_records(
         zip(lo[within.personal_number].tolist(), hi[within.personal_number].tolist(), strict=True)
     )
 
+    conflicts = {
+        pair: int(kind)
+        for pair, kind in zip(
+            zip(lo[within.contradiction].tolist(), hi[within.contradiction].tolist(), strict=True),
+            within.conflict[within.contradiction].tolist(),
+            strict=True,
+        )
+        if kind
+    }
+    overruled: dict[int, list[tuple[int, int]]] = {}
+    at = np.flatnonzero(within.overruled)
+    for a, b, fields in zip(
+        pl[at].tolist(), pr[at].tolist(), within.overruled[at].tolist(), strict=True
+    ):
+        overruled.setdefault(a, []).append((b, fields))
+        overruled.setdefault(b, []).append((a, fields))
+
     def contradicts(i: int, j: int) -> bool:
         return ((i, j) if i < j else (j, i)) in contradicting
+
+    def conflict_of(i: int, j: int) -> int:
+        return conflicts.get((i, j) if i < j else (j, i), 0)
 
     def vouches(i: int, j: int) -> bool:
         return ((i, j) if i < j else (j, i)) in personal
@@ -401,6 +444,8 @@ def cluster_records(
         vouches=vouches,
         always=always,
         never=never,
+        conflict_of=conflict_of,
+        overruled=overruled,
     )
     forgiven = lone_conflicts(
         rec.n,
