@@ -13,6 +13,10 @@ some record of the other on a personal number (a mobile number, an identifier) â
 shares an address, a landline and an e-mail address, not a personal number â€” or when more
 pairs across the two clusters link than contradict: one garbled record among five that agree
 does not keep a person apart, while a nameless record that would bridge two siblings does.
+Nor does a contradiction on one field with a record that its cluster took in on a personal
+number despite a conflict on that same field, when the joining record links to the record it
+was taken in with: that record's value is known to be wrong, and whichever link came first
+must not decide.
 
 Always-merge overrides are applied first and are not checked; never-merge overrides block a
 link whatever else. Overrides win.

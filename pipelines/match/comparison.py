@@ -382,7 +382,10 @@ def compare(
     ad_lv[pc_eq | (city_eq & (st >= 0.85))] = 1
     ad_lv[(hn_eq & (st >= 0.85)) | (pc_close & hn_eq) | (pc_eq & (st >= 0.85))] = 2
     ad_lv[(pc_eq & base_eq) | ((st >= 0.9) & hn_eq & (city_eq | pc_close))] = 3
-    ad_lv[pc_eq & hn_eq] = 4
+    # Exact: postcode and number, and the street where both records name one. Where postcodes
+    # cover a whole town (BE, SE, AU), others on another street share a postcode and number.
+    street_differs = st_both & (st < 0.9)
+    ad_lv[pc_eq & hn_eq & ~street_differs] = 4
     has_l = (pcl >= 0) | (sl >= 0)
     has_r = (pcr >= 0) | (sr >= 0)
     ad_lv[~(has_l & has_r)] = -1

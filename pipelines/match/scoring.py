@@ -12,9 +12,15 @@ among non-matches; a pair's match weight is the sum over comparisons of log2(m /
 - A small Dirichlet prior (each comparison's `prior_m`, `prior_u`) keeps the estimates sane on
   tiny data sets (tests, a first drop of a few hundred rows); on real volumes the data
   outweighs it.
+- The exact level of the comparisons in `training.exact_weight_from_pairs` (a personal number,
+  a whole address) takes its u from the share of matches among the candidate pairs at that
+  level instead (`exact_u_from_pairs`): frequencies cannot show that a value held by one person
+  is held by no one else, the pairs can.
 - Term-frequency adjustment: an exact agreement on a value shared by many records (`de Vries`,
   a family e-mail address, a switchboard number) counts log2(u_exact / tf(value)) bits less
-  than the average exact agreement, one on a rare value (`Wijnaldum`) a little more.
+  than the average exact agreement, one on a rare value (`Wijnaldum`) a little more. The
+  average is the frequency of the values agreed on at that level (`Model.tf_reference`; the
+  phone's shared lines and personal numbers each their own).
 """
 
 from __future__ import annotations
