@@ -412,15 +412,6 @@ def cluster_records(
         zip(lo[within.personal_number].tolist(), hi[within.personal_number].tolist(), strict=True)
     )
 
-    conflicts = {
-        pair: int(kind)
-        for pair, kind in zip(
-            zip(lo[within.contradiction].tolist(), hi[within.contradiction].tolist(), strict=True),
-            within.conflict[within.contradiction].tolist(),
-            strict=True,
-        )
-        if kind
-    }
     overruled: dict[int, list[tuple[int, int]]] = {}
     at = np.flatnonzero(within.overruled)
     for a, b, fields in zip(
@@ -428,6 +419,17 @@ def cluster_records(
     ):
         overruled.setdefault(a, []).append((b, fields))
         overruled.setdefault(b, []).append((a, fields))
+    # The field a contradiction rests on matters only next to a record with an overruled one.
+    vouched_in = np.fromiter(overruled, np.int64, len(overruled))
+    near = np.isin(lo, vouched_in) | np.isin(hi, vouched_in)
+    keep = within.contradiction & (within.conflict > 0) & near
+    conflicts = dict(
+        zip(
+            zip(lo[keep].tolist(), hi[keep].tolist(), strict=True),
+            within.conflict[keep].tolist(),
+            strict=True,
+        )
+    )
 
     def contradicts(i: int, j: int) -> bool:
         return ((i, j) if i < j else (j, i)) in contradicting
