@@ -8,6 +8,8 @@ customer whose typo'd first name sits on a record sharing her mobile number.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -195,3 +197,18 @@ def test_an_unknown_comparison_for_exact_weights_from_pairs_is_refused(tmp_path)
     path.write_text("training:\n  exact_weight_from_pairs: [phone, shoe_size]\n")
     with pytest.raises(ConfigError, match="exact_weight_from_pairs"):
         load_match_settings(path)
+
+
+def test_a_model_estimated_for_other_levels_is_estimated_again(warehouse):
+    """A warehouse matched before the phone had its personal-number level keeps a model with
+    three phone levels: the next run estimates the weights again and re-matches everything."""
+    add_contacts(warehouse, town(people=60))
+    run(warehouse)
+    text = warehouse.execute("SELECT model FROM match_model").fetchall()[0][0]
+    old = json.loads(text)
+    for key in ("m", "u"):
+        old[key]["phone"] = old[key]["phone"][:3]
+    warehouse.execute("UPDATE match_model SET model = ?", [json.dumps(old)])
+    result = run(warehouse)
+    assert result.full_run and result.retrained
+    assert warehouse.execute("SELECT count(*) FROM match_model").fetchall()[0][0] == 2
