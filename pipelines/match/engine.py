@@ -45,7 +45,15 @@ from pipelines.match.clustering import apply_forgiven, cluster_records, twins_ex
 from pipelines.match.comparison import compare, load_records
 from pipelines.match.features import FEATURE_COLUMNS, build_features, build_row_hashes
 from pipelines.match.overrides import Overrides, load_overrides
-from pipelines.match.scoring import Model, estimate_m, estimate_prior, estimate_u, score
+from pipelines.match.scoring import (
+    Model,
+    estimate_m,
+    estimate_prior,
+    estimate_u,
+    exact_u_from_pairs,
+    score,
+    tf_references,
+)
 from pipelines.match.settings import MatchSettings
 from pipelines.match.stable_ids import assign_ids
 from pipelines.match.survivorship import build_golden
@@ -502,12 +510,15 @@ def _current_model(
     row = row[0] if row else None
     if row is None or row[1] != _settings_hash(settings):
         return None, True
+    model = Model.from_json(row[0])
+    if any(len(model.m.get(c.name, ())) != len(c.levels) for c in COMPARISONS):
+        return None, True  # estimated for other comparison levels (an upgrade): estimate again
     if (
         records >= (1.0 + settings.training.retrain_growth) * max(row[2] or 0, 1)
         and records > 1_000
     ):
         return None, True
-    return Model.from_json(row[0]), False
+    return model, False
 
 
 def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: datetime) -> Model:
@@ -531,6 +542,18 @@ def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: da
         )
         prior = estimate_prior(compared.levels, m, u, rec.n)
         per_person = float(min(max(1.0 + prior * (rec.n - 1), 1.0), 5.0))
+    # An exact level weighed from its pairs: all of them must be candidates, found by a rule
+    # whose key decides that comparison alone. Contradicting pairs count: they are non-matches.
+    from_pairs: dict[str, list[float]] = {}
+    for name in t.exact_weight_from_pairs:
+        if not any(RULES[r].determines == (name,) for r in settings.blocking.rules):
+            continue
+        exact_u, share, pairs = exact_u_from_pairs(compared.levels, name, m, u, prior)
+        if exact_u is not None:
+            u[name][-1] = exact_u
+            from_pairs[name] = [share, pairs]
+    if from_pairs:
+        prior = estimate_prior(compared.levels, m, u, rec.n)
     model = Model(
         m=m,
         u=u,
@@ -541,17 +564,20 @@ def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: da
         trained_at=now.isoformat(),
         term_frequency=list(settings.term_frequency),
         records_per_person=per_person,
+        tf_reference=tf_references(rec, per_person),
+        from_pairs=from_pairs,
     )
     weights = model.level_weights()
     log.info(
         "match model estimated on %s records, %s pairs, %s EM rounds, prior %.3g, "
-        "%.2f records per person; "
+        "%.2f records per person; exact levels from pairs (share of matches, pairs): %s; "
         "weights: %s",
         rec.n,
         model.pairs,
         rounds,
         prior,
         per_person,
+        from_pairs,
         {f: [round(float(w), 1) for w in weights[f]] for f in COMPARISON_NAMES},
     )
     return model
