@@ -402,6 +402,7 @@ SPLINK_BLOCKING = [
     "|| greatest(substr(l.fn, 1, 2), "
     "substr(l.ln, 1, 2)) = least(substr(r.fn, 1, 2), substr(r.ln, 1, 2)) "
     "|| greatest(substr(r.fn, 1, 2), substr(r.ln, 1, 2))",
+    "l.street = r.street AND l.city = r.city AND substr(l.fn, 1, 3) = substr(r.fn, 1, 3)",
 ]
 
 

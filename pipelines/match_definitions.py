@@ -158,6 +158,12 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
         " || greatest(left(fn, 2), left(ln, 2))",
         ("birth_date", "first_name", "last_name"),
     ),
+    # a first name on a street (the house number left out, the surname mistyped)
+    BlockingRule(
+        "street_city_first_name",
+        "CASE WHEN NOT fn_is_initials THEN street || ' ' || city || ' ' || left(fn, 3) END",
+        ("address", "first_name"),
+    ),
 )
 BLOCKING_RULE_NAMES: tuple[str, ...] = tuple(r.name for r in BLOCKING_RULES)
 
