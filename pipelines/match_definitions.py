@@ -26,6 +26,9 @@ class Comparison:
     prior_u: tuple[float, ...]  # ... and among non-matches
     tf_column: str  # the encoded match feature whose frequency adjusts an exact agreement
     term_frequency: bool = True  # adjusted by default (`term_frequency` in matching.yaml)
+    # Levels below the last that are exact agreements too (of another kind of value: a shared
+    # line against a personal number); their frequency adjusts them as well.
+    also_exact: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not len(self.levels) == len(self.prior_m) == len(self.prior_u):
@@ -35,6 +38,11 @@ class Comparison:
     def exact(self) -> int:
         """The level of exact agreement."""
         return len(self.levels) - 1
+
+    @property
+    def exact_levels(self) -> tuple[int, ...]:
+        """Every level of exact agreement, the last one included."""
+        return (*self.also_exact, self.exact)
 
     @property
     def edge_columns(self) -> dict[str, str]:
@@ -72,12 +80,21 @@ COMPARISONS: tuple[Comparison, ...] = (
         prior_u=(0.99999, 0.000009, 0.000001),
         tf_column="email",
     ),
+    # A personal number (a mobile, or an identifier of unknown type: features.py) belongs to one
+    # person; a fixed line is shared by a household. Exact agreement on either is its own level,
+    # so that each gets its own weight (scoring.py: the personal number's from the pairs).
     Comparison(
         "phone",
-        ("different", "one digit off or two swapped", "exact"),
-        prior_m=(0.30, 0.02, 0.68),
-        prior_u=(0.99998, 0.000015, 0.000005),
+        (
+            "different",
+            "one digit off or two swapped",
+            "exact, shared line",
+            "exact personal number",
+        ),
+        prior_m=(0.30, 0.02, 0.18, 0.50),
+        prior_u=(0.99998, 0.000015, 0.000003, 0.000002),
         tf_column="phone",
+        also_exact=(2,),
     ),
     Comparison(
         "address",
@@ -94,6 +111,8 @@ COMPARISONS: tuple[Comparison, ...] = (
     ),
 )
 COMPARISON_NAMES: tuple[str, ...] = tuple(c.name for c in COMPARISONS)
+# The comparison whose exact level "exact personal number" is an identifier (scoring.py).
+PERSONAL_NUMBER = "phone"
 EDGE_COLUMNS: dict[str, str] = {k: v for c in COMPARISONS for k, v in c.edge_columns.items()}
 
 
@@ -138,6 +157,12 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
         "CAST(birth_date AS VARCHAR) || ' ' || least(left(fn, 2), left(ln, 2))"
         " || greatest(left(fn, 2), left(ln, 2))",
         ("birth_date", "first_name", "last_name"),
+    ),
+    # a first name on a street (the house number left out, the surname mistyped)
+    BlockingRule(
+        "street_city_first_name",
+        "CASE WHEN NOT fn_is_initials THEN street || ' ' || city || ' ' || left(fn, 3) END",
+        ("address", "first_name"),
     ),
 )
 BLOCKING_RULE_NAMES: tuple[str, ...] = tuple(r.name for r in BLOCKING_RULES)

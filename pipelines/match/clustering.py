@@ -13,6 +13,10 @@ some record of the other on a personal number (a mobile number, an identifier) â
 shares an address, a landline and an e-mail address, not a personal number â€” or when more
 pairs across the two clusters link than contradict: one garbled record among five that agree
 does not keep a person apart, while a nameless record that would bridge two siblings does.
+Nor does a contradiction on one field with a record that its cluster took in on a personal
+number despite a conflict on that same field, when the joining record links to the record it
+was taken in with: that record's value is known to be wrong, and whichever link came first
+must not decide.
 
 Always-merge overrides are applied first and are not checked; never-merge overrides block a
 link whatever else. Overrides win.
@@ -53,6 +57,8 @@ def cluster(
     vouches: Callable[[int, int], bool] = lambda i, j: False,
     always: list[tuple[int, int]] = (),
     never: set[tuple[int, int]] = frozenset(),
+    conflict_of: Callable[[int, int], int] = lambda i, j: 0,
+    overruled: dict[int, list[tuple[int, int]]] | None = None,
 ) -> Clusters:
     """Cluster `records` (indices) using the candidate links (edge_l[i], edge_r[i]) above the
     threshold.
@@ -101,6 +107,8 @@ def cluster(
         vouches=vouches,
         always=always,
         never=never,
+        conflict_of=conflict_of,
+        overruled=overruled or {},
     )
 
     # Links in the order they were made: overrides, then by strength (lone pairs among the rest).
@@ -137,6 +145,8 @@ def _cluster_groups(
     vouches: Callable[[int, int], bool],
     always: list[tuple[int, int]],
     never: set[tuple[int, int]],
+    conflict_of: Callable[[int, int], int],
+    overruled: dict[int, list[tuple[int, int]]],
 ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]], list[list[int]]]:
     """The ordered union-find over the links at `positions` (and the overrides).
 
@@ -170,6 +180,22 @@ def _cluster_groups(
         zip(np.minimum(sub_l, sub_r).tolist(), np.maximum(sub_l, sub_r).tolist(), strict=True)
     )
 
+    def is_linked(a: int, b: int) -> bool:
+        return ((a, b) if a < b else (b, a)) in linked
+
+    def explained(x: int, y: int, ra: int, rb: int) -> bool:
+        """x contradicts y on one field where y (or x) is already known to be wrong: its own
+        cluster took it in on a personal number despite a conflict on that field, with a
+        record that x (or y) links to."""
+        field = conflict_of(x, y)
+        if not field:
+            return False
+        for mine, other, root in ((y, x, rb), (x, y, ra)):
+            for z, fields in overruled.get(mine, ()):
+                if fields & field and find(z) == root and is_linked(other, z):
+                    return True
+        return False
+
     def blocked(ra: int, rb: int) -> bool:
         contradicting = supporting = 0
         for x in members[ra]:
@@ -177,7 +203,8 @@ def _cluster_groups(
                 if (x, y) in never or (y, x) in never:
                     return True
                 if contradicts(x, y):
-                    contradicting += 1
+                    if not explained(x, y, ra, rb):
+                        contradicting += 1
                 elif ((x, y) if x < y else (y, x)) in linked:
                     supporting += 1
         if contradicting == 0 or supporting > contradicting:
@@ -385,8 +412,30 @@ def cluster_records(
         zip(lo[within.personal_number].tolist(), hi[within.personal_number].tolist(), strict=True)
     )
 
+    overruled: dict[int, list[tuple[int, int]]] = {}
+    at = np.flatnonzero(within.overruled)
+    for a, b, fields in zip(
+        pl[at].tolist(), pr[at].tolist(), within.overruled[at].tolist(), strict=True
+    ):
+        overruled.setdefault(a, []).append((b, fields))
+        overruled.setdefault(b, []).append((a, fields))
+    # The field a contradiction rests on matters only next to a record with an overruled one.
+    vouched_in = np.fromiter(overruled, np.int64, len(overruled))
+    near = np.isin(lo, vouched_in) | np.isin(hi, vouched_in)
+    keep = within.contradiction & (within.conflict > 0) & near
+    conflicts = dict(
+        zip(
+            zip(lo[keep].tolist(), hi[keep].tolist(), strict=True),
+            within.conflict[keep].tolist(),
+            strict=True,
+        )
+    )
+
     def contradicts(i: int, j: int) -> bool:
         return ((i, j) if i < j else (j, i)) in contradicting
+
+    def conflict_of(i: int, j: int) -> int:
+        return conflicts.get((i, j) if i < j else (j, i), 0)
 
     def vouches(i: int, j: int) -> bool:
         return ((i, j) if i < j else (j, i)) in personal
@@ -401,6 +450,8 @@ def cluster_records(
         vouches=vouches,
         always=always,
         never=never,
+        conflict_of=conflict_of,
+        overruled=overruled,
     )
     forgiven = lone_conflicts(
         rec.n,

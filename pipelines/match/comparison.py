@@ -76,13 +76,22 @@ class RecordArrays:
         self._tf[column, per_person] = out
         return out
 
-    def exact_u(self, column: str, per_person: float = 1.0) -> float:
+    def exact_u(
+        self, column: str, per_person: float = 1.0, among: np.ndarray | None = None
+    ) -> float:
         """Chance that two records of different people (both with a value) agree exactly: the
-        mean tf."""
+        mean tf.
+
+        With `among` (bool per record), the chance that they agree on a value of such records
+        (a personal number rather than a shared line).
+        """
         codes, counts, present = self._counts(column)
         if present < 2:
             return 1e-9
         share = np.maximum(counts - per_person, 1.0) / present
+        if among is not None:
+            chosen = (codes >= 0) & among
+            counts = np.bincount(codes[chosen], minlength=len(counts)).astype(np.float64)
         return float((counts * share).sum() / present)
 
 
@@ -216,6 +225,10 @@ class Compared:
     # bool per pair: nothing personal agrees (first name, birth date, personal number) and the
     # e-mail addresses differ: what a household shares, and two people's own addresses. No link.
     household_only: np.ndarray
+    # int8 per pair agreeing on a personal number: the fields (FIRST_NAME | BIRTH_DATE bits) of
+    # the contradiction that agreement overruled, else 0. Such a record is known to show a wrong
+    # value there, which clustering takes into account (clustering.py).
+    overruled: np.ndarray | None = None
 
 
 FIRST_NAME, BIRTH_DATE = 1, 2  # `Compared.conflict`: the only field a contradiction rests on
@@ -340,14 +353,14 @@ def compare(
     exact = both & (pl == pr)
     fuzzy = both & ~exact
     dist = _distinct_pair_scores(rec, "phone", l, r, fuzzy, OSA.distance, dtype=np.int32)
+    both_personal = rec.phone_is_personal[l] & rec.phone_is_personal[r]
     lv = np.zeros(p, dtype=np.int8)
     lv[fuzzy & (dist <= 1)] = 1
-    lv[exact] = 2
+    lv[exact] = 2  # a line a household may share
+    lv[exact & both_personal] = 3  # a personal number: a mobile, an identifier
     lv[~both] = -1
     levels[:, _AT["phone"]] = lv
-    personal_number = (
-        (exact | (fuzzy & (dist <= 1))) & rec.phone_is_personal[l] & rec.phone_is_personal[r]
-    )
+    personal_number = (exact | (fuzzy & (dist <= 1))) & both_personal
 
     # address: postcode, house number, street, city together
     def eq(col: str) -> np.ndarray:
@@ -375,7 +388,10 @@ def compare(
     ad_lv[pc_eq | (city_eq & (st >= 0.85))] = 1
     ad_lv[(hn_eq & (st >= 0.85)) | (pc_close & hn_eq) | (pc_eq & (st >= 0.85))] = 2
     ad_lv[(pc_eq & base_eq) | ((st >= 0.9) & hn_eq & (city_eq | pc_close))] = 3
-    ad_lv[pc_eq & hn_eq] = 4
+    # Exact: postcode and number, and the street where both records name one. Where postcodes
+    # cover a whole town (BE, SE, AU), others on another street share a postcode and number.
+    street_differs = st_both & (st < 0.9)
+    ad_lv[pc_eq & hn_eq & ~street_differs] = 4
     has_l = (pcl >= 0) | (sl >= 0)
     has_r = (pcr >= 0) | (sr >= 0)
     ad_lv[~(has_l & has_r)] = -1
@@ -390,6 +406,9 @@ def compare(
         contradiction |= birth_differs
     else:
         birth_differs = np.zeros(p, dtype=bool)
+    overruled = np.zeros(p, dtype=np.int8)
+    overruled[contradiction & personal_number & fn_differs] |= FIRST_NAME
+    overruled[contradiction & personal_number & birth_differs] |= BIRTH_DATE
     contradiction &= ~personal_number
     personal = (fn_lv >= 3) | (bd_lv >= 2) | personal_number
     conflict = np.zeros(p, dtype=np.int8)
@@ -401,6 +420,7 @@ def compare(
         personal_number=personal_number,
         conflict=conflict,
         household_only=~personal & email_differs,
+        overruled=overruled,
     )
 
 

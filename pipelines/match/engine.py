@@ -51,7 +51,9 @@ from pipelines.match.scoring import (
     estimate_m,
     estimate_prior,
     estimate_u,
+    exact_u_from_pairs,
     score,
+    tf_references,
 )
 from pipelines.match.settings import MatchSettings
 from pipelines.match.stable_ids import assign_ids
@@ -418,11 +420,7 @@ def _match_on_duckdb(con, result, timer, settings, options, model, full, now):
         if keep and (again != order or at != len(packed)):
             raise RuntimeError("the candidate pairs came back in another order")
         del packed
-        con.execute(
-            "INSERT INTO match_model (model, settings_hash, records, trained_at) "
-            "VALUES (?, ?, ?, ?)",
-            [model.to_json(), _settings_hash(settings), rec.n, now],
-        )
+        _save_model(con, model, settings, rec.n, now)
     con.execute("DROP TABLE _m_pairs")
     with timer.step("score"):
         result.linked_pairs = 0
@@ -448,11 +446,7 @@ def _match_on_spark(con, matcher, result, timer, settings, options, model, full,
             compared, masks = matcher.training_pairs()
             patterns = LevelPatterns.of(compared.levels, masks, ~compared.contradiction)
             model = _train(rec, patterns, settings, options, now)
-            con.execute(
-                "INSERT INTO match_model (model, settings_hash, records, trained_at) "
-                "VALUES (?, ?, ?, ?)",
-                [model.to_json(), _settings_hash(settings), rec.n, now],
-            )
+            _save_model(con, model, settings, rec.n, now)
             result.retrained = True
             del compared, masks
     with timer.step("score"):
@@ -607,12 +601,22 @@ def _current_model(
     row = row[0] if row else None
     if row is None or row[1] != _settings_hash(settings):
         return None, True
+    model = Model.from_json(row[0])
+    if any(len(model.m.get(c.name, ())) != len(c.levels) for c in COMPARISONS):
+        return None, True  # estimated for other comparison levels (an upgrade): estimate again
     if (
         records >= (1.0 + settings.training.retrain_growth) * max(row[2] or 0, 1)
         and records > 1_000
     ):
         return None, True
-    return Model.from_json(row[0]), False
+    return model, False
+
+
+def _save_model(con, model: Model, settings: MatchSettings, records: int, now: datetime) -> None:
+    con.execute(
+        "INSERT INTO match_model (model, settings_hash, records, trained_at) VALUES (?, ?, ?, ?)",
+        [model.to_json(), _settings_hash(settings), records, now],
+    )
 
 
 def _train(
@@ -645,6 +649,20 @@ def _train(
         )
         prior = estimate_prior(patterns.levels, m, u, rec.n, counts=patterns.counts)
         per_person = float(min(max(1.0 + prior * (rec.n - 1), 1.0), 5.0))
+    # An exact level weighed from its pairs: all of them must be candidates, found by a rule
+    # whose key decides that comparison alone. Contradicting pairs count: they are non-matches.
+    from_pairs: dict[str, list[float]] = {}
+    for name in t.exact_weight_from_pairs:
+        if not any(RULES[r].determines == (name,) for r in settings.blocking.rules):
+            continue
+        exact_u, share, pairs = exact_u_from_pairs(
+            patterns.levels, name, m, u, prior, counts=patterns.counts
+        )
+        if exact_u is not None:
+            u[name][-1] = exact_u
+            from_pairs[name] = [share, pairs]
+    if from_pairs:
+        prior = estimate_prior(patterns.levels, m, u, rec.n, counts=patterns.counts)
     model = Model(
         m=m,
         u=u,
@@ -655,17 +673,20 @@ def _train(
         trained_at=now.isoformat(),
         term_frequency=list(settings.term_frequency),
         records_per_person=per_person,
+        tf_reference=tf_references(rec, per_person),
+        from_pairs=from_pairs,
     )
     weights = model.level_weights()
     log.info(
         "match model estimated on %s records, %s pairs, %s EM rounds, prior %.3g, "
-        "%.2f records per person; "
+        "%.2f records per person; exact levels from pairs (share of matches, pairs): %s; "
         "weights: %s",
         rec.n,
         model.pairs,
         rounds,
         prior,
         per_person,
+        from_pairs,
         {f: [round(float(w), 1) for w in weights[f]] for f in COMPARISON_NAMES},
     )
     return model

@@ -12,9 +12,15 @@ among non-matches; a pair's match weight is the sum over comparisons of log2(m /
 - A small Dirichlet prior (each comparison's `prior_m`, `prior_u`) keeps the estimates sane on
   tiny data sets (tests, a first drop of a few hundred rows); on real volumes the data
   outweighs it.
+- The exact level of the comparisons in `training.exact_weight_from_pairs` (a personal number,
+  a whole address) takes its u from the share of matches among the candidate pairs at that
+  level instead (`exact_u_from_pairs`): frequencies cannot show that a value held by one person
+  is held by no one else, the pairs can.
 - Term-frequency adjustment: an exact agreement on a value shared by many records (`de Vries`,
   a family e-mail address, a switchboard number) counts log2(u_exact / tf(value)) bits less
-  than the average exact agreement, one on a rare value (`Wijnaldum`) a little more.
+  than the average exact agreement, one on a rare value (`Wijnaldum`) a little more. The
+  average is the frequency of the values agreed on at that level (`Model.tf_reference`; the
+  phone's shared lines and personal numbers each their own).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from pipelines.match.comparison import RecordArrays, compare
-from pipelines.match_definitions import COMPARISON_NAMES, COMPARISONS
+from pipelines.match_definitions import COMPARISON_NAMES, COMPARISONS, PERSONAL_NUMBER, Comparison
 
 # How many pairs the prior beliefs (`Comparison.prior_m`, `.prior_u`) weigh.
 PRIOR_PAIRS_M = 50.0
@@ -52,6 +58,12 @@ class Model:
     # lone records that conflict on one field may join (clustering.lone_conflicts): decided on a
     # full run from the twins the data confirm
     forgive_lone_conflicts: bool = False
+    # per comparison and exact level (as text): the mean frequency of the values agreed on there,
+    # which a value's own frequency is measured against (term-frequency adjustment)
+    tf_reference: dict[str, dict[str, float]] = field(default_factory=dict)
+    # comparisons whose exact level was weighed from the pairs at that level
+    # (`training.exact_weight_from_pairs`): [share of matches among them, pairs]
+    from_pairs: dict[str, list[float]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -65,6 +77,11 @@ class Model:
         return {
             f: np.log2(np.asarray(self.m[f]) / np.asarray(self.u[f])) for f in COMPARISON_NAMES
         }
+
+    def reference(self, comparison: str, level: int) -> float:
+        """The mean value frequency at an exact level (models stored before `tf_reference`:
+        the u of the last level)."""
+        return self.tf_reference.get(comparison, {}).get(str(level), self.u[comparison][level])
 
     def prior_weight(self) -> float:
         return math.log2(self.prior / (1.0 - self.prior))
@@ -99,13 +116,14 @@ def score_levels(
         table = np.append(per_level[f], 0.0)  # index -1 -> the appended 0 (no information)
         weights[:, k] = table[lv]
         if f in model.term_frequency:
-            exact = lv == c.exact
-            if exact.any():
-                tf = tf_of(c.tf_column, exact)
-                adjust = np.log2(model.u[f][-1] / np.maximum(tf, 1e-12))
-                weights[exact, k] += np.clip(
-                    adjust, -TF_ADJUSTMENT_LIMIT, TF_ADJUSTMENT_LIMIT
-                ).astype(np.float32)
+            for level in c.exact_levels:
+                exact = lv == level
+                if exact.any():
+                    tf = tf_of(c.tf_column, exact)
+                    adjust = np.log2(model.reference(f, level) / np.maximum(tf, 1e-12))
+                    weights[exact, k] += np.clip(
+                        adjust, -TF_ADJUSTMENT_LIMIT, TF_ADJUSTMENT_LIMIT
+                    ).astype(np.float32)
     return Scores(weights=weights, total=weights.sum(axis=1, dtype=np.float64))
 
 
@@ -134,12 +152,15 @@ def estimate_u(
         if observed > n_pairs_exact:  # a small data set: the sample repeats its few distinct pairs
             counts *= n_pairs_exact / observed
             observed = counts.sum()
-        below = (counts[:-1] + PRIOR_PAIRS_U * prior[:-1]) / (observed + PRIOR_PAIRS_U)
-        exact = (
-            rec.exact_u(c.tf_column, per_person) * n_pairs_exact + PRIOR_PAIRS_U * prior[-1]
-        ) / (n_pairs_exact + PRIOR_PAIRS_U)
-        below = below / below.sum() * (1.0 - exact)
-        u[c.name] = [float(x) for x in below] + [float(exact)]
+        inexact = [x for x in range(size) if x not in c.exact_levels]
+        below = (counts[inexact] + PRIOR_PAIRS_U * prior[inexact]) / (observed + PRIOR_PAIRS_U)
+        out = np.zeros(size)
+        for level, chance in _exact_chances(rec, c, per_person).items():
+            out[level] = (chance * n_pairs_exact + PRIOR_PAIRS_U * prior[level]) / (
+                n_pairs_exact + PRIOR_PAIRS_U
+            )
+        out[inexact] = below / below.sum() * (1.0 - out.sum())
+        u[c.name] = [float(x) for x in out]
     return u
 
 
@@ -199,6 +220,39 @@ class LevelPatterns:
     @property
     def pairs(self) -> int:
         return int(self.counts.sum())
+
+
+def _exact_chances(rec: RecordArrays, c: Comparison, per_person: float) -> dict[int, float]:
+    """Per exact level, the chance that two records of different people agree there (value
+    frequencies): on the personal number's comparison a shared line and a personal number
+    apart, elsewhere the one exact level."""
+    if c.name == PERSONAL_NUMBER and c.also_exact:
+        personal = rec.phone_is_personal
+        return {
+            c.also_exact[0]: rec.exact_u(c.tf_column, per_person, ~personal),
+            c.exact: rec.exact_u(c.tf_column, per_person, personal),
+        }
+    return {c.exact: rec.exact_u(c.tf_column, per_person)}
+
+
+def tf_references(rec: RecordArrays, per_person: float) -> dict[str, dict[str, float]]:
+    """Per comparison and exact level, the mean value frequency of the records agreeing there:
+    what a value's own frequency is measured against."""
+    out: dict[str, dict[str, float]] = {}
+    for c in COMPARISONS:
+        chances = _exact_chances(rec, c, per_person)
+        codes = rec.codes[c.tf_column]
+        present = max(int((codes >= 0).sum()), 1)
+        refs = {}
+        for level, chance in chances.items():
+            if c.name == PERSONAL_NUMBER and c.also_exact:
+                kind = rec.phone_is_personal if level == c.exact else ~rec.phone_is_personal
+                holders = int(((codes >= 0) & kind).sum())
+            else:
+                holders = present
+            refs[str(level)] = float(chance * present / holders) if holders else float(chance)
+        out[c.name] = refs
+    return out
 
 
 def _patterns(
@@ -349,3 +403,70 @@ def estimate_prior(
         share = new
     matches = max(share * counts.sum(), 1.0)
     return float(min(matches / (records * (records - 1) / 2.0), 0.5))
+
+
+def share_of_matches(
+    levels: np.ndarray,
+    active: list[int],
+    m: dict[str, list[float]],
+    u: dict[str, list[float]],
+    iterations: int = 100,
+    counts: np.ndarray | None = None,
+) -> float:
+    """The share of matches among some pairs, m and u held fixed (the fixed point of the mean
+    posterior over the `active` comparisons); one non-match among the pairs plus two is
+    assumed, so the share never claims more than their number can show. `counts`: how many
+    pairs each row of `levels` stands for, one each when None."""
+    pat, counts = _patterns(levels, active, counts)
+    bayes = np.zeros(len(pat))
+    for pos, k in enumerate(active):
+        f = COMPARISON_NAMES[k]
+        bayes += _log_table(m[f])[pat[:, pos]] - _log_table(u[f])[pat[:, pos]]
+    total = counts.sum()
+    share = 0.5
+    for _ in range(iterations):
+        logit = math.log(share) - math.log1p(-share) + bayes
+        matches = float((counts / (1.0 + np.exp(-np.clip(logit, -700, 700)))).sum())
+        new = min(max(matches / total, 1e-9), (total + 1.0) / (total + 2.0))
+        if abs(new - share) < 1e-9:
+            return new
+        share = new
+    return share
+
+
+def exact_u_from_pairs(
+    levels: np.ndarray,
+    comparison: str,
+    m: dict[str, list[float]],
+    u: dict[str, list[float]],
+    prior: float,
+    min_pairs: int = 50,
+    counts: np.ndarray | None = None,
+) -> tuple[float | None, float, int]:
+    """u of a comparison's exact level from the candidate pairs at that level.
+
+    Value frequencies cannot tell how often two people share a value that only one person's
+    records show (an identifier, an address in a data set without households): they assume one
+    stranger does, which caps the weight of such an agreement at about what the prior takes
+    away. The pairs can tell, when a blocking rule finds every one of them: with the trained m
+    and u of every other comparison, the share s of matches among them follows (households and
+    relatives sharing the value disagree on names and birth dates and count as non-matches).
+    The agreement multiplies the odds of a match by s/(1-s) over the prior odds, so
+    u = m * prior odds * (1-s)/s: a data set where households share addresses, or relatives a
+    mobile, shows a lower share and a lower weight. `counts`: how many pairs each row of
+    `levels` stands for (`LevelPatterns`), one each when None. Returns (u, or None when fewer
+    than `min_pairs` pairs are at that level; s; the pairs).
+    """
+    if counts is None:
+        counts = np.ones(len(levels))
+    k = COMPARISON_NAMES.index(comparison)
+    exact = COMPARISONS[k].exact
+    chosen = levels[:, k] == exact
+    pairs = int(counts[chosen].sum())
+    if pairs < min_pairs:
+        return None, 0.0, pairs
+    active = [x for x in range(len(COMPARISONS)) if x != k]
+    share = share_of_matches(levels[chosen], active, m, u, counts=counts[chosen])
+    prior_odds = prior / (1.0 - prior)
+    value = m[comparison][exact] * prior_odds * (1.0 - share) / share
+    return float(min(max(value, 1e-15), 0.5)), float(share), pairs

@@ -64,6 +64,16 @@ class Blocking(Strict):
 class Training(Strict):
     """Unsupervised estimation of the match weights (u from random pairs, m by EM)."""
 
+    @model_validator(mode="after")
+    def _known_comparisons(self) -> Training:
+        unknown = [c for c in self.exact_weight_from_pairs if c not in COMPARISON_NAMES]
+        if unknown:
+            raise ValueError(
+                f"exact_weight_from_pairs: unknown comparison(s) {', '.join(unknown)}; "
+                f"known: {', '.join(COMPARISON_NAMES)}"
+            )
+        return self
+
     random_pairs: int = Field(400_000, ge=1_000, description="random record pairs that estimate u")
     em_iterations: int = Field(40, ge=1, le=1000)
     em_tolerance: float = Field(1e-5, gt=0)
@@ -73,6 +83,12 @@ class Training(Strict):
         description="re-estimate when the records grew by this share since the last estimate",
     )
     seed: int = 42
+    exact_weight_from_pairs: list[str] = Field(
+        default_factory=lambda: ["phone", "address"],
+        description="comparisons whose exact level (phone: a personal number) is weighed by the "
+        "share of matches among the candidate pairs at that level rather than by value "
+        "frequencies alone; needs a blocking rule on that comparison alone",
+    )
 
 
 class Households(Strict):

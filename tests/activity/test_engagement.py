@@ -26,7 +26,7 @@ def _load(con, file_id, rows, event_values=None):
     )
 
 
-def test_events_attach_by_email_unknown_are_rejected_duplicates_kept_once(tmp_path):
+def test_events_attach_by_email_unmatched_kept_unknown_words_rejected_duplicates_once(tmp_path):
     con = warehouse(tmp_path)
     add_customer(con, "C1", records=[("crm", "K1", "an@example.nl")], email="an@example.nl")
     rows = [
