@@ -57,6 +57,8 @@ def customers(
             "pairs_scored": dg.MetadataValue.int(result.pairs_scored),
             "seconds": dg.MetadataValue.float(round(result.seconds, 2)),
             "backend": dg.MetadataValue.text(settings.backend),
+            # seconds per match step (engine.py: features, blocking, compare, ..., survivorship)
+            "steps": dg.MetadataValue.json({k: round(v, 2) for k, v in result.steps.items()}),
         }
     )
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import math
 import os
 import random
@@ -69,6 +70,22 @@ def _stage_seconds(dagster_home: Path, since: float) -> dict[str, float]:
             if step.start_time and step.end_time:
                 totals[step.step_key] += step.end_time - step.start_time
     return dict(totals)
+
+
+def _match_steps(dagster_home: Path, since: float) -> dict:
+    """The last `customers` materialization since `since`: pairs scored and seconds per match
+    step (engine.py), from its metadata."""
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    records = instance.fetch_materializations(dg.AssetKey("customers"), limit=1).records
+    if not records or records[0].timestamp < since:
+        return {}
+    meta = records[0].asset_materialization.metadata
+    out = {"pairs": meta["pairs_scored"].value if "pairs_scored" in meta else None}
+    out["steps"] = meta["steps"].value if "steps" in meta else {}
+    return out
 
 
 def _step_errors(dagster_home: Path, since: float) -> str:
@@ -136,7 +153,9 @@ def measure(people: int, daily_rows: int, seed: int, exports: bool, keep: bool) 
         since = time.time()
         secs, peak, code = _run(env, root / "day1.log", exports)
         result.update(day1_s=secs, day1_peak_mb=peak, day1_exit=code)
+        result["day1_load"] = os.getloadavg()  # 1, 5, 15 minutes, at the end of the run
         result["day1_stages"] = _stage_seconds(data / "dagster", since)
+        result["day1_match"] = _match_steps(data / "dagster", since)
         result["day1_errors"] = _step_errors(data / "dagster", since) if code else ""
         result["warehouse_mb"] = _dir_mb(data / "warehouse.duckdb")
         result["landing_mb"] = _dir_mb(data / "landing") if (data / "landing").exists() else 0.0
@@ -156,7 +175,9 @@ def measure(people: int, daily_rows: int, seed: int, exports: bool, keep: bool) 
         since = time.time()
         secs, peak, code = _run(env, root / "day2.log", exports)
         result.update(day2_s=secs, day2_peak_mb=peak, day2_exit=code)
+        result["day2_load"] = os.getloadavg()  # 1, 5, 15 minutes, at the end of the run
         result["day2_stages"] = _stage_seconds(data / "dagster", since)
+        result["day2_match"] = _match_steps(data / "dagster", since)
         result["day2_errors"] = _step_errors(data / "dagster", since) if code else ""
         result["warehouse_after_mb"] = _dir_mb(data / "warehouse.duckdb")
         result["logs"] = {d: (root / f"{d}.log").read_text()[-2000:] for d in ("day1", "day2")}
@@ -168,23 +189,35 @@ def measure(people: int, daily_rows: int, seed: int, exports: bool, keep: bool) 
     return result
 
 
+def _load(avg) -> str:
+    return "/".join(f"{x:.1f}" for x in avg)
+
+
+def _print_match(match: dict) -> None:
+    if match.get("steps"):
+        steps = ", ".join(f"{k} {v:.1f}" for k, v in match["steps"].items())
+        print(f"    customers: {match['pairs'] or 0:,} pairs scored; match steps (s): {steps}")
+
+
 def _print(r: dict) -> None:
     print(
         f"\n== {r['people']:,} people, {r['rows']:,} rows (generated in {r['generate_s']:.1f} s)"
     )
     print(
         f"day 1 from scratch: {r['day1_s']:8.1f} s  peak {r['day1_peak_mb']:,.0f} MB  "
-        f"exit {r['day1_exit']}"
+        f"exit {r['day1_exit']}  load {_load(r['day1_load'])}"
     )
     for step, s in sorted(r["day1_stages"].items(), key=lambda kv: -kv[1]):
         print(f"    {step:40s} {s:8.1f} s")
+    _print_match(r["day1_match"])
     print(f"disk: warehouse {r['warehouse_mb']:,.0f} MB, landing {r['landing_mb']:,.0f} MB")
     print(
         f"day 2, {r['daily_rows']:,}-row drop: {r['day2_s']:8.1f} s  "
-        f"peak {r['day2_peak_mb']:,.0f} MB  exit {r['day2_exit']}"
+        f"peak {r['day2_peak_mb']:,.0f} MB  exit {r['day2_exit']}  load {_load(r['day2_load'])}"
     )
     for step, s in sorted(r["day2_stages"].items(), key=lambda kv: -kv[1]):
         print(f"    {step:40s} {s:8.1f} s")
+    _print_match(r["day2_match"])
     print(f"disk after day 2: warehouse {r['warehouse_after_mb']:,.0f} MB")
     for day in ("day1", "day2"):
         if r[f"{day}_exit"] != 0:
@@ -197,7 +230,8 @@ def _growth(a: dict, b: dict) -> None:
     print(f"\n== growth {a['people']:,} -> {b['people']:,} (x{ratio:.1f}; n log n: x{nlogn:.2f})")
     print(
         f"  day 1 total {b['day1_s'] / a['day1_s']:.2f}x, "
-        f"peak {b['day1_peak_mb'] / a['day1_peak_mb']:.2f}x"
+        f"peak {b['day1_peak_mb'] / a['day1_peak_mb']:.2f}x; "
+        f"day 2 total {b['day2_s'] / a['day2_s']:.2f}x"
     )
     for step in sorted(b["day1_stages"]):
         if a["day1_stages"].get(step, 0) > 0.5:
@@ -213,13 +247,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-exports", action="store_true", help="skip the segment exports")
     parser.add_argument("--keep", action="store_true", help="keep the data folders")
+    parser.add_argument("--json", type=Path, help="append each size's figures to this file")
     args = parser.parse_args()
     sizes = [int(s) for s in args.people.split(",")]
-    print(f"scale benchmark, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"scale benchmark, {os.cpu_count()} cores, load average {load}")
     results = []
     for n in sizes:
         r = measure(n, args.daily_rows, args.seed, not args.no_exports, args.keep)
         _print(r)
+        if args.json:
+            with args.json.open("a") as out:
+                out.write(json.dumps({k: v for k, v in r.items() if k != "logs"}) + "\n")
         if results:
             _growth(results[-1], r)
         results.append(r)

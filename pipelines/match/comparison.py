@@ -15,7 +15,7 @@ agrees on nothing personal while its e-mail addresses differ (`household_only`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
@@ -49,6 +49,8 @@ class RecordArrays:
     order: (
         np.ndarray
     )  # rank of (source, source_record_id) per idx: a tie-break independent of run history
+    # tf per (column, records per person), computed once: scoring asks for it per batch of pairs
+    _tf: dict = field(default_factory=dict, repr=False, compare=False)
 
     def _counts(self, column: str) -> tuple[np.ndarray, np.ndarray, int]:
         codes = self.codes[column]
@@ -63,11 +65,15 @@ class RecordArrays:
         A value held by c records is held by about c - k records of other people, k being the
         records per person (duplicates): max(c - k, 1) / records with a value.
         """
+        if (column, per_person) in self._tf:
+            return self._tf[column, per_person]
         codes, counts, present = self._counts(column)
         share = np.maximum(counts - per_person, 1.0) / max(1, present)
         out = np.full(self.n, np.nan)
         has = codes >= 0
         out[has] = share[codes[has]]
+        out.flags.writeable = False
+        self._tf[column, per_person] = out
         return out
 
     def exact_u(

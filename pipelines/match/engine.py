@@ -42,10 +42,11 @@ import pyarrow as pa
 from pipelines.fields import CANONICAL_FIELDS, GOLDEN_COLUMNS
 from pipelines.match.blocking import RULES, candidate_pairs, rule_names
 from pipelines.match.clustering import apply_forgiven, cluster_records, twins_expected
-from pipelines.match.comparison import compare, load_records
+from pipelines.match.comparison import Compared, compare, load_records
 from pipelines.match.features import FEATURE_COLUMNS, build_features, build_row_hashes
 from pipelines.match.overrides import Overrides, load_overrides
 from pipelines.match.scoring import (
+    LevelPatterns,
     Model,
     estimate_m,
     estimate_prior,
@@ -288,6 +289,86 @@ def _build(
     return result
 
 
+# Candidate pairs are compared and scored in batches of this many, streamed from `_m_pairs`:
+# memory grows with the batch, not with the run's pairs (60 million at 3 million people, where
+# comparing them all at once took 16 GB). A full run trains on the level patterns of every batch
+# (`LevelPatterns`), then streams the pairs again to score them: it keeps each pair's levels and
+# flags packed in 4 bytes meanwhile while they fit `memory_limit_bytes()`, else compares again.
+PAIR_BATCH = 2_000_000
+_KEPT_BYTES = 4
+
+
+def _pair_batches(con: duckdb.DuckDBPyConnection, batch: int):
+    """(l, r, rule masks) per batch of `_m_pairs`, in the table's order (DuckDB keeps insertion
+    order). No statement may run on `con` meanwhile."""
+    reader = con.sql("SELECT l, r, rules FROM _m_pairs").to_arrow_reader(batch)
+    for b in reader:
+        yield (
+            b.column(0).to_numpy(zero_copy_only=False).astype(np.int64),
+            b.column(1).to_numpy(zero_copy_only=False).astype(np.int64),
+            b.column(2).to_numpy(zero_copy_only=False).astype(np.int64),
+        )
+
+
+def _order_hash(l: np.ndarray, r: np.ndarray, at: int) -> int:  # noqa: E741
+    """A position-sensitive fingerprint of a batch of pairs starting at pair number `at`."""
+    position = np.arange(at + 1, at + 1 + len(l), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return int(
+            (((l.astype(np.uint64) << np.uint64(32)) | r.astype(np.uint64)) * position).sum()
+        )
+
+
+_LEVEL_BITS = 3 * len(COMPARISONS)
+
+
+def _pack(compared: Compared) -> np.ndarray:
+    """Levels (3 bits each), conflict (2 bits), contradiction and household_only of each pair in
+    one uint32."""
+    out = np.zeros(len(compared.levels), dtype=np.uint32)
+    for k in range(len(COMPARISONS)):
+        out |= (compared.levels[:, k].astype(np.int32) + 1).astype(np.uint32) << np.uint32(3 * k)
+    out |= compared.conflict.astype(np.uint32) << np.uint32(_LEVEL_BITS)
+    out |= compared.contradiction.astype(np.uint32) << np.uint32(_LEVEL_BITS + 2)
+    out |= compared.household_only.astype(np.uint32) << np.uint32(_LEVEL_BITS + 3)
+    return out
+
+
+def _unpack(packed: np.ndarray) -> Compared:
+    levels = np.empty((len(packed), len(COMPARISONS)), dtype=np.int8)
+    for k in range(len(COMPARISONS)):
+        levels[:, k] = ((packed >> np.uint32(3 * k)) & np.uint32(7)).astype(np.int8) - 1
+    return Compared(
+        levels=levels,
+        contradiction=(packed >> np.uint32(_LEVEL_BITS + 2)) & np.uint32(1) == 1,
+        personal_number=np.zeros(len(packed), dtype=bool),  # scoring does not read it
+        conflict=((packed >> np.uint32(_LEVEL_BITS)) & np.uint32(3)).astype(np.int8),
+        household_only=(packed >> np.uint32(_LEVEL_BITS + 3)) & np.uint32(1) == 1,
+    )
+
+
+def _kept_pairs(model, rec, l, r, masks, compared, link_probability: float):  # noqa: E741
+    """The scored pairs worth keeping as edges (as `_store_edges` takes them), and how many
+    link."""
+    scores = score(model, rec, l, compared.levels)
+    probability = scores.probability(model)
+    likely = probability >= link_probability
+    linkable = likely & ~compared.contradiction & ~compared.household_only
+    # Pairs kept apart by one conflicting field are kept too: clustering may forgive them.
+    kept = linkable | (likely & (compared.conflict > 0))
+    edges = (
+        l[kept],
+        r[kept],
+        masks[kept],
+        compared.levels[kept],
+        scores.weights[kept],
+        scores.total[kept],
+        probability[kept],
+        compared.conflict[kept],
+    )
+    return edges, int(linkable.sum())
+
+
 def _match_on_duckdb(con, result, timer, settings, options, model, full, now):
     """Blocking, comparison, training and scoring in the warehouse: the edges in `match_edges`."""
     with timer.step("blocking"):
@@ -296,44 +377,57 @@ def _match_on_duckdb(con, result, timer, settings, options, model, full, now):
         )
     with timer.step("load"):
         rec = load_records(con)
-        pairs = con.sql("SELECT l, r, rules FROM _m_pairs").to_arrow_table()
-        l = pairs["l"].to_numpy().astype(np.int64)  # noqa: E741
-        r = pairs["r"].to_numpy().astype(np.int64)
-        masks = pairs["rules"].to_numpy().astype(np.int64)
-        con.execute("DROP TABLE _m_pairs")
-    with timer.step("compare"):
-        compared = compare(rec, l, r, **options)
-    if model is None:
+    threshold = settings.thresholds.link_probability
+    train = model is None
+    keep = train and result.pairs_scored * _KEPT_BYTES <= _memory_limit_bytes()
+    packed = np.zeros(result.pairs_scored if keep else 0, dtype=np.uint32)
+    patterns: list[LevelPatterns] = []
+    edges = []
+    at = order = 0
+    for l, r, masks in _pair_batches(con, PAIR_BATCH):  # noqa: E741
+        with timer.step("compare"):
+            compared = compare(rec, l, r, **options)
+        if train:
+            with timer.step("train"):
+                patterns.append(LevelPatterns.of(compared.levels, masks, ~compared.contradiction))
+            if keep:
+                packed[at : at + len(l)] = _pack(compared)
+                order += _order_hash(l, r, at)
+        else:
+            with timer.step("score"):
+                edges.append(_kept_pairs(model, rec, l, r, masks, compared, threshold))
+        at += len(l)
+        del compared
+    if train:
         with timer.step("train"):
-            model = _train(rec, compared, masks, settings, options, now)
-            con.execute(
-                "INSERT INTO match_model (model, settings_hash, records, trained_at) "
-                "VALUES (?, ?, ?, ?)",
-                [model.to_json(), _settings_hash(settings), rec.n, now],
+            model = _train(
+                rec, LevelPatterns.combine(patterns, len(COMPARISONS)), settings, options, now
             )
+            del patterns
             result.retrained = True
+        at = again = 0
+        for l, r, masks in _pair_batches(con, PAIR_BATCH):  # noqa: E741
+            if keep:
+                compared = _unpack(packed[at : at + len(l)])
+                again += _order_hash(l, r, at)
+            else:
+                with timer.step("compare"):
+                    compared = compare(rec, l, r, **options)
+            with timer.step("score"):
+                edges.append(_kept_pairs(model, rec, l, r, masks, compared, threshold))
+            at += len(l)
+            del compared
+        if keep and (again != order or at != len(packed)):
+            raise RuntimeError("the candidate pairs came back in another order")
+        del packed
+        _save_model(con, model, settings, rec.n, now)
+    con.execute("DROP TABLE _m_pairs")
     with timer.step("score"):
-        scores = score(model, rec, l, compared.levels)
-        probability = scores.probability(model)
-        likely = probability >= settings.thresholds.link_probability
-        linkable = likely & ~compared.contradiction & ~compared.household_only
-        result.linked_pairs = int(linkable.sum())
-        # Pairs kept apart by one conflicting field are kept too: clustering may forgive them.
-        kept = linkable | (likely & (compared.conflict > 0))
-        _store_edges(
-            con,
-            rec,
-            l[kept],
-            r[kept],
-            masks[kept],
-            compared.levels[kept],
-            scores.weights[kept],
-            scores.total[kept],
-            probability[kept],
-            compared.conflict[kept],
-            settings.blocking.rules,
-            now,
-        )
+        result.linked_pairs = 0
+        while edges:
+            kept, linked = edges.pop(0)
+            result.linked_pairs += linked
+            _store_edges(con, rec, *kept, settings.blocking.rules, now)
     return model, rec
 
 
@@ -350,12 +444,9 @@ def _match_on_spark(con, matcher, result, timer, settings, options, model, full,
     if model is None:
         with timer.step("train"):
             compared, masks = matcher.training_pairs()
-            model = _train(rec, compared, masks, settings, options, now)
-            con.execute(
-                "INSERT INTO match_model (model, settings_hash, records, trained_at) "
-                "VALUES (?, ?, ?, ?)",
-                [model.to_json(), _settings_hash(settings), rec.n, now],
-            )
+            patterns = LevelPatterns.of(compared.levels, masks, ~compared.contradiction)
+            model = _train(rec, patterns, settings, options, now)
+            _save_model(con, model, settings, rec.n, now)
             result.retrained = True
             del compared, masks
     with timer.step("score"):
@@ -521,15 +612,25 @@ def _current_model(
     return model, False
 
 
-def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: datetime) -> Model:
-    """u from random pairs, m from one EM session per blocking rule, then the prior.
+def _save_model(con, model: Model, settings: MatchSettings, records: int, now: datetime) -> None:
+    con.execute(
+        "INSERT INTO match_model (model, settings_hash, records, trained_at) VALUES (?, ?, ?, ?)",
+        [model.to_json(), _settings_hash(settings), records, now],
+    )
+
+
+def _train(
+    rec, patterns: LevelPatterns, settings: MatchSettings, options: dict, now: datetime
+) -> Model:
+    """u from random pairs, m from one EM session per blocking rule, then the prior; the
+    candidate pairs counted per level pattern (`patterns`).
 
     Twice: the first pass tells how many records a person has on average (k = 1 + prior * (n - 1)),
     the second counts value frequencies per person instead of per record, so that on data full
     of duplicates an identifier shared by one person's five records still counts as rare.
     """
     t = settings.training
-    usable = ~compared.contradiction
+    usable = patterns.usable
     sessions = [
         (bit, [COMPARISON_NAMES.index(c) for c in RULES[rule].determines])
         for bit, rule in enumerate(settings.blocking.rules)
@@ -538,9 +639,15 @@ def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: da
     for _ in range(2):
         u = estimate_u(rec, t.random_pairs, t.seed, per_person, **options)
         m, rounds = estimate_m(
-            compared.levels[usable], masks[usable], sessions, u, t.em_iterations, t.em_tolerance
+            patterns.levels[usable],
+            patterns.masks[usable],
+            sessions,
+            u,
+            t.em_iterations,
+            t.em_tolerance,
+            patterns.counts[usable],
         )
-        prior = estimate_prior(compared.levels, m, u, rec.n)
+        prior = estimate_prior(patterns.levels, m, u, rec.n, counts=patterns.counts)
         per_person = float(min(max(1.0 + prior * (rec.n - 1), 1.0), 5.0))
     # An exact level weighed from its pairs: all of them must be candidates, found by a rule
     # whose key decides that comparison alone. Contradicting pairs count: they are non-matches.
@@ -548,18 +655,20 @@ def _train(rec, compared, masks, settings: MatchSettings, options: dict, now: da
     for name in t.exact_weight_from_pairs:
         if not any(RULES[r].determines == (name,) for r in settings.blocking.rules):
             continue
-        exact_u, share, pairs = exact_u_from_pairs(compared.levels, name, m, u, prior)
+        exact_u, share, pairs = exact_u_from_pairs(
+            patterns.levels, name, m, u, prior, counts=patterns.counts
+        )
         if exact_u is not None:
             u[name][-1] = exact_u
             from_pairs[name] = [share, pairs]
     if from_pairs:
-        prior = estimate_prior(compared.levels, m, u, rec.n)
+        prior = estimate_prior(patterns.levels, m, u, rec.n, counts=patterns.counts)
     model = Model(
         m=m,
         u=u,
         prior=prior,
         records=rec.n,
-        pairs=int(usable.sum()),
+        pairs=int(patterns.counts[usable].sum()),
         iterations=rounds,
         trained_at=now.isoformat(),
         term_frequency=list(settings.term_frequency),
@@ -602,14 +711,14 @@ def _store_edges(
     now: datetime,
 ) -> None:
     """Append the linkable pairs to `match_edges` (by record key)."""
-    distinct = np.unique(masks)
-    names = {int(m): rule_names(int(m), rules) for m in distinct}
+    distinct, which = np.unique(masks, return_inverse=True)
+    names = pa.array([rule_names(int(m), rules) for m in distinct], pa.string())
     columns: dict[str, pa.Array] = {
         "left_key": pa.array(rec.keys[l]),
         "right_key": pa.array(rec.keys[r]),
         "match_weight": pa.array(total),
         "match_probability": pa.array(probability),
-        "rules": pa.array([names[int(m)] for m in masks], pa.string()),
+        "rules": names.take(pa.array(which.ravel())),
         "conflict": pa.array(conflict, pa.int8()),
     }
     for k, c in enumerate(COMPARISONS):

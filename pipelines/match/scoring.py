@@ -164,6 +164,64 @@ def estimate_u(
     return u
 
 
+@dataclass
+class LevelPatterns:
+    """Candidate pairs counted per distinct (levels, rule mask, usable): all that training reads.
+
+    Training counts pairs per pattern of levels, so it needs no pair by itself: a run compares
+    its pairs batch by batch and adds each batch's patterns here (`add`), in memory that grows
+    with the distinct patterns (thousands), not with the pairs (tens of millions).
+    """
+
+    levels: np.ndarray  # int8 (patterns, comparisons)
+    masks: np.ndarray  # int64: the rules that found the pairs
+    usable: np.ndarray  # bool: no contradiction (training leaves the others out of EM)
+    counts: np.ndarray  # float64: how many pairs have the pattern
+
+    @staticmethod
+    def keys(levels: np.ndarray, masks: np.ndarray, usable: np.ndarray) -> np.ndarray:
+        """One int64 per pair: its levels (a base-8 digit each), usable flag and rule mask."""
+        code = np.zeros(len(levels), dtype=np.int64)
+        for k in range(levels.shape[1]):
+            code = code * _BASE + (levels[:, k].astype(np.int64) + 1)
+        bits = 3 * levels.shape[1]
+        return code | (usable.astype(np.int64) << bits) | (masks.astype(np.int64) << (bits + 1))
+
+    @classmethod
+    def from_keys(cls, keys: np.ndarray, counts: np.ndarray, comparisons: int) -> LevelPatterns:
+        bits = 3 * comparisons
+        levels = np.zeros((len(keys), comparisons), dtype=np.int8)
+        rest = keys & ((1 << bits) - 1)
+        for pos in reversed(range(comparisons)):
+            levels[:, pos] = rest % _BASE - 1
+            rest //= _BASE
+        return cls(
+            levels=levels,
+            masks=keys >> (bits + 1),
+            usable=(keys >> bits) & 1 == 1,
+            counts=np.asarray(counts, dtype=np.float64),
+        )
+
+    @classmethod
+    def of(cls, levels: np.ndarray, masks: np.ndarray, usable: np.ndarray) -> LevelPatterns:
+        keys, counts = np.unique(cls.keys(levels, masks, usable), return_counts=True)
+        return cls.from_keys(keys, counts, levels.shape[1])
+
+    @classmethod
+    def combine(cls, parts: list[LevelPatterns], comparisons: int) -> LevelPatterns:
+        if not parts:
+            return cls.from_keys(np.zeros(0, np.int64), np.zeros(0), comparisons)
+        keys = np.concatenate([cls.keys(p.levels, p.masks, p.usable) for p in parts])
+        counts = np.concatenate([p.counts for p in parts])
+        distinct, inverse = np.unique(keys, return_inverse=True)
+        summed = np.bincount(inverse.ravel(), weights=counts, minlength=len(distinct))
+        return cls.from_keys(distinct, summed, comparisons)
+
+    @property
+    def pairs(self) -> int:
+        return int(self.counts.sum())
+
+
 def _exact_chances(rec: RecordArrays, c: Comparison, per_person: float) -> dict[int, float]:
     """Per exact level, the chance that two records of different people agree there (value
     frequencies): on the personal number's comparison a shared line and a personal number
@@ -197,14 +255,21 @@ def tf_references(rec: RecordArrays, per_person: float) -> dict[str, dict[str, f
     return out
 
 
-def _patterns(levels: np.ndarray, active: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct level patterns over the `active` comparisons, and how many pairs have each."""
+def _patterns(
+    levels: np.ndarray, active: list[int], weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct level patterns over the `active` comparisons, and how many pairs have each
+    (`weights`: how many pairs each row of `levels` stands for; one each when None)."""
     if len(levels) == 0:
         return np.zeros((0, len(active)), dtype=np.int64), np.zeros(0)
     code = np.zeros(len(levels), dtype=np.int64)
     for k in active:
         code = code * _BASE + (levels[:, k].astype(np.int64) + 1)
-    patterns, counts = np.unique(code, return_counts=True)
+    if weights is None:
+        patterns, counts = np.unique(code, return_counts=True)
+    else:
+        patterns, inverse = np.unique(code, return_inverse=True)
+        counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(patterns))
     pat = np.zeros((len(patterns), len(active)), dtype=np.int64)
     rest = patterns.copy()
     for pos in reversed(range(len(active))):
@@ -226,12 +291,14 @@ def em_session(
     u: dict[str, list[float]],
     iterations: int,
     tolerance: float,
+    counts: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], float, int]:
-    """EM over the `active` comparisons of some candidate pairs, u fixed.
+    """EM over the `active` comparisons of some candidate pairs, u fixed (`counts`: how many
+    pairs each row of `levels` stands for, one each when None).
 
     Returns (m of the active ones, share, rounds).
     """
-    pat, counts = _patterns(levels, active)
+    pat, counts = _patterns(levels, active, counts)
     chosen = [COMPARISONS[k] for k in active]
     names = [c.name for c in chosen]
     log_u = np.zeros(len(pat))
@@ -270,6 +337,7 @@ def estimate_m(
     u: dict[str, list[float]],
     iterations: int,
     tolerance: float,
+    counts: np.ndarray | None = None,
 ) -> tuple[dict[str, list[float]], int]:
     """m per comparison level from one EM session per blocking rule (as Splink trains).
 
@@ -277,17 +345,22 @@ def estimate_m(
     pairs that rule found and leaves out the comparisons its key decides: pairs blocked on first
     and last name agree on them by construction, matches or not, so they teach nothing about
     names, but all the more about birth dates, e-mail, phone and address. Each comparison's m
-    is the average over the sessions that estimated it (the prior where none did).
+    is the average over the sessions that estimated it (the prior where none did). `counts`: how
+    many pairs each row stands for (`LevelPatterns`), one each when None.
     """
+    if counts is None:
+        counts = np.ones(len(levels))
     start = {c.name: np.asarray(c.prior_m, dtype=np.float64) for c in COMPARISONS}
     estimates: dict[str, list[np.ndarray]] = {f: [] for f in COMPARISON_NAMES}
     total_rounds = 0
     for bit, determined in sessions:
         chosen = (masks >> bit) & 1 == 1
-        if chosen.sum() < 50:
+        if counts[chosen].sum() < 50:
             continue
         active = [k for k in range(len(COMPARISONS)) if k not in determined]
-        m, _, rounds = em_session(levels[chosen], active, start, u, iterations, tolerance)
+        m, _, rounds = em_session(
+            levels[chosen], active, start, u, iterations, tolerance, counts[chosen]
+        )
         total_rounds += rounds
         for f, values in m.items():
             estimates[f].append(values)
@@ -304,6 +377,7 @@ def estimate_prior(
     u: dict[str, list[float]],
     records: int,
     iterations: int = 100,
+    counts: np.ndarray | None = None,
 ) -> float:
     """The probability that two random records match, from the share of matches among candidates.
 
@@ -312,7 +386,7 @@ def estimate_prior(
     """
     if records < 2:
         return 1e-6
-    pat, counts = _patterns(levels, list(range(len(COMPARISONS))))
+    pat, counts = _patterns(levels, list(range(len(COMPARISONS))), counts)
     bayes = np.zeros(len(pat))
     for k, f in enumerate(COMPARISON_NAMES):
         bayes += _log_table(m[f])[pat[:, k]] - _log_table(u[f])[pat[:, k]]
@@ -337,11 +411,13 @@ def share_of_matches(
     m: dict[str, list[float]],
     u: dict[str, list[float]],
     iterations: int = 100,
+    counts: np.ndarray | None = None,
 ) -> float:
     """The share of matches among some pairs, m and u held fixed (the fixed point of the mean
     posterior over the `active` comparisons); one non-match among the pairs plus two is
-    assumed, so the share never claims more than their number can show."""
-    pat, counts = _patterns(levels, active)
+    assumed, so the share never claims more than their number can show. `counts`: how many
+    pairs each row of `levels` stands for, one each when None."""
+    pat, counts = _patterns(levels, active, counts)
     bayes = np.zeros(len(pat))
     for pos, k in enumerate(active):
         f = COMPARISON_NAMES[k]
@@ -365,6 +441,7 @@ def exact_u_from_pairs(
     u: dict[str, list[float]],
     prior: float,
     min_pairs: int = 50,
+    counts: np.ndarray | None = None,
 ) -> tuple[float | None, float, int]:
     """u of a comparison's exact level from the candidate pairs at that level.
 
@@ -376,17 +453,20 @@ def exact_u_from_pairs(
     relatives sharing the value disagree on names and birth dates and count as non-matches).
     The agreement multiplies the odds of a match by s/(1-s) over the prior odds, so
     u = m * prior odds * (1-s)/s: a data set where households share addresses, or relatives a
-    mobile, shows a lower share and a lower weight. Returns (u, or None when fewer than
-    `min_pairs` pairs are at that level; s; the pairs).
+    mobile, shows a lower share and a lower weight. `counts`: how many pairs each row of
+    `levels` stands for (`LevelPatterns`), one each when None. Returns (u, or None when fewer
+    than `min_pairs` pairs are at that level; s; the pairs).
     """
+    if counts is None:
+        counts = np.ones(len(levels))
     k = COMPARISON_NAMES.index(comparison)
     exact = COMPARISONS[k].exact
     chosen = levels[:, k] == exact
-    pairs = int(chosen.sum())
+    pairs = int(counts[chosen].sum())
     if pairs < min_pairs:
         return None, 0.0, pairs
     active = [x for x in range(len(COMPARISONS)) if x != k]
-    share = share_of_matches(levels[chosen], active, m, u)
+    share = share_of_matches(levels[chosen], active, m, u, counts=counts[chosen])
     prior_odds = prior / (1.0 - prior)
     value = m[comparison][exact] * prior_odds * (1.0 - share) / share
     return float(min(max(value, 1e-15), 0.5)), float(share), pairs

@@ -251,19 +251,27 @@ def _nicknames(con: duckdb.DuckDBPyConnection) -> None:
     con.unregister("_m_nick_arrow")
 
 
+# Survivorship takes customers in chunks of about this many member records (by a hash of the
+# customer id). It looks at one customer at a time, so chunks change nothing but the memory its
+# joins and window operators need: at 10 million people (15 million records) one pass did not
+# fit DuckDB's 6 GiB.
+GOLDEN_CHUNK_MEMBERS = 4_000_000
+
+
 def build_golden(
     con: duckdb.DuckDBPyConnection,
     members: str,
     settings: MatchSettings,
     source_priority: dict[str, int],
+    chunk_members: int | None = None,
 ) -> None:
     """Create `_m_golden` (GOLDEN_COLUMNS) for the customers in
-    `members(customer_id, source, source_record_id)`."""
+    `members(customer_id, source, source_record_id)`, in chunks of about `chunk_members` member
+    records (`GOLDEN_CHUNK_MEMBERS`)."""
     con.execute("CREATE OR REPLACE TEMP TABLE _m_priority (source VARCHAR, priority INTEGER)")
     if source_priority:
         con.executemany("INSERT INTO _m_priority VALUES (?, ?)", list(source_priority.items()))
     _nicknames(con)
-    closed, consumer = _email_flags(_contact_columns(con))
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _m_bounced AS
@@ -274,6 +282,44 @@ def build_golden(
         WHERE email IS NOT NULL AND event IN ('hard_bounce', 'complaint')
         """
     )
+    # How often each name (folded) occurs in all contacts: folded per distinct spelling only.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _m_names_seen AS
+        SELECT 'first_name' AS kind, lower(strip_accents(first_name)) AS fold, sum(n) AS n FROM (
+            SELECT first_name, count(*) AS n FROM contacts
+            WHERE first_name IS NOT NULL GROUP BY ALL) x
+        GROUP BY ALL
+        UNION ALL
+        SELECT 'last_name', lower(strip_accents(concat_ws(' ', infix, last_name))), sum(n) FROM (
+            SELECT infix, last_name, count(*) AS n FROM contacts
+            WHERE last_name IS NOT NULL GROUP BY ALL) x
+        GROUP BY ALL
+        """
+    )
+    n = con.execute(f"SELECT count(*) FROM {members}").fetchall()[0][0]
+    chunks = max(1, -(-n // (chunk_members or GOLDEN_CHUNK_MEMBERS)))
+    if chunks == 1:
+        _golden_of(con, members, settings)
+    for k in range(chunks if chunks > 1 else 0):
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW _m_chunk_members AS "
+            f"SELECT * FROM {members} WHERE hash(customer_id) % {chunks} = {k}"
+        )
+        _golden_of(con, "_m_chunk_members", settings)
+        if k == 0:
+            con.execute("ALTER TABLE _m_golden RENAME TO _m_golden_all")
+        else:
+            con.execute("INSERT INTO _m_golden_all SELECT * FROM _m_golden; DROP TABLE _m_golden")
+    if chunks > 1:
+        con.execute("DROP VIEW _m_chunk_members; ALTER TABLE _m_golden_all RENAME TO _m_golden")
+    for t in ("_m_priority", "_m_nick", "_m_bounced", "_m_names_seen"):
+        con.execute(f"DROP TABLE {t}")
+
+
+def _golden_of(con: duckdb.DuckDBPyConnection, members: str, settings: MatchSettings) -> None:
+    """`_m_golden` for the customers in `members` (build_golden's tables in place)."""
+    closed, consumer = _email_flags(_contact_columns(con))
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _m_member_rows AS
@@ -327,21 +373,6 @@ def build_golden(
                     WHEN {_MOJIBAKE.format(c="n.first_name")} THEN 1
                     ELSE 0 END AS first_name_demoted
         FROM names n LEFT JOIN call_names c USING (customer_id, first_name_fold)
-        """
-    )
-    # How often each name (folded) occurs in all contacts: folded per distinct spelling only.
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _m_names_seen AS
-        SELECT 'first_name' AS kind, lower(strip_accents(first_name)) AS fold, sum(n) AS n FROM (
-            SELECT first_name, count(*) AS n FROM contacts
-            WHERE first_name IS NOT NULL GROUP BY ALL) x
-        GROUP BY ALL
-        UNION ALL
-        SELECT 'last_name', lower(strip_accents(concat_ws(' ', infix, last_name))), sum(n) FROM (
-            SELECT infix, last_name, count(*) AS n FROM contacts
-            WHERE last_name IS NOT NULL GROUP BY ALL) x
-        GROUP BY ALL
         """
     )
     picks = []
@@ -484,12 +515,5 @@ def build_golden(
     for g in picks + ["optin", "totals"]:
         con.execute(f"DROP TABLE _m_pick_{g}")
     con.execute("DROP VIEW _m_multi")
-    for t in (
-        "_m_member_rows",
-        "_m_priority",
-        "_m_nick",
-        "_m_bounced",
-        "_m_first_demoted",
-        "_m_names_seen",
-    ):
+    for t in ("_m_member_rows", "_m_first_demoted"):
         con.execute(f"DROP TABLE {t}")
