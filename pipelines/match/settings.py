@@ -28,6 +28,15 @@ DEFAULT_SURVIVORSHIP: dict[str, list[str]] = {
 }
 
 
+def _refuse_unknown(setting: str, what: str, given, known) -> None:
+    """A clear error naming the unknown names in a list setting and the known ones."""
+    unknown = [name for name in given if name not in known]
+    if unknown:
+        raise ValueError(
+            f"{setting}: unknown {what}(s) {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -50,12 +59,7 @@ class Blocking(Strict):
 
     @model_validator(mode="after")
     def _known_rules(self) -> Blocking:
-        unknown = [r for r in self.rules if r not in BLOCKING_RULE_NAMES]
-        if unknown:
-            raise ValueError(
-                f"rules: unknown rule(s) {', '.join(unknown)}; "
-                f"known: {', '.join(BLOCKING_RULE_NAMES)}"
-            )
+        _refuse_unknown("rules", "rule", self.rules, BLOCKING_RULE_NAMES)
         if not self.rules:
             raise ValueError("rules: at least one blocking rule is needed")
         return self
@@ -66,12 +70,9 @@ class Training(Strict):
 
     @model_validator(mode="after")
     def _known_comparisons(self) -> Training:
-        unknown = [c for c in self.exact_weight_from_pairs if c not in COMPARISON_NAMES]
-        if unknown:
-            raise ValueError(
-                f"exact_weight_from_pairs: unknown comparison(s) {', '.join(unknown)}; "
-                f"known: {', '.join(COMPARISON_NAMES)}"
-            )
+        _refuse_unknown(
+            "exact_weight_from_pairs", "comparison", self.exact_weight_from_pairs, COMPARISON_NAMES
+        )
         return self
 
     random_pairs: int = Field(400_000, ge=1_000, description="random record pairs that estimate u")
@@ -125,12 +126,7 @@ class Survivorship(Strict):
 
     @model_validator(mode="after")
     def _known_groups(self) -> Survivorship:
-        unknown = [g for g in self.groups if g not in SURVIVORSHIP_GROUPS]
-        if unknown:
-            raise ValueError(
-                f"groups: unknown group(s) {', '.join(unknown)}; "
-                f"known: {', '.join(SURVIVORSHIP_GROUPS)}"
-            )
+        _refuse_unknown("groups", "group", self.groups, SURVIVORSHIP_GROUPS)
         return self
 
     def rules_for(self, group: str) -> list[SurvivorshipRule]:
@@ -157,12 +153,7 @@ class MatchSettings(Strict):
 
     @model_validator(mode="after")
     def _known_comparisons(self) -> MatchSettings:
-        unknown = [c for c in self.term_frequency if c not in COMPARISON_NAMES]
-        if unknown:
-            raise ValueError(
-                f"term_frequency: unknown comparison(s) {', '.join(unknown)}; "
-                f"known: {', '.join(COMPARISON_NAMES)}"
-            )
+        _refuse_unknown("term_frequency", "comparison", self.term_frequency, COMPARISON_NAMES)
         return self
 
 
