@@ -297,29 +297,36 @@ def build_golden(
         GROUP BY ALL
         """
     )
+    closed, consumer = _email_flags(_contact_columns(con))
     n = con.execute(f"SELECT count(*) FROM {members}").fetchall()[0][0]
     chunks = max(1, -(-n // (chunk_members or GOLDEN_CHUNK_MEMBERS)))
-    if chunks == 1:
-        _golden_of(con, members, settings)
-    for k in range(chunks if chunks > 1 else 0):
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW _m_chunk_members AS "
-            f"SELECT * FROM {members} WHERE hash(customer_id) % {chunks} = {k}"
-        )
-        _golden_of(con, "_m_chunk_members", settings)
+    for k in range(chunks):
+        chunk = members
+        if chunks > 1:
+            chunk = "_m_chunk_members"
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {chunk} AS "
+                f"SELECT * FROM {members} WHERE hash(customer_id) % {chunks} = {k}"
+            )
+        _golden_of(con, chunk, settings, closed, consumer)
         if k == 0:
             con.execute("ALTER TABLE _m_golden RENAME TO _m_golden_all")
         else:
             con.execute("INSERT INTO _m_golden_all SELECT * FROM _m_golden; DROP TABLE _m_golden")
-    if chunks > 1:
-        con.execute("DROP VIEW _m_chunk_members; ALTER TABLE _m_golden_all RENAME TO _m_golden")
+    con.execute("DROP VIEW IF EXISTS _m_chunk_members")
+    con.execute("ALTER TABLE _m_golden_all RENAME TO _m_golden")
     for t in ("_m_priority", "_m_nick", "_m_bounced", "_m_names_seen"):
         con.execute(f"DROP TABLE {t}")
 
 
-def _golden_of(con: duckdb.DuckDBPyConnection, members: str, settings: MatchSettings) -> None:
+def _golden_of(
+    con: duckdb.DuckDBPyConnection,
+    members: str,
+    settings: MatchSettings,
+    closed: str,
+    consumer: str,
+) -> None:
     """`_m_golden` for the customers in `members` (build_golden's tables in place)."""
-    closed, consumer = _email_flags(_contact_columns(con))
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _m_member_rows AS

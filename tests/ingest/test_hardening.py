@@ -8,8 +8,6 @@ records made here, by counting its non-empty physical lines.
 from __future__ import annotations
 
 import gzip
-import io
-import zipfile
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +17,7 @@ from assets.cli import main
 from pipelines.ingest.decode import RAW_LINE_LIMIT
 from pipelines.settings import Paths
 from pipelines.warehouse import connect
+from tests.archives import zip_bytes
 
 HEADER = "KlantID;Voornaam;Achternaam;Email;Plaats"
 
@@ -249,14 +248,6 @@ def test_utf8_in_a_cp1252_source_can_be_refused(project):
         "declared cp1252, but the file is valid UTF-8" in entry["error"]
         and "encoding: utf-8" in entry["error"]
     )
-
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def test_archives_are_streamed_checked_and_safe_names_only(project):

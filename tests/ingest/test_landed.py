@@ -4,8 +4,6 @@ gzipped or zipped, read from disk (ingest, the checks) or from memory (the priva
 from __future__ import annotations
 
 import gzip
-import io
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from pipelines.ingest.landed import (
     encoding_of,
     open_landed,
 )
+from tests.archives import zip_bytes
 
 TEXT = "KlantID;Voornaam;Straße\r\n1;Zoë;Västerås\r\n2;Jan;Utrecht\r\n"
 UTF8_IN_CP1252 = (
@@ -27,14 +26,6 @@ UTF8_IN_CP1252 = (
 UTF16_IN_CP1252 = (
     "declared cp1252, but the file starts with a UTF-16 byte-order mark: read as UTF-16"
 )
-
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def land(tmp_path: Path, name: str, content: bytes) -> Path:

@@ -463,3 +463,27 @@ def test_a_record_that_changed_between_drops_beats_an_unchanged_one(warehouse):
         warehouse.execute("SELECT source_record_id, changed_at FROM match_records").fetchall()
     )
     assert changed == {"A": datetime(2026, 2, 2), "B": None, "W": None}
+
+
+def test_golden_records_in_chunks_equal_one_pass(tmp_path, monkeypatch):
+    """A large base is taken in chunks of customers (memory); the golden records are the same."""
+    from pipelines.match import survivorship
+    from pipelines.warehouse import connect
+    from tests.match.town import town
+
+    def golden(folder, chunk: int) -> list[tuple]:
+        monkeypatch.setattr(survivorship, "GOLDEN_CHUNK_MEMBERS", chunk)
+        folder.mkdir()
+        con = connect(folder / "warehouse.duckdb")
+        add_contacts(con, town())
+        run(con)
+        rows = con.execute(
+            "SELECT * EXCLUDE (customer_id, created_at, updated_at) FROM customers ORDER BY ALL"
+        ).fetchall()
+        con.close()
+        return rows
+
+    whole = golden(tmp_path / "whole", 1_000_000)
+    chunked = golden(tmp_path / "chunked", 50)
+    assert len(whole) > 200
+    assert chunked == whole

@@ -5,13 +5,12 @@ visible: read with the wrong one, the column is missing."""
 from __future__ import annotations
 
 import gzip
-import io
-import zipfile
 
 import pytest
 
 from pipelines.config import Source
 from pipelines.quality import checks
+from tests.archives import zip_bytes
 from tests.quality.drops import CRM_HEADER, crm_rows, ingest_file
 
 HEADER = ["Straße" if h == "Straat" else h for h in CRM_HEADER]
@@ -20,14 +19,6 @@ HEADER = ["Straße" if h == "Straat" else h for h in CRM_HEADER]
 def crm_text(n: int = 5) -> str:
     lines = [";".join(HEADER)] + [";".join(r[h] for h in CRM_HEADER) for r in crm_rows(n)]
     return "\r\n".join(lines) + "\r\n"
-
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def with_crm(config, **settings):
