@@ -169,7 +169,7 @@ class LevelPatterns:
     """Candidate pairs counted per distinct (levels, rule mask, usable): all that training reads.
 
     Training counts pairs per pattern of levels, so it needs no pair by itself: a run compares
-    its pairs batch by batch and adds each batch's patterns here (`add`), in memory that grows
+    its pairs batch by batch and merges each batch's patterns (`combine`), in memory that grows
     with the distinct patterns (thousands), not with the pairs (tens of millions).
     """
 
@@ -181,22 +181,15 @@ class LevelPatterns:
     @staticmethod
     def keys(levels: np.ndarray, masks: np.ndarray, usable: np.ndarray) -> np.ndarray:
         """One int64 per pair: its levels (a base-8 digit each), usable flag and rule mask."""
-        code = np.zeros(len(levels), dtype=np.int64)
-        for k in range(levels.shape[1]):
-            code = code * _BASE + (levels[:, k].astype(np.int64) + 1)
+        code = _encode(levels, range(levels.shape[1]))
         bits = 3 * levels.shape[1]
         return code | (usable.astype(np.int64) << bits) | (masks.astype(np.int64) << (bits + 1))
 
     @classmethod
     def from_keys(cls, keys: np.ndarray, counts: np.ndarray, comparisons: int) -> LevelPatterns:
         bits = 3 * comparisons
-        levels = np.zeros((len(keys), comparisons), dtype=np.int8)
-        rest = keys & ((1 << bits) - 1)
-        for pos in reversed(range(comparisons)):
-            levels[:, pos] = rest % _BASE - 1
-            rest //= _BASE
         return cls(
-            levels=levels,
+            levels=_decode(keys & ((1 << bits) - 1), comparisons, np.int8),
             masks=keys >> (bits + 1),
             usable=(keys >> bits) & 1 == 1,
             counts=np.asarray(counts, dtype=np.float64),
@@ -204,7 +197,7 @@ class LevelPatterns:
 
     @classmethod
     def of(cls, levels: np.ndarray, masks: np.ndarray, usable: np.ndarray) -> LevelPatterns:
-        keys, counts = np.unique(cls.keys(levels, masks, usable), return_counts=True)
+        keys, counts = _distinct(cls.keys(levels, masks, usable))
         return cls.from_keys(keys, counts, levels.shape[1])
 
     @classmethod
@@ -212,10 +205,8 @@ class LevelPatterns:
         if not parts:
             return cls.from_keys(np.zeros(0, np.int64), np.zeros(0), comparisons)
         keys = np.concatenate([cls.keys(p.levels, p.masks, p.usable) for p in parts])
-        counts = np.concatenate([p.counts for p in parts])
-        distinct, inverse = np.unique(keys, return_inverse=True)
-        summed = np.bincount(inverse.ravel(), weights=counts, minlength=len(distinct))
-        return cls.from_keys(distinct, summed, comparisons)
+        distinct, counts = _distinct(keys, np.concatenate([p.counts for p in parts]))
+        return cls.from_keys(distinct, counts, comparisons)
 
     @property
     def pairs(self) -> int:
@@ -262,20 +253,38 @@ def _patterns(
     (`weights`: how many pairs each row of `levels` stands for; one each when None)."""
     if len(levels) == 0:
         return np.zeros((0, len(active)), dtype=np.int64), np.zeros(0)
+    patterns, counts = _distinct(_encode(levels, active), weights)
+    return _decode(patterns, len(active), np.int64), counts
+
+
+def _encode(levels: np.ndarray, columns) -> np.ndarray:
+    """One int64 per row: the levels of `columns`, a base-8 digit each (level + 1)."""
     code = np.zeros(len(levels), dtype=np.int64)
-    for k in active:
+    for k in columns:
         code = code * _BASE + (levels[:, k].astype(np.int64) + 1)
-    if weights is None:
-        patterns, counts = np.unique(code, return_counts=True)
-    else:
-        patterns, inverse = np.unique(code, return_inverse=True)
-        counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(patterns))
-    pat = np.zeros((len(patterns), len(active)), dtype=np.int64)
-    rest = patterns.copy()
-    for pos in reversed(range(len(active))):
-        pat[:, pos] = rest % _BASE - 1
+    return code
+
+
+def _decode(code: np.ndarray, width: int, dtype) -> np.ndarray:
+    """The levels `_encode` packed into `code`, `width` of them per row."""
+    out = np.zeros((len(code), width), dtype=dtype)
+    rest = code.copy()
+    for pos in reversed(range(width)):
+        out[:, pos] = rest % _BASE - 1
         rest //= _BASE
-    return pat, counts.astype(np.float64)
+    return out
+
+
+def _distinct(
+    keys: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys and how many pairs have each (`weights`: pairs per key, one when None)."""
+    if weights is None:
+        distinct, counts = np.unique(keys, return_counts=True)
+    else:
+        distinct, inverse = np.unique(keys, return_inverse=True)
+        counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(distinct))
+    return distinct, counts.astype(np.float64)
 
 
 def _log_table(probabilities) -> np.ndarray:
