@@ -123,28 +123,52 @@ class BlockingRule:
     # The comparisons the key decides: pairs found by the rule agree on them, matches or not,
     # so EM training on that rule's pairs leaves them out (scoring.estimate_m).
     determines: tuple[str, ...]
+    # Finer keys (SQL over `_m_rec`) that split a block larger than `max_block_size`: each is
+    # appended to the key in turn, and records are compared within each part (blocking.py).
+    refine: tuple[str, ...] = ()
+
+
+# What the records of one person share inside a block of a common key: the region (the first
+# two characters of the postcode: a province in NL and BE, a county in SE), the birth year, the
+# start of the street, the initial of the other name.
+_REGION = "left(postcode, 2)"
+_BIRTH_YEAR = "CAST(year(birth_date) AS VARCHAR)"
+_STREET = "left(street, 4)"
 
 
 BLOCKING_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("email", "email", ("email",)),
     BlockingRule("phone", "phone", ("phone",)),
-    BlockingRule("postcode_house_number", "postcode || ' ' || house_number", ("address",)),
+    BlockingRule(
+        "postcode_house_number",
+        "postcode || ' ' || house_number",
+        ("address",),
+        refine=(_STREET, "left(ln, 2)"),
+    ),
     BlockingRule(
         "birth_date_last_name",
         "CAST(birth_date AS VARCHAR) || ' ' || left(ln, 3)",
         ("birth_date", "last_name"),
+        refine=("fn_initial", _REGION),
     ),
     BlockingRule(
         "birth_date_first_name",
         "CASE WHEN NOT fn_is_initials THEN CAST(birth_date AS VARCHAR) || ' ' || left(fn, 3) END",
         ("birth_date", "first_name"),
+        refine=("left(ln, 1)", _REGION),
     ),
     BlockingRule(
         "first_name_last_name",
         "CASE WHEN NOT fn_is_initials THEN fn || ' ' || ln END",
         ("first_name", "last_name"),
+        refine=(_REGION, _BIRTH_YEAR),
     ),
-    BlockingRule("postcode_last_name", "postcode || ' ' || left(ln, 4)", ("address", "last_name")),
+    BlockingRule(
+        "postcode_last_name",
+        "postcode || ' ' || left(ln, 4)",
+        ("address", "last_name"),
+        refine=("fn_initial", _STREET),
+    ),
     BlockingRule(
         "street_house_number_city", "street || ' ' || house_number || ' ' || city", ("address",)
     ),
@@ -157,12 +181,14 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
         "CAST(birth_date AS VARCHAR) || ' ' || least(left(fn, 2), left(ln, 2))"
         " || greatest(left(fn, 2), left(ln, 2))",
         ("birth_date", "first_name", "last_name"),
+        refine=(_REGION,),
     ),
     # a first name on a street (the house number left out, the surname mistyped)
     BlockingRule(
         "street_city_first_name",
         "CASE WHEN NOT fn_is_initials THEN street || ' ' || city || ' ' || left(fn, 3) END",
         ("address", "first_name"),
+        refine=("left(ln, 1)", "hn_base"),
     ),
 )
 BLOCKING_RULE_NAMES: tuple[str, ...] = tuple(r.name for r in BLOCKING_RULES)

@@ -3,8 +3,11 @@
 The SQL is in backends/sql.py, shared with the Spark backend. Each rule is a key expression
 over `_m_rec`; two records are a candidate pair when they share the
 key of at least one rule. Pairs then grow with the number of duplicates and households, not with
-n². A key held by more than `max_block_size` records (a placeholder e-mail, the commonest name)
-tells too little to be worth n² comparisons and is left out.
+n². A key held by more than `max_block_size` records (the commonest name, a Belgian town's
+postcode) is split by the rule's refinements (the region, the birth year, the street: records of
+one person still share those) and compared within each part; a key with no refinement (a
+placeholder e-mail) or a part still that large tells too little to be worth n² comparisons and
+is left out.
 
 With `dirty_only`, only pairs with at least one new or changed record are produced: the daily
 drop against everything already matched.
@@ -35,6 +38,9 @@ def candidate_pairs(
     `rules` is a bit mask of the rules (in the given order) that found the pair.
     """
     con.execute(f"CREATE OR REPLACE TEMP TABLE _m_keys AS {sql.blocking_keys(rules)}")
+    refined = sql.refined_keys(rules, max_block_size, dirty_only)
+    if refined:
+        con.execute(f"INSERT INTO _m_keys {refined}")
     # On a daily run only the blocks holding a dirty record matter: count just those.
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _m_blocks AS {sql.blocks(max_block_size, dirty_only)}"

@@ -174,7 +174,11 @@ class SparkMatch:
     def candidate_pairs(self, rules: list[str], max_block_size: int, dirty_only: bool) -> int:
         """Spark view `_m_pairs(l, r, rules)`, as blocking.candidate_pairs makes on DuckDB."""
         self._from_duckdb("_m_rec", f"SELECT {RECORD_SELECT}, dirty, birth_date FROM _m_rec")
-        self._sql(sql.blocking_keys(rules)).createOrReplaceTempView("_m_keys")
+        keys = self._sql(sql.blocking_keys(rules))
+        keys.createOrReplaceTempView("_m_keys")
+        refined = sql.refined_keys(rules, max_block_size, dirty_only)
+        if refined:
+            keys = self._keep("_m_keys", keys.unionByName(self._sql(refined)))
         self._sql(sql.blocks(max_block_size, dirty_only)).createOrReplaceTempView("_m_blocks")
         return self._keep("_m_pairs", self._sql(sql.pairs(dirty_only))).count()
 

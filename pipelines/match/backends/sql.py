@@ -12,27 +12,71 @@ from functools import cache
 
 from pipelines.match_definitions import BLOCKING_RULES
 
-_KEYS = {r.name: r.key for r in BLOCKING_RULES}
+_RULES = {r.name: r for r in BLOCKING_RULES}
 
 
 def blocking_keys(rules: list[str], records: str = "_m_rec") -> str:
-    """(idx, dirty, rule_id, bk): every record's key under every rule that gives it one."""
+    """(idx, dirty, rule_id, part, bk): every record's key under every rule that gives it one.
+
+    `part` 0 is the rule's own key; refined_keys adds the finer parts of oversized blocks.
+    """
     selects = [
-        f"SELECT idx, dirty, {i} AS rule_id, {_KEYS[name]} AS bk FROM {records}"
+        f"SELECT idx, dirty, {i} AS rule_id, CAST(0 AS TINYINT) AS part, {_RULES[name].key} AS bk"
+        f" FROM {records}"
         for i, name in enumerate(rules)
     ]
     union = " UNION ALL ".join(selects)
-    return f"SELECT idx, dirty, rule_id, bk FROM ({union}) k WHERE bk IS NOT NULL"
+    return f"SELECT idx, dirty, rule_id, part, bk FROM ({union}) k WHERE bk IS NOT NULL"
+
+
+def refined_keys(
+    rules: list[str],
+    max_block_size: int,
+    dirty_only: bool,
+    keys: str = "_m_keys",
+    records: str = "_m_rec",
+) -> str | None:
+    """(idx, dirty, rule_id, part, bk): the records of a block too large to compare whole, keyed
+    again by each of the rule's refinements (part 1, 2, ...), or None when no rule has one.
+
+    A common name or a Belgian town's postcode holds more records as the base grows; comparing
+    all of them costs pairs with the square of the block. Its duplicates still share something
+    finer (the region, the birth year, the street), so the block is split by that instead of
+    being compared whole or left out. On a daily run only oversized blocks that hold a new or
+    changed record are split.
+    """
+    selects = [
+        f"""SELECT k.idx, k.dirty, k.rule_id, CAST({part} AS TINYINT) AS part,
+                   k.bk || ' | ' || ({refine}) AS bk
+            FROM _m_big k JOIN {records} r ON r.idx = k.idx WHERE k.rule_id = {i}"""
+        for i, name in enumerate(rules)
+        for part, refine in enumerate(_RULES[name].refine, start=1)
+    ]
+    if not selects:
+        return None
+    dirty = "AND bool_or(dirty)" if dirty_only else ""
+    return f"""
+        WITH _m_oversized AS (
+            SELECT rule_id, bk FROM {keys} WHERE part = 0 GROUP BY rule_id, bk
+            HAVING count(*) > {int(max_block_size)} {dirty}
+        ),
+        _m_big AS (
+            SELECT k.idx, k.dirty, k.rule_id, k.bk FROM {keys} k
+            JOIN _m_oversized o ON o.rule_id = k.rule_id AND o.bk = k.bk
+        )
+        SELECT idx, dirty, rule_id, part, bk FROM ({" UNION ALL ".join(selects)}) k
+        WHERE bk IS NOT NULL"""
 
 
 def blocks(max_block_size: int, dirty_only: bool, keys: str = "_m_keys") -> str:
-    """(rule_id, bk): the keys worth comparing on (on a daily run: those of a dirty record)."""
+    """(rule_id, part, bk): the keys worth comparing on (on a daily run: those of a dirty
+    record)."""
     dirty_keys = (
-        f"WHERE (rule_id, bk) IN (SELECT rule_id, bk FROM {keys} WHERE dirty)"
+        f"WHERE (rule_id, part, bk) IN (SELECT rule_id, part, bk FROM {keys} WHERE dirty)"
         if dirty_only
         else ""
     )
-    return f"""SELECT rule_id, bk FROM {keys} {dirty_keys} GROUP BY rule_id, bk
+    return f"""SELECT rule_id, part, bk FROM {keys} {dirty_keys} GROUP BY rule_id, part, bk
                HAVING count(*) BETWEEN 2 AND {int(max_block_size)}"""
 
 
@@ -41,12 +85,14 @@ def pairs(dirty_only: bool, keys: str = "_m_keys", blocks: str = "_m_blocks") ->
     dirty_pair = "AND (a.dirty OR b.dirty)" if dirty_only else ""
     return f"""
         WITH k AS (
-            SELECT k.idx, k.dirty, k.rule_id, k.bk FROM {keys} k
-            JOIN {blocks} b ON b.rule_id = k.rule_id AND b.bk = k.bk
+            SELECT k.idx, k.dirty, k.rule_id, k.part, k.bk FROM {keys} k
+            JOIN {blocks} b ON b.rule_id = k.rule_id AND b.part = k.part AND b.bk = k.bk
         )
         SELECT a.idx AS l, b.idx AS r,
                CAST(bit_or(CAST(1 AS BIGINT) << a.rule_id) AS BIGINT) AS rules
-        FROM k a JOIN k b ON a.rule_id = b.rule_id AND a.bk = b.bk AND a.idx < b.idx {dirty_pair}
+        FROM k a JOIN k b
+          ON a.rule_id = b.rule_id AND a.part = b.part AND a.bk = b.bk AND a.idx < b.idx
+          {dirty_pair}
         GROUP BY a.idx, b.idx
         """
 
