@@ -54,7 +54,9 @@ class Blocking(Strict):
 
     rules: list[str] = Field(default_factory=lambda: list(BLOCKING_RULE_NAMES))
     max_block_size: int = Field(
-        300, ge=2, description="larger blocks of one key are left out (too common to tell)"
+        50,
+        ge=2,
+        description="larger blocks of one key are split by its finer keys, else left out",
     )
 
     @model_validator(mode="after")
