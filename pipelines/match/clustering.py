@@ -41,9 +41,13 @@ from pipelines.match.comparison import RecordArrays, compare, component_pairs
 class Clusters:
     records: np.ndarray  # the record indices that were clustered
     labels: np.ndarray  # per record: the smallest record index of its cluster
-    links: list[
-        tuple[int, int, int]
-    ]  # (a, b, edge position or -1 for an override) that joined clusters
+    # int64 (links, 3): (a, b, edge position or -1 for an override) that joined clusters, in the
+    # order made. An array, not tuples: there are millions at ten million contacts.
+    links: np.ndarray
+
+
+def _links(rows) -> np.ndarray:
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
 
 
 def cluster(
@@ -112,14 +116,10 @@ def cluster(
     )
 
     # Links in the order they were made: overrides, then by strength (lone pairs among the rest).
-    group_rank = np.array([rank[pos] for _, _, pos in group_links], dtype=np.int64)
-    merged = np.argsort(np.concatenate([group_rank, rank[lone_pos]]), kind="stable")
-    group_rows = list(group_links)
-    lone_rows = list(zip(lone_l.tolist(), lone_r.tolist(), lone_pos.tolist(), strict=True))
-    links = always_links + [
-        group_rows[i] if i < len(group_rows) else lone_rows[i - len(group_rows)]
-        for i in merged.tolist()
-    ]
+    made = np.concatenate([_links(group_links), np.stack([lone_l, lone_r, lone_pos], axis=1)])
+    merged = np.argsort(rank[made[:, 2]], kind="stable")
+    links = np.concatenate([_links(always_links), made[merged]])
+    del made
 
     # A label that does not depend on union order: the smallest member of each cluster.
     joined, joined_label = [lone_l, lone_r], [np.minimum(lone_l, lone_r)] * 2
@@ -176,12 +176,12 @@ def _cluster_groups(
         parent[rb] = ra
         members[ra].extend(members.pop(rb))
 
-    linked = set(
-        zip(np.minimum(sub_l, sub_r).tolist(), np.maximum(sub_l, sub_r).tolist(), strict=True)
-    )
+    # A pair (a < b) as one number, a * n + b: a set of ints holds a third of what tuples do.
+    n = int(max(sub_l.max(initial=-1), sub_r.max(initial=-1), *(x for p in always for x in p))) + 1
+    linked = set((np.minimum(sub_l, sub_r) * n + np.maximum(sub_l, sub_r)).tolist())
 
     def is_linked(a: int, b: int) -> bool:
-        return ((a, b) if a < b else (b, a)) in linked
+        return (a * n + b if a < b else b * n + a) in linked
 
     def explained(x: int, y: int, ra: int, rb: int) -> bool:
         """x contradicts y on one field where y (or x) is already known to be wrong: its own
@@ -205,7 +205,7 @@ def _cluster_groups(
                 if contradicts(x, y):
                     if not explained(x, y, ra, rb):
                         contradicting += 1
-                elif ((x, y) if x < y else (y, x)) in linked:
+                elif is_linked(x, y):
                     supporting += 1
         if contradicting == 0 or supporting > contradicting:
             return False
@@ -379,6 +379,30 @@ def apply_forgiven(labels: np.ndarray, records: np.ndarray, forgiven: Forgiven) 
     return out
 
 
+# Pairs compared at once inside the components: comparing every pair in one go costs several
+# times the pairs' own arrays (a level per comparison, similarities, term frequencies).
+WITHIN_BATCH = 2_000_000
+
+
+@dataclass
+class Within:
+    """What clustering needs of the comparison of the pairs inside the components."""
+
+    contradiction: np.ndarray  # bool per pair
+    personal_number: np.ndarray  # bool per pair
+    conflict: np.ndarray  # int8 per pair (`Compared.conflict`)
+    overruled: np.ndarray  # int8 per pair (`Compared.overruled`)
+
+
+def _compare_within(rec: RecordArrays, pl: np.ndarray, pr: np.ndarray, options: dict) -> Within:
+    parts = []
+    for at in range(0, max(len(pl), 1), WITHIN_BATCH):
+        c = compare(rec, pl[at : at + WITHIN_BATCH], pr[at : at + WITHIN_BATCH], **options)
+        parts.append((c.contradiction, c.personal_number, c.conflict, c.overruled))
+        del c
+    return Within(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+
+
 def cluster_records(
     rec: RecordArrays,
     records: np.ndarray,
@@ -403,14 +427,13 @@ def cluster_records(
     links_l = np.concatenate([el, np.array([a for a, _ in always], dtype=np.int64)])
     links_r = np.concatenate([er, np.array([b for _, b in always], dtype=np.int64)])
     pl, pr = component_pairs(records, links_l, links_r)
-    within = compare(rec, pl, pr, **options)
-    lo, hi = np.minimum(pl, pr), np.maximum(pl, pr)
-    contradicting = set(
-        zip(lo[within.contradiction].tolist(), hi[within.contradiction].tolist(), strict=True)
-    )
-    personal = set(
-        zip(lo[within.personal_number].tolist(), hi[within.personal_number].tolist(), strict=True)
-    )
+    del links_l, links_r
+    within = _compare_within(rec, pl, pr, options)
+    # A pair (i < j) as one number, i * n + j: a set of ints holds a third of what tuples do.
+    n = rec.n
+    code = np.minimum(pl, pr) * n + np.maximum(pl, pr)
+    contradicting = set(code[within.contradiction].tolist())
+    personal = set(code[within.personal_number].tolist())
 
     overruled: dict[int, list[tuple[int, int]]] = {}
     at = np.flatnonzero(within.overruled)
@@ -421,24 +444,19 @@ def cluster_records(
         overruled.setdefault(b, []).append((a, fields))
     # The field a contradiction rests on matters only next to a record with an overruled one.
     vouched_in = np.fromiter(overruled, np.int64, len(overruled))
-    near = np.isin(lo, vouched_in) | np.isin(hi, vouched_in)
+    near = np.isin(pl, vouched_in) | np.isin(pr, vouched_in)
     keep = within.contradiction & (within.conflict > 0) & near
-    conflicts = dict(
-        zip(
-            zip(lo[keep].tolist(), hi[keep].tolist(), strict=True),
-            within.conflict[keep].tolist(),
-            strict=True,
-        )
-    )
+    conflicts = dict(zip(code[keep].tolist(), within.conflict[keep].tolist(), strict=True))
+    del code, near, keep
 
     def contradicts(i: int, j: int) -> bool:
-        return ((i, j) if i < j else (j, i)) in contradicting
+        return (i * n + j if i < j else j * n + i) in contradicting
 
     def conflict_of(i: int, j: int) -> int:
-        return conflicts.get((i, j) if i < j else (j, i), 0)
+        return conflicts.get(i * n + j if i < j else j * n + i, 0)
 
     def vouches(i: int, j: int) -> bool:
-        return ((i, j) if i < j else (j, i)) in personal
+        return (i * n + j if i < j else j * n + i) in personal
 
     result = cluster(
         records,
