@@ -78,6 +78,7 @@ def cluster(
         lo = np.minimum(order[edge_l], order[edge_r])
         hi = np.maximum(order[edge_l], order[edge_r])
         sequence = np.lexsort((hi, lo, -edge_weight))
+        del lo, hi
     else:
         sequence = np.zeros(0, dtype=np.int64)
     rank = np.empty(len(sequence), dtype=np.int64)
@@ -90,14 +91,16 @@ def cluster(
     lone = (
         (degree[edge_l] == 1) & (degree[edge_r] == 1) if len(edge_l) else np.zeros(0, dtype=bool)
     )
+    del ends, degree
     lone_pos = np.flatnonzero(lone)
     # A lone pair's only cross pair is its own link: blocked by a contradiction nobody vouches for.
-    lone_join = np.array(
-        [
+    lone_join = np.fromiter(
+        (
             not (contradicts(a, b) and not vouches(a, b))
             for a, b in zip(edge_l[lone_pos].tolist(), edge_r[lone_pos].tolist(), strict=True)
-        ],
+        ),
         dtype=bool,
+        count=len(lone_pos),
     )
     lone_pos = lone_pos[lone_join] if len(lone_pos) else lone_pos
     lone_l, lone_r = edge_l[lone_pos], edge_r[lone_pos]
@@ -160,7 +163,13 @@ def _cluster_groups(
         )
     ).tolist()
     parent: dict[int, int] = {x: x for x in linked_records}
-    members: dict[int, list[int]] = {x: [x] for x in linked_records}
+    del linked_records
+    # The members of each root of more than one record (a lone root is its only member): a list
+    # per linked record would cost more than the union-find itself.
+    members: dict[int, list[int]] = {}
+
+    def group(root: int) -> list[int]:
+        return members.get(root) or [root]
 
     def find(x: int) -> int:
         root = x
@@ -171,10 +180,13 @@ def _cluster_groups(
         return root
 
     def union(ra: int, rb: int) -> None:
-        if len(members[ra]) < len(members[rb]):
-            ra, rb = rb, ra
+        into, other = group(ra), group(rb)
+        if len(into) < len(other):
+            ra, rb, into, other = rb, ra, other, into
         parent[rb] = ra
-        members[ra].extend(members.pop(rb))
+        members.pop(rb, None)
+        into.extend(other)
+        members[ra] = into
 
     # A pair (a < b) as one number, a * n + b: a set of ints holds a third of what tuples do.
     n = int(max(sub_l.max(initial=-1), sub_r.max(initial=-1), *(x for p in always for x in p))) + 1
@@ -198,8 +210,8 @@ def _cluster_groups(
 
     def blocked(ra: int, rb: int) -> bool:
         contradicting = supporting = 0
-        for x in members[ra]:
-            for y in members[rb]:
+        for x in group(ra):
+            for y in group(rb):
                 if (x, y) in never or (y, x) in never:
                     return True
                 if contradicts(x, y):
@@ -209,7 +221,7 @@ def _cluster_groups(
                     supporting += 1
         if contradicting == 0 or supporting > contradicting:
             return False
-        return not any(vouches(x, y) for x in members[ra] for y in members[rb])
+        return not any(vouches(x, y) for x in group(ra) for y in group(rb))
 
     always_links: list[tuple[int, int, int]] = []
     for a, b in always:
@@ -228,7 +240,7 @@ def _cluster_groups(
             continue
         union(ra, rb)
         group_links.append((a, b, pos))
-    return always_links, group_links, [m for m in members.values() if len(m) > 1]
+    return always_links, group_links, list(members.values())
 
 
 @dataclass

@@ -272,6 +272,7 @@ def _build(
             settings.thresholds.link_probability,
             matcher,
         )
+        del rec  # the records' features: gigabytes at ten million contacts, not needed after
     with timer.step("ids"):
         counts = assign_ids(con)
         result.new, result.merged, result.split = counts["new"], counts["merged"], counts["split"]
