@@ -232,14 +232,16 @@ def _cluster_groups(
 
     group_links: list[tuple[int, int, int]] = []
     sequence = positions[np.argsort(rank[positions], kind="stable")]
-    for pos, a, b in zip(
-        sequence.tolist(), edge_l[sequence].tolist(), edge_r[sequence].tolist(), strict=True
-    ):
-        ra, rb = find(a), find(b)
-        if ra == rb or blocked(ra, rb):
-            continue
-        union(ra, rb)
-        group_links.append((a, b, pos))
+    for at in range(0, len(sequence), 100_000):  # Python ints for a slice at a time
+        part = sequence[at : at + 100_000]
+        for pos, a, b in zip(
+            part.tolist(), edge_l[part].tolist(), edge_r[part].tolist(), strict=True
+        ):
+            ra, rb = find(a), find(b)
+            if ra == rb or blocked(ra, rb):
+                continue
+            union(ra, rb)
+            group_links.append((a, b, pos))
     return always_links, group_links, list(members.values())
 
 
