@@ -867,7 +867,7 @@ def _cluster_affected(
     ew = edges["w"].to_numpy()
     ep = edges["p"].to_numpy()
     kind = edges["conflict"].to_numpy().astype(np.int8)
-    del edges  # `ep` keeps its column alive, the rest goes
+    del edges  # `ew` and `ep` keep their columns alive, the rest goes
     plain = int((kind == 0).sum())  # the links come first, then the pairs with one conflict
     ov = con.execute("SELECT kind, left_idx, right_idx FROM _m_override").fetchall()
     always = sorted((int(a), int(b)) for k, a, b in ov if k == "always")
