@@ -41,9 +41,13 @@ from pipelines.match.comparison import RecordArrays, compare, component_pairs
 class Clusters:
     records: np.ndarray  # the record indices that were clustered
     labels: np.ndarray  # per record: the smallest record index of its cluster
-    links: list[
-        tuple[int, int, int]
-    ]  # (a, b, edge position or -1 for an override) that joined clusters
+    # int64 (links, 3): (a, b, edge position or -1 for an override) that joined clusters, in the
+    # order made. An array, not tuples: there are millions at ten million contacts.
+    links: np.ndarray
+
+
+def _links(rows) -> np.ndarray:
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
 
 
 def cluster(
@@ -74,6 +78,7 @@ def cluster(
         lo = np.minimum(order[edge_l], order[edge_r])
         hi = np.maximum(order[edge_l], order[edge_r])
         sequence = np.lexsort((hi, lo, -edge_weight))
+        del lo, hi
     else:
         sequence = np.zeros(0, dtype=np.int64)
     rank = np.empty(len(sequence), dtype=np.int64)
@@ -86,14 +91,16 @@ def cluster(
     lone = (
         (degree[edge_l] == 1) & (degree[edge_r] == 1) if len(edge_l) else np.zeros(0, dtype=bool)
     )
+    del ends, degree
     lone_pos = np.flatnonzero(lone)
     # A lone pair's only cross pair is its own link: blocked by a contradiction nobody vouches for.
-    lone_join = np.array(
-        [
+    lone_join = np.fromiter(
+        (
             not (contradicts(a, b) and not vouches(a, b))
             for a, b in zip(edge_l[lone_pos].tolist(), edge_r[lone_pos].tolist(), strict=True)
-        ],
+        ),
         dtype=bool,
+        count=len(lone_pos),
     )
     lone_pos = lone_pos[lone_join] if len(lone_pos) else lone_pos
     lone_l, lone_r = edge_l[lone_pos], edge_r[lone_pos]
@@ -112,14 +119,10 @@ def cluster(
     )
 
     # Links in the order they were made: overrides, then by strength (lone pairs among the rest).
-    group_rank = np.array([rank[pos] for _, _, pos in group_links], dtype=np.int64)
-    merged = np.argsort(np.concatenate([group_rank, rank[lone_pos]]), kind="stable")
-    group_rows = list(group_links)
-    lone_rows = list(zip(lone_l.tolist(), lone_r.tolist(), lone_pos.tolist(), strict=True))
-    links = always_links + [
-        group_rows[i] if i < len(group_rows) else lone_rows[i - len(group_rows)]
-        for i in merged.tolist()
-    ]
+    made = np.concatenate([_links(group_links), np.stack([lone_l, lone_r, lone_pos], axis=1)])
+    merged = np.argsort(rank[made[:, 2]], kind="stable")
+    links = np.concatenate([_links(always_links), made[merged]])
+    del made
 
     # A label that does not depend on union order: the smallest member of each cluster.
     joined, joined_label = [lone_l, lone_r], [np.minimum(lone_l, lone_r)] * 2
@@ -160,7 +163,13 @@ def _cluster_groups(
         )
     ).tolist()
     parent: dict[int, int] = {x: x for x in linked_records}
-    members: dict[int, list[int]] = {x: [x] for x in linked_records}
+    del linked_records
+    # The members of each root of more than one record (a lone root is its only member): a list
+    # per linked record would cost more than the union-find itself.
+    members: dict[int, list[int]] = {}
+
+    def group(root: int) -> list[int]:
+        return members.get(root) or [root]
 
     def find(x: int) -> int:
         root = x
@@ -171,17 +180,20 @@ def _cluster_groups(
         return root
 
     def union(ra: int, rb: int) -> None:
-        if len(members[ra]) < len(members[rb]):
-            ra, rb = rb, ra
+        into, other = group(ra), group(rb)
+        if len(into) < len(other):
+            ra, rb, into, other = rb, ra, other, into
         parent[rb] = ra
-        members[ra].extend(members.pop(rb))
+        members.pop(rb, None)
+        into.extend(other)
+        members[ra] = into
 
-    linked = set(
-        zip(np.minimum(sub_l, sub_r).tolist(), np.maximum(sub_l, sub_r).tolist(), strict=True)
-    )
+    # A pair (a < b) as one number, a * n + b: a set of ints holds a third of what tuples do.
+    n = int(max(sub_l.max(initial=-1), sub_r.max(initial=-1), *(x for p in always for x in p))) + 1
+    linked = set((np.minimum(sub_l, sub_r) * n + np.maximum(sub_l, sub_r)).tolist())
 
     def is_linked(a: int, b: int) -> bool:
-        return ((a, b) if a < b else (b, a)) in linked
+        return (a * n + b if a < b else b * n + a) in linked
 
     def explained(x: int, y: int, ra: int, rb: int) -> bool:
         """x contradicts y on one field where y (or x) is already known to be wrong: its own
@@ -198,18 +210,18 @@ def _cluster_groups(
 
     def blocked(ra: int, rb: int) -> bool:
         contradicting = supporting = 0
-        for x in members[ra]:
-            for y in members[rb]:
+        for x in group(ra):
+            for y in group(rb):
                 if (x, y) in never or (y, x) in never:
                     return True
                 if contradicts(x, y):
                     if not explained(x, y, ra, rb):
                         contradicting += 1
-                elif ((x, y) if x < y else (y, x)) in linked:
+                elif is_linked(x, y):
                     supporting += 1
         if contradicting == 0 or supporting > contradicting:
             return False
-        return not any(vouches(x, y) for x in members[ra] for y in members[rb])
+        return not any(vouches(x, y) for x in group(ra) for y in group(rb))
 
     always_links: list[tuple[int, int, int]] = []
     for a, b in always:
@@ -220,15 +232,17 @@ def _cluster_groups(
 
     group_links: list[tuple[int, int, int]] = []
     sequence = positions[np.argsort(rank[positions], kind="stable")]
-    for pos, a, b in zip(
-        sequence.tolist(), edge_l[sequence].tolist(), edge_r[sequence].tolist(), strict=True
-    ):
-        ra, rb = find(a), find(b)
-        if ra == rb or blocked(ra, rb):
-            continue
-        union(ra, rb)
-        group_links.append((a, b, pos))
-    return always_links, group_links, [m for m in members.values() if len(m) > 1]
+    for at in range(0, len(sequence), 100_000):  # Python ints for a slice at a time
+        part = sequence[at : at + 100_000]
+        for pos, a, b in zip(
+            part.tolist(), edge_l[part].tolist(), edge_r[part].tolist(), strict=True
+        ):
+            ra, rb = find(a), find(b)
+            if ra == rb or blocked(ra, rb):
+                continue
+            union(ra, rb)
+            group_links.append((a, b, pos))
+    return always_links, group_links, list(members.values())
 
 
 @dataclass
@@ -379,6 +393,30 @@ def apply_forgiven(labels: np.ndarray, records: np.ndarray, forgiven: Forgiven) 
     return out
 
 
+# Pairs compared at once inside the components: comparing every pair in one go costs several
+# times the pairs' own arrays (a level per comparison, similarities, term frequencies).
+WITHIN_BATCH = 2_000_000
+
+
+@dataclass
+class Within:
+    """What clustering needs of the comparison of the pairs inside the components."""
+
+    contradiction: np.ndarray  # bool per pair
+    personal_number: np.ndarray  # bool per pair
+    conflict: np.ndarray  # int8 per pair (`Compared.conflict`)
+    overruled: np.ndarray  # int8 per pair (`Compared.overruled`)
+
+
+def _compare_within(rec: RecordArrays, pl: np.ndarray, pr: np.ndarray, options: dict) -> Within:
+    parts = []
+    for at in range(0, max(len(pl), 1), WITHIN_BATCH):
+        c = compare(rec, pl[at : at + WITHIN_BATCH], pr[at : at + WITHIN_BATCH], **options)
+        parts.append((c.contradiction, c.personal_number, c.conflict, c.overruled))
+        del c
+    return Within(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+
+
 def cluster_records(
     rec: RecordArrays,
     records: np.ndarray,
@@ -403,14 +441,13 @@ def cluster_records(
     links_l = np.concatenate([el, np.array([a for a, _ in always], dtype=np.int64)])
     links_r = np.concatenate([er, np.array([b for _, b in always], dtype=np.int64)])
     pl, pr = component_pairs(records, links_l, links_r)
-    within = compare(rec, pl, pr, **options)
-    lo, hi = np.minimum(pl, pr), np.maximum(pl, pr)
-    contradicting = set(
-        zip(lo[within.contradiction].tolist(), hi[within.contradiction].tolist(), strict=True)
-    )
-    personal = set(
-        zip(lo[within.personal_number].tolist(), hi[within.personal_number].tolist(), strict=True)
-    )
+    del links_l, links_r
+    within = _compare_within(rec, pl, pr, options)
+    # A pair (i < j) as one number, i * n + j: a set of ints holds a third of what tuples do.
+    n = rec.n
+    code = np.minimum(pl, pr) * n + np.maximum(pl, pr)
+    contradicting = set(code[within.contradiction].tolist())
+    personal = set(code[within.personal_number].tolist())
 
     overruled: dict[int, list[tuple[int, int]]] = {}
     at = np.flatnonzero(within.overruled)
@@ -421,24 +458,19 @@ def cluster_records(
         overruled.setdefault(b, []).append((a, fields))
     # The field a contradiction rests on matters only next to a record with an overruled one.
     vouched_in = np.fromiter(overruled, np.int64, len(overruled))
-    near = np.isin(lo, vouched_in) | np.isin(hi, vouched_in)
+    near = np.isin(pl, vouched_in) | np.isin(pr, vouched_in)
     keep = within.contradiction & (within.conflict > 0) & near
-    conflicts = dict(
-        zip(
-            zip(lo[keep].tolist(), hi[keep].tolist(), strict=True),
-            within.conflict[keep].tolist(),
-            strict=True,
-        )
-    )
+    conflicts = dict(zip(code[keep].tolist(), within.conflict[keep].tolist(), strict=True))
+    del code, near, keep
 
     def contradicts(i: int, j: int) -> bool:
-        return ((i, j) if i < j else (j, i)) in contradicting
+        return (i * n + j if i < j else j * n + i) in contradicting
 
     def conflict_of(i: int, j: int) -> int:
-        return conflicts.get((i, j) if i < j else (j, i), 0)
+        return conflicts.get(i * n + j if i < j else j * n + i, 0)
 
     def vouches(i: int, j: int) -> bool:
-        return ((i, j) if i < j else (j, i)) in personal
+        return (i * n + j if i < j else j * n + i) in personal
 
     result = cluster(
         records,

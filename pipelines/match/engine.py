@@ -272,6 +272,7 @@ def _build(
             settings.thresholds.link_probability,
             matcher,
         )
+        del rec  # the records' features: gigabytes at ten million contacts, not needed after
     with timer.step("ids"):
         counts = assign_ids(con)
         result.new, result.merged, result.split = counts["new"], counts["merged"], counts["split"]
@@ -866,6 +867,7 @@ def _cluster_affected(
     ew = edges["w"].to_numpy()
     ep = edges["p"].to_numpy()
     kind = edges["conflict"].to_numpy().astype(np.int8)
+    del edges  # `ew` and `ep` keep their columns alive, the rest goes
     plain = int((kind == 0).sum())  # the links come first, then the pairs with one conflict
     ov = con.execute("SELECT kind, left_idx, right_idx FROM _m_override").fetchall()
     always = sorted((int(a), int(b)) for k, a, b in ov if k == "always")
@@ -906,16 +908,16 @@ def _cluster_affected(
         result.labels = apply_forgiven(result.labels, records, forgiven)
         pos = plain + forgiven.edges
         other = np.where(el[pos] == forgiven.records, er[pos], el[pos])
-        result.links.extend(
-            zip(forgiven.records.tolist(), other.tolist(), pos.tolist(), strict=True)
+        result.links = np.concatenate(
+            [result.links, np.stack([forgiven.records, other, pos], axis=1).astype(np.int64)]
         )
         joined = len(forgiven.records)
+    del el, er, ew, kind
 
     # Each record's match score: the strongest link that joined it (an override counts as 1).
-    made = np.array(result.links, dtype=np.int64).reshape(-1, 3)
-    link_a, link_b, link_pos = made[:, 0], made[:, 1], made[:, 2]
+    link_a, link_b, link_pos = result.links[:, 0], result.links[:, 1], result.links[:, 2]
     scored = link_pos >= 0
-    link_p = np.ones(len(made))
+    link_p = np.ones(len(link_pos))
     link_p[scored] = ep[link_pos[scored]]
     match_score = np.full(rec.n, np.nan)
     np.fmax.at(match_score, link_a, link_p)
@@ -935,11 +937,14 @@ def _cluster_affected(
         {
             "left_key": pa.array(np.asarray(rec.keys[link_a], dtype=np.int64), pa.int64()),
             "right_key": pa.array(np.asarray(rec.keys[link_b], dtype=np.int64), pa.int64()),
-            "kind": pa.array(np.where(scored, "score", "override").tolist(), pa.string()),
+            "scored": pa.array(scored),
         }
     )
     con.register("_m_link_rows", links)
-    con.execute("CREATE OR REPLACE TEMP TABLE _m_links AS SELECT * FROM _m_link_rows")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _m_links AS SELECT left_key, right_key, "
+        "CASE WHEN scored THEN 'score' ELSE 'override' END AS kind FROM _m_link_rows"
+    )
     con.unregister("_m_link_rows")
     # The customer each affected (or removed) record belonged to before this run.
     con.execute(

@@ -12,7 +12,9 @@ the customer each record belonged to before (`_m_old(record_key, customer_id)`):
 
 New ids are `C` + 10 Crockford base32 characters of a hash of the cluster's first record, with
 a salt that is bumped until the id was never used before (not by a customer, not in
-`customer_merges`), so a retired id never comes back for someone else.
+`customer_merges`), so a retired id never comes back for someone else. They are made in SQL
+(`customer_id_sql`, the same function as `make_customer_id`): a full run at ten million
+contacts makes millions of them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import hashlib
 
 import duckdb
-import pyarrow as pa
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 
@@ -33,6 +34,88 @@ def make_customer_id(source: str, source_record_id: str, salt: int = 0) -> str:
         chars.append(ALPHABET[number & 31])
         number >>= 5
     return "C" + "".join(reversed(chars))
+
+
+def customer_id_sql(source: str, source_record_id: str, salt: str) -> str:
+    """`make_customer_id` as a DuckDB expression over three SQL expressions."""
+    text = f"{source} || chr(31) || {source_record_id} || chr(31) || CAST({salt} AS VARCHAR)"
+    number = f"(CAST('0x' || substr(sha256({text}), 1, 16) AS UBIGINT) >> 14)"  # 50 bits
+    chars = " || ".join(
+        f"substr('{ALPHABET}', CAST(({number} >> {5 * i}) & 31 AS INTEGER) + 1, 1)"
+        for i in reversed(range(10))
+    )
+    return f"'C' || {chars}"
+
+
+def _attempt(rows: str) -> str:
+    """SQL: `_m_attempt(cluster, source, source_record_id, salt, customer_id)` from `rows`."""
+    return f"""
+        CREATE OR REPLACE TEMP TABLE _m_attempt AS
+        SELECT cluster, source, source_record_id, salt,
+               {customer_id_sql("source", "source_record_id", "salt")} AS customer_id
+        FROM ({rows}) s
+        """
+
+
+def _fresh_ids(con: duckdb.DuckDBPyConnection) -> None:
+    """`_m_fresh(cluster, customer_id)`: a new id for each cluster that kept none.
+
+    The rule (ids used to be made one by one, and must not change): clusters in ascending order
+    each take the first salt, from 0, whose id no earlier cluster took; the clusters whose id
+    was ever used before (by a customer, in `customer_merges`) go round again with the next
+    salt, and every id tried stays taken. Within a round, every cluster whose id is taken (by an
+    earlier round, or by an earlier cluster of this one) moves to its next salt, until none is:
+    an id stays with the first cluster that ever holds it, so this ends where the one-by-one
+    loop ends. Hash collisions are rare, so a round is nearly always one check.
+    """
+    con.execute(
+        _attempt(
+            """
+            SELECT a.cluster, r.source, r.source_record_id, 0 AS salt FROM (
+                SELECT cluster, arg_min(record_key, ord) AS record_key
+                FROM _m_assign GROUP BY cluster
+            ) a JOIN match_records r ON r.record_key = a.record_key
+            WHERE a.cluster NOT IN (SELECT cluster FROM _m_kept)
+            """
+        )
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _m_taken (customer_id VARCHAR);"
+        "CREATE OR REPLACE TEMP TABLE _m_fresh (cluster BIGINT, customer_id VARCHAR)"
+    )
+    while con.execute("SELECT count(*) FROM _m_attempt").fetchall()[0][0]:
+        while True:
+            bumped = con.execute(
+                f"""
+                UPDATE _m_attempt SET salt = salt + 1,
+                       customer_id = {customer_id_sql("source", "source_record_id", "salt + 1")}
+                WHERE customer_id IN (SELECT customer_id FROM _m_taken)
+                   OR cluster IN (
+                       SELECT cluster FROM (
+                           SELECT cluster, row_number() OVER (PARTITION BY customer_id
+                                                              ORDER BY cluster) AS rn
+                           FROM _m_attempt
+                           WHERE customer_id IN (SELECT customer_id FROM _m_attempt
+                                                 GROUP BY customer_id HAVING count(*) > 1)
+                       ) s WHERE rn > 1)
+                """
+            ).fetchall()[0][0]
+            if not bumped:
+                break
+        con.execute(
+            """
+            INSERT INTO _m_taken SELECT customer_id FROM _m_attempt;
+            CREATE OR REPLACE TEMP TABLE _m_used AS
+            SELECT cluster, source, source_record_id, salt + 1 AS salt FROM _m_attempt
+            WHERE customer_id IN (SELECT customer_id FROM customers)
+               OR customer_id IN (SELECT old_customer_id FROM customer_merges)
+               OR customer_id IN (SELECT new_customer_id FROM customer_merges);
+            INSERT INTO _m_fresh SELECT cluster, customer_id FROM _m_attempt
+            WHERE cluster NOT IN (SELECT cluster FROM _m_used);
+            """
+        )
+        con.execute(_attempt("SELECT * FROM _m_used"))
+    con.execute("DROP TABLE _m_attempt; DROP TABLE IF EXISTS _m_used; DROP TABLE _m_taken")
 
 
 def assign_ids(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -67,59 +150,7 @@ def assign_ids(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         ) s WHERE rn = 1
         """
     )
-    # Clusters without a surviving id: a new id from the cluster's first record.
-    fresh = con.sql(
-        """
-        SELECT a.cluster, r.source, r.source_record_id FROM (
-            SELECT cluster, arg_min(record_key, ord) AS record_key FROM _m_assign GROUP BY cluster
-        ) a JOIN match_records r ON r.record_key = a.record_key
-        WHERE a.cluster NOT IN (SELECT cluster FROM _m_kept)
-        """
-    ).to_arrow_table()
-    pending = dict(
-        zip(
-            fresh["cluster"].to_pylist(),
-            zip(fresh["source"].to_pylist(), fresh["source_record_id"].to_pylist()),
-        )
-    )
-    salt = dict.fromkeys(pending, 0)
-    con.execute("CREATE OR REPLACE TEMP TABLE _m_fresh (cluster BIGINT, customer_id VARCHAR)")
-    taken: set[str] = set()
-    while pending:
-        clusters, ids = [], []
-        for c in sorted(pending):
-            source, record_id = pending[c]
-            cid = make_customer_id(source, record_id, salt[c])
-            while cid in taken:
-                salt[c] += 1
-                cid = make_customer_id(source, record_id, salt[c])
-            taken.add(cid)
-            clusters.append(c)
-            ids.append(cid)
-        attempt = pa.table(
-            {"cluster": pa.array(clusters, pa.int64()), "customer_id": pa.array(ids, pa.string())}
-        )
-        con.register("_m_attempt", attempt)
-        clash = {
-            c
-            for (c,) in con.execute(
-                """
-            SELECT cluster FROM _m_attempt
-            WHERE customer_id IN (SELECT customer_id FROM customers)
-               OR customer_id IN (SELECT old_customer_id FROM customer_merges)
-               OR customer_id IN (SELECT new_customer_id FROM customer_merges)
-            """
-            ).fetchall()
-        }
-        con.execute("INSERT INTO _m_fresh SELECT cluster, customer_id FROM _m_attempt")
-        con.unregister("_m_attempt")
-        if clash:
-            con.execute(
-                f"DELETE FROM _m_fresh WHERE cluster IN ({','.join(str(int(c)) for c in clash)})"
-            )
-        for c in clash:
-            salt[c] += 1
-        pending = {c: pending[c] for c in clash}
+    _fresh_ids(con)
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _m_ids AS

@@ -315,7 +315,7 @@ class SparkMatch:
             }
         )
         labels = np.asarray(records, dtype=np.int64).copy()
-        links: list[tuple[int, int, int]] = []
+        links = np.zeros((0, 3), dtype=np.int64)
         found = {"records": [], "targets": [], "edges": []}
         confirmed = candidates = 0
         if len(edges):
@@ -351,14 +351,7 @@ class SparkMatch:
             a, b, c = (out[x].to_numpy() for x in ("a", "b", "c"))
             at = np.searchsorted(records, a[what == 0])
             labels[at] = b[what == 0]
-            links = list(
-                zip(
-                    a[what == 1].tolist(),
-                    b[what == 1].tolist(),
-                    c[what == 1].tolist(),
-                    strict=True,
-                )
-            )
+            links = np.stack([a[what == 1], b[what == 1], c[what == 1]], axis=1).astype(np.int64)
             order = np.argsort(a[what == 2], kind="stable")
             found["records"] = a[what == 2][order]
             found["targets"] = b[what == 2][order]
@@ -455,7 +448,7 @@ def _cluster_components(edges: pa.Table, recs: pa.Table, options: dict):
     result, forgiven = cluster_records(
         rec, records, el, er, ew, kind, plain, always, never, options
     )
-    made = np.array(result.links, dtype=np.int64).reshape(-1, 3)
+    made = result.links
     made_pos = np.full(len(made), -1, dtype=np.int64)
     made_pos[made[:, 2] >= 0] = pos[made[made[:, 2] >= 0, 2]]
     rows = [
