@@ -394,32 +394,51 @@ def residual_duplicate_rate(con: duckdb.DuckDBPyConnection, customers: int) -> f
     return n / customers
 
 
-def _contact_values_sql() -> str:
-    cols = ", ".join(f"{expr} AS {name}" for name, expr in CONSISTENCY_FIELDS.items())
-    return f"""
-        SELECT cs.customer_id, c.source, {cols}
+def value_ranges(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp table `_qm_ranges(customer_id, source, <field>_min, <field>_max)`: per customer with
+    two or more source records and per source, the least and greatest value of each compared
+    field. Only such customers can have sources that disagree (most customers have one record),
+    and two sets of values differ somewhere exactly when their least and greatest values are not
+    all one value, so consistency and disagreement need no distinct counts and no join of
+    records with records."""
+    ranges = ", ".join(
+        f"min({expr}) AS {name}_min, max({expr}) AS {name}_max"
+        for name, expr in CONSISTENCY_FIELDS.items()
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _qm_ranges AS
+        SELECT cs.customer_id, c.source, {ranges}
         FROM contacts c JOIN customer_sources cs USING (source, source_record_id)
-    """
+        WHERE cs.customer_id IN (SELECT customer_id FROM customer_sources
+                                 GROUP BY customer_id HAVING count(*) > 1)
+        GROUP BY cs.customer_id, c.source
+        """
+    )
 
 
 def consistency_figures(con: duckdb.DuckDBPyConnection) -> list[Figure]:
     """Per field: customers whose sources disagree, i.e. two or more sources give a value and the
-    values differ (count, and share of the customers with values from two or more sources)."""
+    values differ (count, and share of the customers with values from two or more sources).
+    Reads `_qm_ranges` (`value_ranges`)."""
     figures: list[Figure] = []
     parts = ", ".join(
-        f"count(*) FILTER (WHERE {f}_n >= 2), count(*) FILTER (WHERE {f}_n >= 2 AND {f}_d > 1)"
+        f"count(*) FILTER (WHERE {f}_n), count(*) FILTER (WHERE {f}_n AND {f}_d)"
         for f in CONSISTENCY_FIELDS
     )
+    # Two or more sources with a value: the first and last such source differ. Two or more
+    # distinct values: the least and the greatest differ.
     per_customer = ", ".join(
         (
-            f"count(DISTINCT source) FILTER (WHERE {f} IS NOT NULL) AS {f}_n, "
-            f"count(DISTINCT {f}) AS {f}_d"
+            f"min(source) FILTER (WHERE {f}_min IS NOT NULL) "
+            f"<> max(source) FILTER (WHERE {f}_min IS NOT NULL) AS {f}_n, "
+            f"min({f}_min) <> max({f}_max) AS {f}_d"
         )
         for f in CONSISTENCY_FIELDS
     )
     row = con.execute(
         f"SELECT {parts} FROM (SELECT customer_id, {per_customer} "
-        f"FROM ({_contact_values_sql()}) v GROUP BY customer_id) g"
+        f"FROM _qm_ranges GROUP BY customer_id) g"
     ).fetchone()
     for i, f in enumerate(CONSISTENCY_FIELDS):
         comparable, inconsistent = (
@@ -460,18 +479,30 @@ def _source_figures(con: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, 
             ),
         ]
     # Disagreement: a source's value differs from another source's value for the same customer,
-    # among the customers where both give a value. One self-join for all fields.
+    # among the customers where both give a value: per customer and source, this source's values
+    # against the range of the other sources' values (one row per customer and source).
+    others = ", ".join(
+        f"min(b.{f}_min) AS {f}_omin, max(b.{f}_max) AS {f}_omax" for f in CONSISTENCY_FIELDS
+    )
     counts = ", ".join(
-        f"count(DISTINCT a.customer_id) FILTER (WHERE a.{f} IS NOT NULL AND b.{f} IS NOT NULL), "
-        f"count(DISTINCT a.customer_id) FILTER (WHERE a.{f} <> b.{f})"
+        f"count(*) FILTER (WHERE {f}_min IS NOT NULL AND {f}_omin IS NOT NULL), "
+        f"count(*) FILTER (WHERE {f}_min IS NOT NULL AND {f}_omin IS NOT NULL AND NOT "
+        f"({f}_min = {f}_max AND {f}_omin = {f}_omax AND {f}_min = {f}_omin))"
+        for f in CONSISTENCY_FIELDS
+    )
+    mine = ", ".join(
+        f"any_value(a.{f}_min) AS {f}_min, any_value(a.{f}_max) AS {f}_max"
         for f in CONSISTENCY_FIELDS
     )
     for source, *row in con.execute(
         f"""
-        WITH v AS ({_contact_values_sql()})
-        SELECT a.source, {counts}
-        FROM v a JOIN v b ON a.customer_id = b.customer_id AND a.source <> b.source
-        GROUP BY a.source
+        SELECT source, {counts} FROM (
+            SELECT a.customer_id, a.source, {mine}, {others}
+            FROM _qm_ranges a JOIN _qm_ranges b
+              ON a.customer_id = b.customer_id AND a.source <> b.source
+            GROUP BY a.customer_id, a.source
+        ) p
+        GROUP BY source
         """
     ).fetchall():
         for i, f in enumerate(CONSISTENCY_FIELDS):
@@ -518,12 +549,14 @@ def record_warehouse_metrics(
     """The warehouse snapshot (source NULL) and, per source, figures attached to its latest
     load."""
     now = now or db_now(con)
+    value_ranges(con)
     figures = _warehouse_figures(con, now)
     _insert(con, load_id, None, figures)
     latest = latest_loads(con)
     for source, source_figures in _source_figures(con, now).items():
         if source in latest:
             _replace(con, latest[source], source, source_figures)
+    con.execute("DROP TABLE _qm_ranges")
     return figures
 
 
