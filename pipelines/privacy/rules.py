@@ -1,6 +1,6 @@
 """Turn events, consent and tombstones into `suppressions`, the one table exports obey.
 
-`refresh_suppressions` rebuilds `suppressions` from scratch in one transaction (so it is always
+`refresh_suppressions` brings `suppressions` up to date in one transaction (so it is always
 exactly what the events say, and a re-run changes nothing):
 
 - `unsubscribe` (row per address): an unsubscribe event
