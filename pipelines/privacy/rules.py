@@ -38,7 +38,8 @@ recomputed (consent, `no_consent`, `erasure`), and only the addresses touched (t
   belonged to before (from `customer_addresses`, what the last refresh saw), customers whose
   golden record changed, both sides of a merge or split, customers gone, and customers whose
   golden email or phone has a new event;
-- addresses: every old and new address of those customers, and the addresses of new events.
+- addresses: every old and new address of those customers that has an event (an address
+  without one has no address rows), and the addresses of new events.
 `inactive` depends on the day: its rows are rebuilt whole each time (one pass over
 `customer_metrics`). A first run, `full=True`, a change of the rules, of the double opt-in
 sources or of the tombstone key, an erasure, or events that disappeared (a file loaded again)
@@ -282,6 +283,20 @@ def _settings_hash(config: SourcesConfig, tombstone_key: bytes) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
+def event_addresses(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp table `_sup_event_addresses(kind, address)`: every address with an event. Only these
+    can have address rows, so only their customers are joined to them."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _sup_event_addresses AS
+        SELECT DISTINCT kind, address FROM (
+            SELECT 'email' AS kind, email AS address FROM suppression_events
+            UNION ALL SELECT 'phone', phone FROM suppression_events
+        ) e WHERE address IS NOT NULL
+        """
+    )
+
+
 def _touched_since(con: duckdb.DuckDBPyConnection, last: tuple) -> None:
     """Temp tables `_sup_touched(customer_id)` and `_sup_addresses(kind, address)`: the customers
     and addresses an incremental refresh recomputes; `customer_addresses` is brought up to date
@@ -316,14 +331,20 @@ def _touched_since(con: duckdb.DuckDBPyConnection, last: tuple) -> None:
         """,
         {"customers": last[2]},
     )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _sup_old AS
-        SELECT a.email, a.phone FROM customer_addresses a
-        SEMI JOIN _sup_touched t ON t.customer_id = a.customer_id
-        """
-    )
+    # Their addresses, old (before the rewrite) and new, that have an event: an address without
+    # one has no address rows, before or after.
+    event_addresses(con)
+    touched_addresses = """
+        SELECT DISTINCT x.kind, x.address FROM (
+            SELECT 'email' AS kind, a.email AS address FROM customer_addresses a
+                SEMI JOIN _sup_touched t ON t.customer_id = a.customer_id
+            UNION ALL SELECT 'phone', a.phone FROM customer_addresses a
+                SEMI JOIN _sup_touched t ON t.customer_id = a.customer_id
+        ) x SEMI JOIN _sup_event_addresses e ON e.kind = x.kind AND e.address = x.address
+    """
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _sup_customer_addresses AS {touched_addresses}")
     store_customer_addresses(con, touched="_sup_touched")
+    con.execute(f"INSERT INTO _sup_customer_addresses {touched_addresses}")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _sup_new_events AS
@@ -350,14 +371,9 @@ def _touched_since(con: duckdb.DuckDBPyConnection, last: tuple) -> None:
         """
         CREATE OR REPLACE TEMP TABLE _sup_addresses AS
         SELECT DISTINCT kind, address FROM (
-            SELECT kind, address FROM _sup_new_events
-            UNION ALL SELECT 'email', email FROM _sup_old
-            UNION ALL SELECT 'phone', phone FROM _sup_old
-            UNION ALL SELECT 'email', a.email FROM customer_addresses a
-                SEMI JOIN _sup_touched t ON t.customer_id = a.customer_id
-            UNION ALL SELECT 'phone', a.phone FROM customer_addresses a
-                SEMI JOIN _sup_touched t ON t.customer_id = a.customer_id
-        ) x WHERE address IS NOT NULL
+            SELECT kind, address FROM _sup_customer_addresses
+            UNION ALL SELECT kind, address FROM _sup_new_events
+        )
         """
     )
 
@@ -398,6 +414,7 @@ def refresh_suppressions(
         if full:
             touched = addresses = None
             store_customer_addresses(con)
+            event_addresses(con)
         else:
             touched, addresses = "_sup_touched", "_sup_addresses"
             _touched_since(con, last)
@@ -405,7 +422,7 @@ def refresh_suppressions(
         address_events(con, addresses)
         address_suppressions(con, config.suppression_rules, addresses)
         tombstoned_customers(con, tombstone_key, table="_tombstoned", touched=touched)
-        customer_addresses(con, addresses)
+        customer_addresses(con, addresses or "_sup_event_addresses")
         if full:
             con.execute("DELETE FROM suppressions")
             con.execute(
@@ -489,7 +506,8 @@ def refresh_suppressions(
             "_tombstoned",
             "_sup_records",
             "_sup_touched",
-            "_sup_old",
+            "_sup_event_addresses",
+            "_sup_customer_addresses",
             "_sup_new_events",
             "_sup_addresses",
         ):
