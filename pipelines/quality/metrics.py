@@ -395,12 +395,14 @@ def residual_duplicate_rate(con: duckdb.DuckDBPyConnection, customers: int) -> f
 
 
 def value_ranges(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp table `_qm_ranges(customer_id, source, <field>_min, <field>_max)`: per customer with
-    two or more source records and per source, the least and greatest value of each compared
-    field. Only such customers can have sources that disagree (most customers have one record),
-    and two sets of values differ somewhere exactly when their least and greatest values are not
-    all one value, so consistency and disagreement need no distinct counts and no join of
-    records with records."""
+    """Temp tables `_qm_ranges(customer_id, source, <field>_min, <field>_max)`, per customer with
+    two or more source records and per source the least and greatest value of each compared
+    field, and `_qm_customers(customer_id, <field>_n, <field>_lo, <field>_hi)`, per such customer
+    how many sources give a value and the least and greatest of all. Only such customers can
+    have sources that disagree (most customers have one record). A source disagrees with the
+    others for a customer exactly when another source gives a value too and the customer's
+    values are not all one value, so consistency and disagreement need no distinct counts and
+    no join of records with records."""
     ranges = ", ".join(
         f"min({expr}) AS {name}_min, max({expr}) AS {name}_max"
         for name, expr in CONSISTENCY_FIELDS.items()
@@ -415,31 +417,27 @@ def value_ranges(con: duckdb.DuckDBPyConnection) -> None:
         GROUP BY cs.customer_id, c.source
         """
     )
+    overall = ", ".join(
+        f"count({f}_min) AS {f}_n, min({f}_min) AS {f}_lo, max({f}_max) AS {f}_hi"
+        for f in CONSISTENCY_FIELDS
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _qm_customers AS
+            SELECT customer_id, {overall} FROM _qm_ranges GROUP BY customer_id"""
+    )
 
 
 def consistency_figures(con: duckdb.DuckDBPyConnection) -> list[Figure]:
     """Per field: customers whose sources disagree, i.e. two or more sources give a value and the
     values differ (count, and share of the customers with values from two or more sources).
-    Reads `_qm_ranges` (`value_ranges`)."""
+    Reads `_qm_customers` (`value_ranges`)."""
     figures: list[Figure] = []
     parts = ", ".join(
-        f"count(*) FILTER (WHERE {f}_n), count(*) FILTER (WHERE {f}_n AND {f}_d)"
+        f"count(*) FILTER (WHERE {f}_n >= 2), "
+        f"count(*) FILTER (WHERE {f}_n >= 2 AND {f}_lo <> {f}_hi)"
         for f in CONSISTENCY_FIELDS
     )
-    # Two or more sources with a value: the first and last such source differ. Two or more
-    # distinct values: the least and the greatest differ.
-    per_customer = ", ".join(
-        (
-            f"min(source) FILTER (WHERE {f}_min IS NOT NULL) "
-            f"<> max(source) FILTER (WHERE {f}_min IS NOT NULL) AS {f}_n, "
-            f"min({f}_min) <> max({f}_max) AS {f}_d"
-        )
-        for f in CONSISTENCY_FIELDS
-    )
-    row = con.execute(
-        f"SELECT {parts} FROM (SELECT customer_id, {per_customer} "
-        f"FROM _qm_ranges GROUP BY customer_id) g"
-    ).fetchone()
+    row = con.execute(f"SELECT {parts} FROM _qm_customers").fetchone()
     for i, f in enumerate(CONSISTENCY_FIELDS):
         comparable, inconsistent = (
             row[2 * i],
@@ -479,31 +477,16 @@ def _source_figures(con: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, 
             ),
         ]
     # Disagreement: a source's value differs from another source's value for the same customer,
-    # among the customers where both give a value: per customer and source, this source's values
-    # against the range of the other sources' values (one row per customer and source).
-    others = ", ".join(
-        f"min(b.{f}_min) AS {f}_omin, max(b.{f}_max) AS {f}_omax" for f in CONSISTENCY_FIELDS
-    )
+    # among the customers where both give a value (`value_ranges`).
     counts = ", ".join(
-        f"count(*) FILTER (WHERE {f}_min IS NOT NULL AND {f}_omin IS NOT NULL), "
-        f"count(*) FILTER (WHERE {f}_min IS NOT NULL AND {f}_omin IS NOT NULL AND NOT "
-        f"({f}_min = {f}_max AND {f}_omin = {f}_omax AND {f}_min = {f}_omin))"
-        for f in CONSISTENCY_FIELDS
-    )
-    mine = ", ".join(
-        f"any_value(a.{f}_min) AS {f}_min, any_value(a.{f}_max) AS {f}_max"
+        f"count(*) FILTER (WHERE r.{f}_min IS NOT NULL AND c.{f}_n >= 2), "
+        f"count(*) FILTER (WHERE r.{f}_min IS NOT NULL AND c.{f}_n >= 2 AND c.{f}_lo <> c.{f}_hi)"
         for f in CONSISTENCY_FIELDS
     )
     for source, *row in con.execute(
-        f"""
-        SELECT source, {counts} FROM (
-            SELECT a.customer_id, a.source, {mine}, {others}
-            FROM _qm_ranges a JOIN _qm_ranges b
-              ON a.customer_id = b.customer_id AND a.source <> b.source
-            GROUP BY a.customer_id, a.source
-        ) p
-        GROUP BY source
-        """
+        f"""SELECT r.source, {counts}
+            FROM _qm_ranges r JOIN _qm_customers c ON c.customer_id = r.customer_id
+            GROUP BY r.source"""
     ).fetchall():
         for i, f in enumerate(CONSISTENCY_FIELDS):
             compared, differ = row[2 * i], row[2 * i + 1]
@@ -557,6 +540,7 @@ def record_warehouse_metrics(
         if source in latest:
             _replace(con, latest[source], source, source_figures)
     con.execute("DROP TABLE _qm_ranges")
+    con.execute("DROP TABLE _qm_customers")
     return figures
 
 
