@@ -42,8 +42,11 @@ recomputed (consent, `no_consent`, `erasure`), and only the addresses touched (t
   without one has no address rows), and the addresses of new events.
 `inactive` depends on the day: its rows are rebuilt whole each time (one pass over
 `customer_metrics`). A first run, `full=True`, a change of the rules, of the double opt-in
-sources or of the tombstone key, an erasure, or events that disappeared (a file loaded again)
-make a full rebuild. Incremental equals a full rebuild at the same `now`.
+sources or of the tombstone key, an erasure (the one way records leave `contacts`; it deletes
+across tables), or events that disappeared (a file loaded again) make a full rebuild.
+Incremental equals a full rebuild at the same `now`. It relies on the matcher's stamps: a
+golden record whose values change gets a new `updated_at`, a record that moves a new
+`linked_at`, and an id that goes or comes a `customer_merges` row.
 """
 
 from __future__ import annotations
