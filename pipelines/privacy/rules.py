@@ -478,16 +478,18 @@ def refresh_suppressions(
             if full
             else con.execute("SELECT count(*) FROM _sup_addresses").fetchone()[0]
         )
-        con.execute(
-            "INSERT INTO suppression_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
-            [
-                summary.mode,
-                settings,
-                *marks,
-                summary.customers_recomputed,
-                summary.addresses_recomputed,
-            ],
-        )
+        # A re-run that saw nothing new leaves no row (as it changes no other table).
+        if full or tuple(last[:5]) != tuple(marks):
+            con.execute(
+                "INSERT INTO suppression_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+                [
+                    summary.mode,
+                    settings,
+                    *marks,
+                    summary.customers_recomputed,
+                    summary.addresses_recomputed,
+                ],
+            )
         summary.by_reason = dict(
             con.execute("SELECT reason, count(*) FROM suppressions GROUP BY reason").fetchall()
         )
