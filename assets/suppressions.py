@@ -23,6 +23,10 @@ from pipelines.privacy.tombstones import tombstone_key
 from pipelines.settings import Paths, private_umask
 
 
+class SuppressionsConfig(dg.Config):
+    full: bool = False  # rebuild every customer and address, not only what changed since
+
+
 @dg.asset(
     deps=[customers, customer_metrics, KIND_ASSETS["suppressions"], KIND_ASSETS["engagement"]],
     pool=WAREHOUSE_POOL,
@@ -32,17 +36,18 @@ from pipelines.settings import Paths, private_umask
     description=(
         "Who must not be mailed: unsubscribes, complaints, bounces by the configured rules, "
         "erased people who came back, and customers without consent (no_consent). Also rebuilds "
-        "`consent`."
+        "`consent`. Incremental on a daily run: only the customers and addresses touched since "
+        "the last refresh (run config `full: true` rebuilds everything)."
     ),
     metadata={"dagster/column_schema": table_schema("suppressions")},
 )
 def suppressions(
-    context: dg.AssetExecutionContext, crmclean: CrmcleanResource
+    context: dg.AssetExecutionContext, crmclean: CrmcleanResource, config: SuppressionsConfig
 ) -> dg.MaterializeResult:
     cfg = crmclean.sources()
     key = tombstone_key(crmclean.paths.data_dir)
     with masked_errors(), crmclean.warehouse() as con:
-        summary = refresh_suppressions(con, cfg, tombstone_key=key)
+        summary = refresh_suppressions(con, cfg, tombstone_key=key, full=config.full)
         rows = con.execute("SELECT count(*) FROM suppressions").fetchone()[0]
     with masked_errors():
         compacted = compact_if_pending(crmclean.paths.warehouse)
@@ -52,12 +57,15 @@ def suppressions(
             "longer match: was CRMCLEAN_TOMBSTONE_KEY changed?"
         )
     context.log.info(
+        f"{summary.mode}: {summary.customers_recomputed:,} customers and "
+        f"{summary.addresses_recomputed:,} addresses recomputed; "
         f"{summary.customers_suppressed:,} of {summary.customers:,} customers suppressed; "
         f"{summary.customers_with_consent:,} with consent"
     )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(rows),
+            "mode": summary.mode,
             **{k: dg.MetadataValue.int(v) for k, v in summary.metadata().items()},
             "warehouse_compacted_after_erasure": dg.MetadataValue.bool(compacted),
         }

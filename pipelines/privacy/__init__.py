@@ -2,9 +2,10 @@
 
 What exports can rely on
 ------------------------
-`suppressions` (rebuilt by `rules.refresh_suppressions`, the `suppressions` asset, after every
-customer rebuild) is the one list of people who must not be mailed. A customer is suppressed when
-a row matches their `customer_id`, their normalized `email` or their E.164 `phone`:
+`suppressions` (brought up to date by `rules.refresh_suppressions`, the `suppressions` asset,
+after every customer rebuild; incrementally on a daily run) is the one list of people who must
+not be mailed. A customer is suppressed when a row matches their `customer_id`, their normalized
+`email` or their E.164 `phone`:
 
 - `unsubscribe`, `complaint` (matches by email / phone, + customer_id when known): never mail
   this address again (until a resubscribe)

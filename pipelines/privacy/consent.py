@@ -34,10 +34,22 @@ def _in_list(names: list[str]) -> str:
     return "(" + ", ".join(sql_literal(n) for n in names) + ")" if names else "(NULL)"
 
 
-def record_consent_events(con: duckdb.DuckDBPyConnection, config: SourcesConfig) -> int:
+def record_consent_events(
+    con: duckdb.DuckDBPyConnection, config: SourcesConfig, *, loaded_after=None
+) -> int:
     """Append a `consent_events` row for every contact whose opt-in statement differs from the
-    last one recorded for that source record. Returns how many were recorded."""
+    last one recorded for that source record. Returns how many were recorded. With
+    `loaded_after`, only contacts loaded after that time are compared (a statement changes only
+    when its record is loaded again)."""
     required = _in_list(double_opt_in_sources(config))
+    recent = "" if loaded_after is None else "AND c.loaded_at > $loaded_after"
+    # Only the records compared need their last statement.
+    compared = (
+        ""
+        if loaded_after is None
+        else """e SEMI JOIN current_statement s
+                    ON s.source = e.source AND s.source_record_id = e.source_record_id"""
+    )
     return con.execute(
         f"""
         INSERT INTO consent_events (source, source_record_id, opt_in, double_opt_in,
@@ -52,9 +64,9 @@ def record_consent_events(con: duckdb.DuckDBPyConnection, config: SourcesConfig)
                    END AS "at",
                    c.file_id
             FROM contacts c LEFT JOIN ingest_log l ON l.file_id = c.file_id
-            WHERE c.newsletter_opt_in IS NOT NULL
+            WHERE c.newsletter_opt_in IS NOT NULL {recent}
         ), last_recorded AS (
-            SELECT * FROM consent_events
+            SELECT * FROM consent_events {compared}
             QUALIFY row_number()
                 OVER (PARTITION BY source, source_record_id
                       ORDER BY recorded_at DESC, "at" DESC) = 1
@@ -68,11 +80,20 @@ def record_consent_events(con: duckdb.DuckDBPyConnection, config: SourcesConfig)
            OR r.opt_in IS DISTINCT FROM s.opt_in
            OR r.double_opt_in IS DISTINCT FROM s.double_opt_in
            OR (s.dated AND r."at" IS DISTINCT FROM s."at")
-        """
+        """,
+        {} if loaded_after is None else {"loaded_after": loaded_after},
     ).fetchone()[0]
 
 
-STATEMENTS_SQL = """
+def statements_sql(touched: str | None = None) -> str:
+    """Every statement per customer; with `touched` (a table of customer_id), only theirs."""
+
+    def only(alias: str) -> str:
+        if touched is None:
+            return ""
+        return f"SEMI JOIN {touched} t ON t.customer_id = {alias}.customer_id"
+
+    return f"""
 SELECT cs.customer_id, e."at", e.source,
        e.opt_in AND (NOT coalesce(e.double_opt_in_required, false)
                          OR coalesce(e.double_opt_in, false)) AS granted,
@@ -82,26 +103,32 @@ SELECT cs.customer_id, e."at", e.source,
             ELSE 'opt_in' END AS event,
        e.double_opt_in
 FROM consent_events e
-JOIN customer_sources cs ON cs.source = e.source AND cs.source_record_id = e.source_record_id
+JOIN (SELECT cs.* FROM customer_sources cs {only("cs")}) cs
+  ON cs.source = e.source AND cs.source_record_id = e.source_record_id
 UNION ALL
 SELECT c.customer_id, s."at", s.source, s.event = 'resubscribe', s.event, NULL
-FROM suppression_events s JOIN customers c ON c.email = s.email
+FROM suppression_events s JOIN (SELECT c.* FROM customers c {only("c")}) c ON c.email = s.email
 WHERE s.event IN ('unsubscribe', 'complaint', 'resubscribe')
 UNION ALL
 SELECT c.customer_id, s."at", s.source, s.event = 'resubscribe', s.event, NULL
-FROM suppression_events s JOIN customers c ON c.phone = s.phone
+FROM suppression_events s JOIN (SELECT c.* FROM customers c {only("c")}) c ON c.phone = s.phone
 WHERE s.event IN ('unsubscribe', 'complaint', 'resubscribe')
 """
 
 
-def build_consent(con: duckdb.DuckDBPyConnection) -> int:
-    """Rebuild `consent`: per customer the latest statement (an opt-out wins a tie)."""
-    con.execute("DELETE FROM consent")
+def build_consent(con: duckdb.DuckDBPyConnection, touched: str | None = None) -> int:
+    """Rebuild `consent`: per customer the latest statement (an opt-out wins a tie). With
+    `touched` (a table of customer_id), only those customers' rows are replaced."""
+    con.execute(
+        "DELETE FROM consent"
+        if touched is None
+        else f"DELETE FROM consent WHERE customer_id IN (SELECT customer_id FROM {touched})"
+    )
     return con.execute(
         f"""
         INSERT INTO consent (customer_id, newsletter_opt_in, "at", source, event, double_opt_in)
         SELECT customer_id, granted, "at", source, event, double_opt_in
-        FROM ({STATEMENTS_SQL}) statements
+        FROM ({statements_sql(touched)}) statements
         QUALIFY row_number()
             OVER (PARTITION BY customer_id ORDER BY "at" DESC, granted ASC, source, event) = 1
         """

@@ -141,19 +141,25 @@ def add_tombstones(
 
 
 def tombstoned_customers(
-    con: duckdb.DuckDBPyConnection, key: bytes, table: str = "_tombstoned"
+    con: duckdb.DuckDBPyConnection,
+    key: bytes,
+    table: str = "_tombstoned",
+    *,
+    touched: str | None = None,
 ) -> int:
-    """Temp table `table(customer_id)`: customers whose email or phone hashes to a tombstone."""
+    """Temp table `table(customer_id)`: customers whose email or phone hashes to a tombstone;
+    with `touched` (a table of customer_id), only among those customers."""
     email_hash, phone_hash = hmac_sql("email", "c.email"), hmac_sql("phone", "c.phone")
+    only = "" if touched is None else f"SEMI JOIN {touched} t ON t.customer_id = c.customer_id"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
             WITH current_key AS (SELECT kind, hash FROM tombstones WHERE key_id = $kid),
             hashed AS (
                 SELECT c.customer_id, 'email' AS kind, {email_hash} AS hash FROM customers c
-                WHERE c.email IS NOT NULL
+                {only} WHERE c.email IS NOT NULL
                 UNION ALL
                 SELECT c.customer_id, 'phone' AS kind, {phone_hash} AS hash FROM customers c
-                WHERE c.phone IS NOT NULL
+                {only} WHERE c.phone IS NOT NULL
             )
             SELECT DISTINCT h.customer_id FROM hashed h JOIN current_key t USING (kind, hash)""",
         {"kid": key_id(key), **pad_params(key)},

@@ -394,33 +394,50 @@ def residual_duplicate_rate(con: duckdb.DuckDBPyConnection, customers: int) -> f
     return n / customers
 
 
-def _contact_values_sql() -> str:
-    cols = ", ".join(f"{expr} AS {name}" for name, expr in CONSISTENCY_FIELDS.items())
-    return f"""
-        SELECT cs.customer_id, c.source, {cols}
+def value_ranges(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp tables `_qm_ranges(customer_id, source, <field>_min, <field>_max)`, per customer with
+    two or more source records and per source the least and greatest value of each compared
+    field, and `_qm_customers(customer_id, <field>_n, <field>_lo, <field>_hi)`, per such customer
+    how many sources give a value and the least and greatest of all. Only such customers can
+    have sources that disagree (most customers have one record). A source disagrees with the
+    others for a customer exactly when another source gives a value too and the customer's
+    values are not all one value, so consistency and disagreement need no distinct counts and
+    no join of records with records."""
+    ranges = ", ".join(
+        f"min({expr}) AS {name}_min, max({expr}) AS {name}_max"
+        for name, expr in CONSISTENCY_FIELDS.items()
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _qm_ranges AS
+        SELECT cs.customer_id, c.source, {ranges}
         FROM contacts c JOIN customer_sources cs USING (source, source_record_id)
-    """
+        WHERE cs.customer_id IN (SELECT customer_id FROM customer_sources
+                                 GROUP BY customer_id HAVING count(*) > 1)
+        GROUP BY cs.customer_id, c.source
+        """
+    )
+    overall = ", ".join(
+        f"count({f}_min) AS {f}_n, min({f}_min) AS {f}_lo, max({f}_max) AS {f}_hi"
+        for f in CONSISTENCY_FIELDS
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _qm_customers AS
+            SELECT customer_id, {overall} FROM _qm_ranges GROUP BY customer_id"""
+    )
 
 
 def consistency_figures(con: duckdb.DuckDBPyConnection) -> list[Figure]:
     """Per field: customers whose sources disagree, i.e. two or more sources give a value and the
-    values differ (count, and share of the customers with values from two or more sources)."""
+    values differ (count, and share of the customers with values from two or more sources).
+    Reads `_qm_customers` (`value_ranges`)."""
     figures: list[Figure] = []
     parts = ", ".join(
-        f"count(*) FILTER (WHERE {f}_n >= 2), count(*) FILTER (WHERE {f}_n >= 2 AND {f}_d > 1)"
+        f"count(*) FILTER (WHERE {f}_n >= 2), "
+        f"count(*) FILTER (WHERE {f}_n >= 2 AND {f}_lo <> {f}_hi)"
         for f in CONSISTENCY_FIELDS
     )
-    per_customer = ", ".join(
-        (
-            f"count(DISTINCT source) FILTER (WHERE {f} IS NOT NULL) AS {f}_n, "
-            f"count(DISTINCT {f}) AS {f}_d"
-        )
-        for f in CONSISTENCY_FIELDS
-    )
-    row = con.execute(
-        f"SELECT {parts} FROM (SELECT customer_id, {per_customer} "
-        f"FROM ({_contact_values_sql()}) v GROUP BY customer_id) g"
-    ).fetchone()
+    row = con.execute(f"SELECT {parts} FROM _qm_customers").fetchone()
     for i, f in enumerate(CONSISTENCY_FIELDS):
         comparable, inconsistent = (
             row[2 * i],
@@ -460,19 +477,16 @@ def _source_figures(con: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, 
             ),
         ]
     # Disagreement: a source's value differs from another source's value for the same customer,
-    # among the customers where both give a value. One self-join for all fields.
+    # among the customers where both give a value (`value_ranges`).
     counts = ", ".join(
-        f"count(DISTINCT a.customer_id) FILTER (WHERE a.{f} IS NOT NULL AND b.{f} IS NOT NULL), "
-        f"count(DISTINCT a.customer_id) FILTER (WHERE a.{f} <> b.{f})"
+        f"count(*) FILTER (WHERE r.{f}_min IS NOT NULL AND c.{f}_n >= 2), "
+        f"count(*) FILTER (WHERE r.{f}_min IS NOT NULL AND c.{f}_n >= 2 AND c.{f}_lo <> c.{f}_hi)"
         for f in CONSISTENCY_FIELDS
     )
     for source, *row in con.execute(
-        f"""
-        WITH v AS ({_contact_values_sql()})
-        SELECT a.source, {counts}
-        FROM v a JOIN v b ON a.customer_id = b.customer_id AND a.source <> b.source
-        GROUP BY a.source
-        """
+        f"""SELECT r.source, {counts}
+            FROM _qm_ranges r JOIN _qm_customers c ON c.customer_id = r.customer_id
+            GROUP BY r.source"""
     ).fetchall():
         for i, f in enumerate(CONSISTENCY_FIELDS):
             compared, differ = row[2 * i], row[2 * i + 1]
@@ -518,12 +532,15 @@ def record_warehouse_metrics(
     """The warehouse snapshot (source NULL) and, per source, figures attached to its latest
     load."""
     now = now or db_now(con)
+    value_ranges(con)
     figures = _warehouse_figures(con, now)
     _insert(con, load_id, None, figures)
     latest = latest_loads(con)
     for source, source_figures in _source_figures(con, now).items():
         if source in latest:
             _replace(con, latest[source], source, source_figures)
+    con.execute("DROP TABLE _qm_ranges")
+    con.execute("DROP TABLE _qm_customers")
     return figures
 
 

@@ -263,6 +263,32 @@ TABLES: dict[str, dict[str, str]] = {
         "file_id": "VARCHAR",
         "recorded_at": "TIMESTAMP",
     },
+    # What `suppressions` last saw of each customer (pipelines/privacy/rules.py): one row per
+    # source record (source, source_record_id, that record's email and phone) and one for the
+    # golden record (source NULL). A daily refresh reads the old addresses of the customers it
+    # recomputes here.
+    "customer_addresses": {
+        "customer_id": "VARCHAR NOT NULL",
+        "source": "VARCHAR",
+        "source_record_id": "VARCHAR",
+        "email": "VARCHAR",
+        "phone": "VARCHAR",
+    },
+    # One row per refresh of suppressions and consent: what it covered (the newest contact load,
+    # suppression event and customer change it saw), so the next refresh takes only what came
+    # after. A change of the rules, the tombstone key or an erasure makes the next one full.
+    "suppression_runs": {
+        "mode": "VARCHAR NOT NULL",  # full, incremental
+        "settings_hash": "VARCHAR",  # suppression rules, double opt-in sources, tombstone key
+        "contacts_loaded_at": "TIMESTAMP",
+        "events_loaded_at": "TIMESTAMP",
+        "customers_changed_at": "TIMESTAMP",
+        "events": "BIGINT",  # rows of suppression_events
+        "erasures": "BIGINT",  # rows of erasure_log
+        "customers_recomputed": "BIGINT",
+        "addresses_recomputed": "BIGINT",
+        "at": "TIMESTAMP",
+    },
     # The consent state of each customer: the latest statement wins.
     "consent": {
         "customer_id": "VARCHAR NOT NULL",

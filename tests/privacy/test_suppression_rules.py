@@ -164,8 +164,9 @@ def test_an_unsubscribe_follows_the_person_to_another_golden_address_a_bounce_do
         ("crm:1002", "piet.p@example.com"),
         ("crm:1004", "ab@example.com"),
     ):
-        con.execute(
-            "UPDATE customers SET email = ? WHERE customer_id = ?", [new_email, customer_id]
+        con.execute(  # stamped as survivorship stamps a golden record whose values change
+            "UPDATE customers SET email = ?, updated_at = now() WHERE customer_id = ?",
+            [new_email, customer_id],
         )
     refresh_suppressions(con, cfg, tombstone_key=KEY)
     assert suppressed(con, "unsubscribe") == {"crm:1002": {"unsubscribe"}}

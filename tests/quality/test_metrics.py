@@ -215,3 +215,80 @@ def test_markdown_table_shows_fields_and_changes():
     )
     assert "| email | 90.0% | 70.0% | -5.0 | -28.0 |" in text
     assert "| rows_read |  | 1,200 |" in text and "| rejected_share |  | 1.5% |" in text
+
+
+def test_consistency_and_disagreement_equal_their_definition_on_random_customers(con):
+    """The figures read per-source value ranges of customers with two or more records; they equal
+    the definition (distinct counts over every record, and every pair of records of two
+    sources) on random customers with one to four records from three sources."""
+    con.execute(
+        """
+        CREATE TEMP TABLE _people AS
+        SELECT i, 'C' || (i // 3 + (i % 7 = 0)::INT) AS customer_id,
+               (['crm', 'webshop', 'shop2'])[1 + (hash(i, 1) % 3)::BIGINT] AS source
+        FROM range(3000) t(i)
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO contacts (source, source_record_id, file_id, email, phone, birth_date,
+                              postcode, house_number, house_number_suffix)
+        SELECT source, 'R' || i, 'f',
+               CASE WHEN hash(i, 2) % 5 > 0 THEN 'p' || (hash(i, 3) % 3) || '@x.nl' END,
+               CASE WHEN hash(i, 4) % 3 > 0 THEN '+3161234567' || (hash(i, 5) % 2) END,
+               CASE WHEN hash(i, 6) % 4 > 0 THEN DATE '1980-01-01' + (hash(i, 7) % 2)::INT END,
+               CASE WHEN hash(i, 8) % 6 > 0 THEN '1011 A' || (hash(i, 9) % 2) END,
+               CASE WHEN hash(i, 10) % 7 > 0 THEN '1' END,
+               CASE WHEN hash(i, 11) % 4 = 0 THEN 'a' END
+        FROM _people
+        """
+    )
+    con.execute(
+        """INSERT INTO customer_sources (customer_id, source, source_record_id)
+           SELECT customer_id, source, 'R' || i FROM _people"""
+    )
+    con.execute(
+        """INSERT INTO customers (customer_id)
+           SELECT DISTINCT customer_id FROM customer_sources"""
+    )
+    con.execute(
+        """INSERT INTO ingest_log (file_id, source, file_name, status, landed_at)
+           SELECT 'L-' || s, s, s || '.csv', 'loaded', TIMESTAMP '2026-11-23 06:00:00'
+           FROM (VALUES ('crm'), ('webshop'), ('shop2')) v(s)"""
+    )
+    now = datetime(2026, 11, 23, 12, 0)
+    figures = {
+        (m, f): v for m, f, v in record_warehouse_metrics(con, load_id="warehouse-test", now=now)
+    }
+
+    # The definition, over every record of every customer.
+    values = """
+        SELECT cs.customer_id, c.source, email, phone, CAST(birth_date AS VARCHAR) AS birth_date,
+               postcode || ' ' || house_number || coalesce(house_number_suffix, '') AS address
+        FROM contacts c JOIN customer_sources cs USING (source, source_record_id)"""
+    fields = ("email", "phone", "birth_date", "address")
+    checked = 0
+    for f in fields:
+        comparable, inconsistent = con.execute(
+            f"""SELECT count(*) FILTER (WHERE n >= 2), count(*) FILTER (WHERE n >= 2 AND d > 1)
+                FROM (SELECT count(DISTINCT source) FILTER (WHERE {f} IS NOT NULL) AS n,
+                             count(DISTINCT {f}) AS d
+                      FROM ({values}) v GROUP BY customer_id) g"""
+        ).fetchone()
+        assert 0 < inconsistent < comparable
+        assert figures[("inconsistent_customers", f)] == inconsistent
+        assert figures[("inconsistency_rate", f)] == pytest.approx(inconsistent / comparable)
+        for source, compared, differ in con.execute(
+            f"""WITH v AS ({values})
+                SELECT a.source,
+                       count(DISTINCT a.customer_id) FILTER (WHERE a.{f} IS NOT NULL
+                                                             AND b.{f} IS NOT NULL),
+                       count(DISTINCT a.customer_id) FILTER (WHERE a.{f} <> b.{f})
+                FROM v a JOIN v b ON a.customer_id = b.customer_id AND a.source <> b.source
+                GROUP BY a.source"""
+        ).fetchall():
+            assert 0 < differ < compared
+            got = figures_of(con, f"L-{source}")[("disagreement_rate", f)]
+            assert got == pytest.approx(differ / compared), (f, source)
+            checked += 1
+    assert checked == 12  # every field, every source
