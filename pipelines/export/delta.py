@@ -31,8 +31,11 @@ class Change:
 def add_row_hash(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> None:
     """`_hash`: md5 of the exported values and the part: a changed row from the same one."""
     values = ", ".join(f"coalesce(CAST({sql_name(c)} AS VARCHAR), chr(0))" for c in columns)
-    con.execute(f"ALTER TABLE {table} ADD COLUMN _hash VARCHAR")
-    con.execute(f"UPDATE {table} SET _hash = md5(concat_ws(chr(31), {values}, _part))")
+    # Rewritten with the column rather than updated in place: one pass, no update versions.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS "
+        f"SELECT *, md5(concat_ws(chr(31), {values}, _part)) AS _hash FROM {table}"
+    )
 
 
 def _baseline(segment: str, destination: str) -> tuple[str, list[str]]:
@@ -112,26 +115,29 @@ def build_delta(
 def save_members(
     con: duckdb.DuckDBPyConnection, table: str, *, segment: str, destination: str, at: datetime
 ) -> None:
-    """Replace the baseline of (segment, destination) with the rows of `table` if they differ."""
-    changed = con.execute(
-        f"""SELECT count(*) FROM (
-              (SELECT _customer_id, _part, _hash FROM {table}
-               EXCEPT SELECT customer_id, part, row_hash FROM segment_members
-                      WHERE segment = ? AND destination = ?)
-              UNION ALL
-              (SELECT customer_id, part, row_hash FROM segment_members
-               WHERE segment = ? AND destination = ?
-               EXCEPT SELECT _customer_id, _part, _hash FROM {table}))""",
-        [segment, destination, segment, destination],
-    ).fetchone()[0]
-    if not changed:
-        return
+    """Make the baseline of (segment, destination) the rows of `table`: rows that left or
+    changed are deleted and new or changed rows inserted, so a day writes in proportion to its
+    changes; an unchanged row keeps the time it was last delivered as it is."""
+    params = [segment, destination]
     con.execute(
-        "DELETE FROM segment_members WHERE segment = ? AND destination = ?", [segment, destination]
+        f"""CREATE OR REPLACE TEMP TABLE _members_new AS
+            SELECT _customer_id, _part, _hash FROM {table}
+            EXCEPT SELECT customer_id, part, row_hash FROM segment_members
+                   WHERE segment = ? AND destination = ?""",
+        params,
     )
     con.execute(
-        f"""INSERT INTO segment_members
+        f"""DELETE FROM segment_members m
+            WHERE segment = ? AND destination = ? AND NOT EXISTS (
+                SELECT 1 FROM {table} r
+                WHERE r._customer_id = m.customer_id AND r._part IS NOT DISTINCT FROM m.part
+                  AND r._hash IS NOT DISTINCT FROM m.row_hash)""",
+        params,
+    )
+    con.execute(
+        """INSERT INTO segment_members
               (segment, destination, customer_id, part, row_hash, exported_at)
-            SELECT ?, ?, _customer_id, _part, _hash, ? FROM {table}""",
+            SELECT ?, ?, _customer_id, _part, _hash, ? FROM _members_new""",
         [segment, destination, at],
     )
+    con.execute("DROP TABLE _members_new")
