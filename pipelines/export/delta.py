@@ -28,14 +28,10 @@ class Change:
     removed: int
 
 
-def add_row_hash(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> None:
-    """`_hash`: md5 of the exported values and the part: a changed row from the same one."""
+def row_hash_sql(columns: list[str], part: str) -> str:
+    """md5 of the exported values and the part (SQL for both): a changed row from the same one."""
     values = ", ".join(f"coalesce(CAST({sql_name(c)} AS VARCHAR), chr(0))" for c in columns)
-    # Rewritten with the column rather than updated in place: one pass, no update versions.
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS "
-        f"SELECT *, md5(concat_ws(chr(31), {values}, _part)) AS _hash FROM {table}"
-    )
+    return f"md5(concat_ws(chr(31), {values}, {part}))"
 
 
 def _baseline(segment: str, destination: str) -> tuple[str, list[str]]:

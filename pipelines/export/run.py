@@ -31,9 +31,9 @@ from pipelines.config import ExportsConfig, Segment
 from pipelines.export.delta import (
     WHOLE_SEGMENT,
     Change,
-    add_row_hash,
     build_delta,
     compare,
+    row_hash_sql,
     save_members,
 )
 from pipelines.export.destinations import DeliveryContext, destination_of
@@ -47,7 +47,12 @@ from pipelines.export.files import (
 from pipelines.export.message import quality_summary
 from pipelines.file_names import render_file_name
 from pipelines.quality.checks import blocking_failures
-from pipelines.segments.build import build_segment, create_candidates_view, excluded_counts
+from pipelines.segments.build import (
+    build_segment,
+    create_candidates_view,
+    excluded_counts,
+    part_sql,
+)
 from pipelines.warehouse import sql_literal, transaction
 from pipelines.warehouse.sandbox import lock_down
 
@@ -273,9 +278,14 @@ def export_segment(
     )  # from here on no SQL can read files, the environment or extensions
 
     rows = build_segment(
-        con, name, segment, now.date(), table=ROWS, candidates_ready=candidates_ready
+        con,
+        name,
+        segment,
+        now.date(),
+        table=ROWS,
+        candidates_ready=candidates_ready,
+        extra_columns=(f"{row_hash_sql(segment.columns, part_sql(segment))} AS _hash",),
     )
-    add_row_hash(con, ROWS, segment.columns)
     change = compare(con, ROWS, name)
     result = ExportResult(
         segment=name,

@@ -251,12 +251,17 @@ def check_order_by(order_by: str) -> str | None:
 def export_columns(segment: Segment) -> list[str]:
     """Quoted exported columns, plus `_customer_id` and the split value as `_part` ('' when not
     split, 'unknown' when the value is empty)."""
-    cols = [quote(c) for c in segment.columns] + ["customer_id AS _customer_id"]
+    return [quote(c) for c in segment.columns] + [
+        "customer_id AS _customer_id",
+        f"{part_sql(segment)} AS _part",
+    ]
+
+
+def part_sql(segment: Segment) -> str:
+    """The split value of a row ('' when not split, 'unknown' when the value is empty)."""
     if segment.split_by:
-        cols.append(f"coalesce(CAST({quote(segment.split_by)} AS VARCHAR), 'unknown') AS _part")
-    else:
-        cols.append("'' AS _part")
-    return cols
+        return f"coalesce(CAST({quote(segment.split_by)} AS VARCHAR), 'unknown')"
+    return "''"
 
 
 def validate_segment(
@@ -321,6 +326,7 @@ def build_segment(
     *,
     table: str = "segment_rows",
     candidates_ready: bool = False,
+    extra_columns: tuple[str, ...] = (),
 ) -> int:
     """Materialize the segment into temp table `table`: the exported columns, `_customer_id`,
     `_part` and `_order` (the position by `order_by`).
@@ -328,11 +334,13 @@ def build_segment(
     Suppressed customers, and for marketing segments customers without opt-in, are not in it
     whatever the filter says. Returns the row count. `candidates_ready`: read the
     `segment_candidates` already on `con` (`create_candidates_view`) instead of a new view.
+    `extra_columns`: more select items over the candidate columns, computed in the same pass.
     """
     validate_segment(con, name, segment, today, candidates_ready=candidates_ready)
     sql = selection_sql(
         segment,
-        export_columns(segment) + [f"row_number() OVER (ORDER BY {segment.order_by}) AS _order"],
+        export_columns(segment)
+        + [f"row_number() OVER (ORDER BY {segment.order_by}) AS _order", *extra_columns],
     )
     params = used_params(name, segment, builtin_params(con, name))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}", params)
