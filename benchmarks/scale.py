@@ -14,7 +14,8 @@ file, local outbox; the CRM's row-count check relaxed, as for a source that send
 Each run is its own process, so wall time and peak memory (max RSS, from `wait4`) are its own.
 Per-stage seconds come from Dagster's step statistics of the runs it recorded (the same figures
 the UI's run timeline shows). Disk is the size of the warehouse file and of the landing archive.
-With several sizes it prints how each stage grows per step against n log n.
+With several sizes it prints how each stage grows per step against n log n. `--workdir DIR` keeps
+each size's folder (data, config, logs) in DIR/<people>, to time statements on its warehouse.
 """
 
 from __future__ import annotations
