@@ -57,19 +57,14 @@ def compare(
         ).fetchone()[0]
         > 0
     )
-    added, changed = con.execute(
+    added, changed, removed = con.execute(  # one join for the three counts
         f"""SELECT count(*) FILTER (WHERE m.customer_id IS NULL),
-                   count(*) FILTER (WHERE m.row_hash <> r._hash)
-            FROM {table} r LEFT JOIN {base} m
+                   count(*) FILTER (WHERE m.row_hash <> r._hash),
+                   count(*) FILTER (WHERE r._customer_id IS NULL)
+            FROM {table} r FULL JOIN {base} m
               ON m.customer_id = r._customer_id AND m.part = r._part""",
         params,
     ).fetchone()
-    removed = con.execute(
-        f"""SELECT count(*) FROM {base} m
-            WHERE NOT EXISTS (SELECT 1 FROM {table} r
-                              WHERE r._customer_id = m.customer_id AND r._part = m.part)""",
-        params,
-    ).fetchone()[0]
     return Change(
         previous=previous if has_baseline else None, added=added, changed=changed, removed=removed
     )
