@@ -110,7 +110,7 @@ def candidates_sql(today: date, kind: str = "VIEW") -> str:
     missing = ", ".join(f"CASE WHEN c.\"{f}\" IS NULL THEN '{f}' END" for f in PROFILE_FIELDS)
     return f"""
 CREATE OR REPLACE TEMP VIEW segment_suppressed AS
-SELECT customer_id, string_agg(DISTINCT reason, ',' ORDER BY reason) AS reasons,
+SELECT customer_id, array_to_string(list_sort(list_distinct(list(reason))), ',') AS reasons,
        bool_or(reason NOT IN ('no_consent', 'inactive')) AS bars_all_mail
 FROM (
     SELECT c.customer_id, s.reason FROM customers c
