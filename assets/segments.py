@@ -2,8 +2,10 @@
 destinations.
 
 Schedules: segments without their own `schedule`/`timezone` run together in the job
-`daily_exports` at `defaults.schedule`; a segment with its own gets a job `export_<segment>` and
-a schedule `export_<segment>_schedule`. The engine is pipelines/export/run.py.
+`daily_exports` at `defaults.schedule`, in one step (`daily_segments`) that builds
+`segment_candidates` once for all of them; a segment with its own gets its own step, a job
+`export_<segment>` and a schedule `export_<segment>_schedule`. The engine is
+pipelines/export/run.py.
 """
 
 from datetime import datetime
@@ -14,7 +16,13 @@ import dagster as dg
 from assets.resources import WAREHOUSE_POOL, CrmcleanResource
 from pipelines.config import ConfigError, ExportsConfig, Segment, load_exports
 from pipelines.export.destinations import destination_of
-from pipelines.export.run import ExportFailed, ExportRefused, ExportResult, export_segment
+from pipelines.export.run import (
+    ExportFailed,
+    ExportRefused,
+    ExportResult,
+    export_segment,
+    export_segments,
+)
 from pipelines.quality.report import latest_report
 from pipelines.segments.build import validate_segments
 from pipelines.settings import Paths
@@ -56,19 +64,93 @@ def result_metadata(result: ExportResult) -> dict:
     return meta
 
 
+# By key: what a segment reads (customers, suppressions, metrics) and the checks that may block it.
+SEGMENT_DEPS = [
+    dg.AssetKey("customers"),
+    dg.AssetKey("customer_metrics"),
+    dg.AssetKey("suppressions"),
+    dg.AssetKey("quality_metrics"),
+]
+
+
+def _spec(name: str, cfg: ExportsConfig) -> dg.AssetSpec:
+    segment = cfg.segments[name]
+    return dg.AssetSpec(
+        key=dg.AssetKey(["segments", name]),
+        deps=SEGMENT_DEPS,
+        group_name="segments",
+        kinds=_kinds(cfg, segment),
+        description=segment.description or f"Segment {name}",
+        metadata={"filter": segment.filter, "destinations": ", ".join(segment.destinations)},
+        skippable=True,
+    )
+
+
+def _log_files(context: dg.AssetExecutionContext, result: ExportResult) -> None:
+    for f in result.files:
+        context.log.info(
+            f"{f['file_name']} -> {f['destination']}: {f['status']} ({f['rows']:,} rows)"
+        )
+
+
+def daily_segments_asset(names: list[str], cfg: ExportsConfig) -> dg.AssetsDefinition:
+    """The segments of the daily schedule in one step: they run at the same time and share one
+    build of `segment_candidates` (pipelines/export/run.py `export_segments`), so the warehouse
+    is joined once per run, not once per segment. Each stays its own asset; any subset can be
+    materialized. A segment that fails does not stop the others; the step then fails naming
+    every failed segment."""
+
+    @dg.multi_asset(
+        name="daily_segments",
+        specs=[_spec(n, cfg) for n in names],
+        can_subset=True,
+        pool=WAREHOUSE_POOL,
+    )
+    def _daily(context: dg.AssetExecutionContext, crmclean: CrmcleanResource):
+        cfg = crmclean.exports()
+        selected = [
+            n for n in names if dg.AssetKey(["segments", n]) in context.selected_asset_keys
+        ]
+        tz = ZoneInfo(cfg.defaults.timezone)
+        now = datetime.now(tz).replace(tzinfo=None)
+        paths = crmclean.paths
+        with crmclean.warehouse() as con:
+            results = export_segments(
+                con,
+                selected,
+                cfg,
+                outbox=paths.outbox,
+                now=now,
+                config_dir=paths.config_dir,
+                quality_report=latest_report(paths.reports),
+            )
+        errors = []
+        for name, result in results.items():
+            if isinstance(result, ExportResult):
+                _log_files(context, result)
+                yield dg.MaterializeResult(
+                    asset_key=dg.AssetKey(["segments", name]), metadata=result_metadata(result)
+                )
+            else:
+                errors.append(result)
+        if errors:
+            # A refusal is a safety rule, not a glitch: retrying now would refuse again.
+            raise dg.Failure(
+                description="; ".join(str(e) for e in errors),
+                allow_retries=not all(isinstance(e, ExportRefused) for e in errors),
+            ) from errors[0]
+
+    return _daily
+
+
 def segment_asset(name: str, cfg: ExportsConfig) -> dg.AssetsDefinition:
+    """A segment on its own schedule: its own asset and step."""
     segment = cfg.segments[name]
 
     @dg.asset(
         name=name,
         key_prefix=["segments"],
-        # by key: what the segment reads (customers, suppressions) and the checks that may block it
-        deps=[
-            dg.AssetKey("customers"),
-            dg.AssetKey("customer_metrics"),
-            dg.AssetKey("suppressions"),
-            dg.AssetKey("quality_metrics"),
-        ],
+        deps=SEGMENT_DEPS,
         pool=WAREHOUSE_POOL,
         group_name="segments",
         kinds=_kinds(cfg, segment),
@@ -100,10 +182,7 @@ def segment_asset(name: str, cfg: ExportsConfig) -> dg.AssetsDefinition:
                 raise dg.Failure(description=str(e), allow_retries=False) from e
             except ExportFailed as e:
                 raise dg.Failure(description=str(e)) from e
-        for f in result.files:
-            context.log.info(
-                f"{f['file_name']} -> {f['destination']}: {f['status']} ({f['rows']:,} rows)"
-            )
+        _log_files(context, result)
         return dg.MaterializeResult(metadata=result_metadata(result))
 
     return _segment
@@ -135,8 +214,11 @@ def definitions(paths: Paths) -> dg.Definitions:
     validate_segments(
         cfg, datetime.now(ZoneInfo(cfg.defaults.timezone)).date()
     )  # a bad filter fails the load, naming it
-    assets = {name: segment_asset(name, cfg) for name in cfg.segments}
-    daily = [a for name, a in assets.items() if not own_schedule(cfg, cfg.segments[name])]
+    own = {
+        name: segment_asset(name, cfg) for name, s in cfg.segments.items() if own_schedule(cfg, s)
+    }
+    names = [name for name in cfg.segments if name not in own]
+    daily = [daily_segments_asset(names, cfg)] if names else []
     jobs = [
         dg.define_asset_job(
             "daily_exports",
@@ -158,7 +240,7 @@ def definitions(paths: Paths) -> dg.Definitions:
             continue
         job = dg.define_asset_job(
             f"export_{name}",
-            selection=dg.AssetSelection.assets(assets[name]),
+            selection=dg.AssetSelection.assets(own[name]),
             description=f"Build and deliver segment {name}.",
         )
         jobs.append(job)
@@ -171,4 +253,4 @@ def definitions(paths: Paths) -> dg.Definitions:
                 where=f"segments.{name}.schedule",
             )
         )
-    return dg.Definitions(assets=list(assets.values()), jobs=jobs, schedules=schedules)
+    return dg.Definitions(assets=daily + list(own.values()), jobs=jobs, schedules=schedules)

@@ -14,7 +14,8 @@ file, local outbox; the CRM's row-count check relaxed, as for a source that send
 Each run is its own process, so wall time and peak memory (max RSS, from `wait4`) are its own.
 Per-stage seconds come from Dagster's step statistics of the runs it recorded (the same figures
 the UI's run timeline shows). Disk is the size of the warehouse file and of the landing archive.
-With several sizes it prints how each stage grows per step against n log n.
+With several sizes it prints how each stage grows per step against n log n. `--workdir DIR` keeps
+each size's folder (data, config, logs) in DIR/<people>, to time statements on its warehouse.
 """
 
 from __future__ import annotations
@@ -131,10 +132,16 @@ def _config(root: Path) -> Path:
     return config
 
 
-def measure(people: int, daily_rows: int, seed: int, exports: bool, keep: bool) -> dict:
+def measure(
+    people: int, daily_rows: int, seed: int, exports: bool, keep: bool, workdir: Path | None = None
+) -> dict:
     from pipelines.demo import generate
 
-    root = Path(tempfile.mkdtemp(prefix=f"crmclean-scale-{people}-"))
+    if workdir is not None:  # kept, for timing statements on the warehouse afterwards
+        root, keep = workdir / str(people), True
+        root.mkdir(parents=True)
+    else:
+        root = Path(tempfile.mkdtemp(prefix=f"crmclean-scale-{people}-"))
     data = root / "data"
     config = _config(root)
     env = dict(os.environ, CRMCLEAN_DATA_DIR=str(data), CRMCLEAN_CONFIG_DIR=str(config))
@@ -247,6 +254,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-exports", action="store_true", help="skip the segment exports")
     parser.add_argument("--keep", action="store_true", help="keep the data folders")
+    parser.add_argument(
+        "--workdir", type=Path, help="work in DIR/<people> (must not exist) and keep it"
+    )
     parser.add_argument("--json", type=Path, help="append each size's figures to this file")
     args = parser.parse_args()
     sizes = [int(s) for s in args.people.split(",")]
@@ -254,7 +264,7 @@ def main() -> None:
     print(f"scale benchmark, {os.cpu_count()} cores, load average {load}")
     results = []
     for n in sizes:
-        r = measure(n, args.daily_rows, args.seed, not args.no_exports, args.keep)
+        r = measure(n, args.daily_rows, args.seed, not args.no_exports, args.keep, args.workdir)
         _print(r)
         if args.json:
             with args.json.open("a") as out:

@@ -123,10 +123,13 @@ def test_figures_are_numeric_metadata(project):
         texts = [k for k, v in check_meta.items() if not isinstance(v, numeric)]
         assert set(texts) <= {"detail", "load_id", "figures"}, (name, texts)
 
-    segment = next(a for a in defs.assets if dg.AssetKey(["segments", "newsletter"]) in a.keys)
+    newsletter = dg.AssetKey(["segments", "newsletter"])
+    segment = next(a for a in defs.assets if newsletter in a.keys)
 
     warehouse(project.warehouse, [customer("c1"), customer("c2", email="C1@example.nl")]).close()
-    exported = dg.materialize([segment], instance=instance, resources={"crmclean": resource})
+    exported = dg.materialize(
+        [segment], selection=[newsletter], instance=instance, resources={"crmclean": resource}
+    )
     meta = exported.get_asset_materialization_events()[0].materialization.metadata
     for k in (
         "dagster/row_count",

@@ -28,11 +28,10 @@ class Change:
     removed: int
 
 
-def add_row_hash(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> None:
-    """`_hash`: md5 of the exported values and the part: a changed row from the same one."""
+def row_hash_sql(columns: list[str], part: str) -> str:
+    """md5 of the exported values and the part (SQL for both): a changed row from the same one."""
     values = ", ".join(f"coalesce(CAST({sql_name(c)} AS VARCHAR), chr(0))" for c in columns)
-    con.execute(f"ALTER TABLE {table} ADD COLUMN _hash VARCHAR")
-    con.execute(f"UPDATE {table} SET _hash = md5(concat_ws(chr(31), {values}, _part))")
+    return f"md5(concat_ws(chr(31), {values}, {part}))"
 
 
 def _baseline(segment: str, destination: str) -> tuple[str, list[str]]:
@@ -58,19 +57,14 @@ def compare(
         ).fetchone()[0]
         > 0
     )
-    added, changed = con.execute(
+    added, changed, removed = con.execute(  # one join for the three counts
         f"""SELECT count(*) FILTER (WHERE m.customer_id IS NULL),
-                   count(*) FILTER (WHERE m.row_hash <> r._hash)
-            FROM {table} r LEFT JOIN {base} m
+                   count(*) FILTER (WHERE m.row_hash <> r._hash),
+                   count(*) FILTER (WHERE r._customer_id IS NULL)
+            FROM {table} r FULL JOIN {base} m
               ON m.customer_id = r._customer_id AND m.part = r._part""",
         params,
     ).fetchone()
-    removed = con.execute(
-        f"""SELECT count(*) FROM {base} m
-            WHERE NOT EXISTS (SELECT 1 FROM {table} r
-                              WHERE r._customer_id = m.customer_id AND r._part = m.part)""",
-        params,
-    ).fetchone()[0]
     return Change(
         previous=previous if has_baseline else None, added=added, changed=changed, removed=removed
     )
@@ -112,26 +106,29 @@ def build_delta(
 def save_members(
     con: duckdb.DuckDBPyConnection, table: str, *, segment: str, destination: str, at: datetime
 ) -> None:
-    """Replace the baseline of (segment, destination) with the rows of `table` if they differ."""
-    changed = con.execute(
-        f"""SELECT count(*) FROM (
-              (SELECT _customer_id, _part, _hash FROM {table}
-               EXCEPT SELECT customer_id, part, row_hash FROM segment_members
-                      WHERE segment = ? AND destination = ?)
-              UNION ALL
-              (SELECT customer_id, part, row_hash FROM segment_members
-               WHERE segment = ? AND destination = ?
-               EXCEPT SELECT _customer_id, _part, _hash FROM {table}))""",
-        [segment, destination, segment, destination],
-    ).fetchone()[0]
-    if not changed:
-        return
+    """Make the baseline of (segment, destination) the rows of `table`: rows that left or
+    changed are deleted and new or changed rows inserted, so a day writes in proportion to its
+    changes; an unchanged row keeps the time it was last delivered as it is."""
+    params = [segment, destination]
     con.execute(
-        "DELETE FROM segment_members WHERE segment = ? AND destination = ?", [segment, destination]
+        f"""CREATE OR REPLACE TEMP TABLE _members_new AS
+            SELECT _customer_id, _part, _hash FROM {table}
+            EXCEPT SELECT customer_id, part, row_hash FROM segment_members
+                   WHERE segment = ? AND destination = ?""",
+        params,
     )
     con.execute(
-        f"""INSERT INTO segment_members
+        f"""DELETE FROM segment_members m
+            WHERE segment = ? AND destination = ? AND NOT EXISTS (
+                SELECT 1 FROM {table} r
+                WHERE r._customer_id = m.customer_id AND r._part IS NOT DISTINCT FROM m.part
+                  AND r._hash IS NOT DISTINCT FROM m.row_hash)""",
+        params,
+    )
+    con.execute(
+        """INSERT INTO segment_members
               (segment, destination, customer_id, part, row_hash, exported_at)
-            SELECT ?, ?, _customer_id, _part, _hash, ? FROM {table}""",
+            SELECT ?, ?, _customer_id, _part, _hash, ? FROM _members_new""",
         [segment, destination, at],
     )
+    con.execute("DROP TABLE _members_new")

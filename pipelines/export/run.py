@@ -31,9 +31,9 @@ from pipelines.config import ExportsConfig, Segment
 from pipelines.export.delta import (
     WHOLE_SEGMENT,
     Change,
-    add_row_hash,
     build_delta,
     compare,
+    row_hash_sql,
     save_members,
 )
 from pipelines.export.destinations import DeliveryContext, destination_of
@@ -47,7 +47,12 @@ from pipelines.export.files import (
 from pipelines.export.message import quality_summary
 from pipelines.file_names import render_file_name
 from pipelines.quality.checks import blocking_failures
-from pipelines.segments.build import build_segment, excluded_counts
+from pipelines.segments.build import (
+    build_segment,
+    create_candidates_view,
+    excluded_counts,
+    part_sql,
+)
 from pipelines.warehouse import sql_literal, transaction
 from pipelines.warehouse.sandbox import lock_down
 
@@ -246,10 +251,12 @@ def export_segment(
     now: datetime,
     config_dir: Path | None = None,
     quality_report: Path | None = None,
+    candidates_ready: bool = False,
 ) -> ExportResult:
     """Build, guard and deliver one segment. `now` is the local export time (for file names and
     date helpers). `quality_report` (the latest HTML quality report) is attached to export mails.
-    Runs its own short transactions: do not call inside one."""
+    `candidates_ready`: `segment_candidates` for `now`'s date is already on `con` (see
+    `export_segments`). Runs its own short transactions: do not call inside one."""
     logged_at = datetime.now(UTC).replace(tzinfo=None)
     mode = segment.format.mode
 
@@ -270,8 +277,15 @@ def export_segment(
         con, stage.parent
     )  # from here on no SQL can read files, the environment or extensions
 
-    rows = build_segment(con, name, segment, now.date(), table=ROWS)
-    add_row_hash(con, ROWS, segment.columns)
+    rows = build_segment(
+        con,
+        name,
+        segment,
+        now.date(),
+        table=ROWS,
+        candidates_ready=candidates_ready,
+        extra_columns=(f"{row_hash_sql(segment.columns, part_sql(segment))} AS _hash",),
+    )
     change = compare(con, ROWS, name)
     result = ExportResult(
         segment=name,
@@ -397,6 +411,44 @@ def export_segment(
             f"segment {name}: not delivered to " + "; ".join(errors) + "; the next run retries"
         )
     return result
+
+
+def export_segments(
+    con: duckdb.DuckDBPyConnection,
+    names: list[str],
+    config: ExportsConfig,
+    *,
+    outbox: Path,
+    now: datetime,
+    config_dir: Path | None = None,
+    quality_report: Path | None = None,
+) -> dict[str, ExportResult | Exception]:
+    """Export several segments that run at the same time (`now`), reading one
+    `segment_candidates` built once: the joins of customers with suppressions and metrics are
+    the costly part of a segment, and the warehouse does not change between the segments (they
+    write only `export_log` and `segment_members`). Every segment is tried; the result per name
+    is its `ExportResult`, or the `ExportRefused` / `ExportFailed` / other error it raised."""
+    out: dict[str, ExportResult | Exception] = {}
+    built = False
+    for name in names:
+        try:
+            if not built and not blocking_failures(con):
+                create_candidates_view(con, now.date(), materialize=True)
+                built = True
+            out[name] = export_segment(
+                con,
+                name,
+                config.segments[name],
+                config,
+                outbox=outbox,
+                now=now,
+                config_dir=config_dir,
+                quality_report=quality_report,
+                candidates_ready=built,
+            )
+        except Exception as e:  # reported per segment; the others are still exported
+            out[name] = e
+    return out
 
 
 def _file_entry(f: WrittenFile, destination: str, status: str, location: str | None) -> dict:

@@ -103,14 +103,14 @@ def _birthday_in(year: str) -> str:
     )
 
 
-def candidates_sql(today: date) -> str:
+def candidates_sql(today: date, kind: str = "VIEW") -> str:
     t = f"DATE '{today.isoformat()}'"
     y = f"year({t})"
     this_year, next_year = _birthday_in(y), _birthday_in(f"{y} + 1")
     missing = ", ".join(f"CASE WHEN c.\"{f}\" IS NULL THEN '{f}' END" for f in PROFILE_FIELDS)
     return f"""
 CREATE OR REPLACE TEMP VIEW segment_suppressed AS
-SELECT customer_id, string_agg(DISTINCT reason, ',' ORDER BY reason) AS reasons,
+SELECT customer_id, array_to_string(list_sort(list_distinct(list(reason))), ',') AS reasons,
        bool_or(reason NOT IN ('no_consent', 'inactive')) AS bars_all_mail
 FROM (
     SELECT c.customer_id, s.reason FROM customers c
@@ -123,7 +123,7 @@ FROM (
 ) matched
 GROUP BY customer_id;
 
-CREATE OR REPLACE TEMP VIEW segment_candidates AS
+CREATE OR REPLACE TEMP {kind} segment_candidates AS
 SELECT c.*,
        {t} AS today,
        coalesce(c.email IS NOT NULL AND c.email_status IN ('valid', 'corrected'), false)
@@ -151,8 +151,20 @@ LEFT JOIN customer_metrics m ON m.customer_id = c.customer_id
 """
 
 
-def create_candidates_view(con: duckdb.DuckDBPyConnection, today: date) -> None:
-    for statement in con.extract_statements(candidates_sql(today)):
+def create_candidates_view(
+    con: duckdb.DuckDBPyConnection, today: date, *, materialize: bool = False
+) -> None:
+    """`segment_candidates` for `today`: a view, which every query reading it evaluates again
+    (joins with suppressions and metrics included), or with `materialize` a temp table built
+    once, for several segments built on this connection from the same warehouse state."""
+    kind = "TABLE" if materialize else "VIEW"
+    (existing,) = con.execute(
+        "SELECT any_value(table_type) FROM information_schema.tables "
+        "WHERE table_catalog = 'temp' AND table_name = 'segment_candidates'"
+    ).fetchone()
+    if existing and (existing == "VIEW") != (kind == "VIEW"):  # a view cannot replace a table
+        con.execute(f"DROP {'VIEW' if existing == 'VIEW' else 'TABLE'} segment_candidates")
+    for statement in con.extract_statements(candidates_sql(today, kind)):
         con.execute(statement)
 
 
@@ -239,19 +251,31 @@ def check_order_by(order_by: str) -> str | None:
 def export_columns(segment: Segment) -> list[str]:
     """Quoted exported columns, plus `_customer_id` and the split value as `_part` ('' when not
     split, 'unknown' when the value is empty)."""
-    cols = [quote(c) for c in segment.columns] + ["customer_id AS _customer_id"]
+    return [quote(c) for c in segment.columns] + [
+        "customer_id AS _customer_id",
+        f"{part_sql(segment)} AS _part",
+    ]
+
+
+def part_sql(segment: Segment) -> str:
+    """The split value of a row ('' when not split, 'unknown' when the value is empty)."""
     if segment.split_by:
-        cols.append(f"coalesce(CAST({quote(segment.split_by)} AS VARCHAR), 'unknown') AS _part")
-    else:
-        cols.append("'' AS _part")
-    return cols
+        return f"coalesce(CAST({quote(segment.split_by)} AS VARCHAR), 'unknown')"
+    return "''"
 
 
 def validate_segment(
-    con: duckdb.DuckDBPyConnection, name: str, segment: Segment, today: date
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    segment: Segment,
+    today: date,
+    *,
+    candidates_ready: bool = False,
 ) -> None:
-    """Fail early, naming the segment, on a bad column, parameter or SQL syntax in exports.yaml."""
-    create_candidates_view(con, today)
+    """Fail early, naming the segment, on a bad column, parameter or SQL syntax in exports.yaml.
+    `candidates_ready`: `segment_candidates` for `today` exists on `con` already."""
+    if not candidates_ready:
+        create_candidates_view(con, today)
     params = used_params(name, segment)
     sql = selection_sql(segment, export_columns(segment))
     where = f"exports.yaml: segments.{name}"
@@ -301,17 +325,22 @@ def build_segment(
     today: date,
     *,
     table: str = "segment_rows",
+    candidates_ready: bool = False,
+    extra_columns: tuple[str, ...] = (),
 ) -> int:
     """Materialize the segment into temp table `table`: the exported columns, `_customer_id`,
     `_part` and `_order` (the position by `order_by`).
 
     Suppressed customers, and for marketing segments customers without opt-in, are not in it
-    whatever the filter says. Returns the row count.
+    whatever the filter says. Returns the row count. `candidates_ready`: read the
+    `segment_candidates` already on `con` (`create_candidates_view`) instead of a new view.
+    `extra_columns`: more select items over the candidate columns, computed in the same pass.
     """
-    validate_segment(con, name, segment, today)
+    validate_segment(con, name, segment, today, candidates_ready=candidates_ready)
     sql = selection_sql(
         segment,
-        export_columns(segment) + [f"row_number() OVER (ORDER BY {segment.order_by}) AS _order"],
+        export_columns(segment)
+        + [f"row_number() OVER (ORDER BY {segment.order_by}) AS _order", *extra_columns],
     )
     params = used_params(name, segment, builtin_params(con, name))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}", params)

@@ -14,9 +14,12 @@ from tests.segments.people import customer, warehouse
 
 def materialize(project, name: str) -> dg.ExecuteInProcessResult:
     defs = segments.definitions(project)
-    asset = next(a for a in defs.assets if a.key == dg.AssetKey(["segments", name]))
+    key = dg.AssetKey(["segments", name])
+    asset = next(a for a in defs.assets if key in a.keys)
     resource = CrmcleanResource(data_dir=str(project.data_dir), config_dir=str(project.config_dir))
-    return dg.materialize([asset], resources={"crmclean": resource}, raise_on_error=False)
+    return dg.materialize(
+        [asset], selection=[key], resources={"crmclean": resource}, raise_on_error=False
+    )
 
 
 def metadata(result: dg.ExecuteInProcessResult) -> dict:
