@@ -25,6 +25,18 @@ KARIN_HOME = dict(
 )
 
 
+# Eva Smit's name and home, shared by her crm and webshop records.
+EVA = dict(
+    last_name="Smit",
+    street="Dorpsstraat",
+    house_number="4",
+    postcode="8021 AB",
+    city="Zwolle",
+    country="NL",
+    email="eva.smit@gmail.com",
+)
+
+
 def ids(con) -> dict[tuple[str, str], str]:
     return {
         (s, r): c
@@ -174,15 +186,7 @@ def test_a_merge_keeps_the_older_id_and_records_the_retired_one(warehouse):
 
 def test_a_split_leaves_the_id_with_the_largest_part(warehouse):
     add_contacts(warehouse, town())
-    base = dict(
-        last_name="Smit",
-        street="Dorpsstraat",
-        house_number="4",
-        postcode="8021 AB",
-        city="Zwolle",
-        country="NL",
-        email="eva.smit@gmail.com",
-    )
+    base = EVA
     add_contacts(
         warehouse,
         [
@@ -330,15 +334,7 @@ def _days(con) -> None:
     """Four days: a town, then new records, a merge, a split, removals and a re-run."""
     add_contacts(con, town(120))
     add_contacts(con, [contact("crm", "K1", email="karin.d@gmail.com", **KARIN, **KARIN_HOME)])
-    eva = dict(
-        last_name="Smit",
-        street="Dorpsstraat",
-        house_number="4",
-        postcode="8021 AB",
-        city="Zwolle",
-        country="NL",
-        email="eva.smit@gmail.com",
-    )
+    eva = EVA
     add_contacts(
         con,
         [
