@@ -12,24 +12,38 @@ from __future__ import annotations
 import duckdb
 
 
-def email_customers(con: duckdb.DuckDBPyConnection, out: str = "_email_customer") -> None:
-    """Temp table `out(email, customer_id)`: one customer per normalized email."""
+def email_customers(
+    con: duckdb.DuckDBPyConnection, out: str = "_email_customer", wanted: str | None = None
+) -> None:
+    """Temp table `out(email, customer_id)`: one customer per normalized email.
+
+    `wanted` (a query of one column) limits the map to the emails it names, so that a refresh
+    costs in proportion to the activity rather than to every contact of the base.
+    """
+
+    def only(column: str) -> str:
+        return f"AND {column} IN ({wanted})" if wanted else ""
+
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {out} AS
             SELECT email, coalesce(min(golden), min(other)) AS customer_id FROM (
                 SELECT email, customer_id AS golden, NULL AS other FROM customers WHERE email
-                    IS NOT NULL
+                    IS NOT NULL {only("email")}
                 UNION ALL
                 SELECT k.email, NULL, cs.customer_id FROM contacts k
                 JOIN customer_sources cs ON cs.source = k.source AND cs.source_record_id =
                     k.source_record_id
-                WHERE k.email IS NOT NULL
+                WHERE k.email IS NOT NULL {only("k.email")}
             ) e GROUP BY email"""
     )
 
 
-def record_customers(con: duckdb.DuckDBPyConnection, out: str = "_record_customer") -> None:
-    """Temp table `out(source, source_record_id, customer_id, record_key)`."""
+def record_customers(
+    con: duckdb.DuckDBPyConnection, out: str = "_record_customer", wanted: str | None = None
+) -> None:
+    """Temp table `out(source, source_record_id, customer_id, record_key)`; `wanted` (a query of
+    source and record id) limits it to the records it names."""
+    only = f"WHERE (cs.source, cs.source_record_id) IN ({wanted})" if wanted else ""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {out} AS
             SELECT cs.source, cs.source_record_id, min(cs.customer_id) AS customer_id,
@@ -37,6 +51,7 @@ def record_customers(con: duckdb.DuckDBPyConnection, out: str = "_record_custome
             FROM customer_sources cs
             LEFT JOIN match_records m ON m.source = cs.source AND m.source_record_id =
                 cs.source_record_id
+            {only}
             GROUP BY cs.source, cs.source_record_id"""
     )
 
@@ -51,8 +66,17 @@ ORDER_JOINS_SQL = """LEFT JOIN _record_customer rc ON {o}.customer_ref_kind = 's
 def reassign(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     """Point orders and events at their customer as the match now says; the customers they
     leave and join are marked dirty. Returns (orders moved, events moved)."""
-    email_customers(con)
-    record_customers(con)
+    # Only the emails and records that some order or event refers to need a customer.
+    email_customers(
+        con,
+        wanted="""SELECT customer_email FROM orders WHERE customer_email IS NOT NULL
+                  UNION SELECT email FROM engagement_events WHERE email IS NOT NULL""",
+    )
+    record_customers(
+        con,
+        wanted="""SELECT customer_ref_source, customer_ref FROM orders
+                  WHERE customer_ref_kind = 'source_record_id'""",
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _order_moves AS
             SELECT o.rowid AS rid, o.customer_id AS old_id, {ORDER_CUSTOMER_SQL} AS new_id,
