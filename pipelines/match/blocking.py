@@ -37,7 +37,7 @@ def candidate_pairs(
 
     `rules` is a bit mask of the rules (in the given order) that found the pair.
     """
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _m_keys AS {sql.blocking_keys(rules)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _m_keys AS {sql.blocking_keys(rules, dirty_only)}")
     refined = sql.refined_keys(rules, max_block_size, dirty_only)
     if refined:
         con.execute(f"INSERT INTO _m_keys {refined}")

@@ -174,7 +174,7 @@ class SparkMatch:
     def candidate_pairs(self, rules: list[str], max_block_size: int, dirty_only: bool) -> int:
         """Spark view `_m_pairs(l, r, rules)`, as blocking.candidate_pairs makes on DuckDB."""
         self._from_duckdb("_m_rec", f"SELECT {RECORD_SELECT}, dirty, birth_date FROM _m_rec")
-        keys = self._sql(sql.blocking_keys(rules))
+        keys = self._sql(sql.blocking_keys(rules, dirty_only))
         keys.createOrReplaceTempView("_m_keys")
         refined = sql.refined_keys(rules, max_block_size, dirty_only)
         if refined:

@@ -15,18 +15,26 @@ from pipelines.match_definitions import BLOCKING_RULES
 _RULES = {r.name: r for r in BLOCKING_RULES}
 
 
-def blocking_keys(rules: list[str], records: str = "_m_rec") -> str:
+def blocking_keys(rules: list[str], dirty_only: bool = False, records: str = "_m_rec") -> str:
     """(idx, dirty, rule_id, part, bk): every record's key under every rule that gives it one.
 
-    `part` 0 is the rule's own key; refined_keys adds the finer parts of oversized blocks.
+    `part` 0 is the rule's own key; refined_keys adds the finer parts of oversized blocks. On a
+    daily run only the keys that a new or changed record holds matter: every record holding
+    one is kept (its block stays whole, so its size is known), the rest are never stored.
     """
-    selects = [
-        f"SELECT idx, dirty, {i} AS rule_id, CAST(0 AS TINYINT) AS part, {_RULES[name].key} AS bk"
-        f" FROM {records}"
-        for i, name in enumerate(rules)
-    ]
-    union = " UNION ALL ".join(selects)
-    return f"SELECT idx, dirty, rule_id, part, bk FROM ({union}) k WHERE bk IS NOT NULL"
+    selects = []
+    for i, name in enumerate(rules):
+        key = _RULES[name].key
+        only = (
+            f"AND {key} IN (SELECT {key} FROM {records} WHERE dirty AND {key} IS NOT NULL)"
+            if dirty_only
+            else ""
+        )
+        selects.append(
+            f"SELECT idx, dirty, {i} AS rule_id, CAST(0 AS TINYINT) AS part, {key} AS bk"
+            f" FROM {records} WHERE {key} IS NOT NULL {only}"
+        )
+    return " UNION ALL ".join(selects)
 
 
 def refined_keys(
