@@ -47,7 +47,7 @@ import duckdb
 
 from pipelines.activity.attach import reassign
 from pipelines.config import ActivityRules
-from pipelines.warehouse import transaction
+from pipelines.warehouse import only_customers, transaction
 
 ENGAGED = "('open', 'click')"
 REACHED = "('sent', 'delivered', 'open', 'click')"
@@ -163,9 +163,7 @@ def _compute(
     p = {"as_of": as_of}
 
     def touched(alias: str) -> str:
-        if full:
-            return ""
-        return f"SEMI JOIN _touched t ON t.customer_id = {alias}.customer_id"
+        return only_customers(None if full else "_touched", alias)
 
     year = "$as_of - INTERVAL 12 MONTH"
     con.execute(

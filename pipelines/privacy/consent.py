@@ -19,7 +19,7 @@ from __future__ import annotations
 import duckdb
 
 from pipelines.config import SourcesConfig
-from pipelines.warehouse import sql_literal
+from pipelines.warehouse import delete_customers, only_customers, sql_literal
 
 
 def double_opt_in_sources(config: SourcesConfig) -> list[str]:
@@ -87,11 +87,8 @@ def record_consent_events(
 
 def statements_sql(touched: str | None = None) -> str:
     """Every statement per customer; with `touched` (a table of customer_id), only theirs."""
-
-    def only(alias: str) -> str:
-        if touched is None:
-            return ""
-        return f"SEMI JOIN {touched} t ON t.customer_id = {alias}.customer_id"
+    records = f"(SELECT cs.* FROM customer_sources cs {only_customers(touched, 'cs')})"
+    customers = f"(SELECT c.* FROM customers c {only_customers(touched, 'c')})"
 
     return f"""
 SELECT cs.customer_id, e."at", e.source,
@@ -103,15 +100,15 @@ SELECT cs.customer_id, e."at", e.source,
             ELSE 'opt_in' END AS event,
        e.double_opt_in
 FROM consent_events e
-JOIN (SELECT cs.* FROM customer_sources cs {only("cs")}) cs
+JOIN {records} cs
   ON cs.source = e.source AND cs.source_record_id = e.source_record_id
 UNION ALL
 SELECT c.customer_id, s."at", s.source, s.event = 'resubscribe', s.event, NULL
-FROM suppression_events s JOIN (SELECT c.* FROM customers c {only("c")}) c ON c.email = s.email
+FROM suppression_events s JOIN {customers} c ON c.email = s.email
 WHERE s.event IN ('unsubscribe', 'complaint', 'resubscribe')
 UNION ALL
 SELECT c.customer_id, s."at", s.source, s.event = 'resubscribe', s.event, NULL
-FROM suppression_events s JOIN (SELECT c.* FROM customers c {only("c")}) c ON c.phone = s.phone
+FROM suppression_events s JOIN {customers} c ON c.phone = s.phone
 WHERE s.event IN ('unsubscribe', 'complaint', 'resubscribe')
 """
 
@@ -119,11 +116,7 @@ WHERE s.event IN ('unsubscribe', 'complaint', 'resubscribe')
 def build_consent(con: duckdb.DuckDBPyConnection, touched: str | None = None) -> int:
     """Rebuild `consent`: per customer the latest statement (an opt-out wins a tie). With
     `touched` (a table of customer_id), only those customers' rows are replaced."""
-    con.execute(
-        "DELETE FROM consent"
-        if touched is None
-        else f"DELETE FROM consent WHERE customer_id IN (SELECT customer_id FROM {touched})"
-    )
+    delete_customers(con, "consent", touched)
     return con.execute(
         f"""
         INSERT INTO consent (customer_id, newsletter_opt_in, "at", source, event, double_opt_in)

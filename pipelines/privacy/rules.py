@@ -65,7 +65,7 @@ from pipelines.privacy.consent import (
     record_consent_events,
 )
 from pipelines.privacy.tombstones import key_id, tombstoned_customers, unmatchable_tombstones
-from pipelines.warehouse import transaction
+from pipelines.warehouse import delete_customers, only_customers, transaction
 
 REASONS = (
     "unsubscribe",
@@ -217,25 +217,15 @@ PERSON_REASONS = "('unsubscribe', 'complaint')"
 def store_customer_addresses(con: duckdb.DuckDBPyConnection, touched: str | None = None) -> None:
     """Rewrite `customer_addresses` (all of it, or the customers in table `touched`): a row per
     source record with the email and phone it gives, and one for the golden record."""
-
-    def only(alias: str) -> str:
-        if touched is None:
-            return ""
-        return f"SEMI JOIN {touched} t ON t.customer_id = {alias}.customer_id"
-
-    con.execute(
-        "DELETE FROM customer_addresses"
-        if touched is None
-        else f"DELETE FROM customer_addresses WHERE customer_id IN "
-        f"(SELECT customer_id FROM {touched})"
-    )
+    delete_customers(con, "customer_addresses", touched)
+    only_c, only_cs = only_customers(touched, "c"), only_customers(touched, "cs")
     con.execute(
         f"""
         INSERT INTO customer_addresses (customer_id, source, source_record_id, email, phone)
-        SELECT c.customer_id, NULL, NULL, c.email, c.phone FROM customers c {only("c")}
+        SELECT c.customer_id, NULL, NULL, c.email, c.phone FROM customers c {only_c}
         UNION ALL
         SELECT cs.customer_id, cs.source, cs.source_record_id, k.email, k.phone
-        FROM customer_sources cs {only("cs")}
+        FROM customer_sources cs {only_cs}
         JOIN contacts k ON k.source = cs.source AND k.source_record_id = cs.source_record_id
         """
     )

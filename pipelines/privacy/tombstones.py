@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.settings import private_dir
+from pipelines.warehouse import only_customers
 
 KEY_ENV = "CRMCLEAN_TOMBSTONE_KEY"
 MIN_KEY_LENGTH = 16
@@ -150,7 +151,7 @@ def tombstoned_customers(
     """Temp table `table(customer_id)`: customers whose email or phone hashes to a tombstone;
     with `touched` (a table of customer_id), only among those customers."""
     email_hash, phone_hash = hmac_sql("email", "c.email"), hmac_sql("phone", "c.phone")
-    only = "" if touched is None else f"SEMI JOIN {touched} t ON t.customer_id = c.customer_id"
+    only = only_customers(touched, "c")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
             WITH current_key AS (SELECT kind, hash FROM tombstones WHERE key_id = $kid),

@@ -13,7 +13,15 @@ import duckdb
 from pipelines.settings import private_dir
 from pipelines.warehouse.schema import TABLES, ensure_schema
 
-__all__ = ["connect", "transaction", "ensure_schema", "sql_literal", "TABLES"]
+__all__ = [
+    "connect",
+    "transaction",
+    "ensure_schema",
+    "sql_literal",
+    "only_customers",
+    "delete_customers",
+    "TABLES",
+]
 
 
 _SIZE_POWERS = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4}
@@ -74,3 +82,18 @@ def sql_literal(text: str) -> str:
     """`text` as a SQL string literal, for the few places a value is part of generated SQL text
     (file paths in `read_csv`, column labels); values of rows always go in as parameters."""
     return "'" + str(text).replace("'", "''") + "'"
+
+
+def only_customers(touched: str | None, alias: str) -> str:
+    """A join clause keeping the rows of `alias` to the customers in table `touched`
+    (customer_id), or nothing when `touched` is None: an incremental refresh and a full rebuild
+    share one statement."""
+    if touched is None:
+        return ""
+    return f"SEMI JOIN {touched} _only ON _only.customer_id = {alias}.customer_id"
+
+
+def delete_customers(con: duckdb.DuckDBPyConnection, table: str, touched: str | None) -> None:
+    """Delete the rows of `table` of the customers in table `touched`, or all of them."""
+    where = "" if touched is None else f" WHERE customer_id IN (SELECT customer_id FROM {touched})"
+    con.execute(f"DELETE FROM {table}{where}")
